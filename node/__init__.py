@@ -1,0 +1,1 @@
+"""Yiwang node: the software one government service hall runs, at any level."""

@@ -1,0 +1,26 @@
+"""REST resources, one package each: routes.py (thin MethodViews) and schemas.py."""
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+
+def _all() -> list[Blueprint]:
+    from .admin.routes import blp as admin
+    from .auth.routes import blp as auth
+    from .cases.routes import blp as cases
+    from .catalog.routes import blp as catalog
+    from .items.routes import blp as items
+    from .org.routes import blp as org
+    from .public.routes import blp as public
+    from .rectifications.routes import blp as rect
+    from .uploads.routes import blp as uploads
+
+    return [auth, org, items, catalog, uploads, cases, public, rect, admin]
+
+
+class _Lazy(list):  # type: ignore[type-arg]
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(_all())
+
+
+BLUEPRINTS = _Lazy()

@@ -1,0 +1,31 @@
+"""The benchmark's baseline: the same server answering a minimal one-row insert."""
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from node.api.auth import ctx
+from node.persistence.models import BenchRow
+
+blp = Blueprint("bench", __name__, url_prefix="/api/v1/_bench", description="Benchmark baseline (off by default)")
+
+
+class PingSchema(Schema):
+    note = fields.String(required=True, validate=validate.Length(1, 64))
+
+
+class PongSchema(Schema):
+    id = fields.Integer()
+
+
+@blp.route("/rows")
+class Rows(MethodView):
+    @blp.arguments(PingSchema)
+    @blp.response(201, PongSchema)
+    def post(self, args):
+        """Insert one row and commit."""
+        c = ctx()
+        with c.factory() as s:
+            row = BenchRow(note=args["note"], created_at=c.clock())
+            s.add(row)
+            s.commit()
+            return {"id": row.id}

@@ -1,0 +1,97 @@
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from node.api.auth import SECURITY, actor, ctx
+from node.domain.lifecycle import Event, Result
+from node.services import cases, intake
+
+from .present import staff_view
+from .schemas import (
+    CasePageSchema,
+    CaseQueryArgsSchema,
+    CaseSchema,
+    CaseTransitionSchema,
+    ClaimSchema,
+    ExtensionCreateSchema,
+    ExtensionDecisionSchema,
+    ExtensionSchema,
+    WindowCaseCreateSchema,
+)
+
+blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Case work for staff")
+
+
+@blp.route("")
+class Cases(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(CaseQueryArgsSchema, location="query")
+    @blp.response(200, CasePageSchema)
+    def get(self, args):
+        """Cases you may see (your department's; all of them for hall-wide roles)."""
+        rows, total = cases.list_cases(ctx(), actor(), **args)
+        return {"total": total, "page": args["page"], "page_size": args["page_size"],
+                "items": [staff_view(c) for c in rows]}
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(WindowCaseCreateSchema)
+    @blp.response(201, CaseSchema)
+    def post(self, args):
+        """Submit at the window (clerk) or on behalf of a villager (service-point agent, 代办)."""
+        code = intake.submit_case(ctx(), actor(), args)
+        return staff_view(cases.get_case(ctx(), actor(), code))
+
+
+@blp.route("/<string:code>")
+class CaseOne(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, CaseSchema)
+    def get(self, code):
+        """One case with its stages, deadlines, materials and full history."""
+        return staff_view(cases.get_case(ctx(), actor(), code))
+
+
+@blp.route("/<string:code>/transitions")
+class CaseTransitions(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(CaseTransitionSchema)
+    @blp.response(200, CaseSchema)
+    @blp.alt_response(409, description="illegal transition (lists the allowed ones) or stale version")
+    def post(self, args, code):
+        """Move the case through its stages (accept, undertake, review, approve, conclude, deny ...)."""
+        t = cases.TransitionInput(
+            event=Event(args["event"]), expected_version=args["version"], reason=args["reason"],
+            opinion=args["opinion"], occurred_at=args["occurred_at"],
+            result=Result(args["result"]) if args["result"] else None, missing=args["missing"],
+            materials=args["materials"], license_valid_until=args["license_valid_until"])
+        return staff_view(cases.apply_transition(ctx(), actor(), code, t))
+
+
+@blp.route("/<string:code>/claim")
+class CaseClaim(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ClaimSchema)
+    @blp.response(200, CaseSchema)
+    def post(self, args, code):
+        """Claim the case (handler) or assign it to a handler (chief representative)."""
+        cases.claim_case(ctx(), actor(), code, args["staff_id"])
+        return staff_view(cases.get_case(ctx(), actor(), code))
+
+
+@blp.route("/<string:code>/extensions")
+class CaseExtensions(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ExtensionCreateSchema)
+    @blp.response(201, ExtensionSchema)
+    def post(self, args, code):
+        """Request an extension (延期) with a reason; a higher role decides."""
+        return cases.request_extension(ctx(), actor(), code, args["days"], args["reason"])
+
+
+@blp.route("/<string:code>/extensions/<int:extension_id>/decision")
+class CaseExtensionDecision(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ExtensionDecisionSchema)
+    @blp.response(200, ExtensionSchema)
+    def post(self, args, code, extension_id):
+        """Approve or reject an extension request (approver or chief representative)."""
+        return cases.decide_extension(ctx(), actor(), code, extension_id, args["approve"], args["note"])

@@ -1,0 +1,172 @@
+from marshmallow import Schema, fields, validate
+
+from node.api.resources.catalog.routes import MaterialRefSchema, NoticeSchema  # noqa: F401
+from node.domain.identity import ID_TYPES
+from node.domain.lifecycle import Event, Processing, Result, Status
+
+TEXT = validate.Length(max=2000)
+
+
+class ApplicantSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    id_type = fields.String(load_default="resident_id", validate=validate.OneOf(ID_TYPES))
+    id_number = fields.String(required=True, validate=validate.Length(4, 32))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\+?\d{5,20}$",
+                          error="digits only, e.g. 13800000000"))
+    org = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
+                        metadata={"description": "the enterprise applying, if any"})
+
+
+class CaseCreateSchema(Schema):
+    item_code = fields.String(required=True, validate=validate.Length(1, 40))
+    applicant = fields.Nested(ApplicantSchema, required=True)
+    form = fields.Dict(keys=fields.String(validate=validate.Length(1, 64)),
+                       values=fields.String(validate=validate.Length(max=2000)), load_default=dict,
+                       validate=validate.Length(max=100), metadata={"description": "the application form's fields"})
+    materials = fields.List(fields.Nested(MaterialRefSchema), load_default=list, validate=validate.Length(max=200))
+    conditional_materials = fields.List(fields.String(validate=validate.Length(1, 40)), load_default=list,
+                                        validate=validate.Length(max=100))
+
+
+class WindowCaseCreateSchema(CaseCreateSchema):
+    processing = fields.String(load_default="online", validate=validate.OneOf([p.value for p in Processing]),
+                               metadata={"description": "online; paper (result recorded online); offline (uploaded later)"})
+    accept = fields.Boolean(load_default=False, metadata={"description": "accept (受理) at once, in the same step"})
+
+
+class MissingSchema(Schema):
+    material_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+
+class CaseTransitionSchema(Schema):
+    event = fields.String(required=True, validate=validate.OneOf([e.value for e in Event if e != Event.WITHDRAW]))
+    version = fields.Integer(required=True, metadata={"description": "the case version you saw (optimistic lock)"})
+    reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    opinion = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    occurred_at = fields.AwareDateTime(load_default=None, allow_none=True,
+                                       metadata={"description": "original time, paper/offline cases only"})
+    result = fields.String(load_default=None, allow_none=True, validate=validate.OneOf([r.value for r in Result]))
+    missing = fields.List(fields.Nested(MissingSchema), load_default=None, allow_none=True,
+                          validate=validate.Length(max=100))
+    materials = fields.List(fields.Nested(MaterialRefSchema), load_default=None, allow_none=True,
+                            validate=validate.Length(max=200))
+    license_valid_until = fields.Date(load_default=None, allow_none=True)
+
+
+class CaseQueryArgsSchema(Schema):
+    status = fields.String(validate=validate.OneOf([s.value for s in Status]))
+    item_code = fields.String(validate=validate.Length(1, 40))
+    mine = fields.Boolean(load_default=False, metadata={"description": "my work queue, incl. absent A-post's cases"})
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class ClaimSchema(Schema):
+    staff_id = fields.Integer(load_default=None, allow_none=True)
+
+
+class ExtensionCreateSchema(Schema):
+    days = fields.Integer(required=True, validate=validate.Range(1, 60))
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class ExtensionDecisionSchema(Schema):
+    approve = fields.Boolean(required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+
+class ExtensionSchema(Schema):
+    id = fields.Integer()
+    days = fields.Integer()
+    reason = fields.String()
+    status = fields.String()
+    requested_by = fields.Integer()
+    requested_at = fields.DateTime()
+    decided_by = fields.Integer(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+
+
+class StageViewSchema(Schema):
+    index = fields.Integer()
+    kind = fields.String()
+    name = fields.String()
+    role = fields.String()
+    time_limit_days = fields.Integer()
+
+
+class TransitionViewSchema(Schema):
+    seq = fields.Integer()
+    event = fields.String()
+    from_status = fields.String(allow_none=True)
+    from_stage = fields.Integer(allow_none=True)
+    to_status = fields.String()
+    to_stage = fields.Integer(allow_none=True)
+    actor = fields.String()
+    actor_role = fields.String(allow_none=True)
+    occurred_at = fields.DateTime()
+    recorded_at = fields.DateTime()
+    backfilled = fields.Boolean()
+    stage_deadline = fields.Date(allow_none=True)
+    reason = fields.String(allow_none=True)
+    data = fields.Dict()
+
+
+class MaterialViewSchema(Schema):
+    material_code = fields.String()
+    digest = fields.String()
+    size = fields.Integer()
+    file_type = fields.String()
+    filename = fields.String()
+    added_at = fields.DateTime()
+
+
+class LicenseViewSchema(Schema):
+    number = fields.String()
+    name = fields.String()
+    holder_name = fields.String()
+    valid_from = fields.Date()
+    valid_until = fields.Date(allow_none=True)
+    issued_at = fields.DateTime()
+    status = fields.String()
+
+
+class CaseSchema(Schema):
+    code = fields.String()
+    version = fields.Integer()
+    item_code = fields.String()
+    item_name = fields.String()
+    item_version = fields.Integer()
+    department_id = fields.Integer()
+    channel = fields.String()
+    service_point_id = fields.Integer(allow_none=True)
+    processing = fields.String()
+    applicant = fields.Dict()
+    form = fields.Dict()
+    status = fields.String()
+    stage = fields.Nested(StageViewSchema, allow_none=True)
+    stages = fields.List(fields.Nested(StageViewSchema))
+    allowed_events = fields.List(fields.String())
+    assignee_id = fields.Integer(allow_none=True)
+    submitted_at = fields.DateTime()
+    accepted_at = fields.DateTime(allow_none=True)
+    concluded_at = fields.DateTime(allow_none=True)
+    legal_deadline = fields.Date(allow_none=True)
+    promised_deadline = fields.Date(allow_none=True)
+    stage_deadline = fields.Date(allow_none=True)
+    paused_days = fields.Integer()
+    extended_days = fields.Integer()
+    result = fields.String(allow_none=True)
+    result_reason = fields.String(allow_none=True)
+    license = fields.Nested(LicenseViewSchema, allow_none=True)
+    materials = fields.List(fields.Nested(MaterialViewSchema))
+    transitions = fields.List(fields.Nested(TransitionViewSchema))
+
+
+class CasePageSchema(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+    items = fields.List(fields.Nested(CaseSchema))

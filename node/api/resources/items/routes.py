@@ -1,0 +1,41 @@
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from node.api.auth import SECURITY, actor, ctx
+from node.services import catalog
+
+from .schemas import ItemCreateSchema, ItemSchema, ItemStatusSchema, ItemUpdateSchema
+
+blp = Blueprint("items", __name__, url_prefix="/api/v1/items", description="Item catalog management (事项目录)")
+
+
+@blp.route("")
+class Items(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ItemCreateSchema)
+    @blp.response(201, ItemSchema)
+    def post(self, args):
+        """Publish a new item (hall admin or the department's chief representative)."""
+        return catalog.publish_item(ctx(), actor(), args)
+
+
+@blp.route("/<string:code>")
+class ItemOne(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ItemUpdateSchema)
+    @blp.response(200, ItemSchema)
+    def put(self, args, code):
+        """Modify an item: publishes a new version; cases keep theirs."""
+        expected = args.pop("version")
+        return catalog.revise_item(ctx(), actor(), code, args, expected)
+
+
+@blp.route("/<string:code>/status")
+class ItemStatus(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ItemStatusSchema)
+    @blp.response(200, ItemSchema)
+    def post(self, args, code):
+        """Suspend, resume or repeal an item."""
+        catalog.set_item_status(ctx(), actor(), code, args["status"], args["note"])
+        return catalog.get_item(ctx(), code)

@@ -1,0 +1,94 @@
+from marshmallow import Schema, fields, validate
+
+from node.domain.items import FILE_TYPES, MAX_STAGES, ItemKind, StageKind
+from node.domain.roles import STAGE_ROLES
+
+DAYS = validate.Range(0, 3650)
+
+
+class MaterialDefSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_\-]{1,40}$"))
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    form = fields.String(load_default="original", validate=validate.OneOf(["original", "copy", "original_and_copy"]),
+                         metadata={"description": "原件 original / 复印件 copy"})
+    copies = fields.Integer(load_default=1, validate=validate.Range(1, 20))
+    requirement = fields.String(load_default="required", validate=validate.OneOf(["required", "conditional"]))
+    condition = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    file_types = fields.List(fields.String(validate=validate.OneOf(sorted(FILE_TYPES))), load_default=list)
+
+
+class FeeSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    amount_fen = fields.Integer(required=True, validate=validate.Range(0, 10**12),
+                                metadata={"description": "amount in fen (分), integer"})
+    basis = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class StageDefSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in StageKind]))
+    name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=50))
+    time_limit_days = fields.Integer(required=True, validate=DAYS)
+    role = fields.String(required=True, validate=validate.OneOf(sorted(r.value for r in STAGE_ROLES)))
+
+
+class ItemContentSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in ItemKind]),
+                         metadata={"description": "immediate 即办件, promised 承诺件, joint 联办件, reported 上报件"})
+    legal_limit_days = fields.Integer(required=True, validate=DAYS, metadata={"description": "法定时限, working days"})
+    promised_limit_days = fields.Integer(required=True, validate=DAYS, metadata={"description": "承诺时限 ≤ legal"})
+    materials = fields.List(fields.Nested(MaterialDefSchema), load_default=list, validate=validate.Length(max=100))
+    stages = fields.List(fields.Nested(StageDefSchema), required=True, validate=validate.Length(1, MAX_STAGES))
+    fees = fields.List(fields.Nested(FeeSchema), load_default=list, validate=validate.Length(max=50))
+    conditions = fields.String(load_default="", validate=validate.Length(max=5000))
+    legal_basis = fields.String(load_default="", validate=validate.Length(max=5000))
+    procedure = fields.String(load_default="", validate=validate.Length(max=5000))
+    issues_license = fields.Boolean(load_default=False)
+    license_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    license_validity_days = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 36500))
+    change_note = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class ItemCreateSchema(ItemContentSchema):
+    code = fields.String(required=True, validate=validate.Length(4, 40), metadata={"description": "权力编码"})
+    department_id = fields.Integer(load_default=None, allow_none=True)
+
+
+class ItemUpdateSchema(ItemContentSchema):
+    class Meta:
+        partial = True
+
+    version = fields.Integer(required=True, metadata={"description": "the version you are revising (optimistic lock)"})
+
+
+class ItemStatusSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["active", "suspended", "repealed"]))
+    note = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class ItemQueryArgsSchema(Schema):
+    department_id = fields.Integer()
+    status = fields.String(validate=validate.OneOf(["active", "suspended", "repealed"]))
+    q = fields.String(validate=validate.Length(1, 100))
+
+
+class ItemSchema(Schema):
+    code = fields.Function(lambda v: v.item.code)
+    version = fields.Integer()
+    status = fields.Function(lambda v: v.item.status)
+    department_id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    legal_limit_days = fields.Integer()
+    promised_limit_days = fields.Integer()
+    materials = fields.List(fields.Nested(MaterialDefSchema))
+    stages = fields.List(fields.Nested(StageDefSchema))
+    fees = fields.List(fields.Nested(FeeSchema))
+    conditions = fields.String()
+    legal_basis = fields.String()
+    procedure = fields.String()
+    issues_license = fields.Boolean()
+    license_name = fields.String(allow_none=True)
+    license_validity_days = fields.Integer(allow_none=True)
+    change_note = fields.String()
+    published_at = fields.DateTime()

@@ -1,0 +1,80 @@
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from node.api.auth import SECURITY, actor, ctx
+from node.api.resources.auth.routes import MeSchema
+from node.domain.roles import Role
+from node.services import org
+
+blp = Blueprint("org", __name__, url_prefix="/api/v1", description="Departments, service points and staff")
+
+
+class DepartmentCreateSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_\-]{2,32}$",
+                         error="2-32 lower-case letters, digits, '-' or '_'"))
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    kind = fields.String(load_default="department", validate=validate.OneOf(["department", "service_point"]))
+
+
+class DepartmentSchema(DepartmentCreateSchema):
+    id = fields.Integer()
+
+
+class StaffCreateSchema(Schema):
+    username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.\-]{3,64}$",
+                             error="3-64 letters, digits, '.', '-' or '_'"))
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(8, 256))
+    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
+    department_id = fields.Integer(load_default=None, allow_none=True)
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\+?\d{5,20}$"))
+
+
+class StaffUpdateSchema(Schema):
+    backup_id = fields.Integer(allow_none=True)
+    absent = fields.Boolean()
+    active = fields.Boolean()
+
+
+@blp.route("/departments")
+class Departments(MethodView):
+    @blp.response(200, DepartmentSchema(many=True))
+    def get(self):
+        """Departments and village service points of this hall (public)."""
+        return org.list_departments(ctx())
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(DepartmentCreateSchema)
+    @blp.response(201, DepartmentSchema)
+    def post(self, args):
+        """Add a department (tenant) or a village service point (hall admin)."""
+        return org.create_department(ctx(), actor(), **args)
+
+
+@blp.route("/staff")
+class StaffList(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, MeSchema(many=True))
+    def get(self):
+        """Staff of the hall (admin, inspector) or of your department (chief representative)."""
+        return org.list_staff(ctx(), actor())
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(StaffCreateSchema)
+    @blp.response(201, MeSchema)
+    def post(self, args):
+        """Create a staff account."""
+        return org.create_staff(ctx(), actor(), **args)
+
+
+@blp.route("/staff/<int:staff_id>")
+class StaffOne(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(StaffUpdateSchema)
+    @blp.response(200, MeSchema)
+    def patch(self, args, staff_id):
+        """Set the A/B post backup, mark absent or back, deactivate."""
+        clear = "backup_id" in args and args["backup_id"] is None
+        return org.update_staff(ctx(), actor(), staff_id, backup_id=args.get("backup_id"),
+                                absent=args.get("absent"), active=args.get("active"), clear_backup=clear)

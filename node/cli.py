@@ -1,0 +1,193 @@
+"""The ``yiwang`` command line."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from node.config import Settings
+
+
+def _ctx():  # type: ignore[no-untyped-def]
+    from node.services.context import NodeContext
+
+    return NodeContext.build(Settings.from_env())
+
+
+@click.group()
+def main() -> None:
+    """Yiwang (一网): a federated platform for online administrative approval."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Bring the schema to the newest (or a given) revision."""
+    from node.persistence.migrate import upgrade
+
+    s = Settings.from_env()
+    if s.database_url.startswith("sqlite"):
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(s.database_url, revision)
+    click.echo(f"schema at {revision}")
+
+
+@main.group()
+def node() -> None:
+    """Run this hall's node."""
+
+
+@node.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="processes (default: 1 on SQLite, 2 x CPUs otherwise)")
+@click.option("--threads", default=4, show_default=True, type=int)
+@click.option("--migrate/--no-migrate", default=True, show_default=True, help="upgrade the schema first")
+def node_run(host: str, port: int, workers: int | None, threads: int, migrate: bool) -> None:
+    """Serve the API (and the UI) with gunicorn."""
+    import os
+
+    from gunicorn.app.base import BaseApplication
+
+    from node.api import create_app
+    from node.persistence.migrate import upgrade
+
+    s = Settings.from_env()
+    if migrate:
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(s.database_url)
+    if workers is None:
+        workers = 1 if s.database_url.startswith("sqlite") else 2 * (os.cpu_count() or 1)
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
+            self.cfg.set("accesslog", None)
+            self.cfg.set("keepalive", 30)
+            self.cfg.set("timeout", 60)
+
+        def load(self):  # type: ignore[no-untyped-def]
+            return create_app(s)
+
+    click.echo(f"Yiwang node {s.node_id} ({s.node_name}) on http://{host}:{port}  API docs: /api/openapi.json")
+    _App().run()
+
+
+@main.group()
+def seed() -> None:
+    """Load data."""
+
+
+@seed.command("demo")
+@click.option("--password", default="yiwang-demo", show_default=True, help="password of every demo account")
+def seed_demo(password: str) -> None:
+    """Gongshu district's demo hall: four departments, their items, staff and a village point."""
+    from node.seed import load_demo
+
+    ctx = _ctx()
+    for line in load_demo(ctx, password):
+        click.echo(line)
+
+
+@main.group()
+def staff() -> None:
+    """Staff accounts."""
+
+
+@staff.command("create-admin")
+@click.option("--username", required=True)
+@click.option("--name", default="大厅管理员")
+@click.password_option()
+def staff_create_admin(username: str, name: str, password: str) -> None:
+    """Create the hall admin (the first account)."""
+    from node.services.org import create_staff
+
+    st = create_staff(_ctx(), None, username=username, name=name, password=password, role="admin")
+    click.echo(f"admin '{st.username}' created (id {st.id})")
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Walk the chain; exit 1 and name the first broken entry if it is not intact."""
+    from node.services.admin import verify_audit
+
+    r = verify_audit(_ctx())
+    if r.ok:
+        click.echo(f"audit chain intact: {r.entries} entries")
+        return
+    click.echo(f"audit chain BROKEN at entry {r.first_bad_seq}: {r.problem}", err=True)
+    sys.exit(1)
+
+
+@main.group()
+def calendar() -> None:
+    """The working-day calendar."""
+
+
+@calendar.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def calendar_import(path: Path) -> None:
+    """Load years of public holidays and make-up days from a JSON file (same shape as the shipped one)."""
+    from node.domain.errors import DomainError
+    from node.domain.lifecycle import Actor
+    from node.services.admin import import_calendar
+
+    try:
+        years = import_calendar(_ctx(), Actor("system"), json.loads(path.read_text("utf-8")))
+    except (DomainError, ValueError) as e:
+        click.echo(f"not loaded: {getattr(e, 'field', '') or ''} {e}", err=True)
+        sys.exit(2)
+    click.echo(f"loaded years: {', '.join(map(str, years))}")
+
+
+@main.command("worker")
+@click.option("--concurrency", default=2, show_default=True, type=int)
+@click.option("--beat/--no-beat", default=True, show_default=True, help="also run the periodic sweep")
+def worker(concurrency: int, beat: bool) -> None:
+    """Run a Celery worker (needs CELERY_BROKER_URL)."""
+    from node.tasks.celery_app import make_celery
+
+    s = Settings.from_env()
+    if not s.broker_url:
+        click.echo("set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker", err=True)
+        sys.exit(2)
+    app = make_celery(s)
+    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}"]
+    if beat:
+        argv.append("--beat")
+    app.worker_main(argv)
+
+
+@main.group()
+def notify() -> None:
+    """Applicant notifications."""
+
+
+@notify.command("sweep")
+def notify_sweep() -> None:
+    """Deliver every pending notification now (in this process)."""
+    from node.services.notifications import deliver_notification, due_notifications, make_gateway
+
+    ctx = _ctx()
+    gw = make_gateway(ctx.settings)
+    results = [deliver_notification(ctx, i, gw) for i in due_notifications(ctx)]
+    click.echo(f"{results.count('sent')} sent, {len(results) - results.count('sent')} not sent")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Pure domain core: no Flask, no database session, no clock reads."""

@@ -1,0 +1,60 @@
+"""Domain errors. Each names the field and the problem in words a clerk understands.
+
+They are mapped to HTTP status codes in one place (``node.api.errors``).
+"""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of all domain errors."""
+
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None, **extra: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.extra = extra
+
+    def body(self) -> dict[str, object]:
+        errors: dict[str, object] = {(self.field or "_schema"): [self.message]}
+        out: dict[str, object] = {"message": self.message, "errors": {"json": errors}}
+        out.update(self.extra)
+        return out
+
+
+class InvalidInput(DomainError):
+    """A value the rules do not allow (422)."""
+
+    status = 422
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Unauthenticated(DomainError):
+    status = 401
+
+
+class PermissionDenied(DomainError):
+    status = 403
+
+
+class Conflict(DomainError):
+    """The record changed or exists already (409)."""
+
+    status = 409
+
+
+class IllegalTransition(Conflict):
+    """An event not allowed in the case's current state; lists what is allowed."""
+
+    def __init__(self, state: str, event: str, allowed: list[str]) -> None:
+        super().__init__(
+            f"event '{event}' is not allowed while the case is in state '{state}'; "
+            f"allowed: {', '.join(allowed) if allowed else 'none'}",
+            field="event",
+            state=state,
+            allowed_transitions=allowed,
+        )

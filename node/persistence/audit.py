@@ -1,0 +1,134 @@
+"""The per-node, hash-chained audit log.
+
+Every insert, update and delete of an ``Audited`` row is captured after each flush and, when the
+unit of work commits, appended to ``audit_log`` inside the same transaction: entry *n* stores
+``prev_hash`` = hash of entry *n-1* and ``hash = sha256(prev_hash || payload)``. The payload is
+kept as the exact bytes hashed. The chain head row is locked only for the final append, so the
+serialisation point is as short as possible.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Iterator
+
+from sqlalchemy import insert, inspect, select, update
+from sqlalchemy.orm import Session
+
+from .models import Audited, AuditEntry, AuditHead
+
+GENESIS = "0" * 64
+PENDING = "audit_pending"
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, bytes):
+        return v.hex()
+    return v
+
+
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable).encode()
+
+
+def capture_after_flush(session: Session, _ctx: object) -> None:
+    pending: list[dict[str, Any]] = session.info.setdefault(PENDING, [])
+    for op, objs in (("insert", session.new), ("update", session.dirty), ("delete", session.deleted)):
+        for obj in objs:
+            if not isinstance(obj, Audited):
+                continue
+            st = inspect(obj)
+            mapper = st.mapper
+            changes: dict[str, Any] = {}
+            for col in mapper.column_attrs:
+                if col.key == "password_hash":
+                    continue
+                hist = st.attrs[col.key].history
+                if op == "insert":
+                    changes[col.key] = _jsonable(getattr(obj, col.key))
+                elif op == "update" and hist.has_changes():
+                    old = hist.deleted[0] if hist.deleted else None
+                    new = hist.added[0] if hist.added else None
+                    changes[col.key] = [_jsonable(old), _jsonable(new)]
+            if op == "update" and not changes:
+                continue
+            key = ",".join(str(v) for v in mapper.primary_key_from_instance(obj))
+            pending.append({"table": mapper.local_table.name, "key": key, "op": op, "changes": changes})
+
+
+def append_pending(session: Session) -> int:
+    """Chain and insert the captured entries; call after the last flush, before commit."""
+    pending = session.info.pop(PENDING, [])
+    if not pending:
+        return 0
+    n = len(pending)
+    row = session.execute(
+        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + n).returning(AuditHead.seq, AuditHead.hash)
+    ).one()
+    seq = row.seq - n
+    prev = row.hash
+    at = session.info["now"]
+    actor = session.info.get("actor", "system")
+    rows = []
+    for e in pending:
+        seq += 1
+        payload = canonical({"seq": seq, "at": at.isoformat(), "actor": actor, **e})
+        h = hashlib.sha256(prev.encode() + payload).hexdigest()
+        rows.append(dict(seq=seq, at=at, actor=actor, table_name=e["table"], row_key=e["key"][:64],
+                         op=e["op"], payload=payload, prev_hash=prev, hash=h))
+        prev = h
+    session.execute(insert(AuditEntry), rows)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev))
+    return n
+
+
+@dataclass
+class VerifyReport:
+    entries: int
+    ok: bool
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def iter_chain(session: Session, batch: int = 5000) -> Iterator[AuditEntry]:
+    last = 0
+    while True:
+        rows = session.scalars(select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+
+
+def verify_chain(session: Session) -> VerifyReport:
+    """Walk the chain from the start; name the first entry whose link or hash is broken."""
+    prev = GENESIS
+    expected_seq = 1
+    n = 0
+    for e in iter_chain(session):
+        n += 1
+        if e.seq != expected_seq:
+            return VerifyReport(n, False, expected_seq, f"entry {expected_seq} is missing (next present is {e.seq})")
+        if e.prev_hash != prev:
+            return VerifyReport(n, False, e.seq, "prev_hash does not match the hash of the entry before it")
+        payload = bytes(e.payload)
+        if hashlib.sha256(prev.encode() + payload).hexdigest() != e.hash:
+            return VerifyReport(n, False, e.seq, "the stored hash does not match the entry's content")
+        try:
+            if json.loads(payload).get("seq") != e.seq:
+                return VerifyReport(n, False, e.seq, "the payload names another sequence number")
+        except ValueError:
+            return VerifyReport(n, False, e.seq, "the payload is not valid JSON")
+        prev = e.hash
+        expected_seq += 1
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.seq != n or head.hash != prev):
+        return VerifyReport(n, False, n + 1 if head.seq > n else n, f"the chain head says {head.seq} entries but {n} are present")
+    return VerifyReport(n, True)

@@ -1,0 +1,49 @@
+"""The unit of work: one transaction per use case, audit chain appended at commit, side effects
+(task enqueues) run only after the commit succeeded."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from .audit import append_pending, capture_after_flush
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        now: datetime,
+        actor: str = "system",
+        tenant: int | None = None,
+        service_point: int | None = None,
+    ) -> None:
+        self._factory = factory
+        self.now = now
+        self._info = {"now": now, "actor": actor, "tenant": tenant, "service_point": service_point}
+        self._after: list[Callable[[], None]] = []
+        self._done = False
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self._factory()
+        self.session.info.update(self._info)
+        event.listen(self.session, "after_flush", capture_after_flush)
+        return self
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self._after.append(fn)
+
+    def commit(self) -> None:
+        self.session.flush()
+        append_pending(self.session)
+        self.session.commit()
+        self._done = True
+        for fn in self._after:
+            fn()
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+        if exc_type is not None and not self._done:
+            self.session.rollback()
+        self.session.close()  # ends any open transaction without expiring what was read

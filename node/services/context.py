@@ -1,0 +1,70 @@
+"""The node's service context: settings, database, storage, clock and post-commit dispatch."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from node.config import Settings
+from node.domain.calendar import WorkingCalendar, parse_schedule, shipped_schedules
+from node.domain.lifecycle import Actor
+from node.domain.roles import HALL_WIDE, Role
+from node.persistence.blobs import BlobStore, LocalBlobStore
+from node.persistence.db import make_engine, make_session_factory
+from node.persistence.models import CalendarYear
+from node.persistence.uow import UnitOfWork
+
+CST = timezone(timedelta(hours=8), "CST")
+"""China Standard Time: working days and deadlines are dates in this zone."""
+
+
+def system_clock() -> datetime:
+    return datetime.now(CST)
+
+
+def as_cst(dt: datetime) -> datetime:
+    """Datetimes come back naive from SQLite; they were stored in CST."""
+    return dt.replace(tzinfo=CST) if dt.tzinfo is None else dt.astimezone(CST)
+
+
+@dataclass
+class NodeContext:
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+    store: BlobStore
+    clock: Callable[[], datetime] = system_clock
+    dispatch_notifications: Callable[[list[int]], None] = lambda ids: None
+    _calendar: WorkingCalendar | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, settings: Settings, **kw: object) -> "NodeContext":
+        engine = make_engine(settings.database_url, settings.pool_size)
+        return cls(settings, engine, make_session_factory(engine), LocalBlobStore(settings.storage_dir), **kw)  # type: ignore[arg-type]
+
+    def uow(self, actor: Actor | None = None, now: datetime | None = None) -> UnitOfWork:
+        tenant = point = None
+        label = "public"
+        if actor is not None:
+            label = actor.label
+            if actor.role == Role.AGENT:
+                point = actor.service_point_id if actor.service_point_id is not None else -1
+            elif actor.role not in HALL_WIDE and actor.department_id is not None:
+                tenant = actor.department_id
+        return UnitOfWork(self.factory, now or self.clock(), label, tenant, point)
+
+    def calendar(self) -> WorkingCalendar:
+        """Shipped schedules overridden by any year the admin has loaded into the database."""
+        if self._calendar is None:
+            years = {s.year: s for s in shipped_schedules()}
+            with self.factory() as s:
+                for row in s.scalars(select(CalendarYear)):
+                    years[row.year] = parse_schedule(row.year, row.data)
+            self._calendar = WorkingCalendar(years.values())
+        return self._calendar
+
+    def invalidate_calendar(self) -> None:
+        self._calendar = None

@@ -1,0 +1,143 @@
+"""Applicant notifications (短信通知) through an outbox.
+
+The outbox row is written in the transaction of the change it announces; after commit its id is
+handed to a Celery task (``deliver_notification``). Delivery claims the row first
+(pending -> sending, one UPDATE), so two workers never both send it; the gateway receives the
+notification id as an idempotency key, so a retry after a crash between sending and recording
+is dropped by the provider rather than reaching the applicant twice.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from node.config import Settings
+from node.domain.lifecycle import Actor
+from node.persistence.models import Case, Notification
+
+from .context import NodeContext
+
+log = logging.getLogger("yiwang.notify")
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=5)
+
+TEMPLATES = {
+    "accepted": "【{hall}】您申请的“{item}”已受理，统一服务监管码 {code}，承诺于 {promised} 前办结。",
+    "supplement": "【{hall}】您申请的“{item}”（{code}）需补正材料：{detail}。请一次性补齐后提交。",
+    "refused": "【{hall}】您申请的“{item}”（{code}）不予受理，原因：{detail}。",
+    "denied": "【{hall}】您申请的“{item}”（{code}）已办结，结果：不予许可，原因：{detail}。",
+    "concluded": "【{hall}】您申请的“{item}”（{code}）已办结，结果：准予许可。{detail}",
+}
+
+
+class TransientGatewayError(Exception):
+    """The gateway could not deliver now; try again later."""
+
+
+class Gateway(Protocol):
+    def send(self, notification_id: int, recipient: str, body: str) -> None: ...
+
+
+class LogGateway:
+    def send(self, notification_id: int, recipient: str, body: str) -> None:
+        log.info("SMS #%s to %s: %s", notification_id, recipient, body)
+
+
+class WebhookGateway:
+    """POSTs JSON to an SMS provider; ``Idempotency-Key`` lets the provider drop repeats."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url
+        self.timeout = timeout
+
+    def send(self, notification_id: int, recipient: str, body: str) -> None:
+        data = json.dumps({"id": notification_id, "to": recipient, "text": body}, ensure_ascii=False).encode()
+        req = urllib.request.Request(self.url, data=data, method="POST", headers={
+            "Content-Type": "application/json", "Idempotency-Key": f"yiwang-notification-{notification_id}"})
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                if resp.status >= 300:
+                    raise TransientGatewayError(f"gateway answered {resp.status}")
+        except urllib.error.HTTPError as e:
+            raise TransientGatewayError(f"gateway answered {e.code}") from e
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+            raise TransientGatewayError(f"gateway unreachable: {e}") from e
+
+
+def make_gateway(settings: Settings) -> Gateway:
+    if settings.notify_backend == "webhook":
+        if not settings.notify_webhook_url:
+            raise ValueError("YIWANG_NOTIFY_WEBHOOK_URL is required for the webhook backend")
+        return WebhookGateway(settings.notify_webhook_url)
+    return LogGateway()
+
+
+def queue(session: Session, now: datetime, hall: str, case: Case, item_name: str, template: str,
+          detail: str = "") -> Notification | None:
+    """Write an outbox row for the applicant; no phone number, no message."""
+    if not case.applicant_phone:
+        return None
+    body = TEMPLATES[template].format(hall=hall, item=item_name, code=case.code, detail=detail,
+                                      promised=case.promised_deadline.isoformat() if case.promised_deadline else "")
+    n = Notification(case_id=case.id, recipient=case.applicant_phone, template=template, body=body,
+                     status="pending", attempts=0, created_at=now)
+    session.add(n)
+    return n
+
+
+def deliver_notification(ctx: NodeContext, notification_id: int, gateway: Gateway) -> str:
+    """Deliver one outbox row at most once. Returns the row's final status for this attempt.
+
+    Raises TransientGatewayError (after putting the row back to pending) so the task retries.
+    """
+    now = ctx.clock()
+    with ctx.uow(Actor("system"), now) as uow:
+        claimed = uow.session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id,
+                   or_(Notification.status == "pending",
+                       (Notification.status == "sending") & (Notification.claimed_at < now - LEASE)))
+            .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1)
+        ).rowcount
+        uow.commit()
+    if not claimed:
+        return "skipped"
+    with ctx.factory() as s:
+        n = s.get(Notification, notification_id)
+        assert n is not None
+        recipient, body, attempts = n.recipient, n.body, n.attempts
+    try:
+        gateway.send(notification_id, recipient, body)
+    except TransientGatewayError as e:
+        final = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+        with ctx.uow(Actor("system")) as uow:
+            n = uow.session.get(Notification, notification_id)
+            assert n is not None
+            n.status, n.last_error = final, str(e)[:500]
+            uow.commit()
+        if final == "failed":
+            return final
+        raise
+    with ctx.uow(Actor("system")) as uow:
+        n = uow.session.get(Notification, notification_id)
+        assert n is not None
+        n.status, n.sent_at, n.last_error = "sent", uow.now, None
+        uow.commit()
+    return "sent"
+
+
+def due_notifications(ctx: NodeContext, limit: int = 500) -> list[int]:
+    """Rows a sweep should (re)dispatch: pending ones, and 'sending' ones whose lease lapsed."""
+    now = ctx.clock()
+    with ctx.factory() as s:
+        return list(s.scalars(
+            select(Notification.id).where(or_(Notification.status == "pending",
+                                              (Notification.status == "sending") & (Notification.claimed_at < now - LEASE)))
+            .order_by(Notification.id).limit(limit)))

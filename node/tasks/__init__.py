@@ -1,0 +1,1 @@
+"""Celery app factory and thin task wrappers around service functions."""

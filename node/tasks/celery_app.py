@@ -1,0 +1,26 @@
+"""Celery app built from settings (``yiwang worker`` starts a worker on it)."""
+from __future__ import annotations
+
+from celery import Celery
+
+from node.config import Settings
+
+DELIVER = "yiwang.deliver_notification"
+SWEEP = "yiwang.sweep_notifications"
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("yiwang", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,  # a worker killed mid-task leaves the message for another
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        beat_schedule={"sweep-notifications": {"task": SWEEP, "schedule": 60.0}},
+        timezone="Asia/Shanghai",
+    )
+    from . import notifications
+
+    notifications.register(app, settings)
+    return app

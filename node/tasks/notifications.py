@@ -1,0 +1,36 @@
+"""Notification tasks: idempotent (the service claims the outbox row), retried with backoff."""
+from __future__ import annotations
+
+from celery import Celery
+
+from node.config import Settings
+from node.services import notifications as svc
+from node.services.context import NodeContext
+
+from .celery_app import DELIVER, SWEEP
+
+
+def register(app: Celery, settings: Settings) -> None:
+    state: dict[str, object] = {}
+
+    def node() -> NodeContext:
+        # Built lazily inside the worker process (after the prefork), never at import.
+        if "ctx" not in state:
+            state["ctx"] = NodeContext.build(settings)
+            state["gw"] = svc.make_gateway(settings)
+        return state["ctx"]  # type: ignore[return-value]
+
+    @app.task(name=DELIVER, bind=True, max_retries=svc.MAX_ATTEMPTS)
+    def deliver_notification(self, notification_id: int) -> str:  # type: ignore[no-untyped-def]
+        ctx = node()
+        try:
+            return svc.deliver_notification(ctx, notification_id, state["gw"])  # type: ignore[arg-type]
+        except svc.TransientGatewayError as e:
+            raise self.retry(exc=e, countdown=min(2 ** self.request.retries, 300))
+
+    @app.task(name=SWEEP)
+    def sweep_notifications() -> int:
+        ids = svc.due_notifications(node())
+        for i in ids:
+            app.send_task(DELIVER, args=[i])
+        return len(ids)
