@@ -17,6 +17,7 @@ from node.domain.roles import Role
 from node.persistence.blobs import sniff_file_type
 from node.persistence.models import Case, CaseMaterial, CaseTransition, ItemVersion, Upload
 
+from . import notifications
 from .catalog import current_version
 from .context import NodeContext
 
@@ -180,5 +181,10 @@ def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing
                 s.add(CaseMaterial(case_id=case.id, department_id=case.department_id, material_code=code_,
                                    upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
                                    filename=up.filename, added_at=uow.now))
+        n = notifications.queue(s, uow.now, ctx.settings.node_name, case, v.name, "submitted")
+        if n is not None:
+            s.flush()
+            nid = n.id
+            uow.after_commit(lambda: ctx.dispatch_notifications([nid]))
         uow.commit()
         return code

@@ -29,6 +29,7 @@ MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)
 
 TEMPLATES = {
+    "submitted": "【{hall}】您申请的“{item}”已提交，统一服务监管码 {code}，请凭此码和身份证件号后四位查询办理进度。",
     "accepted": "【{hall}】您申请的“{item}”已受理，统一服务监管码 {code}，承诺于 {promised} 前办结。",
     "supplement": "【{hall}】您申请的“{item}”（{code}）需补正材料：{detail}。请一次性补齐后提交。",
     "refused": "【{hall}】您申请的“{item}”（{code}）不予受理，原因：{detail}。",
