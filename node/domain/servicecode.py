@@ -1,10 +1,12 @@
 """Unified service and supervision code (统一服务监管码).
 
 Format: ``RRRRRR-YYMMDD-XXXX-XXXX-C`` — the node's 6-digit division code, the submission
-date, eight random Crockford base-32 characters and one ISO 7064 MOD 37,36 check character.
-Random rather than sequential so codes can be issued without a shared counter (no lock on the
-hot path) and do not reveal a hall's volume; MOD 37,36 detects every single-character error and
-every adjacent transposition, so a mistyped code is caught before any lookup.
+date, eight random Crockford base-32 characters and one check character. Random rather than
+sequential so codes can be issued without a shared counter (no lock on the hot path) and do not
+reveal a hall's volume. The check character is a Damm check over the totally anti-symmetric
+quasigroup ``x * y = 2x + y`` in GF(32): it catches every single-character error and every
+adjacent transposition, so a mistyped code is caught before any lookup. Crockford's look-alikes
+(I, L -> 1; O -> 0) are read leniently.
 """
 from __future__ import annotations
 
@@ -14,23 +16,22 @@ from datetime import date
 from .errors import InvalidInput
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32 (no I, L, O, U)
-_CHECK_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_VALUE = {c: i for i, c in enumerate(_CHECK_ALPHABET)}
+_VALUE = {c: i for i, c in enumerate(ALPHABET)}
 _PATTERN = re.compile(r"^(\d{6})-?(\d{6})-?([0-9A-Z]{4})-?([0-9A-Z]{4})-?([0-9A-Z])$")
+_LOOKALIKES = str.maketrans({"I": "1", "L": "1", "O": "0"})
+
+
+def _times_alpha(v: int) -> int:
+    """Multiply by x in GF(2^5) modulo x^5 + x^2 + 1."""
+    v <<= 1
+    return v ^ 0b100101 if v & 0b100000 else v
 
 
 def check_char(body: str) -> str:
-    """ISO 7064 MOD 37,36 (hybrid system) check character over ``body`` (0-9, A-Z)."""
-    m = 36
-    p = m
+    interim = 0
     for ch in body:
-        s = (p % (m + 1)) + _VALUE[ch]
-        s %= m
-        if s == 0:
-            s = m
-        p = (2 * s) % (m + 1)
-    c = (m + 1 - p) % m
-    return _CHECK_ALPHABET[c]
+        interim = _times_alpha(interim) ^ _VALUE[ch]
+    return ALPHABET[_times_alpha(interim)]  # the c with interim * c == 0
 
 
 def make_code(division: str, on: date, random_chars: str) -> str:
@@ -44,7 +45,7 @@ def make_code(division: str, on: date, random_chars: str) -> str:
 
 def normalize(code: str, field: str = "code") -> str:
     """Canonical form of a typed code; raises InvalidInput naming what is wrong."""
-    raw = (code or "").strip().upper().replace(" ", "")
+    raw = (code or "").strip().upper().replace(" ", "").translate(_LOOKALIKES)
     m = _PATTERN.match(raw)
     if not m:
         raise InvalidInput(
@@ -52,6 +53,8 @@ def normalize(code: str, field: str = "code") -> str:
             field=field,
         )
     div, ymd, a, b, c = m.groups()
+    if any(ch not in _VALUE for ch in a + b + c):
+        raise InvalidInput("a service code uses digits and letters other than I, L, O and U", field=field)
     if check_char(div + ymd + a + b) != c:
         raise InvalidInput(
             "the check character does not match: the code was probably mistyped", field=field
