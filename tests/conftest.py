@@ -102,7 +102,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def settings(db_url, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
-    return Settings.from_env({}, database_url=db_url, data_dir=tmp_path / "data", max_upload_bytes=256 * 1024)
+    return Settings.from_env({}, database_url=db_url, data_dir=tmp_path / "data", max_upload_bytes=256 * 1024,
+                             token_ttl_hours=24 * 365 * 5)  # tests move the clock by months
 
 
 @pytest.fixture

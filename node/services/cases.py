@@ -107,7 +107,7 @@ def _apply_deadlines(case: Case, d: Decision, on: date, cal: WorkingCalendar) ->
         case.supplement_started_on = None
     if d.clock_stops:
         case.supplement_started_on = on
-    if d.entered_stage is not None and d.before.stage_index != d.after.stage_index:
+    if d.entered_stage is not None and not d.clock_resumes and d.before.stage_index != d.after.stage_index:
         case.stage_started_on = on
         case.stage_deadline = cal.add_working_days(on, d.entered_stage.time_limit_days)
     if d.after.status in (Status.CONCLUDED, Status.REFUSED, Status.WITHDRAWN):
@@ -315,7 +315,8 @@ def list_cases(ctx: NodeContext, actor: Actor, *, status: str | None = None, ite
                mine: bool = False, page: int = 1, page_size: int = 50) -> tuple[list[Case], int]:
     with ctx.uow(actor) as uow:
         s = uow.session
-        q = select(Case)
+        q = select(Case).options(selectinload(Case.transitions), selectinload(Case.materials),
+                                 selectinload(Case.license))
         if status:
             q = q.where(Case.status == status)
         if item_code:

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 from node.api.auth import SECURITY, actor, ctx
 from node.services import catalog
 
-from .schemas import ItemCreateSchema, ItemSchema, ItemStatusSchema, ItemUpdateSchema
+from .schemas import ItemContentSchema, ItemCreateSchema, ItemSchema, ItemStatusSchema, ItemUpdateSchema
 
 blp = Blueprint("items", __name__, url_prefix="/api/v1/items", description="Item catalog management (事项目录)")
 
@@ -22,7 +22,7 @@ class Items(MethodView):
 @blp.route("/<string:code>")
 class ItemOne(MethodView):
     @blp.doc(security=SECURITY)
-    @blp.arguments(ItemUpdateSchema)
+    @blp.arguments(ItemUpdateSchema(partial=tuple(ItemContentSchema._declared_fields)))
     @blp.response(200, ItemSchema)
     def put(self, args, code):
         """Modify an item: publishes a new version; cases keep theirs."""

@@ -55,8 +55,7 @@ class ItemCreateSchema(ItemContentSchema):
 
 
 class ItemUpdateSchema(ItemContentSchema):
-    class Meta:
-        partial = True
+    """Only the fields that change; everything else is carried over from the current version."""
 
     version = fields.Integer(required=True, metadata={"description": "the version you are revising (optimistic lock)"})
 
