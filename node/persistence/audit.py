@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterator
 
-from sqlalchemy import insert, inspect, select, update
+from sqlalchemy import BigInteger, String, bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from .models import Audited, AuditEntry, AuditHead
@@ -50,10 +50,12 @@ def capture_after_flush(session: Session, _ctx: object) -> None:
             for col in mapper.column_attrs:
                 if col.key == "password_hash":
                     continue
-                hist = st.attrs[col.key].history
                 if op == "insert":
                     changes[col.key] = _jsonable(getattr(obj, col.key))
-                elif op == "update" and hist.has_changes():
+                elif op == "update":
+                    hist = st.attrs[col.key].history
+                    if not hist.has_changes():
+                        continue
                     old = hist.deleted[0] if hist.deleted else None
                     new = hist.added[0] if hist.added else None
                     changes[col.key] = [_jsonable(old), _jsonable(new)]
@@ -63,29 +65,35 @@ def capture_after_flush(session: Session, _ctx: object) -> None:
             pending.append({"table": mapper.local_table.name, "key": key, "op": op, "changes": changes})
 
 
+# Built once: the hot path only binds values (no statement construction or cache-key walk per commit).
+_LOCK_HEAD = (update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + bindparam("n", type_=BigInteger()))
+              .returning(AuditHead.seq, AuditHead.hash))
+_SET_HEAD_HASH = update(AuditHead).where(AuditHead.id == 1).values(hash=bindparam("head_hash", type_=String()))
+
+
 def append_pending(session: Session) -> int:
     """Chain and insert the captured entries; call after the last flush, before commit."""
     pending = session.info.pop(PENDING, [])
     if not pending:
         return 0
     n = len(pending)
-    row = session.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + n).returning(AuditHead.seq, AuditHead.hash)
-    ).one()
+    conn = session.connection()  # Core statements in the session's transaction: no ORM bulk machinery
+    row = conn.execute(_LOCK_HEAD, {"n": n}).one()
     seq = row.seq - n
     prev = row.hash
     at = session.info["now"]
+    at_iso = at.isoformat()
     actor = session.info.get("actor", "system")
     rows = []
     for e in pending:
         seq += 1
-        payload = canonical({"seq": seq, "at": at.isoformat(), "actor": actor, **e})
+        payload = canonical({"seq": seq, "at": at_iso, "actor": actor, **e})
         h = hashlib.sha256(prev.encode() + payload).hexdigest()
         rows.append(dict(seq=seq, at=at, actor=actor, table_name=e["table"], row_key=e["key"][:64],
                          op=e["op"], payload=payload, prev_hash=prev, hash=h))
         prev = h
-    session.execute(insert(AuditEntry), rows)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev))
+    conn.execute(insert(AuditEntry), rows)
+    conn.execute(_SET_HEAD_HASH, {"head_hash": prev})
     return n
 
 

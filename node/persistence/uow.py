@@ -19,10 +19,13 @@ class UnitOfWork:
         actor: str = "system",
         tenant: int | None = None,
         service_point: int | None = None,
+        signer: object | None = None,
+        id_key: bytes = b"",
     ) -> None:
         self._factory = factory
         self.now = now
-        self._info = {"now": now, "actor": actor, "tenant": tenant, "service_point": service_point}
+        self._info = {"now": now, "actor": actor, "tenant": tenant, "service_point": service_point,
+                      "fed_signer": signer, "fed_id_key": id_key}
         self._after: list[Callable[[], None]] = []
         self._done = False
 
@@ -38,6 +41,10 @@ class UnitOfWork:
     def commit(self) -> None:
         self.session.flush()
         append_pending(self.session)
+        if self.session.info.get("fed_pending"):
+            from federation.log import append_pending as append_records
+
+            append_records(self.session)
         self.session.commit()
         self._done = True
         for fn in self._after:

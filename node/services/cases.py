@@ -35,6 +35,8 @@ from node.persistence.models import (
     Staff,
 )
 
+from federation import log as federation_log
+
 from . import notifications
 from .catalog import stage_defs
 from .context import NodeContext, as_cst
@@ -190,6 +192,9 @@ def apply_transition(ctx: NodeContext, actor: Actor, code: str, t: TransitionInp
                              actor_role=actor.role.value if actor.role else None, occurred_at=at,
                              recorded_at=uow.now, backfilled=backfilled, stage_deadline=case.stage_deadline,
                              reason=t.reason, data=data))
+        federation_log.record_case_event(s, case, t.event.value, occurred_at=at, actor=actor.label,
+                                         actor_role=actor.role.value if actor.role else None,
+                                         backfilled=backfilled, reason=t.reason)
         n = _notify(s, ctx, uow.now, case, d, t, license_no)
         if n is not None:
             s.flush()
@@ -302,6 +307,9 @@ def decide_extension(ctx: NodeContext, actor: Actor, code: str, extension_id: in
                 old = getattr(case, attr)
                 if old is not None:
                     setattr(case, attr, cal.add_working_days(old, e.days))
+            federation_log.record_case_event(s, case, "extension", occurred_at=uow.now, actor=actor.label,
+                                             actor_role=actor.role.value if actor.role else None,
+                                             reason=e.reason, extension_days=e.days)
         uow.commit()
         return e
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from node.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from node.domain.items import (
@@ -143,8 +143,8 @@ def current_version(s: Any, code: str, all_tenants: bool = True) -> ItemVersion:
     v = s.scalar(
         select(ItemVersion).join(Item, Item.id == ItemVersion.item_id)
         .where(Item.code == code, ItemVersion.version == Item.current_version)
-        .options(selectinload(ItemVersion.item)).execution_options(all_tenants=all_tenants)
-    )
+        .options(contains_eager(ItemVersion.item)).execution_options(all_tenants=all_tenants)
+    )  # the item comes from the join already there: one query, not a second SELECT
     if v is None:
         raise NotFound(f"no item with code '{code}' in the catalog", field="item_code")
     return v

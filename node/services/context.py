@@ -8,6 +8,7 @@ from typing import Callable
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from federation.envelope import Signer
 from node.config import Settings
 from node.domain.calendar import WorkingCalendar, parse_schedule, shipped_schedules
 from node.domain.lifecycle import Actor
@@ -38,6 +39,8 @@ class NodeContext:
     store: BlobStore
     clock: Callable[[], datetime] = system_clock
     dispatch_notifications: Callable[[list[int]], None] = lambda ids: None
+    signer: Signer | None = None  # set once the node has a federation identity
+    id_hash_key: bytes = b""
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
 
     @classmethod
@@ -54,7 +57,7 @@ class NodeContext:
                 point = actor.service_point_id if actor.service_point_id is not None else -1
             elif actor.role not in HALL_WIDE and actor.department_id is not None:
                 tenant = actor.department_id
-        return UnitOfWork(self.factory, now or self.clock(), label, tenant, point)
+        return UnitOfWork(self.factory, now or self.clock(), label, tenant, point, self.signer, self.id_hash_key)
 
     def calendar(self) -> WorkingCalendar:
         """Shipped schedules overridden by any year the admin has loaded into the database."""

@@ -17,6 +17,8 @@ from node.domain.roles import Role
 from node.persistence.blobs import sniff_file_type
 from node.persistence.models import Case, CaseMaterial, CaseTransition, ItemVersion, Upload
 
+from federation import log as federation_log
+
 from . import notifications
 from .catalog import current_version
 from .context import NodeContext
@@ -169,6 +171,7 @@ def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing
                     applicant_org=a.get("org"), form=data.get("form", {}),
                     conditional_materials=data.get("conditional_materials", []), status=Status.SUBMITTED.value,
                     submitted_at=uow.now, paused_days=0, extended_days=0)
+        case.item_version = v
         s.add(case)
         s.flush()
         s.add(CaseTransition(case_id=case.id, department_id=case.department_id, seq=1, event="submit",
@@ -178,9 +181,11 @@ def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing
                              reason=None, data={"channel": channel}))
         for code_, ups in given.items():
             for up in ups:
-                s.add(CaseMaterial(case_id=case.id, department_id=case.department_id, material_code=code_,
+                case.materials.append(CaseMaterial(case_id=case.id, department_id=case.department_id, material_code=code_,
                                    upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
                                    filename=up.filename, added_at=uow.now))
+        federation_log.record_case_event(s, case, "submit", occurred_at=uow.now, actor=actor.label if actor else "applicant",
+                                         actor_role=actor.role if actor else None)
         n = notifications.queue(s, uow.now, ctx.settings.node_name, case, v.name, "submitted")
         if n is not None:
             s.flush()

@@ -15,6 +15,8 @@ from node.domain.errors import Conflict, InvalidInput, NotFound
 from node.domain.lifecycle import Actor, Event, Status
 from node.persistence.models import Case, Evaluation, License, Rectification
 
+from federation import log as federation_log
+
 from .cases import TransitionInput, apply_transition, load_case
 from .context import NodeContext
 
@@ -58,6 +60,8 @@ def evaluate_case(ctx: NodeContext, code: str, id_last4: str, score: int, commen
                         created_at=uow.now)
         s.add(ev)
         s.flush()
+        federation_log.record_case_event(s, case, "evaluation", occurred_at=uow.now, actor="applicant",
+                                         evaluation_score=score)
         if score <= 2:
             s.add(Rectification(evaluation_id=ev.id, case_id=case.id, department_id=case.department_id,
                                 status="open", created_at=uow.now))

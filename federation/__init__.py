@@ -1,0 +1,1 @@
+"""What crosses between nodes: signed records, the log, sync, the directory."""

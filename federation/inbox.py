@@ -1,0 +1,133 @@
+"""Receiving records from a child: verify every signature and link, then apply in order.
+
+A batch is verified in full before anything is written and applied in one transaction with the
+per-origin cursors, so a rejected batch leaves the receiver exactly as it was and the sender
+simply resumes from the cursors (``GetCursors``). Records are relayed upward verbatim: a city
+stores its counties' records with their original bytes and signatures, so the province verifies
+the county's signature end to end.
+"""
+from __future__ import annotations
+
+import base64
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from federation.envelope import GENESIS, Parsed, RecordRejected, parse
+from federation.library import apply_record
+from node.persistence.models import FedAlert, FedHead, FedRecord
+
+CST = timezone(timedelta(hours=8), "CST")
+KeyLookup = Callable[[str, str, datetime], "bytes | None"]
+"""(origin, key_id, at) -> raw Ed25519 public key valid for that origin at that time, or None."""
+InSubtree = Callable[[str, str], bool]
+"""(peer, origin) -> may ``peer`` deliver records authored by ``origin`` (itself or a descendant)?"""
+
+
+def verify_signature(public_raw: bytes, signature: bytes, body: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        Ed25519PublicKey.from_public_bytes(public_raw).verify(signature, body)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    duplicates: int = 0
+    cursors: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+
+
+def _check_sig(rec: Parsed, keys: KeyLookup) -> None:
+    at = datetime.fromtimestamp(rec.msg.created_at_ms / 1000, CST)
+    pub = keys(rec.origin, rec.msg.key_id, at)
+    if pub is None:
+        raise RecordRejected("unknown_key", f"key {rec.msg.key_id!r} is not a valid key of {rec.origin} at "
+                             f"{at.isoformat()} (unknown, expired or revoked)", rec.origin, rec.seq)
+    if not verify_signature(pub, rec.signature, rec.body):
+        raise RecordRejected("bad_signature", "the signature does not match the record's bytes", rec.origin, rec.seq)
+
+
+def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]], keys: KeyLookup,
+                  in_subtree: InSubtree, now: datetime) -> BatchResult:
+    """Verify and apply one batch from ``peer``; raises RecordRejected (state unchanged by this call's
+    writes once the caller rolls back) or returns what was applied. Forks are recorded as alerts
+    in a separate transaction by the caller (see ``record_fork``)."""
+    records = [parse(b, s) for b, s in raw]
+    heads: dict[str, tuple[int, bytes]] = {}
+    for origin in sorted({r.origin for r in records}):
+        if not in_subtree(peer, origin):
+            raise RecordRejected("wrong_origin", f"{peer} may not deliver records of {origin}: "
+                                 "it is not that node or one of its descendants", origin)
+        h = session.execute(select(FedHead).where(FedHead.origin == origin).with_for_update()).scalar_one_or_none()
+        heads[origin] = (h.seq, bytes.fromhex(h.hash)) if h else (0, GENESIS)
+    start = dict(heads)
+    result = BatchResult()
+    fresh: list[Parsed] = []
+    for rec in records:
+        _check_sig(rec, keys)
+        seq, prev = heads[rec.origin]
+        if rec.seq <= seq:
+            stored = session.get(FedRecord, (rec.origin, rec.seq))
+            if stored is not None and hmac.compare_digest(bytes(stored.body), rec.body):
+                result.duplicates += 1
+                continue
+            if stored is None:  # received in this batch already
+                dup = next((f for f in fresh if f.origin == rec.origin and f.seq == rec.seq), None)
+                if dup is not None and dup.body == rec.body:
+                    result.duplicates += 1
+                    continue
+                raise RecordRejected("fork", f"two different records claim {rec.origin}#{rec.seq}", rec.origin, rec.seq)
+            raise ForkDetected(rec, bytes(stored.body), bytes(stored.signature))
+        if rec.seq != seq + 1:
+            raise RecordRejected("gap", f"{rec.origin}: expected #{seq + 1}, got #{rec.seq}", rec.origin, rec.seq)
+        if rec.msg.prev_hash != prev:
+            raise RecordRejected("broken_chain", f"{rec.origin}#{rec.seq} does not link to #{seq}", rec.origin, rec.seq)
+        heads[rec.origin] = (rec.seq, rec.hash)
+        fresh.append(rec)
+    if fresh:
+        session.execute(insert(FedRecord), [dict(origin=r.origin, seq=r.seq, body=r.body, signature=r.signature,
+                                                 hash=r.hash.hex(), key_id=r.msg.key_id, received_from=peer,
+                                                 stored_at=now) for r in fresh])
+        for origin, (seq, h) in heads.items():
+            if (seq, h) == start[origin]:
+                continue
+            if start[origin][0] == 0:
+                session.add(FedHead(origin=origin, seq=seq, hash=h.hex(), pushed_seq=0, updated_at=now))
+            else:
+                session.execute(update(FedHead).where(FedHead.origin == origin)
+                                .values(seq=seq, hash=h.hex(), updated_at=now))
+        for r in fresh:
+            apply_record(session, r)
+    result.applied = len(fresh)
+    result.cursors = heads
+    return result
+
+
+class ForkDetected(RecordRejected):
+    """A validly signed record that differs from the one stored under the same sequence number."""
+
+    def __init__(self, rec: Parsed, stored_body: bytes, stored_sig: bytes) -> None:
+        super().__init__("fork", f"{rec.origin} signed two different records #{rec.seq}", rec.origin, rec.seq)
+        self.proof = {
+            "origin": rec.origin, "seq": rec.seq,
+            "stored": {"body": base64.b64encode(stored_body).decode(), "signature": base64.b64encode(stored_sig).decode()},
+            "presented": {"body": base64.b64encode(rec.body).decode(), "signature": base64.b64encode(rec.signature).decode()},
+        }
+
+
+def record_alert(session: Session, origin: str, kind: str, detail: str, proof: dict, peer: str | None,
+                 now: datetime) -> None:
+    session.add(FedAlert(origin=origin, kind=kind, detail=detail, proof=proof, peer=peer, created_at=now))
+
+
+def cursors(session: Session) -> list[tuple[str, int, bytes]]:
+    return [(h.origin, h.seq, bytes.fromhex(h.hash)) for h in session.scalars(select(FedHead).order_by(FedHead.origin))]

@@ -1,0 +1,116 @@
+"""The per-origin signed log (the node's outbox for what other levels must see).
+
+Case events are turned into ``CaseEvent`` payloads while the service's transaction is open and
+appended — sequence number, previous hash, Ed25519 signature — when the unit of work commits,
+inside the same transaction: a change and its record exist together or not at all. The append
+takes a row lock on this node's head (``fed_heads``), so sequence numbers are gapless.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from federation.envelope import GENESIS, Parsed, Signer, seal
+from federation.library import apply_record
+from federation.pb.v1 import federation_pb2 as pb
+from node.domain.masking import mask_id_number, mask_name
+from node.persistence.models import Case, Department, FedHead, FedRecord
+
+PENDING = "fed_pending"
+SIGNER = "fed_signer"
+ID_KEY = "fed_id_key"
+
+
+def keyed_hash(key: bytes, value: str) -> str:
+    """HMAC-SHA256 of a personal identifier under the federation-wide key: comparable across
+    nodes, not reversible without the key."""
+    return hmac.new(key, value.strip().upper().encode(), hashlib.sha256).hexdigest()
+
+
+def _ms(dt: datetime | None) -> int:
+    return int(dt.timestamp() * 1000) if dt else 0
+
+
+def _d(d: date | None) -> str:
+    return d.isoformat() if d else ""
+
+
+def enabled(session: Session) -> bool:
+    return session.info.get(SIGNER) is not None
+
+
+def record_case_event(session: Session, case: Case, event: str, *, occurred_at: datetime, actor: str,
+                      actor_role: str | None = None, backfilled: bool = False, reason: str | None = None,
+                      evaluation_score: int = 0, extension_days: int = 0) -> None:
+    """Queue a record of ``case`` as it stands now; appended when the unit of work commits."""
+    if not enabled(session):
+        return
+    key: bytes = session.info[ID_KEY]
+    v = case.item_version
+    stages = v.stages
+    idx = case.stage_index if case.stage_index is not None else -1
+    dept = session.get(Department, case.department_id)
+    ev = pb.CaseEvent(
+        service_code=case.code, item_code=case.item_code, item_version=v.version, item_name=v.name,
+        department_code=dept.code if dept else "", department_name=dept.name if dept else "",
+        event=event, status=case.status, stage_index=idx,
+        stage_kind=stages[idx]["kind"] if idx >= 0 else "", stage_name=(stages[idx].get("name") or "") if idx >= 0 else "",
+        occurred_at_ms=_ms(occurred_at), recorded_at_ms=_ms(session.info["now"]), backfilled=backfilled,
+        legal_deadline=_d(case.legal_deadline), promised_deadline=_d(case.promised_deadline),
+        stage_deadline=_d(case.stage_deadline), actor=actor, actor_role=actor_role or "", channel=case.channel,
+        result=case.result or "", applicant_id_hash=keyed_hash(key, case.applicant_id_number),
+        applicant_name_masked=mask_name(case.applicant_name),
+        applicant_id_masked=mask_id_number(case.applicant_id_number),
+        material_digests=sorted({m.digest for m in case.materials}),
+        evaluation_score=evaluation_score, extension_days=extension_days, reason=(reason or "")[:500],
+    )
+    lic = case.license
+    if lic is not None and event in ("conclude", "record_paper_result", "license"):
+        fields = [lic.number, lic.name, keyed_hash(key, lic.holder_id_number), _d(lic.valid_from),
+                  _d(lic.valid_until), dept.name if dept else "", lic.status]
+        ev.license.CopyFrom(pb.License(
+            number=lic.number, name=lic.name, holder_hash=fields[2], holder_masked=mask_name(lic.holder_name),
+            valid_from=fields[3], valid_until=fields[4], issuing_department=fields[5], status=lic.status,
+            digest=hashlib.sha256("\x1f".join(fields).encode()).hexdigest()))
+    session.info.setdefault(PENDING, []).append(ev)
+
+
+def append_pending(session: Session) -> list[Parsed]:
+    """Seal and insert the queued events (called by the unit of work just before commit)."""
+    events: list[pb.CaseEvent] = session.info.pop(PENDING, [])
+    if not events:
+        return []
+    signer: Signer = session.info[SIGNER]
+    now: datetime = session.info["now"]
+    head = session.execute(select(FedHead).where(FedHead.origin == signer.node_id).with_for_update()).scalar_one_or_none()
+    if head is None:
+        seq, prev = 0, GENESIS
+    else:
+        seq, prev = head.seq, bytes.fromhex(head.hash)
+    out: list[Parsed] = []
+    for ev in events:
+        seq += 1
+        rec = seal(signer, seq, prev, _ms(now), ev)
+        out.append(rec)
+        prev = rec.hash
+    session.execute(insert(FedRecord), [dict(origin=r.origin, seq=r.seq, body=r.body, signature=r.signature,
+                                             hash=r.hash.hex(), key_id=signer.key_id, received_from=None,
+                                             stored_at=now) for r in out])
+    if head is None:
+        session.add(FedHead(origin=signer.node_id, seq=seq, hash=prev.hex(), pushed_seq=0, updated_at=now))
+    else:
+        session.execute(update(FedHead).where(FedHead.origin == signer.node_id)
+                        .values(seq=seq, hash=prev.hex(), updated_at=now))
+    for r in out:
+        apply_record(session, r)
+    return out
+
+
+def read_records(session: Session, origin: str, after_seq: int, limit: int) -> list[FedRecord]:
+    return list(session.scalars(select(FedRecord).where(FedRecord.origin == origin, FedRecord.seq > after_seq)
+                                .order_by(FedRecord.seq).limit(limit)))

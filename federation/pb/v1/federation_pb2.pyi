@@ -1,0 +1,259 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CaseEvent(_message.Message):
+    __slots__ = ("service_code", "item_code", "item_version", "item_name", "department_code", "department_name", "event", "status", "stage_index", "stage_kind", "stage_name", "occurred_at_ms", "recorded_at_ms", "backfilled", "legal_deadline", "promised_deadline", "stage_deadline", "actor", "actor_role", "channel", "result", "applicant_id_hash", "applicant_name_masked", "applicant_id_masked", "material_digests", "license", "evaluation_score", "extension_days", "reason")
+    SERVICE_CODE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ITEM_NAME_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STAGE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    STAGE_KIND_FIELD_NUMBER: _ClassVar[int]
+    STAGE_NAME_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    BACKFILLED_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    PROMISED_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ROLE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    APPLICANT_ID_HASH_FIELD_NUMBER: _ClassVar[int]
+    APPLICANT_NAME_MASKED_FIELD_NUMBER: _ClassVar[int]
+    APPLICANT_ID_MASKED_FIELD_NUMBER: _ClassVar[int]
+    MATERIAL_DIGESTS_FIELD_NUMBER: _ClassVar[int]
+    LICENSE_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_SCORE_FIELD_NUMBER: _ClassVar[int]
+    EXTENSION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    service_code: str
+    item_code: str
+    item_version: int
+    item_name: str
+    department_code: str
+    department_name: str
+    event: str
+    status: str
+    stage_index: int
+    stage_kind: str
+    stage_name: str
+    occurred_at_ms: int
+    recorded_at_ms: int
+    backfilled: bool
+    legal_deadline: str
+    promised_deadline: str
+    stage_deadline: str
+    actor: str
+    actor_role: str
+    channel: str
+    result: str
+    applicant_id_hash: str
+    applicant_name_masked: str
+    applicant_id_masked: str
+    material_digests: _containers.RepeatedScalarFieldContainer[str]
+    license: License
+    evaluation_score: int
+    extension_days: int
+    reason: str
+    def __init__(self, service_code: _Optional[str] = ..., item_code: _Optional[str] = ..., item_version: _Optional[int] = ..., item_name: _Optional[str] = ..., department_code: _Optional[str] = ..., department_name: _Optional[str] = ..., event: _Optional[str] = ..., status: _Optional[str] = ..., stage_index: _Optional[int] = ..., stage_kind: _Optional[str] = ..., stage_name: _Optional[str] = ..., occurred_at_ms: _Optional[int] = ..., recorded_at_ms: _Optional[int] = ..., backfilled: _Optional[bool] = ..., legal_deadline: _Optional[str] = ..., promised_deadline: _Optional[str] = ..., stage_deadline: _Optional[str] = ..., actor: _Optional[str] = ..., actor_role: _Optional[str] = ..., channel: _Optional[str] = ..., result: _Optional[str] = ..., applicant_id_hash: _Optional[str] = ..., applicant_name_masked: _Optional[str] = ..., applicant_id_masked: _Optional[str] = ..., material_digests: _Optional[_Iterable[str]] = ..., license: _Optional[_Union[License, _Mapping]] = ..., evaluation_score: _Optional[int] = ..., extension_days: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class License(_message.Message):
+    __slots__ = ("number", "name", "holder_hash", "holder_masked", "valid_from", "valid_until", "issuing_department", "status", "digest")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_HASH_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_MASKED_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    ISSUING_DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    number: str
+    name: str
+    holder_hash: str
+    holder_masked: str
+    valid_from: str
+    valid_until: str
+    issuing_department: str
+    status: str
+    digest: str
+    def __init__(self, number: _Optional[str] = ..., name: _Optional[str] = ..., holder_hash: _Optional[str] = ..., holder_masked: _Optional[str] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ..., issuing_department: _Optional[str] = ..., status: _Optional[str] = ..., digest: _Optional[str] = ...) -> None: ...
+
+class RecordBody(_message.Message):
+    __slots__ = ("origin", "seq", "prev_hash", "key_id", "created_at_ms", "case_event")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    PREV_HASH_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    CASE_EVENT_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    seq: int
+    prev_hash: bytes
+    key_id: str
+    created_at_ms: int
+    case_event: CaseEvent
+    def __init__(self, origin: _Optional[str] = ..., seq: _Optional[int] = ..., prev_hash: _Optional[bytes] = ..., key_id: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., case_event: _Optional[_Union[CaseEvent, _Mapping]] = ...) -> None: ...
+
+class SignedRecord(_message.Message):
+    __slots__ = ("body", "signature")
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    body: bytes
+    signature: bytes
+    def __init__(self, body: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class CheckpointBody(_message.Message):
+    __slots__ = ("origin", "size", "head_hash", "created_at_ms", "key_id")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    HEAD_HASH_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    size: int
+    head_hash: bytes
+    created_at_ms: int
+    key_id: str
+    def __init__(self, origin: _Optional[str] = ..., size: _Optional[int] = ..., head_hash: _Optional[bytes] = ..., created_at_ms: _Optional[int] = ..., key_id: _Optional[str] = ...) -> None: ...
+
+class SignedCheckpoint(_message.Message):
+    __slots__ = ("body", "signature")
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    body: bytes
+    signature: bytes
+    def __init__(self, body: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class OriginCursor(_message.Message):
+    __slots__ = ("origin", "seq", "head_hash")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    HEAD_HASH_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    seq: int
+    head_hash: bytes
+    def __init__(self, origin: _Optional[str] = ..., seq: _Optional[int] = ..., head_hash: _Optional[bytes] = ...) -> None: ...
+
+class CursorsRequest(_message.Message):
+    __slots__ = ("sender",)
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    sender: str
+    def __init__(self, sender: _Optional[str] = ...) -> None: ...
+
+class CursorsReply(_message.Message):
+    __slots__ = ("cursors",)
+    CURSORS_FIELD_NUMBER: _ClassVar[int]
+    cursors: _containers.RepeatedCompositeFieldContainer[OriginCursor]
+    def __init__(self, cursors: _Optional[_Iterable[_Union[OriginCursor, _Mapping]]] = ...) -> None: ...
+
+class RecordBatch(_message.Message):
+    __slots__ = ("batch_id", "records")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    batch_id: int
+    records: _containers.RepeatedCompositeFieldContainer[SignedRecord]
+    def __init__(self, batch_id: _Optional[int] = ..., records: _Optional[_Iterable[_Union[SignedRecord, _Mapping]]] = ...) -> None: ...
+
+class BatchAck(_message.Message):
+    __slots__ = ("batch_id", "cursors", "applied", "duplicates")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    CURSORS_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    batch_id: int
+    cursors: _containers.RepeatedCompositeFieldContainer[OriginCursor]
+    applied: int
+    duplicates: int
+    def __init__(self, batch_id: _Optional[int] = ..., cursors: _Optional[_Iterable[_Union[OriginCursor, _Mapping]]] = ..., applied: _Optional[int] = ..., duplicates: _Optional[int] = ...) -> None: ...
+
+class CheckpointAck(_message.Message):
+    __slots__ = ("accepted", "detail")
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    accepted: bool
+    detail: str
+    def __init__(self, accepted: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class CaseDetailRequest(_message.Message):
+    __slots__ = ("service_code", "requester_role", "requester", "purpose")
+    SERVICE_CODE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_ROLE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    service_code: str
+    requester_role: str
+    requester: str
+    purpose: str
+    def __init__(self, service_code: _Optional[str] = ..., requester_role: _Optional[str] = ..., requester: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class CaseDetailReply(_message.Message):
+    __slots__ = ("detail_json", "owner")
+    DETAIL_JSON_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    detail_json: bytes
+    owner: str
+    def __init__(self, detail_json: _Optional[bytes] = ..., owner: _Optional[str] = ...) -> None: ...
+
+class CatalogChangeBody(_message.Message):
+    __slots__ = ("publisher", "seq", "change", "item_code", "name", "legal_limit_days", "kind", "level", "published_at_ms", "key_id", "note")
+    PUBLISHER_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_LIMIT_DAYS_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    publisher: str
+    seq: int
+    change: str
+    item_code: str
+    name: str
+    legal_limit_days: int
+    kind: str
+    level: str
+    published_at_ms: int
+    key_id: str
+    note: str
+    def __init__(self, publisher: _Optional[str] = ..., seq: _Optional[int] = ..., change: _Optional[str] = ..., item_code: _Optional[str] = ..., name: _Optional[str] = ..., legal_limit_days: _Optional[int] = ..., kind: _Optional[str] = ..., level: _Optional[str] = ..., published_at_ms: _Optional[int] = ..., key_id: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class SignedCatalogChange(_message.Message):
+    __slots__ = ("body", "signature")
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    body: bytes
+    signature: bytes
+    def __init__(self, body: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class CatalogRequest(_message.Message):
+    __slots__ = ("after_seq",)
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    after_seq: int
+    def __init__(self, after_seq: _Optional[int] = ...) -> None: ...
+
+class DirectoryRequest(_message.Message):
+    __slots__ = ("known_version",)
+    KNOWN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    known_version: int
+    def __init__(self, known_version: _Optional[int] = ...) -> None: ...
+
+class SignedDirectory(_message.Message):
+    __slots__ = ("signed_json",)
+    SIGNED_JSON_FIELD_NUMBER: _ClassVar[int]
+    signed_json: bytes
+    def __init__(self, signed_json: _Optional[bytes] = ...) -> None: ...
