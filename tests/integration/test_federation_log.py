@@ -162,3 +162,29 @@ def test_standalone_node_keeps_no_log(api, ctx):
     api.apply_online()
     with ctx.factory() as s:
         assert s.scalar(select(func.count()).select_from(FedRecord)) == 0
+
+
+def test_shared_library_verifies_and_compares_licenses_with_provenance(api, county, parent):
+    from node.domain.lifecycle import Actor
+    from node.domain.roles import Role
+    from node.services import library
+
+    codes = [api.apply_online(), api.apply_online()]
+    numbers = [api.to_conclusion(c)["license"]["number"] for c in codes]
+    push(parent, county_records(county))
+    parent.id_hash_key = county.id_hash_key
+    inspector = Actor("staff", 1, Role.INSPECTOR)
+    v = library.verify_license(parent, inspector, numbers[0], holder_id=ID_NUMBER)
+    assert v["valid"] and v["holder_matches"] and v["signed_by"] == "330105" and v["key_id"] == "k1"
+    assert v["issuing_department"] == "区城管办"
+    v = library.verify_license(parent, inspector, numbers[0], holder_id="330105199001011234")
+    assert not v["valid"] and v["problems"] == ["issued to another holder"]
+    v = library.verify_license(parent, inspector, numbers[0], on=datetime(2030, 1, 1).date())
+    assert not v["valid"] and "expired" in v["problems"][0]
+    cmp = library.compare_licenses(parent, inspector, numbers + ["330105-XXX-2026-NOPE"])
+    assert not cmp["all_found"] and cmp["licenses"][0]["valid"] and not cmp["licenses"][2]["found"]
+    cmp = library.compare_licenses(parent, inspector, numbers)
+    assert cmp["all_valid"] and cmp["same_holder"]
+    rows, total = library.query_cases(parent, inspector, region="3301", status="concluded")
+    assert total == 2 and {r.service_code for r in rows} == set(codes)
+    assert library.query_cases(parent, inspector, region="3302")[1] == 0

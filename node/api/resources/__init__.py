@@ -10,12 +10,13 @@ def _all() -> list[Blueprint]:
     from .cases.routes import blp as cases
     from .catalog.routes import blp as catalog
     from .items.routes import blp as items
+    from .library.routes import blp as library
     from .org.routes import blp as org
     from .public.routes import blp as public
     from .rectifications.routes import blp as rect
     from .uploads.routes import blp as uploads
 
-    return [auth, org, items, catalog, uploads, cases, public, rect, admin]
+    return [auth, org, items, catalog, uploads, cases, public, rect, admin, library]
 
 
 class _Lazy(list):  # type: ignore[type-arg]

@@ -1,0 +1,110 @@
+"""Queries over the shared resource library (审批资源共享库): synced cases of the subtree,
+prerequisite-result verification (前置审批结果验证) and license comparison (证照比对).
+
+Every answer carries its provenance: the origin node that signed the record, the key, the record's
+sequence number and hash, and when it was signed.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from federation.log import keyed_hash
+from node.domain.errors import InvalidInput, PermissionDenied
+from node.domain.lifecycle import Actor
+from node.domain.roles import Role
+from node.persistence.models import LibCase, LibLicense
+
+from .context import NodeContext
+
+READERS = frozenset({Role.ADMIN, Role.INSPECTOR, Role.CHIEF, Role.CLERK, Role.HANDLER, Role.REVIEWER, Role.APPROVER})
+
+
+def _can_read(actor: Actor) -> None:
+    if actor.role not in READERS:
+        raise PermissionDenied("the shared library is for hall staff and inspectors", field="role")
+
+
+def provenance(row: LibCase | LibLicense) -> dict[str, Any]:
+    return {"signed_by": row.origin, "key_id": row.key_id, "record_seq": row.record_seq,
+            "signed_at": row.signed_at, **({"record_hash": row.record_hash} if isinstance(row, LibCase) else {})}
+
+
+def query_cases(ctx: NodeContext, actor: Actor, *, region: str | None = None, department: str | None = None,
+                item_code: str | None = None, status: str | None = None, stage: str | None = None,
+                since: datetime | None = None, until: datetime | None = None, page: int = 1,
+                page_size: int = 50) -> tuple[list[LibCase], int]:
+    """``region`` is a division-code prefix: ``3301`` is Hangzhou and everything below it."""
+    _can_read(actor)
+    if region is not None and (not region.isdigit() or not 2 <= len(region) <= 6):
+        raise InvalidInput("a region is 2-6 leading digits of a division code, e.g. 3301", field="region")
+    q = select(LibCase)
+    if region:
+        q = q.where(LibCase.origin.startswith(region))
+    if department:
+        q = q.where(LibCase.department_code == department)
+    if item_code:
+        q = q.where(LibCase.item_code == item_code)
+    if status:
+        q = q.where(LibCase.status == status)
+    if stage:
+        q = q.where(LibCase.stage_kind == stage)
+    if since:
+        q = q.where(LibCase.last_event_at >= since)
+    if until:
+        q = q.where(LibCase.last_event_at < until)
+    with ctx.factory() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        rows = list(s.scalars(q.order_by(LibCase.last_event_at.desc(), LibCase.service_code)
+                              .offset((page - 1) * page_size).limit(page_size)))
+        return rows, total
+
+
+def _license_verdict(ctx: NodeContext, lic: LibLicense | None, number: str, holder_id: str | None,
+                     on: date) -> dict[str, Any]:
+    if lic is None:
+        return {"number": number, "found": False, "valid": False,
+                "problem": "no such license in the shared library of this node's region"}
+    problems = []
+    if lic.status != "valid":
+        problems.append(f"the license is {lic.status}")
+    if lic.valid_from > on:
+        problems.append(f"not valid before {lic.valid_from}")
+    if lic.valid_until is not None and lic.valid_until < on:
+        problems.append(f"expired on {lic.valid_until}")
+    holder_matches = None
+    if holder_id:
+        holder_matches = keyed_hash(ctx.id_hash_key, holder_id) == lic.holder_hash
+        if not holder_matches:
+            problems.append("issued to another holder")
+    return {"number": lic.number, "found": True, "valid": not problems, "problems": problems,
+            "name": lic.name, "holder": lic.holder_masked, "holder_matches": holder_matches,
+            "issuing_department": lic.issuing_department, "valid_from": lic.valid_from,
+            "valid_until": lic.valid_until, "status": lic.status, "service_code": lic.service_code,
+            "digest": lic.digest, **provenance(lic)}
+
+
+def verify_license(ctx: NodeContext, actor: Actor, number: str, holder_id: str | None = None,
+                   on: date | None = None) -> dict[str, Any]:
+    """前置审批结果验证: is license ``number`` valid on ``on``, who issued it, for which holder."""
+    _can_read(actor)
+    with ctx.factory() as s:
+        return _license_verdict(ctx, s.get(LibLicense, number.strip()), number, holder_id, on or ctx.clock().date())
+
+
+def compare_licenses(ctx: NodeContext, actor: Actor, numbers: list[str], holder_id: str | None = None,
+                     on: date | None = None) -> dict[str, Any]:
+    """证照比对: several licenses (from any departments and levels) checked together — do they
+    exist, are they valid, and do they all belong to the same holder?"""
+    _can_read(actor)
+    if not 1 <= len(numbers) <= 50:
+        raise InvalidInput("compare 1 to 50 license numbers", field="numbers")
+    day = on or ctx.clock().date()
+    with ctx.factory() as s:
+        rows = {r.number: r for r in s.scalars(select(LibLicense).where(LibLicense.number.in_(numbers)))}
+    verdicts = [_license_verdict(ctx, rows.get(n), n, holder_id, day) for n in numbers]
+    holders = {rows[n].holder_hash for n in numbers if n in rows}
+    return {"on": day, "all_found": all(v["found"] for v in verdicts), "all_valid": all(v["valid"] for v in verdicts),
+            "same_holder": len(holders) == 1 and all(v["found"] for v in verdicts), "licenses": verdicts}
