@@ -51,6 +51,12 @@ class Parsed:
         return self.msg.seq
 
 
+def accumulate(acc: bytes, record_hash: bytes) -> bytes:
+    """The log accumulator: ``acc_n = sha256(acc_{n-1} || hash_n)``. A checkpoint signs ``acc_size``,
+    which commits to every record's exact bytes, so an edit anywhere in a stored log shows."""
+    return hashlib.sha256(acc + record_hash).digest()
+
+
 def seal(signer: Signer, seq: int, prev_hash: bytes, created_at_ms: int, event: pb.CaseEvent) -> Parsed:
     msg = pb.RecordBody(origin=signer.node_id, seq=seq, prev_hash=prev_hash, key_id=signer.key_id,
                         created_at_ms=created_at_ms, case_event=event)

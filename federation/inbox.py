@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from federation.envelope import GENESIS, Parsed, RecordRejected, parse
+from federation.envelope import GENESIS, Parsed, RecordRejected, accumulate, parse
 from federation.library import apply_record
 from node.persistence.models import FedAlert, FedHead, FedRecord
 
@@ -63,15 +63,18 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
     in a separate transaction by the caller (see ``record_fork``)."""
     records = [parse(b, s) for b, s in raw]
     heads: dict[str, tuple[int, bytes]] = {}
+    accs: dict[str, bytes] = {}
     for origin in sorted({r.origin for r in records}):
         if not in_subtree(peer, origin):
             raise RecordRejected("wrong_origin", f"{peer} may not deliver records of {origin}: "
                                  "it is not that node or one of its descendants", origin)
         h = session.execute(select(FedHead).where(FedHead.origin == origin).with_for_update()).scalar_one_or_none()
         heads[origin] = (h.seq, bytes.fromhex(h.hash)) if h else (0, GENESIS)
+        accs[origin] = bytes.fromhex(h.acc) if h else GENESIS
     start = dict(heads)
     result = BatchResult()
     fresh: list[Parsed] = []
+    rows: list[dict] = []
     for rec in records:
         _check_sig(rec, keys)
         seq, prev = heads[rec.origin]
@@ -92,19 +95,21 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
         if rec.msg.prev_hash != prev:
             raise RecordRejected("broken_chain", f"{rec.origin}#{rec.seq} does not link to #{seq}", rec.origin, rec.seq)
         heads[rec.origin] = (rec.seq, rec.hash)
+        accs[rec.origin] = accumulate(accs[rec.origin], rec.hash)
         fresh.append(rec)
+        rows.append(dict(origin=rec.origin, seq=rec.seq, body=rec.body, signature=rec.signature, hash=rec.hash.hex(),
+                         acc=accs[rec.origin].hex(), key_id=rec.msg.key_id, received_from=peer, stored_at=now))
     if fresh:
-        session.execute(insert(FedRecord), [dict(origin=r.origin, seq=r.seq, body=r.body, signature=r.signature,
-                                                 hash=r.hash.hex(), key_id=r.msg.key_id, received_from=peer,
-                                                 stored_at=now) for r in fresh])
+        session.execute(insert(FedRecord), rows)
         for origin, (seq, h) in heads.items():
             if (seq, h) == start[origin]:
                 continue
             if start[origin][0] == 0:
-                session.add(FedHead(origin=origin, seq=seq, hash=h.hex(), pushed_seq=0, updated_at=now))
+                session.add(FedHead(origin=origin, seq=seq, hash=h.hex(), acc=accs[origin].hex(), pushed_seq=0,
+                                    updated_at=now))
             else:
                 session.execute(update(FedHead).where(FedHead.origin == origin)
-                                .values(seq=seq, hash=h.hex(), updated_at=now))
+                                .values(seq=seq, hash=h.hex(), acc=accs[origin].hex(), updated_at=now))
         for r in fresh:
             apply_record(session, r)
     result.applied = len(fresh)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from federation.envelope import GENESIS, Parsed, Signer, seal
+from federation.envelope import GENESIS, Parsed, Signer, accumulate, seal
 from federation.library import apply_record
 from federation.pb.v1 import federation_pb2 as pb
 from node.domain.masking import mask_id_number, mask_name
@@ -89,23 +89,26 @@ def append_pending(session: Session) -> list[Parsed]:
     now: datetime = session.info["now"]
     head = session.execute(select(FedHead).where(FedHead.origin == signer.node_id).with_for_update()).scalar_one_or_none()
     if head is None:
-        seq, prev = 0, GENESIS
+        seq, prev, acc = 0, GENESIS, GENESIS
     else:
-        seq, prev = head.seq, bytes.fromhex(head.hash)
+        seq, prev, acc = head.seq, bytes.fromhex(head.hash), bytes.fromhex(head.acc)
     out: list[Parsed] = []
+    rows = []
     for ev in events:
         seq += 1
         rec = seal(signer, seq, prev, _ms(now), ev)
+        acc = accumulate(acc, rec.hash)
         out.append(rec)
+        rows.append(dict(origin=rec.origin, seq=rec.seq, body=rec.body, signature=rec.signature, hash=rec.hash.hex(),
+                         acc=acc.hex(), key_id=signer.key_id, received_from=None, stored_at=now))
         prev = rec.hash
-    session.execute(insert(FedRecord), [dict(origin=r.origin, seq=r.seq, body=r.body, signature=r.signature,
-                                             hash=r.hash.hex(), key_id=signer.key_id, received_from=None,
-                                             stored_at=now) for r in out])
+    session.execute(insert(FedRecord), rows)
     if head is None:
-        session.add(FedHead(origin=signer.node_id, seq=seq, hash=prev.hex(), pushed_seq=0, updated_at=now))
+        session.add(FedHead(origin=signer.node_id, seq=seq, hash=prev.hex(), acc=acc.hex(), pushed_seq=0,
+                            updated_at=now))
     else:
         session.execute(update(FedHead).where(FedHead.origin == signer.node_id)
-                        .values(seq=seq, hash=prev.hex(), updated_at=now))
+                        .values(seq=seq, hash=prev.hex(), acc=acc.hex(), updated_at=now))
     for r in out:
         apply_record(session, r)
     return out

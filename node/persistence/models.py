@@ -359,6 +359,7 @@ class FedRecord(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     hash: Mapped[str] = mapped_column(String(64))
+    acc: Mapped[str] = mapped_column(String(64))  # sha256(acc of seq-1 || hash): commits to the whole log
     key_id: Mapped[str] = mapped_column(String(32))
     received_from: Mapped[str | None] = mapped_column(String(6))
     stored_at: Mapped[datetime] = mapped_column(TZDateTime())
@@ -371,6 +372,7 @@ class FedHead(Base):
     origin: Mapped[str] = mapped_column(String(6), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    acc: Mapped[str] = mapped_column(String(64))
     pushed_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # acknowledged by our parent
     updated_at: Mapped[datetime] = mapped_column(TZDateTime())
 

@@ -188,3 +188,34 @@ def test_shared_library_verifies_and_compares_licenses_with_provenance(api, coun
     rows, total = library.query_cases(parent, inspector, region="3301", status="concluded")
     assert total == 2 and {r.service_code for r in rows} == set(codes)
     assert library.query_cases(parent, inspector, region="3302")[1] == 0
+
+
+def test_editing_a_synced_record_in_the_county_database_is_detected_at_the_parent(api, county, parent):
+    from sqlalchemy import update as sql_update
+
+    from federation.checkpoint import make_checkpoint, receive_checkpoint
+
+    api.apply_online()
+    api.apply_online()
+    push(parent, county_records(county))
+    with county.factory() as s:
+        assert receive_checkpoint_ok(parent, make_checkpoint(s, county.signer, NOW))
+        body = bytes(s.get(FedRecord, ("330105", 1)).body)
+        s.execute(sql_update(FedRecord).where(FedRecord.origin == "330105", FedRecord.seq == 1)
+                  .values(body=body.replace(b"submitted", b"withdrawn")))
+        s.commit()
+        cp = make_checkpoint(s, county.signer, NOW)
+    with parent.factory() as s:
+        with pytest.raises(RecordRejected) as e:
+            receive_checkpoint(s, "330105", cp, keys, in_subtree, NOW)
+        assert e.value.code == "inconsistent_checkpoint"
+    with parent.factory() as s:
+        alert = s.scalars(select(FedAlert)).one()
+        assert alert.kind == "inconsistent_checkpoint" and "checkpoint" in alert.proof
+
+
+def receive_checkpoint_ok(parent, cp):
+    from federation.checkpoint import receive_checkpoint
+
+    with parent.factory() as s:
+        return receive_checkpoint(s, "330105", cp, keys, in_subtree, NOW) == "consistent"

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 04:21:31.943152
+Create Date: 2026-11-22 04:27:59.981668
 """
 from alembic import op
 import sqlalchemy as sa
@@ -60,6 +60,7 @@ def upgrade() -> None:
     sa.Column('origin', sa.String(length=6), nullable=False),
     sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.Column('acc', sa.String(length=64), nullable=False),
     sa.Column('pushed_seq', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('origin', name=op.f('pk_fed_heads'))
@@ -70,6 +71,7 @@ def upgrade() -> None:
     sa.Column('body', sa.LargeBinary(), nullable=False),
     sa.Column('signature', sa.LargeBinary(), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.Column('acc', sa.String(length=64), nullable=False),
     sa.Column('key_id', sa.String(length=32), nullable=False),
     sa.Column('received_from', sa.String(length=6), nullable=True),
     sa.Column('stored_at', sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,229 @@
+"""``yiwang federation ...``: node identity and trust from the command line.
+
+Every command works on ``<YIWANG_DATA_DIR>/federation``. Files passed between admins (requests,
+bundles, subtree exports, directories) hold no secret; private keys never leave the node. Any
+refusal prints what was wrong and exits with status 2.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _data_dir() -> Path:
+    from node.config import Settings
+
+    return Settings.from_env().data_dir
+
+
+def _refusals(fn: F) -> F:
+    """Turn a refusal into a one-line message and exit status 2 (no traceback for an admin)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, PermissionError, OSError) as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+    return wrapper  # type: ignore[return-value]
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not JSON: {e}") from None
+
+
+def _write(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", "utf-8")
+
+
+def _b64(s: str) -> bytes:
+    from federation.codec import b64d
+
+    return b64d(s)
+
+
+@click.group("federation")
+def federation() -> None:
+    """Node identity and trust: keys, certificates, enrollment and the node directory."""
+
+
+@federation.command("init")
+@click.option("--node-id", required=True, help="6-digit administrative division code, e.g. 330105")
+@click.option("--name", required=True, help="the node's name, e.g. 拱墅区")
+@click.option("--parent", "parent_id", default=None, help="the parent's node id (omit for the province)")
+@_refusals
+def init(node_id: str, name: str, parent_id: str | None) -> None:
+    """Create this node's signing key and TLS key (the province also its root CA and directory)."""
+    from federation.identity import init_identity
+
+    ident = init_identity(_data_dir(), node_id, name, parent_id)
+    click.echo(f"{ident.level} {ident.node_id} ({ident.name}): signing key {ident.key_id}")
+    if ident.is_province:
+        click.echo("root certificate and directory version 1 created")
+    else:
+        click.echo(f"next: 'yiwang federation request --out req.json' and send it to {ident.parent_id}'s admin")
+
+
+@federation.command("request")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_refusals
+def request(out: Path) -> None:
+    """Write the enrollment request (signing keys + TLS CSR) for the parent's admin."""
+    from federation.identity import make_enrollment_request, require_identity
+
+    ident = require_identity(_data_dir())
+    _write(out, make_enrollment_request(ident))
+    click.echo(f"enrollment request of {ident.node_id} for {ident.parent_id} written to {out}")
+
+
+@federation.command("enroll")
+@click.argument("request_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="accept a known child whose request no key on record signed")
+@_refusals
+def enroll(request_json: Path, out: Path, replace: bool) -> None:
+    """(At the parent) record a child and issue its certificate; write the bundle to return."""
+    from federation.codec import utcnow
+    from federation.identity import enroll_child, require_identity
+
+    bundle = enroll_child(require_identity(_data_dir()), _read(request_json), utcnow(), replace=replace)
+    _write(out, bundle)
+    click.echo(f"enrolled {bundle['node_id']}; bundle written to {out}")
+
+
+@federation.command("install")
+@click.argument("bundle_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_refusals
+def install(bundle_json: Path) -> None:
+    """(At the child) install the certificate, chain, root and directory from the parent."""
+    from federation.identity import install_enrollment
+
+    ident = install_enrollment(_data_dir(), _read(bundle_json))
+    click.echo(f"{ident.node_id} enrolled under {ident.parent_id}")
+
+
+@federation.command("rotate-key")
+@_refusals
+def rotate_key() -> None:
+    """Start a new signing key; the old one stays for verifying what it signed."""
+    from federation.codec import utcnow
+    from federation.identity import require_identity, rotate_signing_key
+    from federation.registry import publish_directory
+
+    kid = rotate_signing_key(_data_dir())
+    ident = require_identity(_data_dir())
+    click.echo(f"new signing key {kid}")
+    if ident.is_province:
+        signed = publish_directory(ident, utcnow())
+        click.echo(f"directory version {json.loads(_b64(signed['body']))['version']} published, co-signed by the old key")
+    else:
+        click.echo(f"next: 'yiwang federation request --out req.json' and send it to {ident.parent_id}'s admin")
+
+
+@federation.group("directory")
+def directory() -> None:
+    """The signed node directory."""
+
+
+@directory.command("publish")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_refusals
+def directory_publish(out: Path) -> None:
+    """(Province) sign the next directory version and write it for every node."""
+    from federation.codec import utcnow
+    from federation.identity import require_identity
+    from federation.registry import publish_directory
+
+    signed = publish_directory(require_identity(_data_dir()), utcnow())
+    _write(out, signed)
+    doc = json.loads(_b64(signed["body"]))
+    click.echo(f"directory version {doc['version']} ({len(doc['nodes'])} nodes) written to {out}")
+
+
+@directory.command("install")
+@click.argument("directory_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_refusals
+def directory_install(directory_json: Path) -> None:
+    """Verify a published directory against the cached one and cache it."""
+    from federation.identity import require_identity
+    from federation.registry import install_directory
+
+    d = install_directory(require_identity(_data_dir()), _read(directory_json))
+    click.echo(f"directory version {d.version} installed ({len(d.nodes)} nodes)")
+
+
+@federation.command("export-subtree")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_refusals
+def export_subtree(out: Path) -> None:
+    """(City) write the signed entries of the counties it enrolled, for the province."""
+    from federation.codec import utcnow
+    from federation.identity import require_identity
+    from federation.registry import export_subtree_entries
+
+    _write(out, export_subtree_entries(require_identity(_data_dir()), utcnow()))
+    click.echo(f"subtree export written to {out}")
+
+
+@federation.command("import-subtree")
+@click.argument("export_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_refusals
+def import_subtree(export_json: Path) -> None:
+    """(Province) check a city's export; its counties enter the next published directory."""
+    from federation.identity import require_identity
+    from federation.registry import import_subtree_entries
+
+    ids = import_subtree_entries(require_identity(_data_dir()), _read(export_json))
+    click.echo(f"imported {len(ids)} entries: {', '.join(ids) or '-'}")
+
+
+@federation.command("revoke")
+@click.argument("node_id")
+@click.option("--key-id", default=None, help="revoke only this key (default: the whole node)")
+@_refusals
+def revoke(node_id: str, key_id: str | None) -> None:
+    """(Province) revoke a node or one of its keys from now on."""
+    from federation.codec import utcnow
+    from federation.identity import require_identity
+    from federation.registry import revoke as record_revocation
+
+    record_revocation(require_identity(_data_dir()), node_id, key_id, utcnow())
+    click.echo(f"revoked {node_id}{' key ' + key_id if key_id else ''}; "
+               "publish with 'yiwang federation directory publish'")
+
+
+@federation.command("show")
+@_refusals
+def show() -> None:
+    """This node's identity, keys, certificate and cached directory."""
+    from federation import pki
+    from federation.codec import iso
+    from federation.identity import cached_directory, read_children, require_identity
+
+    ident = require_identity(_data_dir())
+    click.echo(f"node      {ident.node_id} {ident.name} ({ident.level}), parent {ident.parent_id or '-'}")
+    for k in ident.keys:
+        mark = "current" if k.key_id == ident.key_id else "retired"
+        until = iso(k.valid_until) if k.valid_until else "-"
+        click.echo(f"key       {k.key_id} {mark}  valid {iso(k.valid_from)} .. {until}")
+    if ident.enrolled:
+        cert = pki.load_pem_chain(ident.tls_cert_path.read_bytes())[0]
+        click.echo(f"cert      CN={pki.node_id_of(cert)} issued by {pki.common_name(cert.issuer)}, "
+                   f"until {iso(cert.not_valid_after_utc)}, sha256 {pki.cert_sha256(cert)[:16]}")
+    else:
+        click.echo("cert      none yet (install the enrollment bundle from the parent)")
+    d = cached_directory(ident)
+    click.echo(f"directory {'version %d, %d nodes' % (d.version, len(d.nodes)) if d else 'none cached'}")
+    children = read_children(ident)
+    if children:
+        click.echo(f"children  {', '.join(sorted(children))}")
