@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from federation.cli import federation
 from node.config import Settings
 
 
@@ -188,6 +189,8 @@ def notify_sweep() -> None:
     results = [deliver_notification(ctx, i, gw) for i in due_notifications(ctx)]
     click.echo(f"{results.count('sent')} sent, {len(results) - results.count('sent')} not sent")
 
+
+main.add_command(federation)
 
 if __name__ == "__main__":
     main()
