@@ -227,3 +227,30 @@ def show() -> None:
     children = read_children(ident)
     if children:
         click.echo(f"children  {', '.join(sorted(children))}")
+
+
+@federation.command("serve")
+@click.option("--listen", default="127.0.0.1:7105", show_default=True, help="host:port of this node's gRPC server")
+@click.option("--parent", "parent_addr", default=None, help="host:port of the parent's gRPC server (omit at the province)")
+@click.option("--batch-size", default=1000, show_default=True, type=int)
+@click.option("--checkpoint-every", default=30.0, show_default=True, type=float, help="seconds between checkpoints")
+def serve(listen: str, parent_addr: str | None, batch_size: int, checkpoint_every: float) -> None:
+    """Serve the federation (mTLS gRPC) and stream this node's log to its parent until stopped."""
+    import asyncio
+    import logging
+    import signal
+
+    from federation.runtime import run
+    from node.config import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run(Settings.from_env(), listen, parent_addr, stop, batch_size=batch_size,
+                  checkpoint_every=checkpoint_every)
+
+    asyncio.run(main())

@@ -1,0 +1,131 @@
+"""A federation on one machine: province 330000, city 330100 and districts 330105 (Gongshu) and
+330106 (Xihu), each a real node (HTTP API process + federation process) on loopback ports with its
+own SQLite database. Used by ``yiwang demo`` and by the functional tests."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from federation.identity import enroll_child, init_identity, install_enrollment, load_identity, make_enrollment_request
+from federation.registry import export_subtree_entries, import_subtree_entries, install_directory, publish_directory
+
+NODES = [("330000", "浙江省", None, "浙江省政务服务中心"), ("330100", "杭州市", "330000", "杭州市民中心"),
+         ("330105", "拱墅区", "330100", "拱墅区行政服务中心"), ("330106", "西湖区", "330100", "西湖区行政服务中心")]
+DEMO_ID_KEY = "yiwang-demo-federation-id-hash-key"
+
+
+@dataclass
+class NodeProc:
+    node_id: str
+    name: str
+    parent_id: str | None
+    hall: str
+    data_dir: Path
+    http_port: int
+    grpc_port: int
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)  # type: ignore[type-arg]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def env(self) -> dict[str, str]:
+        e = dict(os.environ)
+        for k in ("DATABASE_URL", "CELERY_BROKER_URL"):
+            e.pop(k, None)
+        e.update(YIWANG_DATA_DIR=str(self.data_dir), YIWANG_NODE_ID=self.node_id, YIWANG_NODE_NAME=self.hall,
+                 YIWANG_ID_HASH_KEY=os.environ.get("YIWANG_ID_HASH_KEY", DEMO_ID_KEY), PYTHONUNBUFFERED="1")
+        return e
+
+
+class Federation:
+    def __init__(self, base: Path, http_base: int = 8000, grpc_base: int = 7000, nodes=NODES) -> None:  # type: ignore[no-untyped-def]
+        self.base = Path(base)
+        self.nodes = {n: NodeProc(n, name, parent, hall, self.base / n, http_base + i, grpc_base + i)
+                      for i, (n, name, parent, hall) in enumerate(nodes)}
+        self.checkpoint_every = 30.0
+
+    def __getitem__(self, node_id: str) -> NodeProc:
+        return self.nodes[node_id]
+
+    # --- one-time set-up -------------------------------------------------------------------
+    def prepare(self, password: str = "yiwang-demo") -> None:
+        """Identities, enrollment down the hierarchy, the directory, schemas and demo data."""
+        now = datetime.now(timezone.utc)
+        fresh = load_identity(self.nodes["330000"].data_dir) is None
+        if fresh:
+            for n in self.nodes.values():
+                init_identity(n.data_dir, n.node_id, n.name, n.parent_id, now=now)
+            for n in self.nodes.values():
+                if n.parent_id is None:
+                    continue
+                parent = load_identity(self.nodes[n.parent_id].data_dir)
+                child = load_identity(n.data_dir)
+                install_enrollment(n.data_dir, enroll_child(parent, make_enrollment_request(child), now), now=now)  # type: ignore[arg-type]
+            province = load_identity(self.nodes["330000"].data_dir)
+            for n in self.nodes.values():
+                if n.parent_id == "330000":
+                    import_subtree_entries(province, export_subtree_entries(load_identity(n.data_dir), now))  # type: ignore[arg-type]
+            signed = publish_directory(province, now)  # type: ignore[arg-type]
+            for n in self.nodes.values():
+                if n.parent_id is not None:
+                    install_directory(load_identity(n.data_dir), signed)  # type: ignore[arg-type]
+        for n in self.nodes.values():
+            for cmd in (["db", "upgrade"], ["seed", "demo", "--password", password]):
+                subprocess.run([sys.executable, "-m", "node.cli", *cmd], env=n.env(), check=True,
+                               stdout=subprocess.DEVNULL)
+
+    # --- processes --------------------------------------------------------------------------
+    def start(self, node_id: str, what: str = "all") -> None:
+        n = self.nodes[node_id]
+        log = open(n.data_dir / f"{what}.log", "ab")
+        if what in ("all", "http") and "http" not in n.procs:
+            n.procs["http"] = subprocess.Popen(
+                [sys.executable, "-m", "node.cli", "node", "run", "--port", str(n.http_port), "--no-migrate",
+                 "--workers", "1", "--threads", "8"], env=n.env(), stdout=log, stderr=subprocess.STDOUT)
+        if what in ("all", "fed") and "fed" not in n.procs:
+            cmd = [sys.executable, "-m", "node.cli", "federation", "serve", "--listen", n.grpc,
+                   "--checkpoint-every", str(self.checkpoint_every)]
+            if n.parent_id:
+                cmd += ["--parent", self.nodes[n.parent_id].grpc]
+            n.procs["fed"] = subprocess.Popen(cmd, env=n.env(), stdout=log, stderr=subprocess.STDOUT)
+
+    def start_all(self) -> None:
+        for n in self.nodes:
+            self.start(n)
+        for n in self.nodes.values():
+            wait_http(n.url + "/healthz")
+
+    def kill(self, node_id: str, what: str = "fed", sig: int = signal.SIGKILL) -> None:
+        p = self.nodes[node_id].procs.pop(what, None)
+        if p is not None and p.poll() is None:
+            p.send_signal(sig)
+            p.wait(timeout=20)
+
+    def stop_all(self) -> None:
+        for n in self.nodes.values():
+            for what in list(n.procs):
+                self.kill(n.node_id, what, signal.SIGTERM)
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.time() > deadline:
+                raise TimeoutError(f"{url} did not answer within {timeout}s") from None
+            time.sleep(0.2)

@@ -1,0 +1,1 @@
+"""gRPC federation transport: server (servicer), uplink client, status mapping."""

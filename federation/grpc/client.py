@@ -1,0 +1,147 @@
+"""The uplink: stream this node's log (own and descendants' records, verbatim) to the parent.
+
+Each round asks the parent for its cursors and sends everything after them in batches, one ack
+per batch; a crash or a cut link on either side at any point simply means the next round starts
+from the parent's acknowledged (committed) position. Nothing is re-signed on the way up.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import grpc
+from sqlalchemy import select
+
+from federation.checkpoint import make_checkpoint
+from federation.grpc.server import MAX_MESSAGE
+from federation.log import read_records
+from federation.pb.v1 import federation_pb2 as pb
+from federation.pb.v1 import federation_pb2_grpc as pb_grpc
+from node.persistence.models import FedHead
+from node.services.context import NodeContext
+
+log = logging.getLogger("yiwang.uplink")
+
+
+@dataclass
+class UplinkStats:
+    rounds: int = 0
+    sent: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    caught_up: bool = False
+    parent_cursors: dict[str, int] = field(default_factory=dict)
+
+
+class Uplink:
+    def __init__(self, ctx: NodeContext, target: str, credentials: grpc.ChannelCredentials,
+                 server_name: str | None = None, batch_size: int = 1000, idle: float = 0.2,
+                 checkpoint_every: float = 30.0) -> None:
+        self.ctx = ctx
+        self.target = target
+        self.credentials = credentials
+        self.options = [("grpc.max_receive_message_length", MAX_MESSAGE),
+                        ("grpc.max_send_message_length", MAX_MESSAGE)]
+        if server_name:
+            self.options.append(("grpc.ssl_target_name_override", server_name))
+        self.batch_size = batch_size
+        self.idle = idle
+        self.checkpoint_every = checkpoint_every
+        self.stats = UplinkStats()
+        self._channel: grpc.aio.Channel | None = None
+
+    def _stub(self) -> pb_grpc.FederationStub:
+        if self._channel is None:
+            self._channel = grpc.aio.secure_channel(self.target, self.credentials, options=self.options)
+        return pb_grpc.FederationStub(self._channel)
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+
+    def _local_heads(self) -> dict[str, int]:
+        with self.ctx.factory() as s:
+            return {h.origin: h.seq for h in s.scalars(select(FedHead))}
+
+    def _read(self, origin: str, after: int) -> list[pb.SignedRecord]:
+        with self.ctx.factory() as s:
+            return [pb.SignedRecord(body=bytes(r.body), signature=bytes(r.signature))
+                    for r in read_records(s, origin, after, self.batch_size)]
+
+    async def sync_once(self) -> int:
+        """Push everything the parent lacks; returns the number of records it newly applied."""
+        stub = self._stub()
+        reply = await stub.GetCursors(pb.CursorsRequest(sender=self.ctx.signer.node_id if self.ctx.signer else ""),
+                                      timeout=30)
+        theirs = {c.origin: c.seq for c in reply.cursors}
+        mine = await asyncio.to_thread(self._local_heads)
+        todo = {o: theirs.get(o, 0) for o, seq in mine.items() if seq > theirs.get(o, 0)}
+        applied = 0
+        if todo:
+            call = stub.PushRecords(timeout=600)
+            batch_id = 0
+            for origin, pos in sorted(todo.items()):
+                while pos < mine[origin]:
+                    records = await asyncio.to_thread(self._read, origin, pos)
+                    if not records:
+                        break
+                    batch_id += 1
+                    await call.write(pb.RecordBatch(batch_id=batch_id, records=records))
+                    ack = await call.read()
+                    if ack is grpc.aio.EOF:
+                        raise ConnectionError("parent closed the stream")
+                    applied += ack.applied
+                    self.stats.sent += len(records)
+                    pos = next((c.seq for c in ack.cursors if c.origin == origin), pos + len(records))
+                    self.stats.parent_cursors[origin] = pos
+            await call.done_writing()
+            async for _ in call:
+                pass
+        self.stats.rounds += 1
+        self.stats.caught_up = True
+        return applied
+
+    async def push_checkpoint(self) -> str:
+        if self.ctx.signer is None:
+            return "no identity"
+
+        def build() -> pb.SignedCheckpoint | None:
+            with self.ctx.factory() as s:
+                return make_checkpoint(s, self.ctx.signer, self.ctx.clock())  # type: ignore[arg-type]
+
+        cp = await asyncio.to_thread(build)
+        if cp is None:
+            return "empty log"
+        ack = await self._stub().PushCheckpoint(cp, timeout=60)
+        return ack.detail
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Sync until ``stop`` is set, reconnecting with backoff while the parent is unreachable."""
+        backoff = 0.5
+        last_cp = 0.0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            try:
+                n = await self.sync_once()
+                if loop.time() - last_cp > self.checkpoint_every:
+                    await self.push_checkpoint()
+                    last_cp = loop.time()
+                backoff = 0.5
+                if n == 0:
+                    await asyncio.wait_for(stop.wait(), timeout=self.idle)
+            except asyncio.TimeoutError:
+                continue
+            except (grpc.aio.AioRpcError, ConnectionError, OSError) as e:
+                self.stats.failures += 1
+                self.stats.caught_up = False
+                self.stats.last_error = e.details() if isinstance(e, grpc.aio.AioRpcError) else str(e)
+                log.warning("uplink to %s: %s (retry in %.1fs)", self.target, self.stats.last_error, backoff)
+                await self.close()
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                except asyncio.TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 10.0)
+        await self.close()

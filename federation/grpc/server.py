@@ -1,0 +1,178 @@
+"""The federation servicer (grpc.aio). Database work runs in threads; every call first
+establishes the peer's node id from its mutual-TLS certificate and checks it against the directory."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, AsyncIterator, Callable, Protocol
+
+import grpc
+from sqlalchemy import select
+
+from federation.checkpoint import receive_checkpoint
+from federation.envelope import RecordRejected
+from federation.inbox import ForkDetected, cursors, receive_batch, record_alert
+from federation.pb.v1 import federation_pb2 as pb
+from federation.pb.v1 import federation_pb2_grpc as pb_grpc
+from node.persistence.models import CatalogChange, FedHead
+from node.services.context import NodeContext
+
+log = logging.getLogger("yiwang.federation")
+MAX_BATCH = 5000
+MAX_MESSAGE = 16 * 1024 * 1024
+
+STATUS = {
+    "malformed": grpc.StatusCode.INVALID_ARGUMENT,
+    "oversized": grpc.StatusCode.INVALID_ARGUMENT,
+    "bad_signature": grpc.StatusCode.UNAUTHENTICATED,
+    "unknown_key": grpc.StatusCode.UNAUTHENTICATED,
+    "wrong_origin": grpc.StatusCode.PERMISSION_DENIED,
+    "gap": grpc.StatusCode.FAILED_PRECONDITION,
+    "broken_chain": grpc.StatusCode.FAILED_PRECONDITION,
+    "fork": grpc.StatusCode.ALREADY_EXISTS,
+    "inconsistent_checkpoint": grpc.StatusCode.DATA_LOSS,
+}
+ALERT_KINDS = {"bad_signature", "unknown_key", "wrong_origin", "broken_chain"}
+
+
+class Trust(Protocol):
+    """What the servicer needs from the node directory."""
+
+    node_id: str
+
+    def peer_id(self, context: grpc.aio.ServicerContext) -> str | None: ...
+
+    def key_for(self, origin: str, key_id: str, at: Any) -> bytes | None: ...
+
+    def in_subtree(self, peer: str, origin: str) -> bool: ...
+
+    def is_child(self, peer: str) -> bool: ...
+
+    def is_ancestor(self, ancestor: str, node: str) -> bool: ...
+
+    def signed_directory(self) -> bytes: ...
+
+
+class FederationServicer(pb_grpc.FederationServicer):
+    def __init__(self, ctx: NodeContext, trust: Trust,
+                 case_detail: Callable[[str, str, str, str], dict[str, Any]] | None = None) -> None:
+        self.ctx = ctx
+        self.trust = trust
+        self.case_detail = case_detail
+
+    async def _peer(self, context: grpc.aio.ServicerContext) -> str:
+        peer = self.trust.peer_id(context)
+        if peer is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                "no verified client certificate naming a node of the directory")
+        return peer  # type: ignore[return-value]
+
+    async def _child(self, context: grpc.aio.ServicerContext) -> str:
+        peer = await self._peer(context)
+        if not self.trust.is_child(peer):
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                f"{peer} is not a child of {self.trust.node_id}: records flow to the parent only")
+        return peer
+
+    async def GetCursors(self, request: pb.CursorsRequest, context: grpc.aio.ServicerContext) -> pb.CursorsReply:
+        peer = await self._child(context)
+
+        def read() -> list[tuple[str, int, bytes]]:
+            with self.ctx.factory() as s:
+                return [c for c in cursors(s) if self.trust.in_subtree(peer, c[0])]
+
+        rows = await asyncio.to_thread(read)
+        return pb.CursorsReply(cursors=[pb.OriginCursor(origin=o, seq=q, head_hash=h) for o, q, h in rows])
+
+    def _apply(self, peer: str, batch: pb.RecordBatch) -> pb.BatchAck:
+        now = self.ctx.clock()
+        with self.ctx.factory() as s:
+            try:
+                res = receive_batch(s, peer, [(r.body, r.signature) for r in batch.records], self.trust.key_for,
+                                    self.trust.in_subtree, now)
+                s.commit()
+            except RecordRejected as e:
+                s.rollback()
+                if isinstance(e, ForkDetected) or e.code in ALERT_KINDS:
+                    record_alert(s, e.origin or peer, e.code, str(e), getattr(e, "proof", {}), peer, now)
+                    s.commit()
+                raise
+        return pb.BatchAck(batch_id=batch.batch_id, applied=res.applied, duplicates=res.duplicates,
+                           cursors=[pb.OriginCursor(origin=o, seq=q, head_hash=h) for o, (q, h) in res.cursors.items()])
+
+    async def PushRecords(self, request_iterator: AsyncIterator[pb.RecordBatch],
+                          context: grpc.aio.ServicerContext) -> AsyncIterator[pb.BatchAck]:
+        peer = await self._child(context)
+        async for batch in request_iterator:
+            if len(batch.records) > MAX_BATCH:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} records per batch")
+            try:
+                ack = await asyncio.to_thread(self._apply, peer, batch)
+            except RecordRejected as e:
+                log.warning("rejected batch %s from %s: %s %s#%s: %s", batch.batch_id, peer, e.code, e.origin, e.seq, e)
+                await context.abort(STATUS.get(e.code, grpc.StatusCode.INVALID_ARGUMENT),
+                                    f"{e.code}: {e} (record {e.origin}#{e.seq}); nothing of this batch was applied")
+            yield ack
+
+    async def PushCheckpoint(self, request: pb.SignedCheckpoint, context: grpc.aio.ServicerContext) -> pb.CheckpointAck:
+        peer = await self._child(context)
+
+        def run() -> str:
+            with self.ctx.factory() as s:
+                return receive_checkpoint(s, peer, request, self.trust.key_for, self.trust.in_subtree, self.ctx.clock())
+
+        try:
+            detail = await asyncio.to_thread(run)
+        except RecordRejected as e:
+            log.error("checkpoint from %s rejected: %s", peer, e)
+            await context.abort(STATUS.get(e.code, grpc.StatusCode.INVALID_ARGUMENT), f"{e.code}: {e}")
+        return pb.CheckpointAck(accepted=True, detail=detail)
+
+    async def FetchCaseDetail(self, request: pb.CaseDetailRequest, context: grpc.aio.ServicerContext) -> pb.CaseDetailReply:
+        peer = await self._peer(context)
+        if not self.trust.is_ancestor(peer, self.trust.node_id):
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                f"{peer} is not above {self.trust.node_id}: only upper levels may read its case files")
+        if request.requester_role != "inspector":
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "only inspectors (监察) may fetch a case file")
+        if self.case_detail is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this node serves no case files")
+        try:
+            detail = await asyncio.to_thread(self.case_detail, request.service_code, peer, request.requester,
+                                             request.purpose)
+        except LookupError as e:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(e))
+        return pb.CaseDetailReply(detail_json=json.dumps(detail, ensure_ascii=False, default=str).encode(),
+                                  owner=self.trust.node_id)
+
+    async def PullCatalog(self, request: pb.CatalogRequest,
+                          context: grpc.aio.ServicerContext) -> AsyncIterator[pb.SignedCatalogChange]:
+        await self._peer(context)
+
+        def read() -> list[CatalogChange]:
+            with self.ctx.factory() as s:
+                return list(s.scalars(select(CatalogChange).where(CatalogChange.seq > request.after_seq)
+                                      .order_by(CatalogChange.publisher, CatalogChange.seq).limit(10000)))
+
+        for row in await asyncio.to_thread(read):
+            yield pb.SignedCatalogChange(body=bytes(row.body), signature=bytes(row.signature))
+
+    async def GetDirectory(self, request: pb.DirectoryRequest, context: grpc.aio.ServicerContext) -> pb.SignedDirectory:
+        await self._peer(context)
+        return pb.SignedDirectory(signed_json=self.trust.signed_directory())
+
+
+def own_head(ctx: NodeContext, node_id: str) -> int:
+    with ctx.factory() as s:
+        h = s.get(FedHead, node_id)
+        return h.seq if h else 0
+
+
+async def serve(servicer: FederationServicer, listen: str, credentials: grpc.ServerCredentials) -> grpc.aio.Server:
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE),
+                                      ("grpc.max_send_message_length", MAX_MESSAGE)])
+    pb_grpc.add_FederationServicer_to_server(servicer, server)
+    server.add_secure_port(listen, credentials)
+    await server.start()
+    return server
