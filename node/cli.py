@@ -169,8 +169,9 @@ def worker(concurrency: int, beat: bool) -> None:
         sys.exit(2)
     app = make_celery(s)
     argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}"]
-    if beat:
-        argv.append("--beat")
+    if beat:  # beat's schedule state lives with the node's data, not in whatever the cwd is
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        argv += ["--beat", f"--schedule={s.data_dir / 'celerybeat-schedule'}"]
     app.worker_main(argv)
 
 
@@ -182,11 +183,22 @@ def notify() -> None:
 @notify.command("sweep")
 def notify_sweep() -> None:
     """Deliver every pending notification now (in this process)."""
-    from node.services.notifications import deliver_notification, due_notifications, make_gateway
+    from node.services.notifications import (
+        TransientGatewayError,
+        deliver_notification,
+        due_notifications,
+        make_gateway,
+    )
 
     ctx = _ctx()
     gw = make_gateway(ctx.settings)
-    results = [deliver_notification(ctx, i, gw) for i in due_notifications(ctx)]
+    results = []
+    for i in due_notifications(ctx):
+        try:
+            results.append(deliver_notification(ctx, i, gw))
+        except TransientGatewayError as e:  # the row is pending again; the next sweep retries it
+            click.echo(f"notification {i} not sent: {e}", err=True)
+            results.append("pending")
     click.echo(f"{results.count('sent')} sent, {len(results) - results.count('sent')} not sent")
 
 
