@@ -97,7 +97,7 @@ class Uplink:
                     pos = next((c.seq for c in ack.cursors if c.origin == origin), pos + len(records))
                     self.stats.parent_cursors[origin] = pos
             await call.done_writing()
-            async for _ in call:
+            while await call.read() is not grpc.aio.EOF:
                 pass
         self.stats.rounds += 1
         self.stats.caught_up = True
@@ -133,11 +133,12 @@ class Uplink:
                     await asyncio.wait_for(stop.wait(), timeout=self.idle)
             except asyncio.TimeoutError:
                 continue
-            except (grpc.aio.AioRpcError, ConnectionError, OSError) as e:
+            except Exception as e:  # noqa: BLE001 - the uplink outlives any failure and retries
                 self.stats.failures += 1
                 self.stats.caught_up = False
                 self.stats.last_error = e.details() if isinstance(e, grpc.aio.AioRpcError) else str(e)
-                log.warning("uplink to %s: %s (retry in %.1fs)", self.target, self.stats.last_error, backoff)
+                log.warning("uplink to %s: %s (retry in %.1fs)", self.target, self.stats.last_error, backoff,
+                            exc_info=not isinstance(e, (grpc.aio.AioRpcError, ConnectionError, OSError)))
                 await self.close()
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=backoff)

@@ -1,0 +1,212 @@
+"""Several real nodes as processes on loopback: province 330000, city 330100, districts 330105 and
+330106, each with its HTTP API and federation process, mutual TLS between them."""
+from __future__ import annotations
+
+import io
+import json
+import signal
+import socket
+import sqlite3
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from federation.demo import Federation
+
+pytestmark = [pytest.mark.functional, pytest.mark.slow]
+ID = "11010519491231002X"
+SIGN_ITEM = "330105-XK-CG-001"
+MATERIALS = {"application": b"%PDF-1.4 a", "id": b"%PDF-1.4 b", "design": b"%PDF-1.4 c",
+             "site-photo": b"\xff\xd8\xff\xe0 d", "owner-consent": b"%PDF-1.4 e"}
+
+
+def free_base() -> int:
+    for base in range(20000, 60000, 100):
+        ok = True
+        for off in range(4):
+            for b in (base, base + 50):
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", b + off)) == 0:
+                        ok = False
+        if ok:
+            return base
+    raise RuntimeError("no free ports")
+
+
+class Http:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.tokens: dict[str, str] = {}
+
+    def call(self, method: str, path: str, body=None, user: str | None = None, raw=None, ctype=None):  # type: ignore[no-untyped-def]
+        headers = {}
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if ctype:
+            headers["Content-Type"] = ctype
+        if user:
+            headers["Authorization"] = "Bearer " + self.token(user)
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def token(self, user: str) -> str:
+        if user not in self.tokens:
+            st, body = self.call("POST", "/api/v1/auth/token", {"username": user, "password": "yiwang-demo"})
+            assert st == 201, body
+            self.tokens[user] = body["token"]
+        return self.tokens[user]
+
+    def upload(self, name: str, data: bytes) -> str:
+        boundary = "----yiwangtest"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+                f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        st, out = self.call("POST", "/api/v1/uploads", raw=body, ctype=f"multipart/form-data; boundary={boundary}")
+        assert st == 201, out
+        return out["id"]
+
+    def apply(self) -> str:
+        mats = [{"material_code": k, "upload_id": self.upload(k, v)} for k, v in MATERIALS.items()]
+        st, out = self.call("POST", "/api/v1/public/applications", {
+            "item_code": SIGN_ITEM, "materials": mats,
+            "applicant": {"name": "张三明", "id_number": ID, "phone": "13912345678"}})
+        assert st == 201, out
+        return out["code"]
+
+    def fire(self, code: str, event: str, user: str, **kw):  # type: ignore[no-untyped-def]
+        st, case = self.call("GET", f"/api/v1/cases/{code}", user=user)
+        assert st == 200, case
+        st, out = self.call("POST", f"/api/v1/cases/{code}/transitions",
+                            {"event": event, "version": case["version"], **kw}, user)
+        assert st == 200, out
+        return out
+
+    def conclude(self, code: str) -> dict:  # type: ignore[type-arg]
+        self.fire(code, "accept", "clerk")
+        self.fire(code, "undertake", "cgj-handler")
+        self.fire(code, "review", "cgj-reviewer")
+        self.fire(code, "approve", "cgj-approver")
+        return self.fire(code, "conclude", "clerk")
+
+
+def records(node_dir: Path, origin: str) -> list[tuple[int, bytes, bytes]]:
+    con = sqlite3.connect(f"file:{node_dir / 'yiwang.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        return [(s, bytes(b), bytes(g)) for s, b, g in con.execute(
+            "select seq, body, signature from fed_records where origin=? order by seq", (origin,))]
+    finally:
+        con.close()
+
+
+def wait_until(pred, timeout: float = 90, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def agree(fed: Federation, origin: str, at: str) -> bool:
+    mine = records(fed[origin].data_dir, origin)
+    return bool(mine) and records(fed[at].data_dir, origin) == mine
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory):  # type: ignore[no-untyped-def]
+    base = free_base()
+    f = Federation(tmp_path_factory.mktemp("federation"), http_base=base, grpc_base=base + 50)
+    f.checkpoint_every = 3
+    f.prepare()
+    f.start_all()
+    yield f
+    f.stop_all()
+
+
+def test_cases_reach_the_province_signed_by_their_county(fed):  # type: ignore[no-untyped-def]
+    gongshu, xihu, province = Http(fed["330105"].url), Http(fed["330106"].url), Http(fed["330000"].url)
+    code = gongshu.apply()
+    license_no = gongshu.conclude(code)["license"]["number"]
+    other = xihu.apply()
+    wait_until(lambda: agree(fed, "330105", "330000") and agree(fed, "330106", "330000"), what="sync to province")
+    assert len(records(fed["330105"].data_dir, "330105")) == 6
+    st, page = province.call("GET", "/api/v1/library/cases?region=3301", user="inspector")
+    assert st == 200 and {c["service_code"] for c in page["items"]} >= {code, other}
+    row = next(c for c in page["items"] if c["service_code"] == code)
+    assert row["signed_by"] == "330105" and row["status"] == "concluded"
+    st, v = province.call("GET", f"/api/v1/library/licenses/{license_no}/verification?holder_id_number={ID}",
+                          user="inspector")
+    assert st == 200 and v["valid"] and v["holder_matches"] and v["signed_by"] == "330105"
+    city = Http(fed["330100"].url)
+    st, page = city.call("GET", "/api/v1/library/cases?region=330106", user="inspector")
+    assert [c["service_code"] for c in page["items"]] == [other]
+
+
+def test_county_keeps_working_while_city_is_killed_mid_sync(fed):  # type: ignore[no-untyped-def]
+    gongshu = Http(fed["330105"].url)
+    codes = [gongshu.apply() for _ in range(3)]
+    fed.kill("330100", "fed", signal.SIGKILL)  # mid-stream, whatever it was doing
+    more = [gongshu.apply() for _ in range(5)]  # the county does not depend on its parent
+    gongshu.conclude(more[0])
+    time.sleep(2)
+    fed.start("330100", "fed")
+    wait_until(lambda: agree(fed, "330105", "330100") and agree(fed, "330105", "330000"), what="catch-up after kill -9")
+    seqs = [s for s, _, _ in records(fed["330000"].data_dir, "330105")]
+    assert seqs == list(range(1, len(seqs) + 1))  # gapless, nothing twice
+    assert codes and more
+
+
+def test_link_cut_and_restored(fed):  # type: ignore[no-untyped-def]
+    xihu = Http(fed["330106"].url)
+    p = fed["330100"].procs["fed"]
+    p.send_signal(signal.SIGSTOP)  # the city stops answering: a cut link from the county's view
+    try:
+        for _ in range(4):
+            xihu.apply()
+        time.sleep(3)
+        assert not agree(fed, "330106", "330100")
+    finally:
+        p.send_signal(signal.SIGCONT)
+    wait_until(lambda: agree(fed, "330106", "330100") and agree(fed, "330106", "330000"), what="sync after link restored")
+
+
+def test_province_killed_and_restarted(fed):  # type: ignore[no-untyped-def]
+    gongshu = Http(fed["330105"].url)
+    fed.kill("330000", "fed", signal.SIGKILL)
+    code = gongshu.apply()
+    wait_until(lambda: agree(fed, "330105", "330100"), what="county to city while the province is down")
+    fed.start("330000", "fed")
+    wait_until(lambda: agree(fed, "330105", "330000"), what="city to province after restart")
+    assert code
+
+
+def test_tampered_county_record_is_detected_at_the_city(fed):  # type: ignore[no-untyped-def]
+    gongshu = Http(fed["330105"].url)
+    gongshu.apply()
+    wait_until(lambda: agree(fed, "330105", "330100"), what="sync")
+    con = sqlite3.connect(fed["330105"].data_dir / "yiwang.db", timeout=30)
+    with con:
+        body = con.execute("select body from fed_records where origin='330105' and seq=1").fetchone()[0]
+        con.execute("update fed_records set body=? where origin='330105' and seq=1",
+                    (bytes(body).replace(b"submitted", b"withdrawn"),))
+    con.close()
+
+    def alerted() -> bool:
+        c = sqlite3.connect(f"file:{fed['330100'].data_dir / 'yiwang.db'}?mode=ro", uri=True, timeout=30)
+        try:
+            return bool(c.execute("select count(*) from fed_alerts where origin='330105' and kind='inconsistent_checkpoint'").fetchone()[0])
+        finally:
+            c.close()
+
+    wait_until(alerted, timeout=60, what="the city's alert about the edited record")
+    assert records(fed["330100"].data_dir, "330105")[0][1] == body  # the city's copy is untouched
