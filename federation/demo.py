@@ -31,6 +31,7 @@ class NodeProc:
     http_port: int
     grpc_port: int
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)  # type: ignore[type-arg]
+    peers: str = ""  # where the nodes below listen (YIWANG_FEDERATION_PEERS)
 
     @property
     def url(self) -> str:
@@ -44,7 +45,8 @@ class NodeProc:
         e = dict(os.environ)
         for k in ("DATABASE_URL", "CELERY_BROKER_URL"):
             e.pop(k, None)
-        e.update(YIWANG_DATA_DIR=str(self.data_dir), YIWANG_NODE_ID=self.node_id, YIWANG_NODE_NAME=self.hall,
+        e.update(YIWANG_FEDERATION_PEERS=self.peers,
+                 YIWANG_DATA_DIR=str(self.data_dir), YIWANG_NODE_ID=self.node_id, YIWANG_NODE_NAME=self.hall,
                  YIWANG_ID_HASH_KEY=os.environ.get("YIWANG_ID_HASH_KEY", DEMO_ID_KEY), PYTHONUNBUFFERED="1")
         return e
 
@@ -54,7 +56,18 @@ class Federation:
         self.base = Path(base)
         self.nodes = {n: NodeProc(n, name, parent, hall, self.base / n, http_base + i, grpc_base + i)
                       for i, (n, name, parent, hall) in enumerate(nodes)}
+        for n in self.nodes.values():
+            below = [m for m in self.nodes.values() if m is not n and self._is_below(m.node_id, n.node_id)]
+            n.peers = ",".join(f"{m.node_id}={m.grpc}" for m in below)
         self.checkpoint_every = 30.0
+
+    def _is_below(self, node_id: str, ancestor: str) -> bool:
+        p = self.nodes[node_id].parent_id
+        while p is not None:
+            if p == ancestor:
+                return True
+            p = self.nodes[p].parent_id
+        return False
 
     def __getitem__(self, node_id: str) -> NodeProc:
         return self.nodes[node_id]

@@ -94,33 +94,54 @@ class DirectoryTrust:
 
 
 def case_detail_reader(ctx: NodeContext):  # type: ignore[no-untyped-def]
-    """FetchCaseDetail at the owning node: the full staff view, the access written to the audit log."""
+    """FetchCaseDetail at the owning node: the full staff view; the access is appended to the
+    audit chain (who asked, from which node, why) in its own transaction."""
     from node.api.resources.cases.present import staff_view
+    from node.domain.errors import DomainError
     from node.domain.lifecycle import Actor
+    from node.persistence.audit import PENDING
     from node.services.cases import load_case
 
     def read(code: str, peer: str, requester: str, purpose: str) -> dict[str, Any]:
-        from node.domain.errors import DomainError
-        from node.persistence.models import CaseTransition
-
         with ctx.uow(Actor("system")) as uow:
-            uow.session.info["actor"] = f"node:{peer}/{requester}"[:40]
+            uow.session.info["actor"] = f"node:{peer}"
             try:
                 case = load_case(uow.session, code)
             except DomainError as e:
                 raise LookupError(e.message) from None
             view = staff_view(case)
-            # The access itself is a change of record: appended to the audit chain.
-            uow.session.add(CaseTransition(
-                case_id=case.id, department_id=case.department_id, seq=max(t.seq for t in case.transitions) + 1,
-                event="remote_read", from_status=case.status, from_stage=case.stage_index, to_status=case.status,
-                to_stage=case.stage_index, actor=f"node:{peer}"[:40], actor_role="inspector", occurred_at=uow.now,
-                recorded_at=uow.now, backfilled=False, stage_deadline=case.stage_deadline,
-                reason=(purpose or "")[:500], data={"requester": requester}))
+            uow.session.info.setdefault(PENDING, []).append({
+                "table": "cases", "key": str(case.id), "op": "read",
+                "changes": {"by_node": peer, "requester": requester[:80], "purpose": purpose[:500]}})
             uow.commit()
             return view
 
     return read
+
+
+async def fetch_case_detail(ident: Identity, target: str, owner: str, code: str, requester: str,
+                            purpose: str) -> dict[str, Any]:
+    """Ask the owning node for a case's full file over mutual TLS (as an inspector of this node)."""
+    from federation.pb.v1 import federation_pb2_grpc as pb_grpc
+
+    async with grpc.aio.secure_channel(target, tls.channel_credentials(ident),
+                                       options=tls.channel_options(owner)) as ch:
+        reply = await pb_grpc.FederationStub(ch).FetchCaseDetail(pb.CaseDetailRequest(
+            service_code=code, requester_role="inspector", requester=requester, purpose=purpose), timeout=30)
+    out: dict[str, Any] = json.loads(reply.detail_json)
+    out["served_by"] = reply.owner
+    return out
+
+
+def peer_addresses() -> dict[str, str]:
+    """``YIWANG_FEDERATION_PEERS``: where the nodes below this one listen, e.g.
+    ``330105=10.0.0.5:7000,330106=10.0.0.6:7000`` (used to fetch case files from their owners)."""
+    out = {}
+    for part in os.environ.get("YIWANG_FEDERATION_PEERS", "").split(","):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
 
 
 async def refresh_directory(ident: Identity, stub: Any) -> bool:
@@ -135,6 +156,7 @@ async def refresh_directory(ident: Identity, stub: Any) -> bool:
 
 async def run(settings: Settings, listen: str, parent: str | None, stop: asyncio.Event,
               batch_size: int = 1000, checkpoint_every: float = 30.0) -> None:
+    from federation.catalog import pull_catalog
     from federation.grpc.client import Uplink
     from federation.grpc.server import FederationServicer, serve
 
@@ -159,6 +181,10 @@ async def run(settings: Settings, listen: str, parent: str | None, stop: asyncio
                     await refresh_directory(ident, uplink._stub())
                 except Exception as e:  # noqa: BLE001 - keep serving with the cached directory
                     log.info("directory refresh from parent failed: %s", e)
+                try:
+                    await pull_catalog(ctx, uplink._stub(), trust.key_for, trust.directory.root_id, ident.parent_id)
+                except Exception as e:  # noqa: BLE001 - retried next round; rejections are kept as alerts
+                    log.warning("standard catalog pull from parent failed: %s", e)
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=10)
                 except asyncio.TimeoutError:

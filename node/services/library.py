@@ -108,3 +108,38 @@ def compare_licenses(ctx: NodeContext, actor: Actor, numbers: list[str], holder_
     holders = {rows[n].holder_hash for n in numbers if n in rows}
     return {"on": day, "all_found": all(v["found"] for v in verdicts), "all_valid": all(v["valid"] for v in verdicts),
             "same_holder": len(holders) == 1 and all(v["found"] for v in verdicts), "licenses": verdicts}
+
+
+def fetch_case_detail(ctx: NodeContext, actor: Actor, code: str, purpose: str) -> dict[str, Any]:
+    """An inspector's request for a synced case's full file (materials list, history, applicant):
+    asked of the owning node over the federation, which checks this node is above it and audits
+    the access; the request is audited here too. The data stays where it is owned."""
+    import asyncio
+
+    from federation.identity import load_identity
+    from federation.runtime import fetch_case_detail as fetch, peer_addresses
+    from node.domain.errors import Conflict, NotFound
+    from node.persistence.audit import PENDING
+
+    if actor.role != Role.INSPECTOR:
+        raise PermissionDenied("only inspectors (监察) may fetch a case file from its owner", field="role")
+    if not purpose.strip():
+        raise InvalidInput("say why you need the case file", field="purpose")
+    with ctx.factory() as s:
+        row = s.get(LibCase, code)
+    if row is None:
+        raise NotFound(f"no synced case {code} in this node's library", field="code")
+    ident = load_identity(ctx.settings.data_dir)
+    addr = peer_addresses().get(row.origin)
+    if ident is None or addr is None:
+        raise Conflict(f"this node does not know how to reach {row.origin} (YIWANG_FEDERATION_PEERS)", field="code")
+    with ctx.uow(actor) as uow:
+        uow.session.info.setdefault(PENDING, []).append({
+            "table": "lib_cases", "key": code, "op": "fetch",
+            "changes": {"from_node": row.origin, "purpose": purpose[:500]}})
+        uow.commit()
+    try:
+        return asyncio.run(fetch(ident, addr, row.origin, code, actor.label, purpose))
+    except Exception as e:  # grpc errors: say what the owner answered
+        details = getattr(e, "details", lambda: str(e))()
+        raise Conflict(f"the owning node {row.origin} did not serve the file: {details}", field="code") from None

@@ -210,3 +210,22 @@ def test_tampered_county_record_is_detected_at_the_city(fed):  # type: ignore[no
 
     wait_until(alerted, timeout=60, what="the city's alert about the edited record")
     assert records(fed["330100"].data_dir, "330105")[0][1] == body  # the city's copy is untouched
+
+
+def test_inspector_fetches_a_case_file_from_its_owner_with_audit(fed):  # type: ignore[no-untyped-def]
+    gongshu, province = Http(fed["330105"].url), Http(fed["330000"].url)
+    code = gongshu.apply()
+    head = len(records(fed["330105"].data_dir, "330105"))
+    wait_until(lambda: len(records(fed["330000"].data_dir, "330105")) == head, what="sync")
+    st, detail = province.call("GET", f"/api/v1/library/cases/{code}/detail?purpose=%E6%8A%95%E8%AF%89%E6%A0%B8%E6%9F%A5", user="inspector")
+    assert st == 200, detail
+    assert detail["served_by"] == "330105" and detail["applicant"]["id_number"] == ID
+    assert len(detail["materials"]) == 5
+    st, _ = province.call("GET", f"/api/v1/library/cases/{code}/detail?purpose=x", user="clerk")
+    assert st == 403
+    con = sqlite3.connect(f"file:{fed['330105'].data_dir / 'yiwang.db'}?mode=ro", uri=True)
+    try:
+        actors = [r[0] for r in con.execute("select actor from audit_log where op='read'")]
+    finally:
+        con.close()
+    assert actors == ["node:330000"]

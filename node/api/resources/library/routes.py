@@ -131,3 +131,17 @@ class LicenseComparison(MethodView):
     def post(self, args):
         """Compare licenses across departments and levels (证照比对)."""
         return library.compare_licenses(ctx(), actor(), args["numbers"], args.get("holder_id_number"), args.get("on"))
+
+
+class CaseDetailArgsSchema(Schema):
+    purpose = fields.String(required=True, validate=validate.Length(1, 500))
+
+
+@blp.route("/cases/<string:code>/detail")
+class LibraryCaseDetail(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(CaseDetailArgsSchema, location="query")
+    @blp.response(200)
+    def get(self, args, code):
+        """The full case file, fetched from the owning node (inspectors; audited at both ends)."""
+        return library.fetch_case_detail(ctx(), actor(), code, args["purpose"])
