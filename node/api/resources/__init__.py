@@ -14,9 +14,10 @@ def _all() -> list[Blueprint]:
     from .org.routes import blp as org
     from .public.routes import blp as public
     from .rectifications.routes import blp as rect
+    from .standard.routes import blp as standard
     from .uploads.routes import blp as uploads
 
-    return [auth, org, items, catalog, uploads, cases, public, rect, admin, library]
+    return [auth, org, items, catalog, uploads, cases, public, rect, admin, library, standard]
 
 
 class _Lazy(list):  # type: ignore[type-arg]

@@ -1,0 +1,39 @@
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from node.api.auth import SECURITY, actor, ctx
+from node.services import standard_catalog
+
+from .schemas import (AdoptionSchema, StandardAdoptionSchema, StandardChangeCreateSchema,
+                      StandardChangeQueryArgsSchema, StandardChangeSchema)
+
+blp = Blueprint("standard", __name__, url_prefix="/api/v1/standard-catalog",
+                description="The province's standard item catalog (标准事项目录): signed changes and their adoption")
+
+
+@blp.route("/changes")
+class StandardChanges(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(StandardChangeCreateSchema)
+    @blp.response(201, StandardChangeSchema)
+    def post(self, args):
+        """Publish a signed change of the standard catalog (province hall admin)."""
+        return standard_catalog.publish_standard_change(ctx(), actor(), **args)
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(StandardChangeQueryArgsSchema, location="query")
+    @blp.response(200, StandardChangeSchema(many=True))
+    def get(self, args):
+        """The standard catalog's changes received here, each with what it changed."""
+        return standard_catalog.list_standard_changes(ctx(), actor(), **args)
+
+
+@blp.route("/items/<string:code>/adoption")
+class StandardAdoption(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(StandardAdoptionSchema)
+    @blp.response(200, AdoptionSchema)
+    def post(self, args, code):
+        """Adopt an item's current standard into this node's catalog, localized."""
+        dept = args.pop("department_id", None)
+        return standard_catalog.adopt_standard_item(ctx(), actor(), code, dept, args)
