@@ -75,6 +75,13 @@ class Federation:
     # --- one-time set-up -------------------------------------------------------------------
     def prepare(self, password: str = "yiwang-demo") -> None:
         """Identities, enrollment down the hierarchy, the directory, schemas and demo data."""
+        self.prepare_identities()
+        for n in self.nodes.values():
+            for cmd in (["db", "upgrade"], ["seed", "demo", "--password", password]):
+                subprocess.run([sys.executable, "-m", "node.cli", *cmd], env=n.env(), check=True,
+                               stdout=subprocess.DEVNULL)
+
+    def prepare_identities(self) -> None:
         now = datetime.now(timezone.utc)
         fresh = load_identity(self.nodes["330000"].data_dir) is None
         if fresh:
@@ -94,10 +101,6 @@ class Federation:
             for n in self.nodes.values():
                 if n.parent_id is not None:
                     install_directory(load_identity(n.data_dir), signed)  # type: ignore[arg-type]
-        for n in self.nodes.values():
-            for cmd in (["db", "upgrade"], ["seed", "demo", "--password", password]):
-                subprocess.run([sys.executable, "-m", "node.cli", *cmd], env=n.env(), check=True,
-                               stdout=subprocess.DEVNULL)
 
     # --- processes --------------------------------------------------------------------------
     def start(self, node_id: str, what: str = "all") -> None:
