@@ -4,7 +4,9 @@ Every insert, update and delete of an ``Audited`` row is captured after each flu
 unit of work commits, appended to ``audit_log`` inside the same transaction: entry *n* stores
 ``prev_hash`` = hash of entry *n-1* and ``hash = sha256(prev_hash || payload)``. The payload is
 kept as the exact bytes hashed. The chain head row is locked only for the final append, so the
-serialisation point is as short as possible.
+serialisation point is as short as possible: on PostgreSQL the lock, the chaining, the insert and
+the head update are a single statement, so the lock is never held across a client round trip
+other than the commit's.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterator
 
-from sqlalchemy import BigInteger, String, bindparam, insert, inspect, select, update
+from sqlalchemy import BigInteger, String, bindparam, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from .models import Audited, AuditEntry, AuditHead
@@ -70,6 +72,47 @@ _LOCK_HEAD = (update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.se
               .returning(AuditHead.seq, AuditHead.hash))
 _SET_HEAD_HASH = update(AuditHead).where(AuditHead.id == 1).values(hash=bindparam("head_hash", type_=String()))
 
+# PostgreSQL: lock the head, chain, insert and move the head in ONE statement, so the lock is held
+# for that statement and the commit only, never across client round trips. Each payload is the
+# canonical JSON ``prefix || seq || suffix`` (see ``payload_parts``); the hash is computed exactly
+# as below in Python: sha256(prev_hash_hex || payload), hex.
+_APPEND_PG = text("""
+WITH RECURSIVE
+head AS MATERIALIZED (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE),
+e AS MATERIALIZED (
+    SELECT * FROM unnest(CAST(:prefixes AS bytea[]), CAST(:suffixes AS bytea[]), CAST(:tables AS varchar[]),
+                         CAST(:keys AS varchar[]), CAST(:ops AS varchar[]))
+           WITH ORDINALITY AS t(prefix, suffix, table_name, row_key, op, i)),
+chain (i, seq, payload, prev_hash, hash) AS (
+    SELECT CAST(0 AS bigint), head.seq, CAST(NULL AS bytea), CAST(NULL AS varchar), CAST(head.hash AS varchar)
+    FROM head
+  UNION ALL
+    SELECT e.i, c.seq + 1, p.payload, c.hash, CAST(encode(sha256(convert_to(c.hash, 'UTF8') || p.payload), 'hex') AS varchar)
+    FROM chain c JOIN e ON e.i = c.i + 1
+    CROSS JOIN LATERAL (SELECT e.prefix || convert_to(CAST(c.seq + 1 AS text), 'UTF8') || e.suffix AS payload) p
+),
+appended AS (
+    INSERT INTO audit_log (seq, at, actor, table_name, row_key, op, payload, prev_hash, hash)
+    SELECT c.seq, :at, :actor, e.table_name, e.row_key, e.op, c.payload, c.prev_hash, c.hash
+    FROM chain c JOIN e ON e.i = c.i
+)
+UPDATE audit_head SET seq = last.seq, hash = last.hash
+FROM (SELECT seq, hash FROM chain ORDER BY i DESC LIMIT 1) AS last
+WHERE audit_head.id = 1
+""")
+
+
+def payload_parts(entry: dict[str, Any], at_iso: str, actor: str) -> tuple[bytes, bytes]:
+    """``canonical({"seq": n, "at": at_iso, "actor": actor, **entry}) == prefix + str(n).encode() + suffix``.
+
+    The keys are sorted, so the top-level "seq" sits between the keys below and above it."""
+    d = {"at": at_iso, "actor": actor, **entry}
+    lower = {k: v for k, v in d.items() if k < "seq"}
+    upper = {k: v for k, v in d.items() if k > "seq"}
+    prefix = canonical(lower)[:-1] + (b',"seq":' if lower else b'"seq":')
+    suffix = b"," + canonical(upper)[1:] if upper else b"}"
+    return prefix, suffix
+
 
 def append_pending(session: Session) -> int:
     """Chain and insert the captured entries; call after the last flush, before commit."""
@@ -77,13 +120,19 @@ def append_pending(session: Session) -> int:
     if not pending:
         return 0
     n = len(pending)
-    conn = session.connection()  # Core statements in the session's transaction: no ORM bulk machinery
-    row = conn.execute(_LOCK_HEAD, {"n": n}).one()
-    seq = row.seq - n
-    prev = row.hash
     at = session.info["now"]
     at_iso = at.isoformat()
     actor = session.info.get("actor", "system")
+    conn = session.connection()  # Core statements in the session's transaction: no ORM bulk machinery
+    if conn.dialect.name == "postgresql":
+        parts = [payload_parts(e, at_iso, actor) for e in pending]  # before the lock
+        conn.execute(_APPEND_PG, {"prefixes": [p for p, _ in parts], "suffixes": [s for _, s in parts],
+                                  "tables": [e["table"] for e in pending], "keys": [e["key"][:64] for e in pending],
+                                  "ops": [e["op"] for e in pending], "at": at, "actor": actor})
+        return n
+    row = conn.execute(_LOCK_HEAD, {"n": n}).one()
+    seq = row.seq - n
+    prev = row.hash
     rows = []
     for e in pending:
         seq += 1

@@ -170,7 +170,8 @@ def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing
                     applicant_name=a["name"], applicant_id_type=id_type, applicant_id_number=id_number, applicant_phone=a.get("phone"),
                     applicant_org=a.get("org"), form=data.get("form", {}),
                     conditional_materials=data.get("conditional_materials", []), status=Status.SUBMITTED.value,
-                    submitted_at=uow.now, paused_days=0, extended_days=0)
+                    submitted_at=uow.now, paused_days=0, extended_days=0,
+                    materials=[])  # a new case has none: appending below needs no lazy load (SELECT + autoflush)
         case.item_version = v
         s.add(case)
         s.flush()
