@@ -7,7 +7,11 @@ from flask_smorest import Api
 from node.config import Settings
 from node.services.context import NodeContext
 
-from .errors import register_error_handlers
+from .errors import ErrorSchema, register_error_handlers
+
+
+class _Api(Api):
+    ERROR_SCHEMA = ErrorSchema  # documents the error body our handlers actually send
 
 
 def create_app(settings: Settings | None = None, ctx: NodeContext | None = None) -> Flask:
@@ -29,8 +33,8 @@ def create_app(settings: Settings | None = None, ctx: NodeContext | None = None)
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["yiwang"] = ctx
-    api = Api(app, spec_kwargs={"info": {"description": "One government service hall's node: catalog, intake, "
-                                                          "five-stage approval, public lookup."}})
+    api = _Api(app, spec_kwargs={"info": {"description": "One government service hall's node: catalog, intake, "
+                                                           "five-stage approval, public lookup."}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     register_error_handlers(app)
 

@@ -28,12 +28,19 @@ def parse_schedule(year: int, data: dict[str, Any]) -> YearSchedule:
     days_off: set[date] = set()
     make_up: set[date] = set()
     names: dict[date, str] = {}
-    holidays = data.get("holidays")
+    holidays = data.get("holidays") if isinstance(data, dict) else None
     if not isinstance(holidays, list):
         raise InvalidInput(f"year {year}: 'holidays' must be a list", field=f"years.{year}.holidays")
     for i, h in enumerate(holidays):
+        if not isinstance(h, dict):
+            raise InvalidInput(f"year {year}: each holiday is an object with 'name', 'days_off' and "
+                               "'make_up_workdays'", field=f"years.{year}.holidays[{i}]")
         for key, target in (("days_off", days_off), ("make_up_workdays", make_up)):
-            for s in h.get(key, []):
+            dates = h.get(key, [])
+            if not isinstance(dates, list):
+                raise InvalidInput(f"year {year}: '{key}' must be a list of dates (YYYY-MM-DD)",
+                                   field=f"years.{year}.holidays[{i}].{key}")
+            for s in dates:
                 try:
                     d = date.fromisoformat(s)
                 except (TypeError, ValueError):
@@ -103,6 +110,9 @@ class WorkingCalendar:
         d = start
         left = days
         while left > 0:
+            if d == date.max:
+                raise InvalidInput(f"{days} working days after {start.isoformat()} falls past {date.max.isoformat()}",
+                                   field="days")
             d += timedelta(days=1)
             if self.is_working_day(d):
                 left -= 1

@@ -2,6 +2,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from node.api.auth import SECURITY, actor, ctx
+from node.api.ids import MAX_ID
 from node.domain.lifecycle import Event, Result
 from node.services import cases, intake
 
@@ -87,7 +88,7 @@ class CaseExtensions(MethodView):
         return cases.request_extension(ctx(), actor(), code, args["days"], args["reason"])
 
 
-@blp.route("/<string:code>/extensions/<int:extension_id>/decision")
+@blp.route(f"/<string:code>/extensions/<int(min=1, max={MAX_ID}):extension_id>/decision")
 class CaseExtensionDecision(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(ExtensionDecisionSchema)

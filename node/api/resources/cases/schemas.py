@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields, validate
 
+from node.api.ids import Id
 from node.api.resources.catalog.routes import MaterialRefSchema, NoticeSchema  # noqa: F401
 from node.domain.identity import ID_TYPES
 from node.domain.lifecycle import Event, Processing, Result, Status
@@ -64,7 +65,7 @@ class CaseQueryArgsSchema(Schema):
 
 
 class ClaimSchema(Schema):
-    staff_id = fields.Integer(load_default=None, allow_none=True)
+    staff_id = Id(load_default=None, allow_none=True)
 
 
 class ExtensionCreateSchema(Schema):

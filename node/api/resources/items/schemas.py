@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields, validate
 
+from node.api.ids import Id
 from node.domain.items import FILE_TYPES, MAX_STAGES, ItemKind, StageKind
 from node.domain.roles import STAGE_ROLES
 
@@ -51,7 +52,7 @@ class ItemContentSchema(Schema):
 
 class ItemCreateSchema(ItemContentSchema):
     code = fields.String(required=True, validate=validate.Length(4, 40), metadata={"description": "权力编码"})
-    department_id = fields.Integer(load_default=None, allow_none=True)
+    department_id = Id(load_default=None, allow_none=True)
 
 
 class ItemUpdateSchema(ItemContentSchema):
@@ -66,7 +67,7 @@ class ItemStatusSchema(Schema):
 
 
 class ItemQueryArgsSchema(Schema):
-    department_id = fields.Integer()
+    department_id = Id()
     status = fields.String(validate=validate.OneOf(["active", "suspended", "repealed"]))
     q = fields.String(validate=validate.Length(1, 100))
 

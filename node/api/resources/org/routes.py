@@ -3,6 +3,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from node.api.auth import SECURITY, actor, ctx
+from node.api.ids import MAX_ID, Id
 from node.api.resources.auth.routes import MeSchema
 from node.domain.roles import Role
 from node.services import org
@@ -27,12 +28,12 @@ class StaffCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 100))
     password = fields.String(required=True, load_only=True, validate=validate.Length(8, 256))
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
-    department_id = fields.Integer(load_default=None, allow_none=True)
+    department_id = Id(load_default=None, allow_none=True)
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\+?\d{5,20}$"))
 
 
 class StaffUpdateSchema(Schema):
-    backup_id = fields.Integer(allow_none=True)
+    backup_id = Id(allow_none=True)
     absent = fields.Boolean()
     active = fields.Boolean()
 
@@ -68,7 +69,7 @@ class StaffList(MethodView):
         return org.create_staff(ctx(), actor(), **args)
 
 
-@blp.route("/staff/<int:staff_id>")
+@blp.route(f"/staff/<int(min=1, max={MAX_ID}):staff_id>")
 class StaffOne(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(StaffUpdateSchema)

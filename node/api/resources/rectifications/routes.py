@@ -3,6 +3,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from node.api.auth import SECURITY, actor, ctx
+from node.api.ids import MAX_ID
 from node.services import rectifications
 
 blp = Blueprint("rectifications", __name__, url_prefix="/api/v1/rectifications",
@@ -38,7 +39,7 @@ class Rectifications(MethodView):
         return rectifications.list_rectifications(ctx(), actor(), args.get("status"))
 
 
-@blp.route("/<int:rect_id>/close")
+@blp.route(f"/<int(min=1, max={MAX_ID}):rect_id>/close")
 class RectificationClose(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(RectificationCloseSchema)

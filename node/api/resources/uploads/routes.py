@@ -1,7 +1,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload as UploadField
-from marshmallow import Schema, fields
+from marshmallow import EXCLUDE, Schema, fields
 
 from node.api.auth import ctx
 from node.domain.errors import InvalidInput
@@ -11,6 +11,9 @@ blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads", description="
 
 
 class UploadArgsSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # other multipart parts are ignored (and documented as allowed), not an error
+
     file = UploadField(required=True)
 
 
