@@ -19,7 +19,10 @@ def create_app(settings: Settings | None = None, ctx: NodeContext | None = None)
     if ctx is None:
         from node.tasks.dispatch import make_dispatcher
 
+        from federation.runtime import attach_identity
+
         ctx = NodeContext.build(settings)
+        attach_identity(ctx)  # case events are logged and signed once the node has an identity
         ctx.dispatch_notifications = make_dispatcher(ctx)
     app = Flask("yiwang", static_folder=None)
     app.config.update(
