@@ -1,0 +1,584 @@
+"""Intake benchmark: complete online submissions over HTTP against PostgreSQL, next to a bare baseline.
+
+One run starts the real server (``yiwang node run``, gunicorn) on a fresh PostgreSQL database and
+drives two endpoints of that same server with concurrent keep-alive clients (aiohttp, one asyncio
+process, prebuilt request bodies):
+
+* baseline   ``POST /api/v1/_bench/rows``           one-row insert + commit (``YIWANG_BENCH_ENDPOINTS=1``)
+* submission ``POST /api/v1/public/applications``   a complete application: validation, the case, five
+  material rows with their digests, the submit transition, the outbox notification row and the
+  hash-chained audit entries, all in one transaction
+
+Each endpoint gets (1) a closed-loop max-throughput phase (C clients for D seconds, after a warm-up)
+and (2) an open-loop fixed-rate phase (requests scheduled at fixed intervals whatever the
+completions; latency counted from the scheduled start). Notification delivery is only enqueued (a
+Celery broker on Redis is configured, no worker runs); the queued messages are removed at the end.
+On Linux the CPU used during each phase is attributed to the server, its PostgreSQL backends, this
+client and everything else on the machine, so a run on a busy machine can be recognised as such.
+
+    python -m bench.intake                 # full run (defaults below)
+    python -m bench.intake --quick         # short smoke run
+    python -m bench.intake --help
+
+Server shape: ``--workers 2 --threads 4`` (gthread) is the default because on the 2-core reference
+machine it spent the fewest server + PostgreSQL CPU milliseconds per request on both endpoints
+(1 thread means gunicorn's sync worker, which drops keep-alive; 3-4 workers added context switches
+and CPU per request without adding throughput). Compare shapes with e.g. ``--rate 0 --workers 4
+--threads 2``; on a shared machine read the CPU table too: "other" is CPU taken by unrelated processes.
+
+Environment: ``YIWANG_BENCH_PG_URL`` (an admin connection to PostgreSQL, default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``), ``YIWANG_BENCH_REDIS_URL`` (default
+``redis://127.0.0.1:6379/5``). The bench creates ``yiwang_bench_<pid>`` and drops it afterwards.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+TARGET_RATE = 250.0  # submissions/s sustained
+TARGET_P99_MS = 150.0  # at the fixed rate
+TARGET_RATIO = 0.5
+
+ITEM = "330105-XK-CG-001"  # 店招店牌 (signboard), five required materials
+MATERIALS = {"application": "pdf", "id": "pdf", "design": "pdf", "site-photo": "jpg", "owner-consent": "pdf"}
+CONTENT = {"pdf": b"%PDF-1.4\n% yiwang bench material\n", "jpg": b"\xff\xd8\xff\xe0 yiwang bench photo"}
+APPLICANT = {"name": "张三明", "id_number": "11010519491231002X", "phone": "13912345678"}
+
+BASELINE = "/api/v1/_bench/rows"
+SUBMIT = "/api/v1/public/applications"
+CELERY_QUEUE = "celery"  # the default queue the web process enqueues deliveries on
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+# --------------------------------------------------------------------------------------------------
+# CPU accounting (Linux /proc; silently absent elsewhere)
+
+
+class CpuMeter:
+    """Jiffies used by the server's process session, the bench database's PostgreSQL backends,
+    this client, and the whole machine."""
+
+    def __init__(self, server_sid: int, db_name: str) -> None:
+        self.server_sid = server_sid
+        self.db_name = db_name
+        self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.ok = Path("/proc/stat").exists()
+
+    def snapshot(self) -> dict[str, float] | None:
+        if not self.ok:
+            return None
+        try:
+            cpu = open("/proc/stat").readline().split()[1:]
+            vals = [int(v) for v in cpu]
+            snap = {"total": float(sum(vals[:8])), "idle": float(vals[3] + vals[4]), "server": 0.0, "postgres": 0.0}
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{pid}/stat") as fh:
+                        fields = fh.read().rsplit(")", 1)[1].split()
+                    used = float(int(fields[11]) + int(fields[12]))
+                    if int(fields[3]) == self.server_sid:
+                        snap["server"] += used
+                    elif self.db_name:
+                        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                            cmd = fh.read()
+                        if cmd.startswith(b"postgres") and self.db_name.encode() in cmd:
+                            snap["postgres"] += used
+                except (OSError, IndexError, ValueError):
+                    continue
+            t = os.times()
+            snap["client"] = (t.user + t.system) * self.hz
+            snap["wall"] = time.monotonic()
+            return snap
+        except OSError:
+            return None
+
+    def delta(self, a: dict[str, float] | None, b: dict[str, float] | None) -> dict[str, float] | None:
+        """Cores used per category over the interval, and CPU seconds of server + PostgreSQL."""
+        if a is None or b is None:
+            return None
+        wall = b["wall"] - a["wall"]
+        if wall <= 0:
+            return None
+        cores = {k: (b[k] - a[k]) / self.hz / wall for k in ("server", "postgres", "client")}
+        busy = ((b["total"] - a["total"]) - (b["idle"] - a["idle"])) / self.hz / wall
+        cores["other"] = max(0.0, busy - sum(cores.values()))
+        cores["idle"] = (b["idle"] - a["idle"]) / self.hz / wall
+        cores["node_cpu_s"] = (b["server"] - a["server"] + b["postgres"] - a["postgres"]) / self.hz
+        return cores
+
+
+# --------------------------------------------------------------------------------------------------
+# measurement
+
+
+@dataclass
+class Result:
+    label: str
+    mode: str
+    ok: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)  # seconds, successful requests only
+    done_at: list[float] = field(default_factory=list)  # completion times (loop clock), successful only
+    start: float = 0.0
+    end: float = 0.0
+    unfinished: int = 0  # open loop: still unanswered when the drain time ran out (server overloaded)
+    cpu: dict[str, float] | None = None
+
+    @property
+    def n_errors(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def rate(self) -> float:
+        span = self.end - self.start
+        return self.ok / span if span > 0 else 0.0
+
+    def pct(self, p: float) -> float:
+        """Nearest-rank percentile in milliseconds."""
+        if not self.latencies:
+            return float("nan")
+        xs = sorted(self.latencies)
+        k = max(0, min(len(xs) - 1, int(round(p / 100 * len(xs) + 0.5)) - 1))
+        return xs[k] * 1000
+
+    def min_window(self) -> float:
+        """Completions in the slowest whole one-second window of the phase."""
+        secs = int(self.end - self.start)
+        if secs < 1:
+            return float("nan")
+        buckets = [0] * secs
+        for t in self.done_at:
+            i = int(t - self.start)
+            if 0 <= i < secs:
+                buckets[i] += 1
+        return float(min(buckets))
+
+
+async def _one(sess: aiohttp.ClientSession, url: str, body: bytes, res: Result, t_sched: float,
+               loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        async with sess.post(url, data=body, headers=JSON_HEADERS) as r:
+            await r.read()
+            status = r.status
+    except Exception as e:  # noqa: BLE001 - counted and reported
+        res.errors[type(e).__name__] = res.errors.get(type(e).__name__, 0) + 1
+        return
+    t = loop.time()
+    if status != 201:
+        res.errors[str(status)] = res.errors.get(str(status), 0) + 1
+        return
+    res.ok += 1
+    res.latencies.append(t - t_sched)
+    res.done_at.append(t)
+
+
+async def closed_loop(sess: aiohttp.ClientSession, label: str, url: str, body: bytes, clients: int,
+                      duration: float) -> Result:
+    """``clients`` workers each send the next request as soon as the previous one is answered."""
+    loop = asyncio.get_running_loop()
+    res = Result(label, f"max, {clients} clients")
+    res.start = loop.time()
+    stop = res.start + duration
+
+    async def client() -> None:
+        while loop.time() < stop:
+            await _one(sess, url, body, res, loop.time(), loop)
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    res.end = max(stop, loop.time())  # requests in flight at the deadline were started in the window
+    return res
+
+
+async def open_loop(sess: aiohttp.ClientSession, label: str, url: str, body: bytes, rate: float,
+                    duration: float, drain: float) -> Result:
+    """Requests start at fixed intervals regardless of completions (no coordinated omission:
+    latency runs from the scheduled start, so a client that falls behind is charged for it).
+    Requests still unanswered ``drain`` seconds after the last one was sent are cancelled and
+    counted as unfinished (a server that cannot keep up would otherwise stretch the phase)."""
+    loop = asyncio.get_running_loop()
+    res = Result(label, f"fixed {rate:g}/s")
+    n = max(1, int(rate * duration))
+    interval = 1.0 / rate
+    res.start = t0 = loop.time() + 0.01
+    tasks = []
+    for i in range(n):
+        t = t0 + i * interval
+        delay = t - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(_one(sess, url, body, res, t, loop)))
+    _, late = await asyncio.wait(tasks, timeout=drain)
+    for task in late:
+        task.cancel()
+    if late:
+        await asyncio.wait(late)
+    res.unfinished = len(late)
+    res.end = max(t0 + n * interval, max(res.done_at, default=t0))
+    return res
+
+
+# --------------------------------------------------------------------------------------------------
+# setup
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def _session_pids(sid: int) -> set[int]:
+    """The server's processes (gunicorn master and workers: one session, Linux /proc)."""
+    pids = set()
+    for pid in os.listdir("/proc") if Path("/proc").is_dir() else []:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if int(fh.read().rsplit(")", 1)[1].split()[3]) == sid:
+                    pids.add(int(pid))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def _drop_our_messages(r: Any, pids: set[int]) -> int:
+    """Remove the delivery tasks this run's server enqueued (Celery stamps ``origin`` as
+    ``gen<pid>@<host>``); anything else on the queue is left alone. Returns how many."""
+    ours = []
+    for raw in r.lrange(CELERY_QUEUE, 0, -1):
+        try:
+            origin = json.loads(raw).get("headers", {}).get("origin", "")
+            pid = int(origin[3:].split("@", 1)[0]) if origin.startswith("gen") else -1
+        except (ValueError, AttributeError):
+            continue
+        if pid in pids:
+            ours.append(raw)
+    if ours and len(ours) == r.llen(CELERY_QUEUE):
+        r.delete(CELERY_QUEUE)
+    elif ours:
+        pipe = r.pipeline(transaction=False)
+        for raw in ours:
+            pipe.lrem(CELERY_QUEUE, 1, raw)
+        pipe.execute()
+    return len(ours)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _yiwang() -> list[str]:
+    exe = Path(sys.executable).with_name("yiwang")
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("yiwang")
+    return [found] if found else [sys.executable, "-m", "node.cli"]
+
+
+def _pg_exec(admin_url: str, sql: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with eng.connect() as c:
+            c.execute(text(sql))
+    finally:
+        eng.dispose()
+
+
+def _pg_row(url: str, sql: str) -> list[Any]:
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(url)
+    try:
+        with eng.connect() as c:
+            return list(c.execute(text(sql)).one())
+    finally:
+        eng.dispose()
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> str:
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[-2:])} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p.stdout
+
+
+async def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"the server exited with {proc.returncode} before answering /healthz")
+            try:
+                async with s.get(base + "/healthz", timeout=aiohttp.ClientTimeout(total=2)) as r:
+                    if r.status == 200:
+                        return
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit(f"the server did not answer /healthz within {timeout:g}s")
+
+
+async def _upload(sess: aiohttp.ClientSession, base: str, code: str, kind: str) -> str:
+    form = aiohttp.FormData()
+    form.add_field("file", CONTENT[kind] + code.encode(), filename=f"{code}.{kind}",
+                   content_type="application/pdf" if kind == "pdf" else "image/jpeg")
+    async with sess.post(base + "/api/v1/uploads", data=form) as r:
+        body = await r.json()
+        if r.status != 201:
+            raise SystemExit(f"upload of {code} failed: {r.status} {body}")
+        return str(body["id"])
+
+
+# --------------------------------------------------------------------------------------------------
+# driving
+
+
+async def _drive(args: argparse.Namespace, base: str, meter: CpuMeter) -> list[Result]:
+    baseline_body = json.dumps({"note": "bench"}).encode()
+    timeout = aiohttp.ClientTimeout(total=args.request_timeout)
+    conn = aiohttp.TCPConnector(limit=max(args.clients, args.open_connections), keepalive_timeout=25)
+    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as sess:
+        materials = [{"material_code": c, "upload_id": await _upload(sess, base, c, k)} for c, k in MATERIALS.items()]
+        submit_body = json.dumps({"item_code": ITEM, "applicant": APPLICANT, "materials": materials},
+                                 ensure_ascii=False).encode()
+        # one request each, so a broken setup fails loudly before any timing
+        for path, body in ((BASELINE, baseline_body), (SUBMIT, submit_body)):
+            async with sess.post(base + path, data=body, headers=JSON_HEADERS) as resp:
+                if resp.status != 201:
+                    raise SystemExit(f"POST {path} answered {resp.status}: {await resp.text()}")
+        targets = [t for t in (("baseline", BASELINE, baseline_body), ("submission", SUBMIT, submit_body))
+                   if args.only in (None, t[0])]
+        results: list[Result] = []
+        for label, path, body in targets:
+            url = base + path
+            _say(f"  {label}: warm-up {args.warmup:g}s")
+            await closed_loop(sess, label, url, body, args.clients, args.warmup)
+            _say(f"  {label}: max throughput, {args.clients} clients, {args.duration:g}s")
+            a = meter.snapshot()
+            r = await closed_loop(sess, label, url, body, args.clients, args.duration)
+            r.cpu = meter.delta(a, meter.snapshot())
+            results.append(r)
+            await asyncio.sleep(args.pause)
+            if args.rate > 0:
+                _say(f"  {label}: fixed rate {args.rate:g}/s, {args.duration:g}s")
+                a = meter.snapshot()
+                r = await open_loop(sess, label, url, body, args.rate, args.duration, args.drain)
+                r.cpu = meter.delta(a, meter.snapshot())
+                results.append(r)
+                await asyncio.sleep(args.pause)
+        return results
+
+
+# --------------------------------------------------------------------------------------------------
+# report
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _fmt(x: float, nd: int = 1) -> str:
+    return "-" if x != x else f"{x:,.{nd}f}"
+
+
+def _table(results: list[Result]) -> str:
+    head = (f"{'endpoint':<11} {'phase':<17} {'ok':>7} {'err':>4} {'unfin':>5} {'req/s':>7} {'min 1s':>6} "
+            f"{'p50 ms':>8} {'p99 ms':>8}")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        lines.append(f"{r.label:<11} {r.mode:<17} {r.ok:>7} {r.n_errors:>4} {r.unfinished:>5} {_fmt(r.rate):>7} "
+                     f"{_fmt(r.min_window(), 0):>6} {_fmt(r.pct(50)):>8} {_fmt(r.pct(99)):>8}")
+    return "\n".join(lines)
+
+
+def _cpu_table(results: list[Result]) -> str | None:
+    if not any(r.cpu for r in results):
+        return None
+    head = (f"{'endpoint':<11} {'phase':<17} {'server':>7} {'postgres':>8} {'client':>7} {'other':>7} {'idle':>6}"
+            f" {'server+pg CPU ms/req':>21}")
+    lines = ["CPU in cores during each phase (this machine has %d):" % (os.cpu_count() or 0), head, "-" * len(head)]
+    for r in results:
+        c = r.cpu
+        if not c:
+            continue
+        per = c["node_cpu_s"] * 1000 / r.ok if r.ok else float("nan")
+        lines.append(f"{r.label:<11} {r.mode:<17} {c['server']:>7.2f} {c['postgres']:>8.2f} {c['client']:>7.2f} "
+                     f"{c['other']:>7.2f} {c['idle']:>6.2f} {_fmt(per, 2):>21}")
+    return "\n".join(lines)
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+# --------------------------------------------------------------------------------------------------
+# main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.intake", description=(__doc__ or "").split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--duration", type=float, default=15.0, help="seconds per measured phase")
+    ap.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each endpoint")
+    ap.add_argument("--pause", type=float, default=1.0, help="seconds of idle between phases")
+    ap.add_argument("--clients", type=int, default=32, help="concurrent clients in the max-throughput phase")
+    ap.add_argument("--rate", type=float, default=200.0, help="requests/s of the fixed-rate phase (0: skip it)")
+    # 2 x 4 measured best on the 2-core box (fewest CPU ms per request for both endpoints; sync
+    # workers lose keep-alive, more processes add context switches): see the module docstring.
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    ap.add_argument("--threads", type=int, default=4, help="threads per worker (gthread if > 1, else sync)")
+    ap.add_argument("--open-connections", type=int, default=256, help="connection cap in the fixed-rate phase")
+    ap.add_argument("--request-timeout", type=float, default=30.0)
+    ap.add_argument("--drain", type=float, default=5.0,
+                    help="fixed-rate phase: seconds to wait for stragglers after the last request was sent")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 3 s phases, 1 s warm-up")
+    ap.add_argument("--only", choices=["baseline", "submission"], help="run one endpoint's phases (for tuning)")
+    ap.add_argument("--no-verify", action="store_true", help="skip walking the audit chain at the end")
+    ap.add_argument("--pg-url", default=os.environ.get("YIWANG_BENCH_PG_URL",
+                                                       "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+                    help="admin connection used to create and drop the bench database")
+    ap.add_argument("--redis-url", default=os.environ.get("YIWANG_BENCH_REDIS_URL", "redis://127.0.0.1:6379/5"),
+                    help="Celery broker: notification deliveries are only enqueued there")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup, args.pause = 3.0, 1.0, 0.5
+
+    db_name = f"yiwang_bench_{os.getpid()}"
+    db_url = args.pg_url.rsplit("/", 1)[0] + "/" + db_name
+    tmp = Path(tempfile.mkdtemp(prefix="yiwang-bench-"))
+    env = dict(os.environ, DATABASE_URL=db_url, YIWANG_DATA_DIR=str(tmp / "data"), YIWANG_BENCH_ENDPOINTS="1",
+               CELERY_BROKER_URL=args.redis_url)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    kind = "gthread" if args.threads > 1 else "sync, no keep-alive"
+    _say(f"yiwang intake bench: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+         f"server, PostgreSQL and client on this machine")
+    _say(f"server: yiwang node run --workers {args.workers} --threads {args.threads} ({kind}); "
+         f"database {db_name}")
+    _say(f"notifications: only enqueued to the Celery broker {args.redis_url} (no worker runs)")
+
+    redis_client = None
+    try:
+        import redis
+
+        redis_client = redis.Redis.from_url(args.redis_url)
+        redis_client.ping()
+    except Exception as e:  # noqa: BLE001
+        _say(f"warning: cannot reach the broker ({type(e).__name__}); enqueues will fail and be logged")
+        redis_client = None
+    worker_pids: set[int] = set()
+
+    server: subprocess.Popen[bytes] | None = None
+    log_path = tmp / "server.log"
+    results: list[Result] = []
+    verified = ""
+    counts: list[Any] = []
+    queued: int | None = None
+    try:
+        _pg_exec(args.pg_url, f"DROP DATABASE IF EXISTS {db_name}")
+        _pg_exec(args.pg_url, f"CREATE DATABASE {db_name}")
+        _say("setup: migrating and loading the demo hall ...")
+        _run(_yiwang() + ["db", "upgrade"], env)
+        _run(_yiwang() + ["seed", "demo"], env)
+        with open(log_path, "wb") as log:
+            server = subprocess.Popen(
+                _yiwang() + ["node", "run", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+                             "--threads", str(args.threads), "--no-migrate"],
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        asyncio.run(_wait_healthy(base, server))
+        worker_pids = _session_pids(server.pid)
+        _say(f"server up on {base}; measured phases of {args.duration:g}s")
+        results = asyncio.run(_drive(args, base, CpuMeter(server.pid, db_name)))
+        worker_pids |= _session_pids(server.pid)
+        _stop(server)  # graceful: requests the client gave up on finish before anything is counted
+        counts = _pg_row(db_url, "select (select count(*) from cases), (select count(*) from case_materials), "
+                                 "(select count(*) from notifications), (select count(*) from audit_log), "
+                                 "(select count(*) from bench_rows)")
+        if not args.no_verify:
+            verified = _run(_yiwang() + ["audit", "verify"], env).strip()
+    except BaseException:
+        if log_path.exists():
+            tail = log_path.read_text("utf-8", "replace").splitlines()[-30:]
+            if tail:
+                print("--- server log (tail) ---", *tail, sep="\n", file=sys.stderr)
+        raise
+    finally:
+        if server is not None:
+            _stop(server)
+        if redis_client is not None:
+            try:
+                queued = _drop_our_messages(redis_client, worker_pids)
+            except Exception:  # noqa: BLE001
+                queued = None
+        try:
+            _pg_exec(args.pg_url, f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+        except Exception as e:  # noqa: BLE001
+            print(f"warning: could not drop {db_name}: {e}", file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    _say("")
+    _say(_table(results))
+    cpu = _cpu_table(results)
+    if cpu:
+        _say("")
+        _say(cpu)
+    _say("")
+    if counts:
+        _say(f"stored: {counts[0]} cases, {counts[1]} material rows, {counts[2]} outbox rows, "
+             f"{counts[3]} audit entries, {counts[4]} baseline rows"
+             + (f"; {queued} deliveries were enqueued (removed again)" if queued is not None else ""))
+    if verified:
+        _say(verified)
+    errors = sum(r.n_errors for r in results)
+    for r in results:
+        if r.errors:
+            _say(f"errors in {r.label} / {r.mode}: {r.errors}")
+    by = {(r.label, r.mode.split(",")[0].split(" ")[0]): r for r in results}
+    base_max, sub_max, sub_fixed = by.get(("baseline", "max")), by.get(("submission", "max")), \
+        by.get(("submission", "fixed"))
+    _say("")
+    if base_max and sub_max:
+        ratio = sub_max.rate / base_max.rate if base_max.rate else 0.0
+        _say(f"ratio submissions/s ÷ baseline rows/s (max throughput): {sub_max.rate:.1f} / {base_max.rate:.1f}"
+             f" = {ratio:.2f}")
+    if sub_max or sub_fixed:
+        _say("targets (informational):")
+    if sub_max:
+        _say(f"  submissions/s sustained ≥ {TARGET_RATE:g}: {sub_max.rate:.1f} (slowest 1-s window "
+             f"{_fmt(sub_max.min_window(), 0)})  {_verdict(sub_max.rate >= TARGET_RATE)}")
+    if sub_fixed:
+        met = sub_fixed.pct(99) <= TARGET_P99_MS and not sub_fixed.n_errors and not sub_fixed.unfinished
+        _say(f"  p99 at {args.rate:g}/s ≤ {TARGET_P99_MS:g} ms: {_fmt(sub_fixed.pct(99))} ms "
+             f"(achieved {sub_fixed.rate:.1f}/s, {sub_fixed.unfinished} unfinished)  {_verdict(met)}")
+    if base_max and sub_max:
+        _say(f"  ratio ≥ {TARGET_RATIO:g}: {ratio:.2f}  {_verdict(ratio >= TARGET_RATIO)}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
