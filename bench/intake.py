@@ -13,6 +13,7 @@ Each endpoint gets (1) a closed-loop max-throughput phase (C clients for D secon
 and (2) an open-loop fixed-rate phase (requests scheduled at fixed intervals whatever the
 completions; latency counted from the scheduled start). Notification delivery is only enqueued (a
 Celery broker on Redis is configured, no worker runs); the queued messages are removed at the end.
+The node is fresh and not enrolled in the federation, so no signed federation record is written.
 On Linux the CPU used during each phase is attributed to the server, its PostgreSQL backends, this
 client and everything else on the machine, so a run on a busy machine can be recognised as such.
 
@@ -480,7 +481,8 @@ def main(argv: list[str] | None = None) -> int:
          f"server, PostgreSQL and client on this machine")
     _say(f"server: yiwang node run --workers {args.workers} --threads {args.threads} ({kind}); "
          f"database {db_name}")
-    _say(f"notifications: only enqueued to the Celery broker {args.redis_url} (no worker runs)")
+    _say(f"notifications: only enqueued to the Celery broker {args.redis_url} (no worker runs); "
+         "fresh node without a federation identity (no signed federation log)")
 
     redis_client = None
     try:
