@@ -12,13 +12,13 @@ import base64
 import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from federation.envelope import GENESIS, Parsed, RecordRejected, accumulate, parse
-from federation.library import apply_record
+from federation.library import apply_records, insert_rows
 from node.persistence.models import FedAlert, FedHead, FedRecord
 
 CST = timezone(timedelta(hours=8), "CST")
@@ -46,22 +46,72 @@ class BatchResult:
     cursors: dict[str, tuple[int, bytes]] = field(default_factory=dict)
 
 
-def _check_sig(rec: Parsed, keys: KeyLookup) -> None:
-    at = datetime.fromtimestamp(rec.msg.created_at_ms / 1000, CST)
-    pub = keys(rec.origin, rec.msg.key_id, at)
+def _public_key(raw: bytes):  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError:
+        return None
+
+
+def _check_sig(rec: Parsed, keys: KeyLookup, cache: dict[tuple[str, str, int], Any] | None = None) -> None:
+    """``cache`` keeps one batch's key lookups: the records a node appends in one transaction share
+    origin, key id and signing time, so the directory is asked once for all of them."""
+    from cryptography.exceptions import InvalidSignature
+
+    k = (rec.origin, rec.msg.key_id, rec.msg.created_at_ms)
+    pub = cache.get(k) if cache is not None else None
     if pub is None:
-        raise RecordRejected("unknown_key", f"key {rec.msg.key_id!r} is not a valid key of {rec.origin} at "
-                             f"{at.isoformat()} (unknown, expired or revoked)", rec.origin, rec.seq)
-    if not verify_signature(pub, rec.signature, rec.body):
-        raise RecordRejected("bad_signature", "the signature does not match the record's bytes", rec.origin, rec.seq)
+        at = datetime.fromtimestamp(rec.msg.created_at_ms / 1000, CST)
+        raw = keys(rec.origin, rec.msg.key_id, at)
+        if raw is None:
+            raise RecordRejected("unknown_key", f"key {rec.msg.key_id!r} is not a valid key of {rec.origin} at "
+                                 f"{at.isoformat()} (unknown, expired or revoked)", rec.origin, rec.seq)
+        pub = _public_key(raw)
+        if pub is not None and cache is not None:
+            cache[k] = pub
+    try:
+        if pub is None:
+            raise InvalidSignature()
+        pub.verify(rec.signature, rec.body)
+    except (InvalidSignature, ValueError):
+        raise RecordRejected("bad_signature", "the signature does not match the record's bytes",
+                             rec.origin, rec.seq) from None
 
 
-def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]], keys: KeyLookup,
-                  in_subtree: InSubtree, now: datetime) -> BatchResult:
-    """Verify and apply one batch from ``peer``; raises RecordRejected (state unchanged by this call's
-    writes once the caller rolls back) or returns what was applied. Forks are recorded as alerts
-    in a separate transaction by the caller (see ``record_fork``)."""
+@dataclass
+class CheckedBatch:
+    """A batch parsed and its signatures checked ahead of applying it (``check_batch``)."""
+
+    records: list[Parsed]
+    rejected: dict[int, RecordRejected]  # index -> why that record's key or signature failed
+
+
+def check_batch(raw: Iterable[tuple[bytes, bytes]], keys: KeyLookup) -> CheckedBatch:
+    """The half of ``receive_batch`` that needs no database: parse every record (raising as it
+    does) and check every signature against the directory. A failed signature is kept, not raised:
+    ``receive_batch`` raises it when it reaches that record, so a batch is rejected for the same
+    reason either way. A server runs this for the next batch while the previous one is written."""
     records = [parse(b, s) for b, s in raw]
+    cache: dict[tuple[str, str, int], Any] = {}
+    rejected: dict[int, RecordRejected] = {}
+    for i, rec in enumerate(records):
+        try:
+            _check_sig(rec, keys, cache)
+        except RecordRejected as e:
+            rejected[i] = e
+    return CheckedBatch(records, rejected)
+
+
+def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]] | CheckedBatch, keys: KeyLookup,
+                  in_subtree: InSubtree, now: datetime) -> BatchResult:
+    """Verify and apply one batch from ``peer`` (raw ``(body, signature)`` pairs, or a batch already
+    through ``check_batch``); raises RecordRejected (state unchanged by this call's writes once the
+    caller rolls back) or returns what was applied. Forks are recorded as alerts in a separate
+    transaction by the caller (see ``record_fork``)."""
+    checked = raw if isinstance(raw, CheckedBatch) else None
+    records = checked.records if checked is not None else [parse(b, s) for b, s in raw]  # type: ignore[union-attr]
     heads: dict[str, tuple[int, bytes]] = {}
     accs: dict[str, bytes] = {}
     for origin in sorted({r.origin for r in records}):
@@ -75,8 +125,12 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
     result = BatchResult()
     fresh: list[Parsed] = []
     rows: list[dict] = []
-    for rec in records:
-        _check_sig(rec, keys)
+    key_cache: dict[tuple[str, str, int], Any] = {}
+    for i, rec in enumerate(records):
+        if checked is None:
+            _check_sig(rec, keys, key_cache)
+        elif i in checked.rejected:
+            raise checked.rejected[i]
         seq, prev = heads[rec.origin]
         if rec.seq <= seq:
             stored = session.get(FedRecord, (rec.origin, rec.seq))
@@ -100,7 +154,7 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
         rows.append(dict(origin=rec.origin, seq=rec.seq, body=rec.body, signature=rec.signature, hash=rec.hash.hex(),
                          acc=accs[rec.origin].hex(), key_id=rec.msg.key_id, received_from=peer, stored_at=now))
     if fresh:
-        session.execute(insert(FedRecord), rows)
+        insert_rows(session, FedRecord.__table__, rows)  # type: ignore[arg-type]
         for origin, (seq, h) in heads.items():
             if (seq, h) == start[origin]:
                 continue
@@ -110,8 +164,7 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
             else:
                 session.execute(update(FedHead).where(FedHead.origin == origin)
                                 .values(seq=seq, hash=h.hex(), acc=accs[origin].hex(), updated_at=now))
-        for r in fresh:
-            apply_record(session, r)
+        apply_records(session, fresh)
     result.applied = len(fresh)
     result.cursors = heads
     return result

@@ -6,13 +6,18 @@ row; a record older than what a row already reflects does not move it back.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable
 
+from sqlalchemy import Connection, Table, any_, bindparam, delete, inspect, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from federation.envelope import Parsed
 from node.persistence.models import LibCase, LibLicense
 
 CST = timezone(timedelta(hours=8), "CST")
+_IN_CHUNK = 1000  # keys per IN (...) when loading a batch's rows
+_COPY_MIN = 50  # rows: fewer go by plain INSERT/UPDATE (COPY costs an extra round trip or two)
 
 
 def _dt(ms: int) -> datetime | None:
@@ -24,41 +29,149 @@ def _date(s: str) -> date | None:
 
 
 def apply_record(session: Session, rec: Parsed) -> None:
-    if not rec.msg.HasField("case_event"):
+    apply_records(session, [rec])
+
+
+def _postgres(session: Session) -> Connection | None:
+    """This transaction's connection when it is PostgreSQL through psycopg 3 (COPY is available)."""
+    conn = session.connection()
+    return conn if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg" else None
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in this transaction: with ``COPY`` on PostgreSQL (several times cheaper per
+    row than an executemany of INSERTs), an executemany elsewhere. Values go through the columns'
+    bind processing either way (so a naive datetime is refused as on any insert)."""
+    if not rows:
         return
-    ev = rec.msg.case_event
+    conn = _postgres(session) if len(rows) >= _COPY_MIN else None
+    if conn is None:
+        session.execute(table.insert(), rows)
+        return
+    cols = list(rows[0])
+    procs = [(i, p) for i, p in enumerate(table.c[c].type.bind_processor(conn.dialect) for c in cols) if p]
+    quote = conn.dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in cols)}) FROM STDIN"
+    with conn.connection.driver_connection.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+        for r in rows:
+            values = [r[c] for c in cols]
+            for i, p in procs:
+                values[i] = p(values[i])
+            copy.write_row(values)
+
+
+def _load(session: Session, table: Table, key: str, keys: set[str]) -> dict[str, dict[str, Any]]:
+    col = table.c[key]
+    names = [c.key for c in table.columns]
+    at = names.index(key)
+    ordered = sorted(keys)
+    if _postgres(session) is not None:  # one array parameter instead of a thousand
+        queries = [select(table).where(col == any_(bindparam("keys", ordered, type_=ARRAY(col.type))))]
+    else:
+        queries = [select(table).where(col.in_(ordered[i:i + _IN_CHUNK])) for i in range(0, len(ordered), _IN_CHUNK)]
+    return {row[at]: dict(zip(names, row)) for q in queries for row in session.execute(q)}
+
+
+def _write(session: Session, table: Table, key: str, rows: dict[str, dict[str, Any]], new: set[str],
+           changed: set[str]) -> None:
+    old = sorted(changed - new)
+    if len(new) + len(old) >= _COPY_MIN and _postgres(session) is not None:
+        # The changed rows are rewritten whole: deleted and copied in again with the new ones (in
+        # this transaction, so nobody sees them missing) — far cheaper than an UPDATE per row.
+        if old:
+            col = table.c[key]
+            session.execute(delete(table).where(col == any_(bindparam("keys", old, type_=ARRAY(col.type)))))
+        insert_rows(session, table, [rows[k] for k in sorted(new)] + [rows[k] for k in old])
+        return
+    if new:
+        session.execute(table.insert(), [rows[k] for k in sorted(new)])
+    if old:
+        stmt = update(table).where(table.c[key] == bindparam("_key"))
+        params = []
+        for k in old:
+            p = {c: v for c, v in rows[k].items() if c != key}
+            p["_key"] = k
+            params.append(p)
+        session.execute(stmt, params)
+
+
+def _expire(session: Session, cls: type, keys: set[str]) -> None:
+    """Rows written with Core: an instance of them already in the session must not hide the change."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, cls) and inspect(obj).identity[0] in keys:
+            session.expire(obj)
+
+
+def apply_records(session: Session, recs: Iterable[Parsed]) -> None:
+    """Apply records in order, with the same result as applying them one at a time: the rows the
+    batch touches are loaded in one query per table and each changed row is written once."""
+    events = [(r, r.msg.case_event) for r in recs if r.msg.HasField("case_event")]
+    if not events:
+        return
+    session.flush()  # anything added through the ORM in this transaction is seen by the queries below
+    ct: Table = LibCase.__table__  # type: ignore[assignment]
+    lt: Table = LibLicense.__table__  # type: ignore[assignment]
+    cases = _load(session, ct, "service_code", {ev.service_code for _, ev in events})
+    numbers = {ev.license.number for _, ev in events if ev.HasField("license") and ev.license.number}
+    licenses = _load(session, lt, "number", numbers) if numbers else {}
+    new_cases: set[str] = set()
+    changed_cases: set[str] = set()
+    new_lics: set[str] = set()
+    changed_lics: set[str] = set()
+    for rec, ev in events:
+        _apply(rec, ev, cases, licenses, new_cases, changed_cases, new_lics, changed_lics)
+    _write(session, ct, "service_code", cases, new_cases, changed_cases)
+    _write(session, lt, "number", licenses, new_lics, changed_lics)
+    if session.identity_map:
+        _expire(session, LibCase, changed_cases - new_cases)
+        _expire(session, LibLicense, changed_lics - new_lics)
+
+
+_CASE_COLUMNS = tuple(c.key for c in LibCase.__table__.columns)
+_LICENSE_COLUMNS = tuple(c.key for c in LibLicense.__table__.columns)
+
+
+def _apply(rec: Parsed, ev: Any, cases: dict[str, dict[str, Any]], licenses: dict[str, dict[str, Any]],
+           new_cases: set[str], changed_cases: set[str], new_lics: set[str], changed_lics: set[str]) -> None:
     at = _dt(ev.occurred_at_ms) or _dt(rec.msg.created_at_ms)
     signed_at = _dt(rec.msg.created_at_ms)
-    row = session.get(LibCase, ev.service_code)
+    code = ev.service_code
+    row = cases.get(code)
     if row is None:
-        row = LibCase(service_code=ev.service_code, origin=rec.origin, record_seq=0)
-        session.add(row)
-    elif row.origin != rec.origin or row.record_seq >= rec.seq:
+        row = cases[code] = dict.fromkeys(_CASE_COLUMNS)
+        row.update(service_code=code, origin=rec.origin, record_seq=0)
+        new_cases.add(code)
+    elif row["origin"] != rec.origin or row["record_seq"] >= rec.seq:
         return
-    row.item_code, row.item_name = ev.item_code, ev.item_name
-    row.department_code, row.department_name = ev.department_code, ev.department_name
-    row.status, row.stage_kind, row.stage_name = ev.status, ev.stage_kind, ev.stage_name
-    row.last_event, row.last_event_at = ev.event, at
+    changed_cases.add(code)
+    row["item_code"], row["item_name"] = ev.item_code, ev.item_name
+    row["department_code"], row["department_name"] = ev.department_code, ev.department_name
+    row["status"], row["stage_kind"], row["stage_name"] = ev.status, ev.stage_kind, ev.stage_name
+    row["last_event"], row["last_event_at"] = ev.event, at
     if ev.event == "submit":
-        row.submitted_at = at
+        row["submitted_at"] = at
     if ev.event == "accept":
-        row.accepted_at = at
-    if ev.status == "concluded" and row.concluded_at is None:
-        row.concluded_at = at
-    row.legal_deadline, row.promised_deadline = _date(ev.legal_deadline), _date(ev.promised_deadline)
-    row.stage_deadline = _date(ev.stage_deadline)
-    row.result = ev.result or None
-    row.applicant_id_hash, row.applicant_name_masked = ev.applicant_id_hash, ev.applicant_name_masked
-    row.record_seq, row.record_hash, row.key_id, row.signed_at = rec.seq, rec.hash.hex(), rec.msg.key_id, signed_at
+        row["accepted_at"] = at
+    if ev.status == "concluded" and row["concluded_at"] is None:
+        row["concluded_at"] = at
+    row["legal_deadline"], row["promised_deadline"] = _date(ev.legal_deadline), _date(ev.promised_deadline)
+    row["stage_deadline"] = _date(ev.stage_deadline)
+    row["result"] = ev.result or None
+    row["applicant_id_hash"], row["applicant_name_masked"] = ev.applicant_id_hash, ev.applicant_name_masked
+    row["record_seq"], row["record_hash"], row["key_id"], row["signed_at"] = (rec.seq, rec.hash.hex(),
+                                                                              rec.msg.key_id, signed_at)
     if ev.HasField("license") and ev.license.number:
         lic = ev.license
-        lrow = session.get(LibLicense, lic.number)
+        lrow = licenses.get(lic.number)
         if lrow is None:
-            lrow = LibLicense(number=lic.number, origin=rec.origin)
-            session.add(lrow)
-        elif lrow.origin != rec.origin or lrow.record_seq >= rec.seq:
+            lrow = licenses[lic.number] = dict.fromkeys(_LICENSE_COLUMNS)
+            lrow.update(number=lic.number, origin=rec.origin)
+            new_lics.add(lic.number)
+        elif lrow["origin"] != rec.origin or lrow["record_seq"] >= rec.seq:
             return
-        lrow.service_code, lrow.name, lrow.holder_hash, lrow.holder_masked = ev.service_code, lic.name, lic.holder_hash, lic.holder_masked
-        lrow.valid_from, lrow.valid_until = _date(lic.valid_from), _date(lic.valid_until)
-        lrow.issuing_department, lrow.status, lrow.digest = lic.issuing_department, lic.status, lic.digest
-        lrow.record_seq, lrow.key_id, lrow.signed_at = rec.seq, rec.msg.key_id, signed_at
+        changed_lics.add(lic.number)
+        lrow["service_code"], lrow["name"] = ev.service_code, lic.name
+        lrow["holder_hash"], lrow["holder_masked"] = lic.holder_hash, lic.holder_masked
+        lrow["valid_from"], lrow["valid_until"] = _date(lic.valid_from), _date(lic.valid_until)
+        lrow["issuing_department"], lrow["status"], lrow["digest"] = lic.issuing_department, lic.status, lic.digest
+        lrow["record_seq"], lrow["key_id"], lrow["signed_at"] = rec.seq, rec.msg.key_id, signed_at

@@ -12,11 +12,11 @@ import hmac
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from federation.envelope import GENESIS, Parsed, Signer, accumulate, seal
-from federation.library import apply_record
+from federation.library import apply_records, insert_rows
 from federation.pb.v1 import federation_pb2 as pb
 from node.domain.masking import mask_id_number, mask_name
 from node.persistence.models import Case, Department, FedHead, FedRecord
@@ -102,18 +102,25 @@ def append_pending(session: Session) -> list[Parsed]:
         rows.append(dict(origin=rec.origin, seq=rec.seq, body=rec.body, signature=rec.signature, hash=rec.hash.hex(),
                          acc=acc.hex(), key_id=signer.key_id, received_from=None, stored_at=now))
         prev = rec.hash
-    session.execute(insert(FedRecord), rows)
+    insert_rows(session, FedRecord.__table__, rows)  # type: ignore[arg-type]
     if head is None:
         session.add(FedHead(origin=signer.node_id, seq=seq, hash=prev.hex(), acc=acc.hex(), pushed_seq=0,
                             updated_at=now))
     else:
         session.execute(update(FedHead).where(FedHead.origin == signer.node_id)
                         .values(seq=seq, hash=prev.hex(), acc=acc.hex(), updated_at=now))
-    for r in out:
-        apply_record(session, r)
+    apply_records(session, out)
     return out
 
 
 def read_records(session: Session, origin: str, after_seq: int, limit: int) -> list[FedRecord]:
     return list(session.scalars(select(FedRecord).where(FedRecord.origin == origin, FedRecord.seq > after_seq)
                                 .order_by(FedRecord.seq).limit(limit)))
+
+
+def read_signed(session: Session, origin: str, after_seq: int, limit: int) -> list[tuple[int, bytes, bytes]]:
+    """``(seq, body, signature)`` of the records after ``after_seq``: what an uplink sends (no ORM objects)."""
+    rows = session.execute(select(FedRecord.seq, FedRecord.body, FedRecord.signature)
+                           .where(FedRecord.origin == origin, FedRecord.seq > after_seq)
+                           .order_by(FedRecord.seq).limit(limit))
+    return [(seq, bytes(body), bytes(sig)) for seq, body, sig in rows]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 
 import grpc
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from federation.checkpoint import make_checkpoint
 from federation.grpc.server import MAX_MESSAGE
-from federation.log import read_records
+from federation.log import read_signed
 from federation.pb.v1 import federation_pb2 as pb
 from federation.pb.v1 import federation_pb2_grpc as pb_grpc
 from node.persistence.models import FedHead
@@ -37,7 +38,7 @@ class UplinkStats:
 class Uplink:
     def __init__(self, ctx: NodeContext, target: str, credentials: grpc.ChannelCredentials,
                  server_name: str | None = None, batch_size: int = 1000, idle: float = 0.2,
-                 checkpoint_every: float = 30.0) -> None:
+                 checkpoint_every: float = 30.0, window: int = 2) -> None:
         self.ctx = ctx
         self.target = target
         self.credentials = credentials
@@ -48,6 +49,7 @@ class Uplink:
         self.batch_size = batch_size
         self.idle = idle
         self.checkpoint_every = checkpoint_every
+        self.window = max(1, window)  # batches in flight before waiting for an ack
         self.stats = UplinkStats()
         self._channel: grpc.aio.Channel | None = None
 
@@ -65,10 +67,11 @@ class Uplink:
         with self.ctx.factory() as s:
             return {h.origin: h.seq for h in s.scalars(select(FedHead))}
 
-    def _read(self, origin: str, after: int) -> list[pb.SignedRecord]:
+    def _read(self, origin: str, after: int) -> tuple[list[pb.SignedRecord], int]:
+        """The next batch after ``after`` and the sequence number of its last record."""
         with self.ctx.factory() as s:
-            return [pb.SignedRecord(body=bytes(r.body), signature=bytes(r.signature))
-                    for r in read_records(s, origin, after, self.batch_size)]
+            rows = read_signed(s, origin, after, self.batch_size)
+        return [pb.SignedRecord(body=body, signature=sig) for _, body, sig in rows], (rows[-1][0] if rows else after)
 
     async def sync_once(self) -> int:
         """Push everything the parent lacks; returns the number of records it newly applied."""
@@ -82,20 +85,39 @@ class Uplink:
         if todo:
             call = stub.PushRecords(timeout=600)
             batch_id = 0
+            # Up to ``window`` batches are in flight: the next one is read and sent while the parent
+            # verifies and applies the previous one. Acks come back in order.
+            inflight: deque[tuple[str, int, int]] = deque()  # (origin, last seq of the batch, records)
+
+            async def settle() -> bool:
+                """Take the oldest batch's ack; False if the parent's cursor is not where that batch ended."""
+                nonlocal applied
+                origin, last, count = inflight.popleft()
+                ack = await call.read()
+                if ack is grpc.aio.EOF:
+                    raise ConnectionError("parent closed the stream")
+                applied += ack.applied
+                self.stats.sent += count
+                pos = next((c.seq for c in ack.cursors if c.origin == origin), last)
+                self.stats.parent_cursors[origin] = pos
+                return pos == last
+
+            in_step = True
             for origin, pos in sorted(todo.items()):
-                while pos < mine[origin]:
-                    records = await asyncio.to_thread(self._read, origin, pos)
+                while in_step and pos < mine[origin]:
+                    records, last = await asyncio.to_thread(self._read, origin, pos)
                     if not records:
                         break
                     batch_id += 1
                     await call.write(pb.RecordBatch(batch_id=batch_id, records=records))
-                    ack = await call.read()
-                    if ack is grpc.aio.EOF:
-                        raise ConnectionError("parent closed the stream")
-                    applied += ack.applied
-                    self.stats.sent += len(records)
-                    pos = next((c.seq for c in ack.cursors if c.origin == origin), pos + len(records))
-                    self.stats.parent_cursors[origin] = pos
+                    inflight.append((origin, last, len(records)))
+                    pos = last
+                    if len(inflight) >= self.window:
+                        in_step = await settle()
+                if not in_step:
+                    break  # the parent is elsewhere than expected: the next round resumes from its cursors
+            while inflight:
+                await settle()
             await call.done_writing()
             while await call.read() is not grpc.aio.EOF:
                 pass
@@ -118,31 +140,58 @@ class Uplink:
         return ack.detail
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Sync until ``stop`` is set, reconnecting with backoff while the parent is unreachable."""
+        """Sync until ``stop`` is set, reconnecting with backoff while the parent is unreachable.
+
+        A checkpoint walks the whole log (seconds on a large one), so it is built and pushed beside
+        the sync instead of holding records back; a failed checkpoint counts as a failed round."""
         backoff = 0.5
         last_cp = 0.0
+        checkpoint: asyncio.Task[str] | None = None
         loop = asyncio.get_running_loop()
-        while not stop.is_set():
-            try:
-                n = await self.sync_once()
-                if loop.time() - last_cp > self.checkpoint_every:
-                    await self.push_checkpoint()
-                    last_cp = loop.time()
-                backoff = 0.5
-                if n == 0:
-                    await asyncio.wait_for(stop.wait(), timeout=self.idle)
-            except asyncio.TimeoutError:
-                continue
-            except Exception as e:  # noqa: BLE001 - the uplink outlives any failure and retries
-                self.stats.failures += 1
-                self.stats.caught_up = False
-                self.stats.last_error = e.details() if isinstance(e, grpc.aio.AioRpcError) else str(e)
-                log.warning("uplink to %s: %s (retry in %.1fs)", self.target, self.stats.last_error, backoff,
-                            exc_info=not isinstance(e, (grpc.aio.AioRpcError, ConnectionError, OSError)))
-                await self.close()
+        try:
+            while not stop.is_set():
                 try:
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                    n = await self.sync_once()
+                    if checkpoint is not None and checkpoint.done():
+                        done, checkpoint = checkpoint, None
+                        done.result()  # raises what pushing it raised
+                        last_cp = loop.time()
+                    if checkpoint is None and loop.time() - last_cp > self.checkpoint_every:
+                        checkpoint = asyncio.create_task(self.push_checkpoint())
+                    backoff = 0.5
+                    if n == 0:
+                        await asyncio.wait_for(stop.wait(), timeout=self.idle)
                 except asyncio.TimeoutError:
-                    pass
-                backoff = min(backoff * 2, 10.0)
-        await self.close()
+                    continue
+                except Exception as e:  # noqa: BLE001 - the uplink outlives any failure and retries
+                    self.stats.failures += 1
+                    self.stats.caught_up = False
+                    self.stats.last_error = e.details() if isinstance(e, grpc.aio.AioRpcError) else str(e)
+                    log.warning("uplink to %s: %s (retry in %.1fs)", self.target, self.stats.last_error, backoff,
+                                exc_info=not isinstance(e, (grpc.aio.AioRpcError, ConnectionError, OSError)))
+                    await _drop(checkpoint)
+                    checkpoint = None
+                    await self.close()
+                    try:
+                        await asyncio.wait_for(stop.wait(), timeout=backoff)
+                    except asyncio.TimeoutError:
+                        pass
+                    backoff = min(backoff * 2, 10.0)
+        finally:
+            await _drop(checkpoint)
+            await self.close()
+
+
+async def _drop(task: asyncio.Task[str] | None) -> None:
+    """Cancel a checkpoint still running (or collect one that finished) before the channel closes."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # the uplink itself is being cancelled
+    except Exception:  # noqa: BLE001 - it failed along with the round that is retried
+        pass
