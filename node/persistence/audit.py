@@ -67,6 +67,15 @@ def capture_after_flush(session: Session, _ctx: object) -> None:
             pending.append({"table": mapper.local_table.name, "key": key, "op": op, "changes": changes})
 
 
+def capture_rows(session: Session, table_name: str, op: str, rows: list[dict[str, Any]], key: str = "id") -> None:
+    """Audit rows written with Core statements (not through a flush): the same entry an ORM
+    insert of those values would have produced. ``rows`` must hold every column."""
+    pending: list[dict[str, Any]] = session.info.setdefault(PENDING, [])
+    for r in rows:
+        pending.append({"table": table_name, "key": str(r[key]), "op": op,
+                        "changes": {k: _jsonable(v) for k, v in r.items() if k != "password_hash"}})
+
+
 # Built once: the hot path only binds values (no statement construction or cache-key walk per commit).
 _LOCK_HEAD = (update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + bindparam("n", type_=BigInteger()))
               .returning(AuditHead.seq, AuditHead.hash))

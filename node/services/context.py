@@ -15,7 +15,7 @@ from node.domain.lifecycle import Actor
 from node.domain.roles import HALL_WIDE, Role
 from node.persistence.blobs import BlobStore, LocalBlobStore
 from node.persistence.db import make_engine, make_session_factory
-from node.persistence.models import CalendarYear
+from node.persistence.models import CalendarYear, ItemVersion
 from node.persistence.uow import UnitOfWork
 
 CST = timezone(timedelta(hours=8), "CST")
@@ -42,6 +42,8 @@ class NodeContext:
     signer: Signer | None = None  # set once the node has a federation identity
     id_hash_key: bytes = b""
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
+    item_versions: dict[int, ItemVersion] = field(default_factory=dict, repr=False)
+    """Published item versions loaded so far (immutable once published), detached, by id."""
 
     @classmethod
     def build(cls, settings: Settings, **kw: object) -> "NodeContext":

@@ -5,17 +5,19 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, insert, select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.exc import IntegrityError
 
 from node.domain import servicecode
 from node.domain.identity import validate_id
-from node.domain.errors import Conflict, DomainError, InvalidInput, PermissionDenied
+from node.domain.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from node.domain.items import ItemStatus
 from node.domain.lifecycle import Actor, Event, Status
 from node.domain.roles import Role
+from node.persistence.audit import capture_rows
 from node.persistence.blobs import sniff_file_type
-from node.persistence.models import Case, CaseMaterial, CaseTransition, ItemVersion, Upload
+from node.persistence.models import Case, CaseMaterial, CaseTransition, Item, ItemVersion, Notification, Upload
 
 from federation import log as federation_log
 
@@ -65,13 +67,17 @@ def store_upload(ctx: NodeContext, filename: str, data: bytes) -> Upload:
         return up
 
 
+_UPLOADS = select(Upload.__table__).where(Upload.__table__.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def completeness(s: Any, version: ItemVersion, materials: list[dict[str, Any]],
-                 conditional: list[str]) -> tuple[Notice, dict[str, list[Upload]]]:
+                 conditional: list[str]) -> tuple[Notice, dict[str, list[Row[Any]]]]:
+    """Check the given materials against the version's list; the uploads come back as rows."""
     notice = Notice(version.item.code, version.name)
     defs = {m["code"]: m for m in version.materials}
-    given: dict[str, list[Upload]] = {}
+    given: dict[str, list[Row[Any]]] = {}
     ids = [m["upload_id"] for m in materials]
-    uploads = {u.id: u for u in s.scalars(select(Upload).where(Upload.id.in_(ids)))} if ids else {}
+    uploads = {u.id: u for u in s.execute(_UPLOADS, {"ids": ids})} if ids else {}
     for i, m in enumerate(materials):
         code, uid = m["material_code"], m["upload_id"]
         d = defs.get(code)
@@ -146,12 +152,68 @@ def submit_case(ctx: NodeContext, actor: Actor | None, data: dict[str, Any]) -> 
     return code
 
 
+_CASES = Case.__table__
+_TRANSITIONS = CaseTransition.__table__
+_MATERIALS = CaseMaterial.__table__
+_NOTIFICATIONS = Notification.__table__
+_INSERT_CASE = insert(_CASES).returning(_CASES.c.id)
+_INSERT_TRANSITION = insert(_TRANSITIONS).returning(_TRANSITIONS.c.id)
+_INSERT_MATERIALS = insert(_MATERIALS).returning(_MATERIALS.c.id, sort_by_parameter_order=True)
+_INSERT_NOTIFICATION = insert(_NOTIFICATIONS).returning(_NOTIFICATIONS.c.id)
+
+
+def _row(table: Any, **values: Any) -> dict[str, Any]:
+    """Every column of ``table`` (None where not given), so the audit entry is complete."""
+    row = dict.fromkeys(table.c.keys())
+    row.update(values)
+    return row
+
+
+def _insert(conn: Any, s: Any, stmt: Any, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (ids filled in from RETURNING) and capture their audit entries."""
+    values = [{k: v for k, v in r.items() if k != "id"} for r in rows]
+    ids = conn.execute(stmt, values[0] if len(values) == 1 else values).scalars().all()
+    for r, i in zip(rows, ids):
+        r["id"] = i
+    capture_rows(s, table.name, "insert", rows)
+
+
+_ITEMS = Item.__table__
+_VERSIONS = ItemVersion.__table__
+_CURRENT = (select(_ITEMS.c.status, _VERSIONS.c.id)
+            .join(_VERSIONS, (_VERSIONS.c.item_id == _ITEMS.c.id) & (_VERSIONS.c.version == _ITEMS.c.current_version))
+            .where(_ITEMS.c.code == bindparam("code")))
+
+
+def _current_version(ctx: NodeContext, s: Any, code: str) -> tuple[ItemVersion, str]:
+    """The item's current version and the item's status now.
+
+    A published version never changes (a revision is a new version), so the node keeps the
+    versions it has loaded; only the item's pointer and status are read per submission."""
+    row = s.execute(_CURRENT, {"code": code}).one_or_none()
+    if row is None:
+        raise NotFound(f"no item with code '{code}' in the catalog", field="item_code")
+    status, vid = row
+    v = ctx.item_versions.get(vid)
+    if v is None:
+        v = s.scalar(select(ItemVersion).where(ItemVersion.id == vid).options(joinedload(ItemVersion.item))
+                     .execution_options(all_tenants=True))
+        assert v is not None
+        s.expunge(v.item)
+        s.expunge(v)
+        ctx.item_versions[vid] = v
+    return v, status
+
+
 def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing: str, data: dict[str, Any]) -> str:
+    """One transaction. A new case's rows are written with Core statements (one per table, the
+    materials as one multi-row insert) and audited from the very values written: intake is the
+    hot path, and the ORM's flush bookkeeping bought nothing for rows that are only inserted."""
     with ctx.uow(actor) as uow:
         s = uow.session
-        v = current_version(s, data["item_code"])
-        if v.item.status != ItemStatus.ACTIVE:
-            raise Conflict(f"item '{v.item.code}' is {v.item.status} and takes no applications", field="item_code")
+        v, item_status = _current_version(ctx, s, data["item_code"])
+        if item_status != ItemStatus.ACTIVE:
+            raise Conflict(f"item '{v.item.code}' is {item_status} and takes no applications", field="item_code")
         if actor is not None and actor.role == Role.CLERK and actor.department_id not in (None, v.department_id):
             raise PermissionDenied("this window accepts its own department's items only", field="item_code")
         notice, given = completeness(s, v, data.get("materials", []), data.get("conditional_materials", []))
@@ -164,33 +226,38 @@ def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing
         a = data["applicant"]
         id_type = a.get("id_type", "resident_id")
         id_number = validate_id(id_type, a["id_number"])
-        case = Case(code=code, department_id=v.department_id, item_version_id=v.id, item_code=v.item.code,
-                    channel=channel, service_point_id=actor.service_point_id if channel == "agent" and actor else None,
-                    submitted_by=actor.staff_id if actor else None, processing=processing,
-                    applicant_name=a["name"], applicant_id_type=id_type, applicant_id_number=id_number, applicant_phone=a.get("phone"),
-                    applicant_org=a.get("org"), form=data.get("form", {}),
-                    conditional_materials=data.get("conditional_materials", []), status=Status.SUBMITTED.value,
-                    submitted_at=uow.now, paused_days=0, extended_days=0,
-                    materials=[])  # a new case has none: appending below needs no lazy load (SELECT + autoflush)
+        conn = s.connection()
+        case_row = _row(_CASES, code=code, department_id=v.department_id, item_version_id=v.id, item_code=v.item.code,
+                        channel=channel,
+                        service_point_id=actor.service_point_id if channel == "agent" and actor else None,
+                        submitted_by=actor.staff_id if actor else None, processing=processing,
+                        applicant_name=a["name"], applicant_id_type=id_type, applicant_id_number=id_number,
+                        applicant_phone=a.get("phone"), applicant_org=a.get("org"), form=data.get("form", {}),
+                        conditional_materials=data.get("conditional_materials", []), status=Status.SUBMITTED.value,
+                        submitted_at=uow.now, paused_days=0, extended_days=0, version=1)
+        _insert(conn, s, _INSERT_CASE, _CASES, [case_row])
+        case_id, dept = case_row["id"], v.department_id
+        actor_label = actor.label if actor else "applicant"
+        _insert(conn, s, _INSERT_TRANSITION, _TRANSITIONS, [_row(
+            _TRANSITIONS, case_id=case_id, department_id=dept, seq=1, event="submit", to_status=Status.SUBMITTED.value,
+            actor=actor_label, actor_role=actor.role if actor else None, occurred_at=uow.now, recorded_at=uow.now,
+            backfilled=False, data={"channel": channel})])
+        material_rows = [_row(_MATERIALS, case_id=case_id, department_id=dept, material_code=code_, upload_id=up.id,
+                              digest=up.digest, size=up.size, file_type=up.file_type, filename=up.filename,
+                              added_at=uow.now)
+                         for code_, ups in given.items() for up in ups]
+        if material_rows:
+            _insert(conn, s, _INSERT_MATERIALS, _MATERIALS, material_rows)
+        # The case as written, for the federation record and the notice (never added to the session).
+        case = Case(**case_row)
         case.item_version = v
-        s.add(case)
-        s.flush()
-        s.add(CaseTransition(case_id=case.id, department_id=case.department_id, seq=1, event="submit",
-                             from_status=None, from_stage=None, to_status=Status.SUBMITTED.value, to_stage=None,
-                             actor=actor.label if actor else "applicant", actor_role=actor.role if actor else None,
-                             occurred_at=uow.now, recorded_at=uow.now, backfilled=False, stage_deadline=None,
-                             reason=None, data={"channel": channel}))
-        for code_, ups in given.items():
-            for up in ups:
-                case.materials.append(CaseMaterial(case_id=case.id, department_id=case.department_id, material_code=code_,
-                                   upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
-                                   filename=up.filename, added_at=uow.now))
-        federation_log.record_case_event(s, case, "submit", occurred_at=uow.now, actor=actor.label if actor else "applicant",
+        case.materials = [CaseMaterial(**r) for r in material_rows]
+        federation_log.record_case_event(s, case, "submit", occurred_at=uow.now, actor=actor_label,
                                          actor_role=actor.role if actor else None)
-        n = notifications.queue(s, uow.now, ctx.settings.node_name, case, v.name, "submitted")
+        n = notifications.outbox_row(uow.now, ctx.settings.node_name, case, v.name, "submitted")
         if n is not None:
-            s.flush()
-            nid = n.id
+            _insert(conn, s, _INSERT_NOTIFICATION, _NOTIFICATIONS, [n])
+            nid = n["id"]
             uow.after_commit(lambda: ctx.dispatch_notifications([nid]))
         uow.commit()
         return code

@@ -13,7 +13,7 @@ import logging
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -80,15 +80,26 @@ def make_gateway(settings: Settings) -> Gateway:
     return LogGateway()
 
 
-def queue(session: Session, now: datetime, hall: str, case: Case, item_name: str, template: str,
-          detail: str = "") -> Notification | None:
-    """Write an outbox row for the applicant; no phone number, no message."""
+def outbox_row(now: datetime, hall: str, case: Case, item_name: str, template: str,
+               detail: str = "") -> dict[str, Any] | None:
+    """The outbox row telling the applicant about ``case`` (every column but the id); None
+    without a phone number."""
     if not case.applicant_phone:
         return None
     body = TEMPLATES[template].format(hall=hall, item=item_name, code=case.code, detail=detail,
                                       promised=case.promised_deadline.isoformat() if case.promised_deadline else "")
-    n = Notification(case_id=case.id, recipient=case.applicant_phone, template=template, body=body,
-                     status="pending", attempts=0, created_at=now)
+    return {"case_id": case.id, "recipient": case.applicant_phone, "template": template, "body": body,
+            "status": "pending", "attempts": 0, "last_error": None, "created_at": now, "claimed_at": None,
+            "sent_at": None}
+
+
+def queue(session: Session, now: datetime, hall: str, case: Case, item_name: str, template: str,
+          detail: str = "") -> Notification | None:
+    """Write an outbox row for the applicant; no phone number, no message."""
+    row = outbox_row(now, hall, case, item_name, template, detail)
+    if row is None:
+        return None
+    n = Notification(**row)
     session.add(n)
     return n
 

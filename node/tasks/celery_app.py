@@ -6,6 +6,7 @@ from celery import Celery
 from node.config import Settings
 
 DELIVER = "yiwang.deliver_notification"
+DELIVER_MANY = "yiwang.deliver_notifications"
 SWEEP = "yiwang.sweep_notifications"
 
 

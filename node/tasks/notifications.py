@@ -1,13 +1,18 @@
 """Notification tasks: idempotent (the service claims the outbox row), retried with backoff."""
 from __future__ import annotations
 
+import logging
+
 from celery import Celery
 
 from node.config import Settings
 from node.services import notifications as svc
 from node.services.context import NodeContext
 
-from .celery_app import DELIVER, SWEEP
+from .celery_app import DELIVER, DELIVER_MANY, SWEEP
+
+
+log = logging.getLogger("yiwang.tasks")
 
 
 def register(app: Celery, settings: Settings) -> None:
@@ -27,6 +32,20 @@ def register(app: Celery, settings: Settings) -> None:
             return svc.deliver_notification(ctx, notification_id, state["gw"])  # type: ignore[arg-type]
         except svc.TransientGatewayError as e:
             raise self.retry(exc=e, countdown=min(2 ** self.request.retries, 300))
+
+    @app.task(name=DELIVER_MANY)
+    def deliver_notifications(notification_ids: list[int]) -> int:
+        """Several rows committed together (the web process coalesces them); a row the gateway
+        does not take now goes on as its own retrying ``deliver_notification`` task."""
+        ctx, sent = node(), 0
+        for i in notification_ids:
+            try:
+                sent += svc.deliver_notification(ctx, i, state["gw"]) == "sent"  # type: ignore[arg-type]
+            except svc.TransientGatewayError as e:
+                # counts as its first retry: the backoff goes on 2 s, 4 s ... as for a lone row
+                log.info("notification %s not taken (%s): retried by its own task in 1s", i, e)
+                app.send_task(DELIVER, args=[i], countdown=1, retries=1)
+        return sent
 
     @app.task(name=SWEEP)
     def sweep_notifications() -> int:

@@ -250,6 +250,22 @@ def test_item_versions_suspension_and_repeal(api):
     assert api.fire(code, "accept", "clerk")["stages"][2]["kind"] == "approve"
 
 
+def test_revision_and_suspension_take_effect_for_the_very_next_submission(api):
+    """The node keeps published versions it has loaded; the item's pointer and status are read fresh."""
+    first = api.apply_online()
+    assert api.case(first)["item_version"] == 1
+    r = api.put(f"/api/v1/items/{SIGN_ITEM}", {"version": 1, "name": "店招店牌设置（修订）"}, "cgj-chief")
+    assert r.status_code == 200, r.json
+    second = api.apply_online()
+    assert api.case(second)["item_version"] == 2 and api.case(first)["item_version"] == 1
+    assert api.post(f"/api/v1/items/{SIGN_ITEM}/status", {"status": "suspended"}, "cgj-chief").status_code == 200
+    r = api.post("/api/v1/public/applications", {"item_code": SIGN_ITEM, "applicant": {"name": "a", "id_number": ID_NUMBER},
+                                                 "materials": []})
+    assert r.status_code == 409 and "suspended" in r.json["message"]
+    assert api.post(f"/api/v1/items/{SIGN_ITEM}/status", {"status": "active"}, "cgj-chief").status_code == 200
+    assert api.case(api.apply_online())["item_version"] == 2
+
+
 def test_publish_item_rules(api):
     base = {"code": "330105-XK-CG-099", "name": "测试事项", "kind": "promised", "legal_limit_days": 5,
             "promised_limit_days": 10, "stages": [{"kind": "accept", "time_limit_days": 1, "role": "clerk"},
