@@ -28,9 +28,9 @@ Phases (one run):
               back within the target; compared with the arrival rate.
 8. check      every node holds the same log (head, accumulator, counts), no alert was raised.
 
-Uplinks push batches of ``--batch-size`` records (default 5000, the server's ``MAX_BATCH``; ``yiwang
-federation serve`` defaults to 1000, which costs a fixed share per batch — pass ``--batch-size 1000``
-to measure that). Every process reports the CPU it spent per phase, with what the rest of the
+Uplinks push batches of ``--batch-size`` records (default 5000, the server's ``MAX_BATCH`` and the
+default of ``yiwang federation serve``; smaller batches cost a fixed share per batch — pass
+``--batch-size 1000`` to measure that). Every process reports the CPU it spent per phase, with what the rest of the
 machine used meanwhile: on a shared machine the rates are only as good as the idle cores.
 
     python bench/sync.py                  # full run: 200,000 records, 60 s steady, 60 s outage
@@ -732,8 +732,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--outage", type=float, default=60.0, help="seconds the city is down (600 = the 10-minute figure)")
     ap.add_argument("--poll", type=float, default=0.02, help="seconds between head polls (lag resolution)")
     ap.add_argument("--batch-size", type=int, default=5000,
-                    help="records per pushed batch: 'federation serve --batch-size' (its default is 1000; 5000 is "
-                         "the server's MAX_BATCH)")
+                    help="records per pushed batch: 'federation serve --batch-size' (default 5000, the "
+                         "server's MAX_BATCH)")
     ap.add_argument("--checkpoint-every", type=float, default=30.0, help="seconds between checkpoints of each uplink")
     ap.add_argument("--openssl-seconds", type=int, default=3)
     ap.add_argument("--skip-pipeline", action="store_true", help="skip the concurrent pipeline phase")

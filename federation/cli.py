@@ -232,7 +232,8 @@ def show() -> None:
 @federation.command("serve")
 @click.option("--listen", default="127.0.0.1:7105", show_default=True, help="host:port of this node's gRPC server")
 @click.option("--parent", "parent_addr", default=None, help="host:port of the parent's gRPC server (omit at the province)")
-@click.option("--batch-size", default=1000, show_default=True, type=int)
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 5000),
+              help="records per pushed batch (the receiver accepts at most 5000)")
 @click.option("--checkpoint-every", default=30.0, show_default=True, type=float, help="seconds between checkpoints")
 def serve(listen: str, parent_addr: str | None, batch_size: int, checkpoint_every: float) -> None:
     """Serve the federation (mTLS gRPC) and stream this node's log to its parent until stopped."""

@@ -155,7 +155,7 @@ async def refresh_directory(ident: Identity, stub: Any) -> bool:
 
 
 async def run(settings: Settings, listen: str, parent: str | None, stop: asyncio.Event,
-              batch_size: int = 1000, checkpoint_every: float = 30.0) -> None:
+              batch_size: int = 5000, checkpoint_every: float = 30.0) -> None:
     from federation.catalog import pull_catalog
     from federation.grpc.client import Uplink
     from federation.grpc.server import FederationServicer, serve

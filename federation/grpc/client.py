@@ -15,7 +15,7 @@ import grpc
 from sqlalchemy import select
 
 from federation.checkpoint import make_checkpoint
-from federation.grpc.server import MAX_MESSAGE
+from federation.grpc.server import MAX_BATCH, MAX_MESSAGE
 from federation.log import read_signed
 from federation.pb.v1 import federation_pb2 as pb
 from federation.pb.v1 import federation_pb2_grpc as pb_grpc
@@ -37,7 +37,7 @@ class UplinkStats:
 
 class Uplink:
     def __init__(self, ctx: NodeContext, target: str, credentials: grpc.ChannelCredentials,
-                 server_name: str | None = None, batch_size: int = 1000, idle: float = 0.2,
+                 server_name: str | None = None, batch_size: int = MAX_BATCH, idle: float = 0.2,
                  checkpoint_every: float = 30.0, window: int = 2) -> None:
         self.ctx = ctx
         self.target = target
