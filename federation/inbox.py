@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from federation.envelope import GENESIS, Parsed, RecordRejected, accumulate, parse
 from federation.library import apply_records, insert_rows
-from node.persistence.models import FedAlert, FedHead, FedRecord
+from node.persistence.models import FedAlert, FedCheckpoint, FedHead, FedRecord
 
 CST = timezone(timedelta(hours=8), "CST")
 KeyLookup = Callable[[str, str, datetime], "bytes | None"]
@@ -154,6 +154,7 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
         rows.append(dict(origin=rec.origin, seq=rec.seq, body=rec.body, signature=rec.signature, hash=rec.hash.hex(),
                          acc=accs[rec.origin].hex(), key_id=rec.msg.key_id, received_from=peer, stored_at=now))
     if fresh:
+        _check_pending_checkpoints(session, start, rows)
         insert_rows(session, FedRecord.__table__, rows)  # type: ignore[arg-type]
         for origin, (seq, h) in heads.items():
             if (seq, h) == start[origin]:
@@ -168,6 +169,37 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
     result.applied = len(fresh)
     result.cursors = heads
     return result
+
+
+def _check_pending_checkpoints(session: Session, start: dict[str, tuple[int, bytes]], rows: list[dict]) -> None:
+    """A checkpoint that arrived before the records it covers was kept as 'pending': now that
+    those records are here, their accumulated hash must be what the origin signed then."""
+    by_origin: dict[str, dict[int, dict]] = {}
+    for r in rows:
+        by_origin.setdefault(r["origin"], {})[r["seq"]] = r
+    for origin, fresh in by_origin.items():
+        cps = session.scalars(select(FedCheckpoint).where(
+            FedCheckpoint.origin == origin, FedCheckpoint.size > start[origin][0],
+            FedCheckpoint.size <= max(fresh))).all()
+        for cp in cps:
+            row = fresh[cp.size]
+            if row["acc"] != cp.head_hash:
+                raise CheckpointMismatch(origin, cp, row)
+
+
+class CheckpointMismatch(RecordRejected):
+    """Validly signed records that contradict a checkpoint the same origin signed earlier."""
+
+    def __init__(self, origin: str, cp: FedCheckpoint, row: dict) -> None:
+        super().__init__("inconsistent_checkpoint",
+                         f"{origin}'s records up to #{cp.size} hash to {row['acc'][:16]}…, but its checkpoint of "
+                         f"that size said {cp.head_hash[:16]}…", origin, cp.size)
+        self.proof = {
+            "checkpoint": {"body": base64.b64encode(bytes(cp.body)).decode(),
+                           "signature": base64.b64encode(bytes(cp.signature)).decode()},
+            "received": {"seq": row["seq"], "acc": row["acc"], "body": base64.b64encode(row["body"]).decode(),
+                         "signature": base64.b64encode(row["signature"]).decode()},
+        }
 
 
 class ForkDetected(RecordRejected):

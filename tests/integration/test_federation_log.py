@@ -11,7 +11,7 @@ from federation.envelope import GENESIS, RecordRejected, Signer, parse
 from federation.inbox import ForkDetected, receive_batch, record_alert
 from federation.pb.v1 import federation_pb2 as pb
 from node.config import Settings
-from node.persistence.models import FedAlert, FedHead, FedRecord, LibCase, LibLicense
+from node.persistence.models import FedAlert, FedCheckpoint, FedHead, FedRecord, LibCase, LibLicense
 from node.services.context import CST, NodeContext
 from tests.support import ID_NUMBER
 
@@ -219,3 +219,37 @@ def receive_checkpoint_ok(parent, cp):
 
     with parent.factory() as s:
         return receive_checkpoint(s, "330105", cp, keys, in_subtree, NOW) == "consistent"
+
+
+def _checkpoint(size: int, head: bytes):
+    from federation.checkpoint import PURPOSE
+
+    body = pb.CheckpointBody(origin="330105", size=size, head_hash=head, created_at_ms=int(NOW.timestamp() * 1000),
+                             key_id="k1").SerializeToString()
+    return pb.SignedCheckpoint(body=body, signature=KEY.sign(PURPOSE + body))
+
+
+def test_a_checkpoint_that_arrived_before_its_records_is_checked_when_they_come(api, county, parent):
+    from federation.checkpoint import make_checkpoint, receive_checkpoint
+
+    api.apply_online()
+    api.apply_online()
+    raw = county_records(county)
+    with county.factory() as s:
+        honest = make_checkpoint(s, county.signer, NOW)
+    # the origin signs a checkpoint of another history of the same size, and it arrives first
+    with parent.factory() as s:
+        assert receive_checkpoint(s, "330105", _checkpoint(len(raw), b"\x07" * 32), keys, in_subtree, NOW) == "pending"
+    with pytest.raises(RecordRejected) as e:
+        push(parent, raw)
+    assert e.value.code == "inconsistent_checkpoint" and e.value.proof["checkpoint"] and e.value.proof["received"]
+    with parent.factory() as s:
+        assert s.scalar(select(func.count()).select_from(FedRecord)) == 0  # nothing applied
+    # an honest pending checkpoint lets the same records through
+    with parent.factory() as s:
+        s.execute(FedCheckpoint.__table__.delete())
+        s.commit()
+        assert receive_checkpoint(s, "330105", honest, keys, in_subtree, NOW) == "pending"
+    assert push(parent, raw).applied == len(raw)
+    assert receive_checkpoint_ok(parent, honest)
+
