@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, insert, select
+from sqlalchemy import Row, Table, bindparam, insert, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.exc import IntegrityError
 
@@ -67,7 +67,8 @@ def store_upload(ctx: NodeContext, filename: str, data: bytes) -> Upload:
         return up
 
 
-_UPLOADS = select(Upload.__table__).where(Upload.__table__.c.id.in_(bindparam("ids", expanding=True)))
+_UPLOAD_TABLE = cast(Table, Upload.__table__)
+_UPLOADS = select(_UPLOAD_TABLE).where(_UPLOAD_TABLE.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def completeness(s: Any, version: ItemVersion, materials: list[dict[str, Any]],
@@ -152,10 +153,10 @@ def submit_case(ctx: NodeContext, actor: Actor | None, data: dict[str, Any]) -> 
     return code
 
 
-_CASES = Case.__table__
-_TRANSITIONS = CaseTransition.__table__
-_MATERIALS = CaseMaterial.__table__
-_NOTIFICATIONS = Notification.__table__
+_CASES = cast(Table, Case.__table__)
+_TRANSITIONS = cast(Table, CaseTransition.__table__)
+_MATERIALS = cast(Table, CaseMaterial.__table__)
+_NOTIFICATIONS = cast(Table, Notification.__table__)
 _INSERT_CASE = insert(_CASES).returning(_CASES.c.id)
 _INSERT_TRANSITION = insert(_TRANSITIONS).returning(_TRANSITIONS.c.id)
 _INSERT_MATERIALS = insert(_MATERIALS).returning(_MATERIALS.c.id, sort_by_parameter_order=True)
@@ -178,8 +179,8 @@ def _insert(conn: Any, s: Any, stmt: Any, table: Any, rows: list[dict[str, Any]]
     capture_rows(s, table.name, "insert", rows)
 
 
-_ITEMS = Item.__table__
-_VERSIONS = ItemVersion.__table__
+_ITEMS = cast(Table, Item.__table__)
+_VERSIONS = cast(Table, ItemVersion.__table__)
 _CURRENT = (select(_ITEMS.c.status, _VERSIONS.c.id)
             .join(_VERSIONS, (_VERSIONS.c.item_id == _ITEMS.c.id) & (_VERSIONS.c.version == _ITEMS.c.current_version))
             .where(_ITEMS.c.code == bindparam("code")))

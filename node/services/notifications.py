@@ -13,9 +13,9 @@ import logging
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
 from node.config import Settings
@@ -111,13 +111,13 @@ def deliver_notification(ctx: NodeContext, notification_id: int, gateway: Gatewa
     """
     now = ctx.clock()
     with ctx.uow(Actor("system"), now) as uow:
-        claimed = uow.session.execute(
+        claimed = cast(CursorResult[Any], uow.session.execute(
             update(Notification)
             .where(Notification.id == notification_id,
                    or_(Notification.status == "pending",
                        (Notification.status == "sending") & (Notification.claimed_at < now - LEASE)))
             .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1)
-        ).rowcount
+        )).rowcount
         uow.commit()
     if not claimed:
         return "skipped"
