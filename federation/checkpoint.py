@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from federation.envelope import GENESIS, RecordRejected, Signer, accumulate
-from federation.inbox import KeyLookup, record_alert, verify_signature
+from federation.inbox import InSubtree, KeyLookup, record_alert, verify_signature
 from federation.pb.v1 import federation_pb2 as pb
 from node.persistence.models import FedCheckpoint, FedRecord
 
@@ -45,7 +45,7 @@ def make_checkpoint(session: Session, signer: Signer, now: datetime, batch: int 
 
 
 def receive_checkpoint(session: Session, peer: str, cp: pb.SignedCheckpoint, keys: KeyLookup,
-                       in_subtree, now: datetime) -> str:  # type: ignore[no-untyped-def]
+                       in_subtree: InSubtree, now: datetime) -> str:
     """Verify and store; returns 'consistent' or 'pending' (records not here yet); raises
     RecordRejected('inconsistent_checkpoint') after recording an alert with the proof."""
     body = pb.CheckpointBody()
@@ -59,8 +59,8 @@ def receive_checkpoint(session: Session, peer: str, cp: pb.SignedCheckpoint, key
     pub = keys(body.origin, body.key_id, at)
     if pub is None or not verify_signature(pub, cp.signature, PURPOSE + cp.body):
         raise RecordRejected("bad_signature", "checkpoint signature does not verify", body.origin, body.size)
-    proof = {"checkpoint": {"body": base64.b64encode(cp.body).decode(),
-                            "signature": base64.b64encode(cp.signature).decode()}}
+    proof: dict[str, dict[str, object]] = {"checkpoint": {"body": base64.b64encode(cp.body).decode(),
+                                                          "signature": base64.b64encode(cp.signature).decode()}}
     problem = None
     earlier = session.scalars(select(FedCheckpoint).where(FedCheckpoint.origin == body.origin,
                                                           FedCheckpoint.size == body.size)).first()

@@ -156,15 +156,15 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
     if fresh:
         _check_pending_checkpoints(session, start, rows)
         insert_rows(session, FedRecord.__table__, rows)  # type: ignore[arg-type]
-        for origin, (seq, h) in heads.items():
-            if (seq, h) == start[origin]:
+        for origin, (seq, head_hash) in heads.items():
+            if (seq, head_hash) == start[origin]:
                 continue
             if start[origin][0] == 0:
-                session.add(FedHead(origin=origin, seq=seq, hash=h.hex(), acc=accs[origin].hex(), pushed_seq=0,
+                session.add(FedHead(origin=origin, seq=seq, hash=head_hash.hex(), acc=accs[origin].hex(), pushed_seq=0,
                                     updated_at=now))
             else:
                 session.execute(update(FedHead).where(FedHead.origin == origin)
-                                .values(seq=seq, hash=h.hex(), acc=accs[origin].hex(), updated_at=now))
+                                .values(seq=seq, hash=head_hash.hex(), acc=accs[origin].hex(), updated_at=now))
         apply_records(session, fresh)
     result.applied = len(fresh)
     result.cursors = heads

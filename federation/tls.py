@@ -12,8 +12,9 @@ target name to ``node-<id>.yiwang``, which only that node's certificate carries.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from cryptography import x509
@@ -50,7 +51,9 @@ def channel_options(peer_node_id: str) -> list[tuple[str, Any]]:
 
 
 def _auth(context: grpc.ServicerContext, key: str) -> bytes | None:
-    values = (context.auth_context() or {}).get(key) or []
+    # grpc maps each property to a list of values; types-grpcio declares Mapping[str, bytes].
+    auth = cast(Mapping[str, Sequence[bytes]], context.auth_context() or {})
+    values = auth.get(key) or []
     return values[0] if values else None
 
 

@@ -42,8 +42,8 @@ class Uplink:
         self.ctx = ctx
         self.target = target
         self.credentials = credentials
-        self.options = [("grpc.max_receive_message_length", MAX_MESSAGE),
-                        ("grpc.max_send_message_length", MAX_MESSAGE)]
+        self.options: list[tuple[str, int | str]] = [("grpc.max_receive_message_length", MAX_MESSAGE),
+                                                     ("grpc.max_send_message_length", MAX_MESSAGE)]
         if server_name:
             self.options.append(("grpc.ssl_target_name_override", server_name))
         self.batch_size = batch_size

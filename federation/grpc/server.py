@@ -39,7 +39,8 @@ ALERT_KINDS = {"bad_signature", "unknown_key", "wrong_origin", "broken_chain", "
 class Trust(Protocol):
     """What the servicer needs from the node directory."""
 
-    node_id: str
+    @property
+    def node_id(self) -> str: ...
 
     def peer_id(self, context: grpc.aio.ServicerContext) -> str | None: ...
 

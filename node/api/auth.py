@@ -9,7 +9,7 @@ from node.domain.roles import Role
 from node.services.context import NodeContext
 from node.services.org import Authenticated, authenticate
 
-SECURITY = [{"bearerAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def ctx() -> NodeContext:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, jsonify, request
 from marshmallow import INCLUDE, Schema, fields
@@ -164,7 +164,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(e: DomainError):  # type: ignore[no-untyped-def]
         body = e.body()
-        resp = _body(e.status, e.message, body.pop("errors"), **{k: v for k, v in body.items() if k != "message"})
+        errors = cast(dict, body.pop("errors"))  # DomainError.body() always puts a dict there
+        resp = _body(e.status, e.message, errors, **{k: v for k, v in body.items() if k != "message"})
         if e.status == 401:
             resp.headers["WWW-Authenticate"] = 'Bearer realm="yiwang"'
         return resp

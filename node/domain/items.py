@@ -90,11 +90,11 @@ def validate_stages(stages: Sequence[dict[str, Any]], promised: int) -> list[Sta
     for i, s in enumerate(stages):
         f = f"stages[{i}]"
         try:
-            kind = StageKind(s.get("kind"))
+            kind = StageKind(s.get("kind", ""))
         except ValueError:
             raise _err(f"{f}.kind", f"must be one of {', '.join(k.value for k in STAGE_ORDER)}") from None
         try:
-            role = Role(s.get("role"))
+            role = Role(s.get("role", ""))
         except ValueError:
             raise _err(f"{f}.role", "unknown role") from None
         if role not in STAGE_ROLES:
@@ -123,7 +123,7 @@ def validate_stages(stages: Sequence[dict[str, Any]], promised: int) -> list[Sta
 
 
 def validate_materials(materials: Sequence[dict[str, Any]]) -> None:
-    seen: set[str] = set()
+    seen: set[str | None] = set()
     for i, m in enumerate(materials):
         f = f"materials[{i}]"
         code = m.get("code")
