@@ -807,35 +807,30 @@ def main(argv: list[str] | None = None) -> int:
         poller = HeadPoller({CITY: urls[CITY], PROVINCE: urls[PROVINCE]}, args.poll)
         poller.start()
 
+        def hop(key: str, sender: str, receiver: str, name: str) -> None:
+            """Start the sender's uplink and time until the receiver holds every record."""
+            with CpuWindow(key, fed, pg_pids) as w:
+                since = time.monotonic()
+                nodes[sender].start(uplink=True)
+                poller.wait_for(receiver, n_total, 3600, key)
+            r, dt, n, startup = poller.rate(receiver, since, n_total)
+            report[key] = r
+            _say(f"    {n:,} records verified and stored at the {name} in {dt:.1f} s after the first batch "
+                 f"({startup:.1f} s to start and connect): {r:,.0f} records/s")
+            _say(w.line())
+            _say(w.per_record(receiver, name, n))
+
         # ---------------------------------------------------------------- 3. hop 1
         _say(f"hop 1: county -> city, {n_total:,} records (the city has no uplink; batches of {args.batch_size})")
         nodes[CITY].start(uplink=False)
-        with CpuWindow("hop1", fed, pg_pids) as w:
-            since = time.monotonic()
-            nodes[COUNTY].start(uplink=True)
-            poller.wait_for(CITY, n_total, 3600, "hop 1")
-        r, dt, n, startup = poller.rate(CITY, since, n_total)
-        report["hop1"] = r
-        _say(f"    {n:,} records verified and stored at the city in {dt:.1f} s after the first batch "
-             f"({startup:.1f} s to start and connect): {r:,.0f} records/s")
-        _say(w.line())
-        _say(w.per_record(CITY, "city", n))
+        hop("hop1", COUNTY, CITY, "city")
         nodes[COUNTY].stop()
 
         # ---------------------------------------------------------------- 4. hop 2
         _say(f"hop 2: city -> province, {n_total:,} records (the county's uplink stopped)")
         nodes[PROVINCE].start(uplink=False)
         nodes[CITY].stop()
-        with CpuWindow("hop2", fed, pg_pids) as w:
-            since = time.monotonic()
-            nodes[CITY].start(uplink=True)
-            poller.wait_for(PROVINCE, n_total, 3600, "hop 2")
-        r, dt, n, startup = poller.rate(PROVINCE, since, n_total)
-        report["hop2"] = r
-        _say(f"    {n:,} records verified and stored at the province in {dt:.1f} s after the first batch "
-             f"({startup:.1f} s to start and connect): {r:,.0f} records/s")
-        _say(w.line())
-        _say(w.per_record(PROVINCE, "province", n))
+        hop("hop2", CITY, PROVINCE, "province")
 
         # ---------------------------------------------------------------- 5. concurrent pipeline
         if not args.skip_pipeline:

@@ -157,10 +157,8 @@ _CASES = cast(Table, Case.__table__)
 _TRANSITIONS = cast(Table, CaseTransition.__table__)
 _MATERIALS = cast(Table, CaseMaterial.__table__)
 _NOTIFICATIONS = cast(Table, Notification.__table__)
-_INSERT_CASE = insert(_CASES).returning(_CASES.c.id)
-_INSERT_TRANSITION = insert(_TRANSITIONS).returning(_TRANSITIONS.c.id)
-_INSERT_MATERIALS = insert(_MATERIALS).returning(_MATERIALS.c.id, sort_by_parameter_order=True)
-_INSERT_NOTIFICATION = insert(_NOTIFICATIONS).returning(_NOTIFICATIONS.c.id)
+_INSERTS = {t.name: insert(t).returning(t.c.id, sort_by_parameter_order=True)
+            for t in (_CASES, _TRANSITIONS, _MATERIALS, _NOTIFICATIONS)}
 
 
 def _row(table: Any, **values: Any) -> dict[str, Any]:
@@ -170,10 +168,10 @@ def _row(table: Any, **values: Any) -> dict[str, Any]:
     return row
 
 
-def _insert(conn: Any, s: Any, stmt: Any, table: Any, rows: list[dict[str, Any]]) -> None:
+def _insert(s: Any, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` (ids filled in from RETURNING) and capture their audit entries."""
     values = [{k: v for k, v in r.items() if k != "id"} for r in rows]
-    ids = conn.execute(stmt, values[0] if len(values) == 1 else values).scalars().all()
+    ids = s.connection().execute(_INSERTS[table.name], values[0] if len(values) == 1 else values).scalars().all()
     for r, i in zip(rows, ids):
         r["id"] = i
     capture_rows(s, table.name, "insert", rows)
@@ -227,7 +225,6 @@ def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing
         a = data["applicant"]
         id_type = a.get("id_type", "resident_id")
         id_number = validate_id(id_type, a["id_number"])
-        conn = s.connection()
         case_row = _row(_CASES, code=code, department_id=v.department_id, item_version_id=v.id, item_code=v.item.code,
                         channel=channel,
                         service_point_id=actor.service_point_id if channel == "agent" and actor else None,
@@ -236,10 +233,10 @@ def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing
                         applicant_phone=a.get("phone"), applicant_org=a.get("org"), form=data.get("form", {}),
                         conditional_materials=data.get("conditional_materials", []), status=Status.SUBMITTED.value,
                         submitted_at=uow.now, paused_days=0, extended_days=0, version=1)
-        _insert(conn, s, _INSERT_CASE, _CASES, [case_row])
+        _insert(s, _CASES, [case_row])
         case_id, dept = case_row["id"], v.department_id
         actor_label = actor.label if actor else "applicant"
-        _insert(conn, s, _INSERT_TRANSITION, _TRANSITIONS, [_row(
+        _insert(s, _TRANSITIONS, [_row(
             _TRANSITIONS, case_id=case_id, department_id=dept, seq=1, event="submit", to_status=Status.SUBMITTED.value,
             actor=actor_label, actor_role=actor.role if actor else None, occurred_at=uow.now, recorded_at=uow.now,
             backfilled=False, data={"channel": channel})])
@@ -248,7 +245,7 @@ def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing
                               added_at=uow.now)
                          for code_, ups in given.items() for up in ups]
         if material_rows:
-            _insert(conn, s, _INSERT_MATERIALS, _MATERIALS, material_rows)
+            _insert(s, _MATERIALS, material_rows)
         # The case as written, for the federation record and the notice (never added to the session).
         case = Case(**case_row)
         case.item_version = v
@@ -257,7 +254,7 @@ def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing
                                          actor_role=actor.role if actor else None)
         n = notifications.outbox_row(uow.now, ctx.settings.node_name, case, v.name, "submitted")
         if n is not None:
-            _insert(conn, s, _INSERT_NOTIFICATION, _NOTIFICATIONS, [n])
+            _insert(s, _NOTIFICATIONS, [n])
             nid = n["id"]
             uow.after_commit(lambda: ctx.dispatch_notifications([nid]))
         uow.commit()
