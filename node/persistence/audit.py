@@ -5,8 +5,9 @@ unit of work commits, appended to ``audit_log`` inside the same transaction: ent
 ``prev_hash`` = hash of entry *n-1* and ``hash = sha256(prev_hash || payload)``. The payload is
 kept as the exact bytes hashed. The chain head row is locked only for the final append, so the
 serialisation point is as short as possible: on PostgreSQL the lock, the chaining, the insert and
-the head update are a single statement, so the lock is never held across a client round trip
-other than the commit's.
+the head update are a single statement, sent together with the COMMIT (psycopg pipeline mode), so
+the lock is held for that statement and the WAL flush only, never across a client round trip.
+Rows written with Core (``insert_rows``) ride in the same statement as their audit entries.
 """
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterator
 
-from sqlalchemy import BigInteger, String, bindparam, insert, inspect, select, text, update
+from sqlalchemy import BigInteger, Connection, String, Table, TextClause, bindparam, insert, inspect, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .models import Audited, AuditEntry, AuditHead
 
 GENESIS = "0" * 64
 PENDING = "audit_pending"
+ROWS = "audit_rows_pending"  # (table, rows) written together with the audit append (PostgreSQL)
 
 
 def _jsonable(v: Any) -> Any:
@@ -76,6 +79,23 @@ def capture_rows(session: Session, table_name: str, op: str, rows: list[dict[str
                         "changes": {k: _jsonable(v) for k, v in r.items() if k != "password_hash"}})
 
 
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (every column, ids included: see ``db.allocate_ids``) audited as inserts.
+
+    On PostgreSQL the rows are written at commit by the very statement that appends their audit
+    entries (one round trip for a whole new case): do not read them back in the same unit of
+    work. Elsewhere they are inserted at once."""
+    capture_rows(session, table.name, "insert", rows)
+    if session.get_bind().dialect.name == "postgresql":
+        session.info.setdefault(ROWS, []).append((table, rows))
+    else:
+        session.connection().execute(insert(table), rows)
+
+
+def _row_json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
+
+
 # Built once: the hot path only binds values (no statement construction or cache-key walk per commit).
 _LOCK_HEAD = (update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + bindparam("n", type_=BigInteger()))
               .returning(AuditHead.seq, AuditHead.hash))
@@ -85,8 +105,7 @@ _SET_HEAD_HASH = update(AuditHead).where(AuditHead.id == 1).values(hash=bindpara
 # for that statement and the commit only, never across client round trips. Each payload is the
 # canonical JSON ``prefix || seq || suffix`` (see ``payload_parts``); the hash is computed exactly
 # as below in Python: sha256(prev_hash_hex || payload), hex.
-_APPEND_PG = text("""
-WITH RECURSIVE
+_APPEND_PG_SQL = """
 head AS MATERIALIZED (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE),
 e AS MATERIALIZED (
     SELECT * FROM unnest(CAST(:prefixes AS bytea[]), CAST(:suffixes AS bytea[]), CAST(:tables AS varchar[]),
@@ -108,7 +127,19 @@ appended AS (
 UPDATE audit_head SET seq = last.seq, hash = last.hash
 FROM (SELECT seq, hash FROM chain ORDER BY i DESC LIMIT 1) AS last
 WHERE audit_head.id = 1
-""")
+"""
+_APPEND_PG: dict[tuple[str, ...], TextClause] = {}
+
+
+def _append_pg(tables: tuple[str, ...]) -> TextClause:
+    """The append statement, preceded by one data-modifying CTE per table of queued rows: each
+    takes its rows as one JSON array (``:rows<i>``) shaped by the table's own row type."""
+    stmt = _APPEND_PG.get(tables)
+    if stmt is None:
+        writes = "".join(f"w{i} AS (INSERT INTO {t} SELECT * FROM jsonb_populate_recordset(NULL::{t}, "
+                         f"CAST(:rows{i} AS jsonb))),\n" for i, t in enumerate(tables))
+        stmt = _APPEND_PG[tables] = text("WITH RECURSIVE\n" + writes + _APPEND_PG_SQL)
+    return stmt
 
 
 def payload_parts(entry: dict[str, Any], at_iso: str, actor: str) -> tuple[bytes, bytes]:
@@ -123,8 +154,29 @@ def payload_parts(entry: dict[str, Any], at_iso: str, actor: str) -> tuple[bytes
     return prefix, suffix
 
 
-def append_pending(session: Session) -> int:
-    """Chain and insert the captured entries; call after the last flush, before commit."""
+def _execute_and_commit(conn: Connection, stmt: TextClause, params: dict[str, Any]) -> None:
+    """Send ``stmt`` and COMMIT in one round trip (psycopg pipeline mode).
+
+    The statement locks the chain head, which is released only by the commit: sent together, the
+    lock is held for the statement and the WAL flush alone, never for a client round trip or for
+    this thread's wait for the interpreter lock in a busy worker. The session's own commit that
+    follows finds the transaction already ended (psycopg makes it a no-op)."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    raw = conn.connection.driver_connection
+    sql = compiled.string
+    args = compiled.construct_params(params)
+    try:
+        with raw.pipeline():  # type: ignore[union-attr]
+            raw.execute(sql, args)  # type: ignore[union-attr]
+            raw.commit()  # type: ignore[union-attr]
+    except conn.dialect.loaded_dbapi.Error as e:
+        raise DBAPIError.instance(sql, args, e, conn.dialect.loaded_dbapi.Error) from e
+
+
+def append_pending(session: Session, commit: bool = False) -> int:
+    """Chain and insert the captured entries; call after the last flush, before commit.
+
+    ``commit=True`` (PostgreSQL with psycopg): the append and the COMMIT are sent together."""
     pending = session.info.pop(PENDING, [])
     if not pending:
         return 0
@@ -134,10 +186,17 @@ def append_pending(session: Session) -> int:
     actor = session.info.get("actor", "system")
     conn = session.connection()  # Core statements in the session's transaction: no ORM bulk machinery
     if conn.dialect.name == "postgresql":
+        writes: list[tuple[Table, list[dict[str, Any]]]] = session.info.pop(ROWS, [])
         parts = [payload_parts(e, at_iso, actor) for e in pending]  # before the lock
-        conn.execute(_APPEND_PG, {"prefixes": [p for p, _ in parts], "suffixes": [s for _, s in parts],
-                                  "tables": [e["table"] for e in pending], "keys": [e["key"][:64] for e in pending],
-                                  "ops": [e["op"] for e in pending], "at": at, "actor": actor})
+        params = {"prefixes": [p for p, _ in parts], "suffixes": [s for _, s in parts],
+                  "tables": [e["table"] for e in pending], "keys": [e["key"][:64] for e in pending],
+                  "ops": [e["op"] for e in pending], "at": at, "actor": actor}
+        params.update((f"rows{i}", _row_json(rows)) for i, (_, rows) in enumerate(writes))
+        stmt = _append_pg(tuple(conn.dialect.identifier_preparer.format_table(t) for t, _ in writes))
+        if commit and conn.dialect.driver == "psycopg":
+            _execute_and_commit(conn, stmt, params)
+        else:
+            conn.execute(stmt, params)
         return n
     row = conn.execute(_LOCK_HEAD, {"n": n}).one()
     seq = row.seq - n

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
 from .models import Case, TenantScoped
@@ -56,3 +56,38 @@ def _scope_reads(state: ORMExecuteState) -> None:
         state.statement = state.statement.options(
             with_loader_criteria(Case, lambda cls: cls.service_point_id == point, include_aliases=True)
         )
+
+
+# One statement for any set of tables: (sequence, count) pairs in, the ids out in table order.
+_NEXTVALS = text("""
+SELECT t.i, nextval(CAST(t.seq AS regclass)) AS id
+FROM unnest(CAST(:seqs AS text[]), CAST(:counts AS int[])) WITH ORDINALITY AS t(seq, n, i)
+CROSS JOIN LATERAL generate_series(1, t.n) AS g
+""")
+_SERIAL_SEQ = text("SELECT pg_get_serial_sequence(:t, 'id')")
+
+
+def allocate_ids(session: Session, counts: dict[Table, int]) -> dict[str, list[int]]:
+    """Reserve primary keys for rows about to be inserted with explicit ids (``audit.insert_rows``).
+
+    PostgreSQL: from each table's own sequence, all tables in one round trip. SQLite: the
+    transaction began IMMEDIATE, so this writer holds the database's write lock and the next ids
+    after the current maximum are its own."""
+    conn = session.connection()
+    wanted = [(t, n) for t, n in counts.items() if n > 0]
+    out: dict[str, list[int]] = {t.name: [] for t, _ in wanted}
+    if conn.dialect.name == "postgresql":
+        seqs: dict[str, str] = conn.info.setdefault("serial_sequences", {})
+        for t, _ in wanted:
+            if t.name not in seqs:
+                seqs[t.name] = conn.execute(_SERIAL_SEQ, {"t": t.name}).scalar_one()
+        rows = conn.execute(_NEXTVALS, {"seqs": [seqs[t.name] for t, _ in wanted], "counts": [n for _, n in wanted]})
+        for i, id_ in rows:
+            out[wanted[i - 1][0].name].append(id_)
+        for ids in out.values():
+            ids.sort()
+        return out
+    for t, n in wanted:
+        top = conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one()
+        out[t.name] = list(range(top + 1, top + 1 + n))
+    return out

@@ -39,12 +39,12 @@ class UnitOfWork:
         self._after.append(fn)
 
     def commit(self) -> None:
-        self.session.flush()
-        append_pending(self.session)
         if self.session.info.get("fed_pending"):
             from federation.log import append_pending as append_records
 
             append_records(self.session)
+        self.session.flush()
+        append_pending(self.session, commit=True)  # PostgreSQL: the last statement and COMMIT together
         self.session.commit()
         self._done = True
         for fn in self._after:

@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, insert, select
+from sqlalchemy import Row, Table, bindparam, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.exc import IntegrityError
 
@@ -15,8 +15,9 @@ from node.domain.errors import Conflict, DomainError, InvalidInput, NotFound, Pe
 from node.domain.items import ItemStatus
 from node.domain.lifecycle import Actor, Event, Status
 from node.domain.roles import Role
-from node.persistence.audit import capture_rows
+from node.persistence.audit import insert_rows
 from node.persistence.blobs import sniff_file_type
+from node.persistence.db import allocate_ids
 from node.persistence.models import Case, CaseMaterial, CaseTransition, Item, ItemVersion, Notification, Upload
 
 from federation import log as federation_log
@@ -157,24 +158,13 @@ _CASES = cast(Table, Case.__table__)
 _TRANSITIONS = cast(Table, CaseTransition.__table__)
 _MATERIALS = cast(Table, CaseMaterial.__table__)
 _NOTIFICATIONS = cast(Table, Notification.__table__)
-_INSERTS = {t.name: insert(t).returning(t.c.id, sort_by_parameter_order=True)
-            for t in (_CASES, _TRANSITIONS, _MATERIALS, _NOTIFICATIONS)}
 
 
 def _row(table: Any, **values: Any) -> dict[str, Any]:
-    """Every column of ``table`` (None where not given), so the audit entry is complete."""
+    """Every column of ``table`` (None where not given), so the row and its audit entry are complete."""
     row = dict.fromkeys(table.c.keys())
     row.update(values)
     return row
-
-
-def _insert(s: Any, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (ids filled in from RETURNING) and capture their audit entries."""
-    values = [{k: v for k, v in r.items() if k != "id"} for r in rows]
-    ids = s.connection().execute(_INSERTS[table.name], values[0] if len(values) == 1 else values).scalars().all()
-    for r, i in zip(rows, ids):
-        r["id"] = i
-    capture_rows(s, table.name, "insert", rows)
 
 
 _ITEMS = cast(Table, Item.__table__)
@@ -205,9 +195,10 @@ def _current_version(ctx: NodeContext, s: Any, code: str) -> tuple[ItemVersion, 
 
 
 def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing: str, data: dict[str, Any]) -> str:
-    """One transaction. A new case's rows are written with Core statements (one per table, the
-    materials as one multi-row insert) and audited from the very values written: intake is the
-    hot path, and the ORM's flush bookkeeping bought nothing for rows that are only inserted."""
+    """One transaction. A new case's rows get their ids up front and are written with Core
+    statements, audited from the very values written; on PostgreSQL the rows and their audit
+    entries go to the database as one statement at commit. Intake is the hot path, and the ORM's
+    flush bookkeeping bought nothing for rows that are only inserted."""
     with ctx.uow(actor) as uow:
         s = uow.session
         v, item_status = _current_version(ctx, s, data["item_code"])
@@ -220,42 +211,47 @@ def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing
             raise IncompleteApplication(
                 "the application is incomplete: see 'notice' for everything missing at once",
                 field="materials", notice=notice.as_dict())
-        code = servicecode.make_code(ctx.settings.node_id, uow.now.date(),
-                                     "".join(secrets.choice(servicecode.ALPHABET) for _ in range(8)))
         a = data["applicant"]
         id_type = a.get("id_type", "resident_id")
         id_number = validate_id(id_type, a["id_number"])
-        case_row = _row(_CASES, code=code, department_id=v.department_id, item_version_id=v.id, item_code=v.item.code,
-                        channel=channel,
+        phone = a.get("phone")
+        uploads = [(code_, up) for code_, ups in given.items() for up in ups]
+        ids = allocate_ids(s, {_CASES: 1, _TRANSITIONS: 1, _MATERIALS: len(uploads), _NOTIFICATIONS: 1 if phone else 0})
+        code = servicecode.make_code(ctx.settings.node_id, uow.now.date(),
+                                     "".join(secrets.choice(servicecode.ALPHABET) for _ in range(8)))
+        case_id, dept = ids["cases"][0], v.department_id
+        case_row = _row(_CASES, id=case_id, code=code, department_id=dept, item_version_id=v.id,
+                        item_code=v.item.code, channel=channel,
                         service_point_id=actor.service_point_id if channel == "agent" and actor else None,
                         submitted_by=actor.staff_id if actor else None, processing=processing,
                         applicant_name=a["name"], applicant_id_type=id_type, applicant_id_number=id_number,
-                        applicant_phone=a.get("phone"), applicant_org=a.get("org"), form=data.get("form", {}),
+                        applicant_phone=phone, applicant_org=a.get("org"), form=data.get("form", {}),
                         conditional_materials=data.get("conditional_materials", []), status=Status.SUBMITTED.value,
                         submitted_at=uow.now, paused_days=0, extended_days=0, version=1)
-        _insert(s, _CASES, [case_row])
-        case_id, dept = case_row["id"], v.department_id
+        insert_rows(s, _CASES, [case_row])
         actor_label = actor.label if actor else "applicant"
-        _insert(s, _TRANSITIONS, [_row(
-            _TRANSITIONS, case_id=case_id, department_id=dept, seq=1, event="submit", to_status=Status.SUBMITTED.value,
-            actor=actor_label, actor_role=actor.role if actor else None, occurred_at=uow.now, recorded_at=uow.now,
-            backfilled=False, data={"channel": channel})])
-        material_rows = [_row(_MATERIALS, case_id=case_id, department_id=dept, material_code=code_, upload_id=up.id,
-                              digest=up.digest, size=up.size, file_type=up.file_type, filename=up.filename,
-                              added_at=uow.now)
-                         for code_, ups in given.items() for up in ups]
+        insert_rows(s, _TRANSITIONS, [_row(
+            _TRANSITIONS, id=ids["case_transitions"][0], case_id=case_id, department_id=dept, seq=1, event="submit",
+            to_status=Status.SUBMITTED.value, actor=actor_label, actor_role=actor.role if actor else None,
+            occurred_at=uow.now, recorded_at=uow.now, backfilled=False, data={"channel": channel})])
+        material_rows = [_row(_MATERIALS, id=mid, case_id=case_id, department_id=dept, material_code=code_,
+                              upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
+                              filename=up.filename, added_at=uow.now)
+                         for mid, (code_, up) in zip(ids["case_materials"], uploads)]
         if material_rows:
-            _insert(s, _MATERIALS, material_rows)
-        # The case as written, for the federation record and the notice (never added to the session).
-        case = Case(**case_row)
-        case.item_version = v
-        case.materials = [CaseMaterial(**r) for r in material_rows]
-        federation_log.record_case_event(s, case, "submit", occurred_at=uow.now, actor=actor_label,
-                                         actor_role=actor.role if actor else None)
-        n = notifications.outbox_row(uow.now, ctx.settings.node_name, case, v.name, "submitted")
+            insert_rows(s, _MATERIALS, material_rows)
+        if federation_log.enabled(s):
+            # The case as written, for the signed record (never added to the session).
+            case = Case(**case_row)
+            case.item_version = v
+            case.materials = [CaseMaterial(**r) for r in material_rows]
+            federation_log.record_case_event(s, case, "submit", occurred_at=uow.now, actor=actor_label,
+                                             actor_role=actor.role if actor else None)
+        n = notifications.outbox_row(uow.now, ctx.settings.node_name, case_id=case_id, code=code, phone=phone,
+                                     promised=None, item_name=v.name, template="submitted")
         if n is not None:
-            _insert(s, _NOTIFICATIONS, [n])
-            nid = n["id"]
+            nid = n["id"] = ids["notifications"][0]
+            insert_rows(s, _NOTIFICATIONS, [n])
             uow.after_commit(lambda: ctx.dispatch_notifications([nid]))
         uow.commit()
         return code

@@ -12,7 +12,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import CursorResult, or_, select, update
@@ -80,15 +80,15 @@ def make_gateway(settings: Settings) -> Gateway:
     return LogGateway()
 
 
-def outbox_row(now: datetime, hall: str, case: Case, item_name: str, template: str,
-               detail: str = "") -> dict[str, Any] | None:
-    """The outbox row telling the applicant about ``case`` (every column but the id); None
+def outbox_row(now: datetime, hall: str, *, case_id: int, code: str, phone: str | None,
+               promised: date | None, item_name: str, template: str, detail: str = "") -> dict[str, Any] | None:
+    """The outbox row telling the applicant of case ``code`` (every column but the id); None
     without a phone number."""
-    if not case.applicant_phone:
+    if not phone:
         return None
-    body = TEMPLATES[template].format(hall=hall, item=item_name, code=case.code, detail=detail,
-                                      promised=case.promised_deadline.isoformat() if case.promised_deadline else "")
-    return {"case_id": case.id, "recipient": case.applicant_phone, "template": template, "body": body,
+    body = TEMPLATES[template].format(hall=hall, item=item_name, code=code, detail=detail,
+                                      promised=promised.isoformat() if promised else "")
+    return {"case_id": case_id, "recipient": phone, "template": template, "body": body,
             "status": "pending", "attempts": 0, "last_error": None, "created_at": now, "claimed_at": None,
             "sent_at": None}
 
@@ -96,7 +96,8 @@ def outbox_row(now: datetime, hall: str, case: Case, item_name: str, template: s
 def queue(session: Session, now: datetime, hall: str, case: Case, item_name: str, template: str,
           detail: str = "") -> Notification | None:
     """Write an outbox row for the applicant; no phone number, no message."""
-    row = outbox_row(now, hall, case, item_name, template, detail)
+    row = outbox_row(now, hall, case_id=case.id, code=case.code, phone=case.applicant_phone,
+                     promised=case.promised_deadline, item_name=item_name, template=template, detail=detail)
     if row is None:
         return None
     n = Notification(**row)

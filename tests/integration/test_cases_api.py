@@ -347,3 +347,27 @@ def test_calendar_endpoint_and_import(api):
     bad = {"years": {"2027": {"holidays": [{"days_off": ["2027-02-30"]}]}}}
     r = api.put("/api/v1/calendar", bad, "admin")
     assert r.status_code == 422 and "years.2027.holidays[0].days_off" in r.json["errors"]["json"]
+
+
+def test_a_service_code_collision_is_retried_and_leaves_nothing_half_written(api, ctx, monkeypatch):
+    """The unique code is only known to clash when the case's rows reach the database (on
+    PostgreSQL: in the statement sent together with COMMIT); the submission retries with a new code."""
+    from node.domain import servicecode
+
+    first = api.apply_online()
+    before = (count(ctx, Case), count(ctx, CaseMaterial), count(ctx, Notification), count(ctx, AuditEntry))
+    real = servicecode.make_code
+    calls = []
+
+    def clash_once(node_id, day, random_part):  # type: ignore[no-untyped-def]
+        calls.append(random_part)
+        return first if len(calls) == 1 else real(node_id, day, random_part)
+
+    monkeypatch.setattr(servicecode, "make_code", clash_once)
+    second = api.apply_online()
+    assert len(calls) == 2 and second != first
+    after = (count(ctx, Case), count(ctx, CaseMaterial), count(ctx, Notification), count(ctx, AuditEntry))
+    # one case more, with its 5 materials and its notification; audited: the 5 uploads, then the case,
+    # its transition, 5 materials and the notification. Nothing of the failed try.
+    assert [a - b for a, b in zip(after, before)] == [1, 5, 1, 5 + 8]
+    assert verify_audit(ctx).ok
