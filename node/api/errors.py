@@ -143,7 +143,12 @@ def _refuse_unstorable_text():  # type: ignore[no-untyped-def]
     sources: list[tuple[str, Any]] = [("path", request.view_args or {}),
                                       ("query", request.args.to_dict(flat=False))]
     if request.is_json:
-        sources.append(("json", request.get_json(silent=True)))
+        # A NUL or a lone surrogate reaches a JSON string only as a \u escape, as bytes the UTF-8
+        # decoder passes for surrogates (lead byte 0xED) or in a UTF-16/32 body (NUL bytes): a
+        # body with none of these has no string worth walking.
+        body = request.get_data(cache=True)
+        if b"\\u" in body or b"\xed" in body or b"\x00" in body:
+            sources.append(("json", request.get_json(silent=True)))
     elif request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         sources.append(("files", {k: [f.filename or "" for f in request.files.getlist(k)] for k in request.files}))
         sources.append(("form", request.form.to_dict(flat=False)))

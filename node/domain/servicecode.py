@@ -11,6 +11,7 @@ adjacent transposition, so a mistyped code is caught before any lookup. Crockfor
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import date
 
 from .errors import InvalidInput
@@ -32,6 +33,12 @@ def check_char(body: str) -> str:
     for ch in body:
         interim = _times_alpha(interim) ^ _VALUE[ch]
     return ALPHABET[_times_alpha(interim)]  # the c with interim * c == 0
+
+
+def random_part() -> str:
+    """Eight random characters of the alphabet from one read of the OS's CSPRNG (32 divides 256:
+    every character is equally likely)."""
+    return "".join(ALPHABET[b % 32] for b in secrets.token_bytes(8))
 
 
 def make_code(division: str, on: date, random_chars: str) -> str:

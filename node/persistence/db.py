@@ -1,7 +1,9 @@
 """Engine and session factory; tenant isolation applied to every ORM read."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
@@ -58,36 +60,54 @@ def _scope_reads(state: ORMExecuteState) -> None:
         )
 
 
-# One statement for any set of tables: (sequence, count) pairs in, the ids out in table order.
-_NEXTVALS = text("""
-SELECT t.i, nextval(CAST(t.seq AS regclass)) AS id
-FROM unnest(CAST(:seqs AS text[]), CAST(:counts AS int[])) WITH ORDINALITY AS t(seq, n, i)
-CROSS JOIN LATERAL generate_series(1, t.n) AS g
-""")
+# A column expression: the reserved ids of several tables as one array, table after table
+# (``:id_seqs`` the tables' sequences, ``:id_counts`` how many of each). It can ride in another
+# SELECT, so reserving costs no round trip of its own.
+RESERVE_IDS_SQL = """ARRAY(SELECT nextval(CAST(t.seq AS regclass))
+      FROM unnest(CAST(:id_seqs AS text[]), CAST(:id_counts AS int[])) WITH ORDINALITY AS t(seq, n, i)
+      CROSS JOIN LATERAL generate_series(1, t.n) AS g ORDER BY t.i, g)"""
+_RESERVE_IDS = text("SELECT " + RESERVE_IDS_SQL)
 _SERIAL_SEQ = text("SELECT pg_get_serial_sequence(:t, 'id')")
+
+
+@dataclass
+class IdRequest:
+    """Which tables want how many ids (PostgreSQL): ``params`` bind ``RESERVE_IDS_SQL``."""
+
+    counts: list[tuple[str, int]]
+    params: dict[str, list[Any]]
+
+    def split(self, flat: list[int]) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        at = 0
+        for name, n in self.counts:
+            out[name] = sorted(flat[at:at + n])
+            at += n
+        return out
+
+
+def id_request(session: Session, counts: dict[Table, int]) -> IdRequest:
+    conn = session.connection()
+    seqs: dict[str, str] = conn.info.setdefault("serial_sequences", {})  # per DBAPI connection
+    for t in counts:
+        if t.name not in seqs:
+            seqs[t.name] = conn.execute(_SERIAL_SEQ, {"t": t.name}).scalar_one()
+    wanted = [(t.name, n) for t, n in counts.items()]
+    return IdRequest(wanted, {"id_seqs": [seqs[name] for name, _ in wanted], "id_counts": [n for _, n in wanted]})
 
 
 def allocate_ids(session: Session, counts: dict[Table, int]) -> dict[str, list[int]]:
     """Reserve primary keys for rows about to be inserted with explicit ids (``audit.insert_rows``).
 
-    PostgreSQL: from each table's own sequence, all tables in one round trip. SQLite: the
-    transaction began IMMEDIATE, so this writer holds the database's write lock and the next ids
-    after the current maximum are its own."""
+    PostgreSQL: from each table's own sequence, all tables in one statement (or inside another
+    SELECT: ``id_request`` and ``RESERVE_IDS_SQL``). SQLite: the transaction began IMMEDIATE, so
+    this writer holds the database's write lock and the ids after the current maximum are its own."""
     conn = session.connection()
-    wanted = [(t, n) for t, n in counts.items() if n > 0]
-    out: dict[str, list[int]] = {t.name: [] for t, _ in wanted}
     if conn.dialect.name == "postgresql":
-        seqs: dict[str, str] = conn.info.setdefault("serial_sequences", {})
-        for t, _ in wanted:
-            if t.name not in seqs:
-                seqs[t.name] = conn.execute(_SERIAL_SEQ, {"t": t.name}).scalar_one()
-        rows = conn.execute(_NEXTVALS, {"seqs": [seqs[t.name] for t, _ in wanted], "counts": [n for _, n in wanted]})
-        for i, id_ in rows:
-            out[wanted[i - 1][0].name].append(id_)
-        for ids in out.values():
-            ids.sort()
-        return out
-    for t, n in wanted:
-        top = conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one()
+        req = id_request(session, counts)
+        return req.split(conn.execute(_RESERVE_IDS, req.params).scalar_one())
+    out: dict[str, list[int]] = {}
+    for t, n in counts.items():
+        top = conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one() if n else 0
         out[t.name] = list(range(top + 1, top + 1 + n))
     return out

@@ -30,9 +30,11 @@ class UnitOfWork:
         self._done = False
 
     def __enter__(self) -> "UnitOfWork":
+        if not event.contains(self._factory, "after_flush", capture_after_flush):
+            # once per factory: a listener per session costs more than many a use case's own work
+            event.listen(self._factory, "after_flush", capture_after_flush)
         self.session = self._factory()
         self.session.info.update(self._info)
-        event.listen(self.session, "after_flush", capture_after_flush)
         return self
 
     def after_commit(self, fn: Callable[[], None]) -> None:

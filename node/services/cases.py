@@ -1,7 +1,6 @@
 """Case work: transitions through the one state machine, supplements, extensions, assignment."""
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -227,8 +226,7 @@ def _issue_license(s: Session, ctx: NodeContext, case: Case, on: date, at: datet
                    valid_until: date | None) -> str:
     v = case.item_version
     dept = s.get(Department, case.department_id)
-    number = f"{ctx.settings.node_id}-{(dept.code if dept else 'X').upper()}-{on:%Y}-" + "".join(
-        secrets.choice(servicecode.ALPHABET) for _ in range(8))
+    number = f"{ctx.settings.node_id}-{(dept.code if dept else 'X').upper()}-{on:%Y}-" + servicecode.random_part()
     if valid_until is None and v.license_validity_days:
         valid_until = on + timedelta(days=v.license_validity_days)
     if valid_until is not None and valid_until < on:

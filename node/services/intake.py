@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Row, Table, bindparam, select
+from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.orm import joinedload
 from sqlalchemy.exc import IntegrityError
 
@@ -17,7 +17,7 @@ from node.domain.lifecycle import Actor, Event, Status
 from node.domain.roles import Role
 from node.persistence.audit import insert_rows
 from node.persistence.blobs import sniff_file_type
-from node.persistence.db import allocate_ids
+from node.persistence.db import RESERVE_IDS_SQL, allocate_ids, id_request
 from node.persistence.models import Case, CaseMaterial, CaseTransition, Item, ItemVersion, Notification, Upload
 
 from federation import log as federation_log
@@ -72,14 +72,16 @@ _UPLOAD_TABLE = cast(Table, Upload.__table__)
 _UPLOADS = select(_UPLOAD_TABLE).where(_UPLOAD_TABLE.c.id.in_(bindparam("ids", expanding=True)))
 
 
-def completeness(s: Any, version: ItemVersion, materials: list[dict[str, Any]],
-                 conditional: list[str]) -> tuple[Notice, dict[str, list[Row[Any]]]]:
-    """Check the given materials against the version's list; the uploads come back as rows."""
+def completeness(s: Any, version: ItemVersion, materials: list[dict[str, Any]], conditional: list[str],
+                 uploads: dict[str, Any] | None = None) -> tuple[Notice, dict[str, list[Any]]]:
+    """Check the given materials against the version's list; the uploads (read here unless given,
+    by id) come back as rows."""
     notice = Notice(version.item.code, version.name)
     defs = {m["code"]: m for m in version.materials}
-    given: dict[str, list[Row[Any]]] = {}
-    ids = [m["upload_id"] for m in materials]
-    uploads = {u.id: u for u in s.execute(_UPLOADS, {"ids": ids})} if ids else {}
+    given: dict[str, list[Any]] = {}
+    if uploads is None:
+        ids = [m["upload_id"] for m in materials]
+        uploads = {u.id: u for u in s.execute(_UPLOADS, {"ids": ids})} if ids else {}
     for i, m in enumerate(materials):
         code, uid = m["material_code"], m["upload_id"]
         d = defs.get(code)
@@ -174,15 +176,26 @@ _CURRENT = (select(_ITEMS.c.status, _VERSIONS.c.id)
             .where(_ITEMS.c.code == bindparam("code")))
 
 
-def _current_version(ctx: NodeContext, s: Any, code: str) -> tuple[ItemVersion, str]:
-    """The item's current version and the item's status now.
+class UploadRef(NamedTuple):
+    id: str
+    digest: str
+    size: int
+    file_type: str
+    filename: str
 
-    A published version never changes (a revision is a new version), so the node keeps the
-    versions it has loaded; only the item's pointer and status are read per submission."""
-    row = s.execute(_CURRENT, {"code": code}).one_or_none()
-    if row is None:
-        raise NotFound(f"no item with code '{code}' in the catalog", field="item_code")
-    status, vid = row
+
+# PostgreSQL: everything a submission reads, and the ids its rows will take, in one round trip.
+_READ_PG = text(f"""
+SELECT i.status, v.id AS version_id,
+       (SELECT coalesce(json_agg(json_build_array(u.id, u.digest, u.size, u.file_type, u.filename)), '[]')
+        FROM uploads u WHERE u.id = ANY(CAST(:upload_ids AS varchar[]))) AS uploads,
+       {RESERVE_IDS_SQL} AS ids
+FROM items i JOIN item_versions v ON v.item_id = i.id AND v.version = i.current_version
+WHERE i.code = :code""")
+
+
+def _version(ctx: NodeContext, s: Any, vid: int) -> ItemVersion:
+    """A published version never changes (a revision is a new version): the node keeps the ones it loaded."""
     v = ctx.item_versions.get(vid)
     if v is None:
         v = s.scalar(select(ItemVersion).where(ItemVersion.id == vid).options(joinedload(ItemVersion.item))
@@ -191,7 +204,27 @@ def _current_version(ctx: NodeContext, s: Any, code: str) -> tuple[ItemVersion, 
         s.expunge(v.item)
         s.expunge(v)
         ctx.item_versions[vid] = v
-    return v, status
+    return v
+
+
+def _read(ctx: NodeContext, s: Any, data: dict[str, Any], counts: dict[Table, int]
+          ) -> tuple[ItemVersion, str, dict[str, Any], dict[str, list[int]]]:
+    """The item's current version, the item's status now, the uploads named by the application
+    and the ids reserved for the case's rows."""
+    code = data["item_code"]
+    upload_ids = [m["upload_id"] for m in data.get("materials", [])]
+    if s.get_bind().dialect.name == "postgresql":
+        req = id_request(s, counts)
+        row = s.execute(_READ_PG, {"code": code, "upload_ids": upload_ids, **req.params}).one_or_none()
+        if row is None:
+            raise NotFound(f"no item with code '{code}' in the catalog", field="item_code")
+        uploads = {u[0]: UploadRef(*u) for u in row.uploads}
+        return _version(ctx, s, row.version_id), row.status, uploads, req.split(row.ids)
+    row = s.execute(_CURRENT, {"code": code}).one_or_none()
+    if row is None:
+        raise NotFound(f"no item with code '{code}' in the catalog", field="item_code")
+    uploads = {u.id: u for u in s.execute(_UPLOADS, {"ids": upload_ids})} if upload_ids else {}
+    return _version(ctx, s, row.id), row.status, uploads, allocate_ids(s, counts)
 
 
 def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing: str, data: dict[str, Any]) -> str:
@@ -201,12 +234,15 @@ def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing
     flush bookkeeping bought nothing for rows that are only inserted."""
     with ctx.uow(actor) as uow:
         s = uow.session
-        v, item_status = _current_version(ctx, s, data["item_code"])
+        phone = data["applicant"].get("phone")
+        materials = data.get("materials", [])
+        v, item_status, uploads_by_id, ids = _read(ctx, s, data, {
+            _CASES: 1, _TRANSITIONS: 1, _MATERIALS: len(materials), _NOTIFICATIONS: 1 if phone else 0})
         if item_status != ItemStatus.ACTIVE:
             raise Conflict(f"item '{v.item.code}' is {item_status} and takes no applications", field="item_code")
         if actor is not None and actor.role == Role.CLERK and actor.department_id not in (None, v.department_id):
             raise PermissionDenied("this window accepts its own department's items only", field="item_code")
-        notice, given = completeness(s, v, data.get("materials", []), data.get("conditional_materials", []))
+        notice, given = completeness(s, v, materials, data.get("conditional_materials", []), uploads_by_id)
         if not notice.complete:
             raise IncompleteApplication(
                 "the application is incomplete: see 'notice' for everything missing at once",
@@ -214,11 +250,9 @@ def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing
         a = data["applicant"]
         id_type = a.get("id_type", "resident_id")
         id_number = validate_id(id_type, a["id_number"])
-        phone = a.get("phone")
-        uploads = [(code_, up) for code_, ups in given.items() for up in ups]
-        ids = allocate_ids(s, {_CASES: 1, _TRANSITIONS: 1, _MATERIALS: len(uploads), _NOTIFICATIONS: 1 if phone else 0})
+        uploads = [(code_, up) for code_, ups in given.items() for up in ups]  # complete: one per material given
         code = servicecode.make_code(ctx.settings.node_id, uow.now.date(),
-                                     "".join(secrets.choice(servicecode.ALPHABET) for _ in range(8)))
+                                     servicecode.random_part())
         case_id, dept = ids["cases"][0], v.department_id
         case_row = _row(_CASES, id=case_id, code=code, department_id=dept, item_version_id=v.id,
                         item_code=v.item.code, channel=channel,
@@ -237,7 +271,7 @@ def _submit_once(ctx: NodeContext, actor: Actor | None, channel: str, processing
         material_rows = [_row(_MATERIALS, id=mid, case_id=case_id, department_id=dept, material_code=code_,
                               upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
                               filename=up.filename, added_at=uow.now)
-                         for mid, (code_, up) in zip(ids["case_materials"], uploads)]
+                         for mid, (code_, up) in zip(ids["case_materials"], uploads, strict=True)]
         if material_rows:
             insert_rows(s, _MATERIALS, material_rows)
         if federation_log.enabled(s):

@@ -1,7 +1,17 @@
 """REST resources, one package each: routes.py (thin MethodViews) and schemas.py."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from typing import Any
+
+import flask_smorest
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint; a schema class given to ``arguments`` is instantiated once, at
+    declaration (webargs would build a new instance, nested schemas and all, on every request)."""
+
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
 
 
 def _all() -> list[Blueprint]:

@@ -1,7 +1,7 @@
 from datetime import date
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from node.api.resources import Blueprint
 from marshmallow import Schema, fields, validate
 
 from node.api.auth import SECURITY, actor, ctx

@@ -1,6 +1,6 @@
 """The benchmark's baseline: the same server answering a minimal one-row insert."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from node.api.resources import Blueprint
 from marshmallow import Schema, fields, validate
 
 from node.api.auth import ctx

@@ -1,5 +1,5 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from node.api.resources import Blueprint
 
 from node.api.auth import SECURITY, actor, ctx
 from node.api.ids import MAX_ID

@@ -1,5 +1,5 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from node.api.resources import Blueprint
 from flask_smorest.fields import Upload as UploadField
 from marshmallow import EXCLUDE, Schema, fields
 
