@@ -7,7 +7,7 @@ kept as the exact bytes hashed. The chain head row is locked only for the final 
 serialisation point is as short as possible: on PostgreSQL the lock, the chaining, the insert and
 the head update are a single statement, sent together with the COMMIT (psycopg pipeline mode), so
 the lock is held for that statement and the WAL flush only, never across a client round trip.
-Rows written with Core (``insert_rows``) ride in the same statement as their audit entries.
+Rows written with Core (``insert_rows``) travel in the same round trip, one statement before it.
 """
 from __future__ import annotations
 
@@ -18,16 +18,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterator
 
-from sqlalchemy import BigInteger, Connection, String, Table, TextClause, bindparam, insert, inspect, select, text, update
-from sqlalchemy.engine import Compiled
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import BigInteger, LargeBinary, String, Table, TextClause, bindparam, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
+from .db import pipelined
 from .models import Audited, AuditEntry, AuditHead
 
 GENESIS = "0" * 64
 PENDING = "audit_pending"
-ROWS = "audit_rows_pending"  # (table, rows) written together with the audit append (PostgreSQL)
+ROWS = "audit_rows_pending"  # (table, rows as JSON) written together with the audit append (PostgreSQL)
+CHANGES_JSON = "changes_json"  # an entry's canonical "changes", when encoded already
 
 
 def _jsonable(v: Any) -> Any:
@@ -76,25 +76,27 @@ def capture_rows(session: Session, table_name: str, op: str, rows: list[dict[str
     insert of those values would have produced. ``rows`` must hold every column."""
     pending: list[dict[str, Any]] = session.info.setdefault(PENDING, [])
     for r in rows:
-        pending.append({"table": table_name, "key": str(r[key]), "op": op,
-                        "changes": {k: _jsonable(v) for k, v in r.items() if k != "password_hash"}})
+        changes = {k: _jsonable(v) for k, v in r.items() if k != "password_hash"}
+        pending.append({"table": table_name, "key": str(r[key]), "op": op, "changes": changes,
+                        CHANGES_JSON: canonical(changes)})
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` (every column, ids included: see ``db.allocate_ids``) audited as inserts.
 
     On PostgreSQL the rows are written at commit by the very statement that appends their audit
-    entries (one round trip for a whole new case): do not read them back in the same unit of
-    work. Elsewhere they are inserted at once."""
+    entries (one round trip for a whole new case), from the same JSON their audit entries hold:
+    do not read them back in the same unit of work. Elsewhere they are inserted at once."""
+    pending: list[dict[str, Any]] = session.info.setdefault(PENDING, [])
+    first = len(pending)
     capture_rows(session, table.name, "insert", rows)
     if session.get_bind().dialect.name == "postgresql":
-        session.info.setdefault(ROWS, []).append((table, rows))
+        if any(isinstance(c.type, LargeBinary) for c in table.c) or "password_hash" in table.c:
+            raise ValueError(f"{table.name}: binary or secret columns cannot travel as the audited JSON")
+        rows_json = b"[" + b",".join(e[CHANGES_JSON] for e in pending[first:]) + b"]"
+        session.info.setdefault(ROWS, []).append((table, rows_json.decode()))
     else:
         session.connection().execute(insert(table), rows)
-
-
-def _row_json(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
 
 
 # Built once: the hot path only binds values (no statement construction or cache-key walk per commit).
@@ -130,52 +132,32 @@ UPDATE audit_head SET seq = last.seq, hash = last.hash
 FROM (SELECT seq, hash FROM chain ORDER BY i DESC LIMIT 1) AS last
 WHERE audit_head.id = 1
 """
-_APPEND_PG: dict[tuple[str, ...], TextClause] = {}
+_APPEND_PG = text("WITH RECURSIVE\n" + _APPEND_PG_SQL)
+_INSERT_PG: dict[tuple[str, ...], TextClause] = {}
 
 
-def _append_pg(tables: tuple[str, ...]) -> TextClause:
-    """The append statement, preceded by one data-modifying CTE per table of queued rows: each
-    takes its rows as one JSON array (``:rows<i>``) shaped by the table's own row type."""
-    stmt = _APPEND_PG.get(tables)
+def _insert_pg(tables: tuple[str, ...]) -> TextClause:
+    """One statement inserting the queued rows of every table: a data-modifying CTE per table,
+    each taking its rows as one JSON array (``:rows<i>``) shaped by the table's own row type.
+    Sent just before the append (same round trip): its foreign-key checks are done before the
+    append takes the chain head's lock."""
+    stmt = _INSERT_PG.get(tables)
     if stmt is None:
-        writes = "".join(f"w{i} AS (INSERT INTO {t} SELECT * FROM jsonb_populate_recordset(NULL::{t}, "
-                         f"CAST(:rows{i} AS jsonb))),\n" for i, t in enumerate(tables))
-        stmt = _APPEND_PG[tables] = text("WITH RECURSIVE\n" + writes + _APPEND_PG_SQL)
+        writes = ",\n".join(f"w{i} AS (INSERT INTO {t} SELECT * FROM jsonb_populate_recordset(NULL::{t}, "
+                             f"CAST(:rows{i} AS jsonb)))" for i, t in enumerate(tables))
+        stmt = _INSERT_PG[tables] = text("WITH " + writes + "\nSELECT 1")
     return stmt
 
 
 def payload_parts(entry: dict[str, Any], at_iso: str, actor: str) -> tuple[bytes, bytes]:
-    """``canonical({"seq": n, "at": at_iso, "actor": actor, **entry}) == prefix + str(n).encode() + suffix``.
+    """``canonical({"seq": n, "at": at_iso, "actor": actor, **entry}) == prefix + str(n).encode() + suffix``
+    for an entry of table, key, op and changes (and the changes' canonical JSON, if encoded already).
 
-    Encoded once with seq 0 and cut there: the keys are sorted, so only ``"table"`` follows the
-    top-level "seq", and no string value can contain ``"seq":0`` unescaped."""
-    b = canonical({"at": at_iso, "actor": actor, "seq": 0, **entry})
-    i = b.rindex(b'"seq":0') + 6
-    return b[:i], b[i + 1:]
-
-
-_COMPILED: dict[TextClause, Compiled] = {}
-
-
-def _execute_and_commit(conn: Connection, stmt: TextClause, params: dict[str, Any]) -> None:
-    """Send ``stmt`` and COMMIT in one round trip (psycopg pipeline mode).
-
-    The statement locks the chain head, which is released only by the commit: sent together, the
-    lock is held for the statement and the WAL flush alone, never for a client round trip or for
-    this thread's wait for the interpreter lock in a busy worker. The session's own commit that
-    follows finds the transaction already ended (psycopg makes it a no-op)."""
-    compiled = _COMPILED.get(stmt)
-    if compiled is None:
-        compiled = _COMPILED[stmt] = stmt.compile(dialect=conn.dialect)
-    raw = conn.connection.driver_connection
-    sql = compiled.string
-    args = compiled.construct_params(params)
-    try:
-        with raw.pipeline():  # type: ignore[union-attr]
-            raw.execute(sql, args)  # type: ignore[union-attr]
-            raw.commit()  # type: ignore[union-attr]
-    except conn.dialect.loaded_dbapi.Error as e:
-        raise DBAPIError.instance(sql, args, e, conn.dialect.loaded_dbapi.Error) from e
+    The members are written in canonical (sorted) key order: actor, at, changes, key, op, seq, table."""
+    changes = entry.get(CHANGES_JSON) or canonical(entry["changes"])
+    prefix = b"".join((b'{"actor":', canonical(actor), b',"at":', canonical(at_iso), b',"changes":', changes,
+                       b',"key":', canonical(entry["key"]), b',"op":', canonical(entry["op"]), b',"seq":'))
+    return prefix, b',"table":' + canonical(entry["table"]) + b"}"
 
 
 def append_pending(session: Session, commit: bool = False) -> int:
@@ -191,16 +173,24 @@ def append_pending(session: Session, commit: bool = False) -> int:
     actor = session.info.get("actor", "system")
     conn = session.connection()  # Core statements in the session's transaction: no ORM bulk machinery
     if conn.dialect.name == "postgresql":
-        writes: list[tuple[Table, list[dict[str, Any]]]] = session.info.pop(ROWS, [])
+        writes: list[tuple[Table, str]] = session.info.pop(ROWS, [])
         parts = [payload_parts(e, at_iso, actor) for e in pending]  # before the lock
         entries = [[p.decode(), s.decode(), e["table"], e["key"][:64], e["op"]] for (p, s), e in zip(parts, pending)]
         params = {"entries": json.dumps(entries, ensure_ascii=False, separators=(",", ":")), "at": at, "actor": actor}
-        params.update((f"rows{i}", _row_json(rows)) for i, (_, rows) in enumerate(writes))
-        stmt = _append_pg(tuple(conn.dialect.identifier_preparer.format_table(t) for t, _ in writes))
+        statements = [(_APPEND_PG, params)]
+        if writes:
+            tables = tuple(conn.dialect.identifier_preparer.format_table(t) for t, _ in writes)
+            statements.insert(0, (_insert_pg(tables), {f"rows{i}": rows_json for i, (_, rows_json) in enumerate(writes)}))
         if commit and conn.dialect.driver == "psycopg":
-            _execute_and_commit(conn, stmt, params)
+            # The append locks the chain head, which only the commit releases: sent together (with
+            # the rows' insert before them), the lock is held for the append and the WAL flush
+            # alone, never for a client round trip or this thread's wait for the interpreter lock
+            # in a busy worker. The session's own commit that follows finds the transaction ended
+            # (psycopg makes it a no-op).
+            pipelined(conn, statements, commit=True)
         else:
-            conn.execute(stmt, params)
+            for stmt, p in statements:
+                conn.execute(stmt, p)
         return n
     row = conn.execute(_LOCK_HEAD, {"n": n}).one()
     seq = row.seq - n
@@ -208,7 +198,8 @@ def append_pending(session: Session, commit: bool = False) -> int:
     rows = []
     for e in pending:
         seq += 1
-        payload = canonical({"seq": seq, "at": at_iso, "actor": actor, **e})
+        prefix, suffix = payload_parts(e, at_iso, actor)
+        payload = prefix + str(seq).encode() + suffix
         h = hashlib.sha256(prev.encode() + payload).hexdigest()
         rows.append(dict(seq=seq, at=at, actor=actor, table_name=e["table"], row_key=e["key"][:64],
                          op=e["op"], payload=payload, prev_hash=prev, hash=h))

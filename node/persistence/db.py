@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, Table, TextClause, create_engine, event, func, select, text
+from sqlalchemy.engine import Compiled
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
 from .models import Case, TenantScoped
@@ -111,3 +113,30 @@ def allocate_ids(session: Session, counts: dict[Table, int]) -> dict[str, list[i
         top = conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one() if n else 0
         out[t.name] = list(range(top + 1, top + 1 + n))
     return out
+
+
+_COMPILED: dict[TextClause, Compiled] = {}
+
+
+def pipelined(conn: Connection, statements: list[tuple[TextClause, dict[str, Any]]],
+              commit: bool = False) -> list[tuple[Any, ...]]:
+    """Run ``statements`` in the connection's transaction through psycopg's pipeline mode:
+    whatever psycopg must send first (the transaction's BEGIN), the statements and, with
+    ``commit``, the COMMIT travel in one round trip. Returns the last statement's rows; driver
+    errors come out as SQLAlchemy's (IntegrityError ...), as from ``conn.execute``."""
+    raw: Any = conn.connection.driver_connection
+    sent = []
+    for stmt, params in statements:
+        compiled = _COMPILED.get(stmt)
+        if compiled is None:
+            compiled = _COMPILED[stmt] = stmt.compile(dialect=conn.dialect)
+        sent.append((compiled.string, compiled.construct_params(params)))
+    try:
+        with raw.pipeline():
+            for sql, args in sent:
+                cur = raw.execute(sql, args)
+            if commit:
+                raw.commit()
+        return cur.fetchall() if cur.description else []
+    except conn.dialect.loaded_dbapi.Error as e:
+        raise DBAPIError.instance(sent[-1][0], sent[-1][1], e, conn.dialect.loaded_dbapi.Error) from e

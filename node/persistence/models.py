@@ -215,7 +215,7 @@ class CaseTransition(TenantScoped, Audited, Base):
     __tablename__ = "case_transitions"
     __table_args__ = (UniqueConstraint("case_id", "seq"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))  # looked up through uq (case_id, seq)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     seq: Mapped[int] = mapped_column(Integer)
     event: Mapped[str] = mapped_column(String(30))

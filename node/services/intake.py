@@ -17,7 +17,7 @@ from node.domain.lifecycle import Actor, Event, Status
 from node.domain.roles import Role
 from node.persistence.audit import insert_rows
 from node.persistence.blobs import sniff_file_type
-from node.persistence.db import RESERVE_IDS_SQL, allocate_ids, id_request
+from node.persistence.db import RESERVE_IDS_SQL, allocate_ids, id_request, pipelined
 from node.persistence.models import Case, CaseMaterial, CaseTransition, Item, ItemVersion, Notification, Upload
 
 from federation import log as federation_log
@@ -213,13 +213,15 @@ def _read(ctx: NodeContext, s: Any, data: dict[str, Any], counts: dict[Table, in
     and the ids reserved for the case's rows."""
     code = data["item_code"]
     upload_ids = [m["upload_id"] for m in data.get("materials", [])]
-    if s.get_bind().dialect.name == "postgresql":
+    conn = s.connection()
+    if conn.dialect.driver == "psycopg":
         req = id_request(s, counts)
-        row = s.execute(_READ_PG, {"code": code, "upload_ids": upload_ids, **req.params}).one_or_none()
-        if row is None:
+        rows = pipelined(conn, [(_READ_PG, {"code": code, "upload_ids": upload_ids, **req.params})])  # with the BEGIN
+        if not rows:
             raise NotFound(f"no item with code '{code}' in the catalog", field="item_code")
-        uploads = {u[0]: UploadRef(*u) for u in row.uploads}
-        return _version(ctx, s, row.version_id), row.status, uploads, req.split(row.ids)
+        status, vid, ups, ids = rows[0]
+        uploads = {u[0]: UploadRef(*u) for u in ups}
+        return _version(ctx, s, vid), status, uploads, req.split(ids)
     row = s.execute(_CURRENT, {"code": code}).one_or_none()
     if row is None:
         raise NotFound(f"no item with code '{code}' in the catalog", field="item_code")

@@ -20,3 +20,22 @@ def test_prefix_seq_suffix_is_the_canonical_payload(entry, seq):
     at = datetime(2026, 3, 2, 9, 0, tzinfo=CST).isoformat()
     prefix, suffix = payload_parts(entry, at, "clerk")
     assert prefix + str(seq).encode() + suffix == canonical({"seq": seq, "at": at, "actor": "clerk", **entry})
+
+
+def test_rows_captured_for_core_inserts_carry_the_same_payload():
+    """capture_rows keeps each row's canonical JSON (also the JSON the rows are inserted from on
+    PostgreSQL); the payload built from it is the one built from the values."""
+    from sqlalchemy.orm import Session
+
+    from node.persistence.audit import CHANGES_JSON, PENDING, capture_rows
+
+    s = Session()
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
+    capture_rows(s, "cases", "insert", [{"id": 5, "applicant_name": "李四", "submitted_at": at, "form": {"k": "v"}}])
+    (entry,) = s.info[PENDING]
+    assert entry[CHANGES_JSON] == canonical({"id": 5, "applicant_name": "李四", "submitted_at": at.isoformat(),
+                                             "form": {"k": "v"}})
+    plain = {k: v for k, v in entry.items() if k != CHANGES_JSON}
+    assert payload_parts(entry, at.isoformat(), "clerk") == payload_parts(plain, at.isoformat(), "clerk")
+    prefix, suffix = payload_parts(entry, at.isoformat(), "clerk")
+    assert prefix + b"42" + suffix == canonical({"seq": 42, "at": at.isoformat(), "actor": "clerk", **plain})
