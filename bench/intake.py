@@ -23,11 +23,13 @@ client and everything else on the machine, so a run on a busy machine can be rec
     python -m bench.intake --quick         # short smoke run
     python -m bench.intake --help
 
-Server shape: ``--workers 2 --threads 4`` (gthread) is the default because on the 2-core reference
-machine it spent the fewest server + PostgreSQL CPU milliseconds per request on both endpoints
-(1 thread means gunicorn's sync worker, which drops keep-alive; 3-4 workers added context switches
-and CPU per request without adding throughput). Compare shapes with e.g. ``--rate 0 --workers 4
---threads 2``; on a shared machine read the CPU table too: "other" is CPU taken by unrelated processes.
+Server shape: ``--workers 2 --threads 6`` (gthread) is the default: on the 2-core reference machine
+it gave submissions the most throughput and the fewest server + PostgreSQL CPU milliseconds per
+request (a submission waits on PostgreSQL three times; six threads overlap those waits where four
+left a quarter of a core idle), with the baseline about where 2 x 4 had it. 4 x 4 (``yiwang node
+run``'s own default here) served the baseline best and submissions worse; 1 thread means gunicorn's
+sync worker, which drops keep-alive. Compare shapes with e.g. ``--rate 0 --workers 4 --threads 4``;
+on a shared machine read the CPU table too: "other" is CPU taken by unrelated processes.
 
 Environment: ``YIWANG_BENCH_PG_URL`` (an admin connection to PostgreSQL, default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``), ``YIWANG_BENCH_REDIS_URL`` (default
@@ -462,10 +464,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pause", type=float, default=1.0, help="seconds of idle between phases")
     ap.add_argument("--clients", type=int, default=32, help="concurrent clients in the max-throughput phase")
     ap.add_argument("--rate", type=float, default=200.0, help="requests/s of the fixed-rate phase (0: skip it)")
-    # 2 x 4 measured best on the 2-core box (fewest CPU ms per request for both endpoints; sync
-    # workers lose keep-alive, more processes add context switches): see the module docstring.
+    # 2 x 6 measured best for submissions on the 2-core box, the baseline unchanged against 2 x 4:
+    # see the module docstring.
     ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    ap.add_argument("--threads", type=int, default=4, help="threads per worker (gthread if > 1, else sync)")
+    ap.add_argument("--threads", type=int, default=6, help="threads per worker (gthread if > 1, else sync)")
     ap.add_argument("--open-connections", type=int, default=256, help="connection cap in the fixed-rate phase")
     ap.add_argument("--request-timeout", type=float, default=30.0)
     ap.add_argument("--drain", type=float, default=5.0,
