@@ -6,7 +6,6 @@ import logging
 import os
 import queue
 import threading
-import time
 from typing import Any, Callable
 
 from node.services import notifications as svc
@@ -37,6 +36,7 @@ class CoalescingPublisher:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._stopping = threading.Event()
 
     def __call__(self, ids: list[int]) -> None:
         self._ensure_thread()
@@ -49,6 +49,7 @@ class CoalescingPublisher:
         with self._lock:  # started lazily: after gunicorn's fork, in the process that uses it
             if self._thread is None or self._pid != os.getpid():
                 self._q = queue.SimpleQueue()
+                self._stopping = threading.Event()
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._run, name="yiwang-notify-publisher", daemon=True)
                 self._thread.start()
@@ -58,11 +59,13 @@ class CoalescingPublisher:
         first = self._q.get()
         if first is None:
             return [], True
-        ids, until = [first], time.monotonic() + self._linger
+        # Sleep the linger out once, then take what came: one wake-up of this thread per batch,
+        # not one per id (each would contend for the interpreter lock with the request threads).
+        self._stopping.wait(self._linger)  # flush() cuts it short
+        ids = [first]
         while len(ids) < MAX_BATCH:
-            left = until - time.monotonic()
             try:
-                i = self._q.get(timeout=left) if left > 0 else self._q.get_nowait()
+                i = self._q.get_nowait()
             except queue.Empty:
                 break
             if i is None:
@@ -89,6 +92,7 @@ class CoalescingPublisher:
         if t is None or not t.is_alive() or self._pid != os.getpid():
             return
         self._q.put(None)
+        self._stopping.set()
         t.join(timeout)
 
 
