@@ -69,7 +69,11 @@ def templates(tmp_path_factory):  # type: ignore[no-untyped-def]
         name = f"yiwang_tpl_{os.getpid()}"
         _pg_exec(f"DROP DATABASE IF EXISTS {name}")
         _pg_exec(f"CREATE DATABASE {name}")
-        _seed(_pg_url(name), base)
+        try:
+            _seed(_pg_url(name), base)
+        except BaseException:  # a broken migration or seed must not leave the database behind
+            _pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            raise
         out["postgresql"] = name
     else:
         out["postgresql_missing"] = reason
