@@ -149,6 +149,11 @@ class Result:
     cpu: dict[str, float] | None = None
 
     @property
+    def cpu_ms_per_req(self) -> float:
+        """Server + PostgreSQL CPU milliseconds per successful request (nan without a CPU reading)."""
+        return self.cpu["node_cpu_s"] * 1000 / self.ok if self.cpu and self.ok else float("nan")
+
+    @property
     def n_errors(self) -> int:
         return sum(self.errors.values())
 
@@ -440,7 +445,7 @@ def _cpu_table(results: list[Result]) -> str | None:
         c = r.cpu
         if not c:
             continue
-        per = c["node_cpu_s"] * 1000 / r.ok if r.ok else float("nan")
+        per = r.cpu_ms_per_req
         lines.append(f"{r.label:<11} {r.mode:<17} {c['server']:>7.2f} {c['postgres']:>8.2f} {c['client']:>7.2f} "
                      f"{c['other']:>7.2f} {c['idle']:>6.2f} {_fmt(per, 2):>21}")
     return "\n".join(lines)
@@ -586,11 +591,12 @@ def main(argv: list[str] | None = None) -> int:
         _say("ratio submissions/s ÷ baseline rows/s (max throughput), per round: "
              + ", ".join(f"{s_.rate:.1f} / {b.rate:.1f} = {x:.2f}" for b, s_, x in zip(base_rounds, sub_rounds, ratios)))
         _say(f"ratio, median of {len(ratios)} rounds: {ratio:.2f}")
-        cpu_b = [b.cpu["node_cpu_s"] * 1000 / b.ok for b in base_rounds if b.cpu and b.ok]
-        cpu_s = [s_.cpu["node_cpu_s"] * 1000 / s_.ok for s_ in sub_rounds if s_.cpu and s_.ok]
+        cpu_b = [r.cpu_ms_per_req for r in base_rounds if r.cpu and r.ok]
+        cpu_s = [r.cpu_ms_per_req for r in sub_rounds if r.cpu and r.ok]
         if cpu_b and cpu_s:
-            _say(f"server+PostgreSQL CPU per request (median): baseline {statistics.median(cpu_b):.2f} ms, "
-                 f"submission {statistics.median(cpu_s):.2f} ms (CPU ratio {statistics.median(cpu_b) / statistics.median(cpu_s):.2f})")
+            mb, ms = statistics.median(cpu_b), statistics.median(cpu_s)
+            _say(f"server+PostgreSQL CPU per request (median): baseline {mb:.2f} ms, submission {ms:.2f} ms "
+                 f"(CPU ratio {mb / ms:.2f})")
     if sub_rounds or sub_fixed:
         _say("targets (informational):")
     if sub_rounds:

@@ -11,6 +11,7 @@ Rows written with Core (``insert_rows``) travel in the same round trip, one stat
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -81,6 +82,13 @@ def capture_rows(session: Session, table_name: str, op: str, rows: list[dict[str
                         CHANGES_JSON: canonical(changes)})
 
 
+@functools.cache
+def _check_json_safe(table: Table) -> None:
+    """Rows travel to PostgreSQL as their audit JSON: no bytes (hex there) and no secret (left out)."""
+    if any(isinstance(c.type, LargeBinary) for c in table.c) or "password_hash" in table.c:
+        raise ValueError(f"{table.name}: binary or secret columns cannot travel as the audited JSON")
+
+
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` (every column, ids included: see ``db.allocate_ids``) audited as inserts.
 
@@ -91,8 +99,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     first = len(pending)
     capture_rows(session, table.name, "insert", rows)
     if session.get_bind().dialect.name == "postgresql":
-        if any(isinstance(c.type, LargeBinary) for c in table.c) or "password_hash" in table.c:
-            raise ValueError(f"{table.name}: binary or secret columns cannot travel as the audited JSON")
+        _check_json_safe(table)
         rows_json = b"[" + b",".join(e[CHANGES_JSON] for e in pending[first:]) + b"]"
         session.info.setdefault(ROWS, []).append((table, rows_json.decode()))
     else:

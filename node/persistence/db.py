@@ -40,8 +40,13 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    from .audit import capture_after_flush  # audit uses this module's pipelined()
+
     factory = sessionmaker(engine, expire_on_commit=False)
     event.listen(factory, "do_orm_execute", _scope_reads)
+    # Every flush's changes are captured for the audit chain (appended by the unit of work at
+    # commit; a session used outside one writes no Audited rows). Once here, not per session.
+    event.listen(factory, "after_flush", capture_after_flush)
     return factory
 
 

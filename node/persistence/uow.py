@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from .audit import append_pending, capture_after_flush
+from .audit import append_pending
 
 
 class UnitOfWork:
@@ -30,9 +29,6 @@ class UnitOfWork:
         self._done = False
 
     def __enter__(self) -> "UnitOfWork":
-        if not event.contains(self._factory, "after_flush", capture_after_flush):
-            # once per factory: a listener per session costs more than many a use case's own work
-            event.listen(self._factory, "after_flush", capture_after_flush)
         self.session = self._factory()
         self.session.info.update(self._info)
         return self
