@@ -41,8 +41,12 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+# One encoder for every canonical payload (json.dumps with these options would build one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable)
+
+
 def canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable).encode()
+    return _CANONICAL.encode(obj).encode()
 
 
 def capture_after_flush(session: Session, _ctx: object) -> None:
@@ -77,7 +81,8 @@ def capture_rows(session: Session, table_name: str, op: str, rows: list[dict[str
     insert of those values would have produced. ``rows`` must hold every column."""
     pending: list[dict[str, Any]] = session.info.setdefault(PENDING, [])
     for r in rows:
-        changes = {k: _jsonable(v) for k, v in r.items() if k != "password_hash"}
+        # The row itself (values are made JSON-able by the encoder): not copied unless it holds a secret.
+        changes = r if "password_hash" not in r else {k: v for k, v in r.items() if k != "password_hash"}
         pending.append({"table": table_name, "key": str(r[key]), "op": op, "changes": changes,
                         CHANGES_JSON: canonical(changes)})
 
@@ -150,21 +155,36 @@ def _insert_pg(tables: tuple[str, ...]) -> TextClause:
     append takes the chain head's lock."""
     stmt = _INSERT_PG.get(tables)
     if stmt is None:
-        writes = ",\n".join(f"w{i} AS (INSERT INTO {t} SELECT * FROM jsonb_populate_recordset(NULL::{t}, "
-                             f"CAST(:rows{i} AS jsonb)))" for i, t in enumerate(tables))
+        writes = ",\n".join(f"w{i} AS (INSERT INTO {t} SELECT * FROM json_populate_recordset(NULL::{t}, "
+                             f"CAST(:rows{i} AS json)))" for i, t in enumerate(tables))
         stmt = _INSERT_PG[tables] = text("WITH " + writes + "\nSELECT 1")
     return stmt
 
 
-def payload_parts(entry: dict[str, Any], at_iso: str, actor: str) -> tuple[bytes, bytes]:
+def payload_parts(entry: dict[str, Any], at_iso: str, actor: str, head: bytes | None = None) -> tuple[bytes, bytes]:
     """``canonical({"seq": n, "at": at_iso, "actor": actor, **entry}) == prefix + str(n).encode() + suffix``
     for an entry of table, key, op and changes (and the changes' canonical JSON, if encoded already).
 
-    The members are written in canonical (sorted) key order: actor, at, changes, key, op, seq, table."""
+    The members are written in canonical (sorted) key order: actor, at, changes, key, op, seq, table.
+    ``head`` is ``payload_head(at_iso, actor)``, shared by the entries of one append."""
     changes = entry.get(CHANGES_JSON) or canonical(entry["changes"])
-    prefix = b"".join((b'{"actor":', canonical(actor), b',"at":', canonical(at_iso), b',"changes":', changes,
-                       b',"key":', canonical(entry["key"]), b',"op":', canonical(entry["op"]), b',"seq":'))
-    return prefix, b',"table":' + canonical(entry["table"]) + b"}"
+    prefix = b"".join((head or payload_head(at_iso, actor), changes, b',"key":', canonical(entry["key"]),
+                       _op_member(entry["op"])))
+    return prefix, _table_member(entry["table"])
+
+
+def payload_head(at_iso: str, actor: str) -> bytes:
+    return b'{"actor":' + canonical(actor) + b',"at":' + canonical(at_iso) + b',"changes":'
+
+
+@functools.lru_cache(maxsize=64)
+def _op_member(op: str) -> bytes:
+    return b',"op":' + canonical(op) + b',"seq":'
+
+
+@functools.lru_cache(maxsize=256)
+def _table_member(table: str) -> bytes:
+    return b',"table":' + canonical(table) + b"}"
 
 
 def append_pending(session: Session, commit: bool = False) -> int:
@@ -181,7 +201,8 @@ def append_pending(session: Session, commit: bool = False) -> int:
     conn = session.connection()  # Core statements in the session's transaction: no ORM bulk machinery
     if conn.dialect.name == "postgresql":
         writes: list[tuple[Table, str]] = session.info.pop(ROWS, [])
-        parts = [payload_parts(e, at_iso, actor) for e in pending]  # before the lock
+        head = payload_head(at_iso, actor)
+        parts = [payload_parts(e, at_iso, actor, head) for e in pending]  # before the lock
         entries = [[p.decode(), s.decode(), e["table"], e["key"][:64], e["op"]] for (p, s), e in zip(parts, pending)]
         params = {"entries": json.dumps(entries, ensure_ascii=False, separators=(",", ":")), "at": at, "actor": actor}
         statements = [(_APPEND_PG, params)]
@@ -203,9 +224,10 @@ def append_pending(session: Session, commit: bool = False) -> int:
     seq = row.seq - n
     prev = row.hash
     rows = []
+    head = payload_head(at_iso, actor)
     for e in pending:
         seq += 1
-        prefix, suffix = payload_parts(e, at_iso, actor)
+        prefix, suffix = payload_parts(e, at_iso, actor, head)
         payload = prefix + str(seq).encode() + suffix
         h = hashlib.sha256(prev.encode() + payload).hexdigest()
         rows.append(dict(seq=seq, at=at, actor=actor, table_name=e["table"], row_key=e["key"][:64],
