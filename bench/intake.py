@@ -7,7 +7,8 @@ process, prebuilt request bodies):
 * baseline   ``POST /api/v1/_bench/rows``           one-row insert + commit (``YIWANG_BENCH_ENDPOINTS=1``)
 * submission ``POST /api/v1/public/applications``   a complete application: validation, the case, five
   material rows with their digests, the submit transition, the outbox notification row and the
-  hash-chained audit entries, all in one transaction
+  audit entries (queued in that transaction, linked into the hash chain right after it by the
+  server's background chainer), all in one transaction
 
 After a warm-up each, the endpoints get (1) closed-loop max-throughput phases (C clients for D
 seconds) in R alternating rounds -- baseline, submission, baseline, ... -- the ratio being the median
@@ -538,11 +539,11 @@ def main(argv: list[str] | None = None) -> int:
         results = asyncio.run(_drive(args, base, CpuMeter(server.pid, db_name)))
         worker_pids |= _session_pids(server.pid)
         _stop(server)  # graceful: requests the client gave up on finish before anything is counted
+        if not args.no_verify:  # links what is still queued, then walks the chain
+            verified = _run(_yiwang() + ["audit", "verify"], env).strip()
         counts = _pg_row(db_url, "select (select count(*) from cases), (select count(*) from case_materials), "
                                  "(select count(*) from notifications), (select count(*) from audit_log), "
-                                 "(select count(*) from bench_rows)")
-        if not args.no_verify:
-            verified = _run(_yiwang() + ["audit", "verify"], env).strip()
+                                 "(select count(*) from bench_rows), (select count(*) from audit_queue)")
     except BaseException:
         if log_path.exists():
             tail = log_path.read_text("utf-8", "replace").splitlines()[-30:]
@@ -572,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     _say("")
     if counts:
         _say(f"stored: {counts[0]} cases, {counts[1]} material rows, {counts[2]} outbox rows, "
-             f"{counts[3]} audit entries, {counts[4]} baseline rows"
+             f"{counts[3]} audit entries (+{counts[5]} queued), {counts[4]} baseline rows"
              + (f"; {queued} deliveries were enqueued (removed again)" if queued is not None else ""))
     if verified:
         _say(verified)

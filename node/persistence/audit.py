@@ -1,13 +1,16 @@
 """The per-node, hash-chained audit log.
 
-Every insert, update and delete of an ``Audited`` row is captured after each flush and, when the
-unit of work commits, appended to ``audit_log`` inside the same transaction: entry *n* stores
-``prev_hash`` = hash of entry *n-1* and ``hash = sha256(prev_hash || payload)``. The payload is
-kept as the exact bytes hashed. The chain head row is locked only for the final append, so the
-serialisation point is as short as possible: on PostgreSQL the lock, the chaining, the insert and
-the head update are a single statement, sent together with the COMMIT (psycopg pipeline mode), so
-the lock is held for that statement and the WAL flush only, never across a client round trip.
-Rows written with Core (``insert_rows``) travel in the same round trip, one statement before it.
+Every insert, update and delete of an ``Audited`` row is captured after each flush and written
+when the unit of work commits, inside the same transaction: entry *n* stores ``prev_hash`` = hash
+of entry *n-1* and ``hash = sha256(prev_hash || payload)``; the payload is kept as the exact bytes
+hashed. SQLite chains the entries in that transaction. PostgreSQL queues them there
+(``audit_queue``: committed with the change, so never lost) and links them into the chain right
+after the commit (``chain_queued``, one batch for many transactions under load): the chain head
+is then never locked by a request's transaction, where it was held until that transaction's WAL
+flush and made concurrent submissions wait on one another. Until linked (milliseconds; a crash
+leaves them queued for the next chainer, and ``yiwang audit verify`` links them first) queued
+entries are outside the chain. Rows written with Core (``insert_rows``) travel in the same round
+trip as the queue insert and the COMMIT.
 """
 from __future__ import annotations
 
@@ -17,16 +20,17 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import BigInteger, LargeBinary, String, Table, TextClause, bindparam, insert, inspect, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from .db import pipelined
 from .models import Audited, AuditEntry, AuditHead
 
 GENESIS = "0" * 64
 PENDING = "audit_pending"
+QUEUED = "audit_queued"  # set when entries were queued for chaining after the commit (PostgreSQL)
 ROWS = "audit_rows_pending"  # (table, rows as JSON) written together with the audit append (PostgreSQL)
 CHANGES_JSON = "changes_json"  # an entry's canonical "changes", when encoded already
 
@@ -116,35 +120,15 @@ _LOCK_HEAD = (update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.se
               .returning(AuditHead.seq, AuditHead.hash))
 _SET_HEAD_HASH = update(AuditHead).where(AuditHead.id == 1).values(hash=bindparam("head_hash", type_=String()))
 
-# PostgreSQL: lock the head, chain, insert and move the head in ONE statement, so the lock is held
-# for that statement and the commit only, never across client round trips. Each payload is the
-# canonical JSON ``prefix || seq || suffix`` (see ``payload_parts``); the hash is computed exactly
-# as below in Python: sha256(prev_hash_hex || payload), hex. The entries come as one JSON array of
-# [prefix, suffix, table, key, op] (one parameter: cheaper to bind than five arrays).
-_APPEND_PG_SQL = """
-head AS MATERIALIZED (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE),
-e AS MATERIALIZED (
-    SELECT convert_to(x.v->>0, 'UTF8') AS prefix, convert_to(x.v->>1, 'UTF8') AS suffix,
-           x.v->>2 AS table_name, x.v->>3 AS row_key, x.v->>4 AS op, x.i
-    FROM jsonb_array_elements(CAST(:entries AS jsonb)) WITH ORDINALITY AS x(v, i)),
-chain (i, seq, payload, prev_hash, hash) AS (
-    SELECT CAST(0 AS bigint), head.seq, CAST(NULL AS bytea), CAST(NULL AS varchar), CAST(head.hash AS varchar)
-    FROM head
-  UNION ALL
-    SELECT e.i, c.seq + 1, p.payload, c.hash, CAST(encode(sha256(convert_to(c.hash, 'UTF8') || p.payload), 'hex') AS varchar)
-    FROM chain c JOIN e ON e.i = c.i + 1
-    CROSS JOIN LATERAL (SELECT e.prefix || convert_to(CAST(c.seq + 1 AS text), 'UTF8') || e.suffix AS payload) p
-),
-appended AS (
-    INSERT INTO audit_log (seq, at, actor, table_name, row_key, op, payload, prev_hash, hash)
-    SELECT c.seq, :at, :actor, e.table_name, e.row_key, e.op, c.payload, c.prev_hash, c.hash
-    FROM chain c JOIN e ON e.i = c.i
-)
-UPDATE audit_head SET seq = last.seq, hash = last.hash
-FROM (SELECT seq, hash FROM chain ORDER BY i DESC LIMIT 1) AS last
-WHERE audit_head.id = 1
-"""
-_APPEND_PG = text("WITH RECURSIVE\n" + _APPEND_PG_SQL)
+# PostgreSQL: the entries are queued with the change they record (same transaction, no lock) and
+# linked into the chain after the commit by ``chain_queued``. Each payload will be the canonical
+# JSON ``prefix || seq || suffix`` (see ``payload_parts``). The entries come as one JSON array of
+# [prefix, suffix, table, key, op] (one parameter: cheaper to bind than five arrays); ``id``
+# (the queue order, which becomes the chain order) is taken in the array's order.
+_QUEUE_PG = text("""
+INSERT INTO audit_queue (at, actor, table_name, row_key, op, prefix, suffix)
+SELECT :at, :actor, x.v->>2, x.v->>3, x.v->>4, convert_to(x.v->>0, 'UTF8'), convert_to(x.v->>1, 'UTF8')
+FROM jsonb_array_elements(CAST(:entries AS jsonb)) WITH ORDINALITY AS x(v, i) ORDER BY x.i""")
 _INSERT_PG: dict[tuple[str, ...], TextClause] = {}
 
 
@@ -188,9 +172,15 @@ def _table_member(table: str) -> bytes:
 
 
 def append_pending(session: Session, commit: bool = False) -> int:
-    """Chain and insert the captured entries; call after the last flush, before commit.
+    """Write the captured entries; call after the last flush, before commit.
 
-    ``commit=True`` (PostgreSQL with psycopg): the append and the COMMIT are sent together."""
+    SQLite: chained at once (the head is locked for the rest of a transaction that already holds
+    the database's only write lock). PostgreSQL: queued in ``audit_queue`` -- no lock, so
+    concurrent commits never wait for one another on the chain head (which, held until each
+    commit's WAL flush, made every submission of a busy node queue behind the one before it);
+    ``session.info[QUEUED]`` tells the unit of work to have them chained after the commit
+    (``chain_queued``). ``commit=True`` (psycopg): the rows, the queue insert and the COMMIT are
+    sent together in one round trip."""
     pending = session.info.pop(PENDING, [])
     if not pending:
         return 0
@@ -199,43 +189,71 @@ def append_pending(session: Session, commit: bool = False) -> int:
     at_iso = at.isoformat()
     actor = session.info.get("actor", "system")
     conn = session.connection()  # Core statements in the session's transaction: no ORM bulk machinery
+    head = payload_head(at_iso, actor)
     if conn.dialect.name == "postgresql":
         writes: list[tuple[Table, str]] = session.info.pop(ROWS, [])
-        head = payload_head(at_iso, actor)
-        parts = [payload_parts(e, at_iso, actor, head) for e in pending]  # before the lock
+        parts = [payload_parts(e, at_iso, actor, head) for e in pending]
         entries = [[p.decode(), s.decode(), e["table"], e["key"][:64], e["op"]] for (p, s), e in zip(parts, pending)]
         params = {"entries": json.dumps(entries, ensure_ascii=False, separators=(",", ":")), "at": at, "actor": actor}
-        statements = [(_APPEND_PG, params)]
+        statements = [(_QUEUE_PG, params)]
         if writes:
             tables = tuple(conn.dialect.identifier_preparer.format_table(t) for t, _ in writes)
             statements.insert(0, (_insert_pg(tables), {f"rows{i}": rows_json for i, (_, rows_json) in enumerate(writes)}))
+        session.info[QUEUED] = True
         if commit and conn.dialect.driver == "psycopg":
-            # The append locks the chain head, which only the commit releases: sent together (with
-            # the rows' insert before them), the lock is held for the append and the WAL flush
-            # alone, never for a client round trip or this thread's wait for the interpreter lock
-            # in a busy worker. The session's own commit that follows finds the transaction ended
-            # (psycopg makes it a no-op).
+            # The session's own commit that follows finds the transaction ended (a no-op in psycopg).
             pipelined(conn, statements, commit=True)
         else:
             for stmt, p in statements:
                 conn.execute(stmt, p)
         return n
     row = conn.execute(_LOCK_HEAD, {"n": n}).one()
-    seq = row.seq - n
-    prev = row.hash
+    rows = _link(row.seq - n, row.hash, ((e["table"], e["key"][:64], e["op"], at, actor, *payload_parts(e, at_iso, actor, head))
+                                          for e in pending))
+    conn.execute(insert(AuditEntry), rows)
+    conn.execute(_SET_HEAD_HASH, {"head_hash": rows[-1]["hash"]})
+    return n
+
+
+def _link(seq: int, prev: str, entries: Iterable[tuple[str, str, str, datetime, str, bytes, bytes]]) -> list[dict[str, Any]]:
+    """Chain entries (table, key, op, at, actor, payload prefix, suffix) after entry ``seq`` of hash ``prev``."""
     rows = []
-    head = payload_head(at_iso, actor)
-    for e in pending:
+    for table_name, key, op, at, actor, prefix, suffix in entries:
         seq += 1
-        prefix, suffix = payload_parts(e, at_iso, actor, head)
         payload = prefix + str(seq).encode() + suffix
         h = hashlib.sha256(prev.encode() + payload).hexdigest()
-        rows.append(dict(seq=seq, at=at, actor=actor, table_name=e["table"], row_key=e["key"][:64],
-                         op=e["op"], payload=payload, prev_hash=prev, hash=h))
+        rows.append(dict(seq=seq, at=at, actor=actor, table_name=table_name, row_key=key, op=op,
+                         payload=payload, prev_hash=prev, hash=h))
         prev = h
-    conn.execute(insert(AuditEntry), rows)
-    conn.execute(_SET_HEAD_HASH, {"head_hash": prev})
-    return n
+    return rows
+
+
+_LINK_PG = text("SELECT audit_link(:batch)")  # the function is created by migration 0004
+
+
+def chain_queued(factory: sessionmaker[Session], batch: int = 5000) -> int:
+    """Link the queued entries into the chain, oldest first; returns how many were linked.
+
+    One transaction per batch, all in PostgreSQL (``audit_link``): the head is locked (so
+    chainers in several processes take turns), the committed queue read in ``id`` order, the
+    entries chained, inserted into ``audit_log`` and deleted from the queue, the head moved -- all
+    or nothing, so a crash leaves each entry either queued or linked, never lost. Entries of
+    transactions still in flight are not visible yet and are linked by a later call (the unit of
+    work asks for one after every commit that queued). Nothing is ever queued on SQLite."""
+    total = 0
+    while True:
+        with factory() as s:
+            conn = s.connection()
+            if conn.dialect.name != "postgresql":
+                return 0
+            if conn.dialect.driver == "psycopg":
+                (n,), = pipelined(conn, [(_LINK_PG, {"batch": batch})], commit=True)  # BEGIN .. COMMIT: one round trip
+            else:
+                n = conn.execute(_LINK_PG, {"batch": batch}).scalar_one()
+            s.commit()
+        total += n
+        if n < batch:
+            return total
 
 
 @dataclass

@@ -338,6 +338,24 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditQueued(Base):
+    """An audit entry committed with its change but not yet linked into the chain (PostgreSQL).
+
+    Its payload is ``prefix || seq || suffix`` once the chainer gives it its sequence number
+    (``audit.chain_queued``): entries are linked in the order of ``id``, moved to ``audit_log``
+    and deleted from here in one transaction."""
+
+    __tablename__ = "audit_queue"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(TZDateTime())
+    actor: Mapped[str] = mapped_column(String(40))
+    table_name: Mapped[str] = mapped_column(String(40))
+    row_key: Mapped[str] = mapped_column(String(64))
+    op: Mapped[str] = mapped_column(String(10))
+    prefix: Mapped[bytes] = mapped_column(LargeBinary)
+    suffix: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class BenchRow(Base):
     """Target of the benchmark's minimal one-row-insert baseline endpoint."""
 

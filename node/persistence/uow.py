@@ -2,12 +2,15 @@
 (task enqueues) run only after the commit succeeded."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from .audit import append_pending
+from .audit import QUEUED, append_pending, chain_queued
+
+log = logging.getLogger("yiwang.audit")
 
 
 class UnitOfWork:
@@ -20,12 +23,14 @@ class UnitOfWork:
         service_point: int | None = None,
         signer: object | None = None,
         id_key: bytes = b"",
+        chain_audit: Callable[[], None] | None = None,
     ) -> None:
         self._factory = factory
         self.now = now
         self._info = {"now": now, "actor": actor, "tenant": tenant, "service_point": service_point,
                       "fed_signer": signer, "fed_id_key": id_key}
         self._after: list[Callable[[], None]] = []
+        self._chain_audit = chain_audit
         self._done = False
 
     def __enter__(self) -> "UnitOfWork":
@@ -45,8 +50,22 @@ class UnitOfWork:
         append_pending(self.session, commit=True)  # PostgreSQL: the last statement and COMMIT together
         self.session.commit()
         self._done = True
+        if self.session.info.get(QUEUED):
+            self._link_audit()
         for fn in self._after:
             fn()
+
+    def _link_audit(self) -> None:
+        """Have the entries this commit queued linked into the audit chain (PostgreSQL): by the
+        node's background chainer if it runs one, else here and now. A failure leaves them queued
+        (committed) for the next chainer; the change itself is committed either way."""
+        try:
+            if self._chain_audit is not None:
+                self._chain_audit()
+            else:
+                chain_queued(self._factory)
+        except Exception:
+            log.warning("audit entries stay queued for the next chainer", exc_info=True)
 
     def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
         if exc_type is not None and not self._done:

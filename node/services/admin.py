@@ -5,7 +5,7 @@ from typing import Any
 
 from node.domain.calendar import parse_calendar_file
 from node.domain.lifecycle import Actor
-from node.persistence.audit import VerifyReport, verify_chain
+from node.persistence.audit import VerifyReport, chain_queued, verify_chain
 from node.persistence.models import CalendarYear
 
 from .context import NodeContext
@@ -28,5 +28,8 @@ def import_calendar(ctx: NodeContext, actor: Actor, data: dict[str, Any]) -> lis
 
 
 def verify_audit(ctx: NodeContext) -> VerifyReport:
+    """Link what is queued (PostgreSQL: entries of commits the chainer has not linked yet, or a
+    crash left), then walk the whole chain."""
+    chain_queued(ctx.factory)
     with ctx.factory() as s:
         return verify_chain(s)

@@ -39,6 +39,8 @@ class NodeContext:
     store: BlobStore
     clock: Callable[[], datetime] = system_clock
     dispatch_notifications: Callable[[list[int]], None] = lambda ids: None
+    chain_audit: Callable[[], None] | None = None
+    """Links queued audit entries after a commit (PostgreSQL); None: each unit of work does it itself."""
     signer: Signer | None = None  # set once the node has a federation identity
     id_hash_key: bytes = b""
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
@@ -59,7 +61,8 @@ class NodeContext:
                 point = actor.service_point_id if actor.service_point_id is not None else -1
             elif actor.role not in HALL_WIDE and actor.department_id is not None:
                 tenant = actor.department_id
-        return UnitOfWork(self.factory, now or self.clock(), label, tenant, point, self.signer, self.id_hash_key)
+        return UnitOfWork(self.factory, now or self.clock(), label, tenant, point, self.signer, self.id_hash_key,
+                          self.chain_audit)
 
     def calendar(self) -> WorkingCalendar:
         """Shipped schedules overridden by any year the admin has loaded into the database."""

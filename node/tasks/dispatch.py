@@ -1,4 +1,5 @@
-"""How the web process hands committed outbox rows to delivery."""
+"""Post-commit work the web process hands to background threads: committed outbox rows to
+delivery, queued audit entries to the chain."""
 from __future__ import annotations
 
 import atexit
@@ -20,7 +21,49 @@ LINGER_S = 0.05
 MAX_BATCH = 200
 
 
-class CoalescingPublisher:
+class _ProcessThread:
+    """One daemon thread per process, started lazily: after gunicorn's fork, in the process that
+    uses it (a thread started before the fork would not exist in the worker)."""
+
+    name = "yiwang-background"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._stopping = threading.Event()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                self._reset()
+                self._stopping = threading.Event()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+                atexit.register(self.flush)
+
+    def _reset(self) -> None:
+        """Fresh per-process state, before the thread starts."""
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _wake_to_stop(self) -> None:
+        self._stopping.set()
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Finish what is queued and stop the thread (at interpreter exit)."""
+        t = self._thread
+        if t is None or not t.is_alive() or self._pid != os.getpid():
+            return
+        self._wake_to_stop()
+        t.join(timeout)
+
+
+class CoalescingPublisher(_ProcessThread):
     """Sends committed outbox ids to Celery from a background thread, many ids per task message.
 
     A request only puts its ids on an in-process queue (no broker round trip on the request
@@ -29,31 +72,25 @@ class CoalescingPublisher:
     Nothing is lost if the process dies with ids still queued here: the rows are committed as
     pending and the periodic sweep sends them. A broker that is down only delays delivery."""
 
+    name = "yiwang-notify-publisher"
+
     def __init__(self, send: Callable[[list[int]], Any], linger: float = LINGER_S) -> None:
+        super().__init__()
         self._send = send
         self._linger = linger
         self._q: queue.SimpleQueue[int | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._stopping = threading.Event()
 
     def __call__(self, ids: list[int]) -> None:
         self._ensure_thread()
         for i in ids:
             self._q.put(i)
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and self._pid == os.getpid():
-            return
-        with self._lock:  # started lazily: after gunicorn's fork, in the process that uses it
-            if self._thread is None or self._pid != os.getpid():
-                self._q = queue.SimpleQueue()
-                self._stopping = threading.Event()
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="yiwang-notify-publisher", daemon=True)
-                self._thread.start()
-                atexit.register(self.flush)
+    def _reset(self) -> None:
+        self._q = queue.SimpleQueue()
+
+    def _wake_to_stop(self) -> None:
+        self._q.put(None)
+        self._stopping.set()
 
     def _take(self) -> tuple[list[int], bool]:
         first = self._q.get()
@@ -86,14 +123,49 @@ class CoalescingPublisher:
             if ids:
                 self._publish(ids)
 
-    def flush(self, timeout: float = 5.0) -> None:
-        """Send what is queued and stop the thread (at interpreter exit)."""
-        t = self._thread
-        if t is None or not t.is_alive() or self._pid != os.getpid():
-            return
-        self._q.put(None)
+
+class AuditChainer(_ProcessThread):
+    """Links the audit entries that commits queued (PostgreSQL) from a background thread: a commit
+    only wakes it; it waits ``linger`` for more and links everything committed by then in one
+    transaction per batch -- one lock of the chain head for many submissions. Entries a crash
+    leaves queued are linked by the next chainer of any process (this one links what it finds
+    when it starts) or by ``yiwang audit verify``."""
+
+    name = "yiwang-audit-chainer"
+
+    def __init__(self, link: Callable[[], Any], linger: float = 0.02, retry: float = 1.0) -> None:
+        super().__init__()
+        self._link = link
+        self._linger = linger
+        self._retry = retry
+        self._wake = threading.Event()
+
+    def __call__(self) -> None:
+        self._ensure_thread()
+        self._wake.set()
+
+    def _reset(self) -> None:
+        self._wake = threading.Event()
+        self._wake.set()  # link what an earlier process left queued
+
+    def _wake_to_stop(self) -> None:
         self._stopping.set()
-        t.join(timeout)
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            stopping = self._stopping.wait(self._linger)
+            self._wake.clear()  # before reading the queue: a commit after this wakes another round
+            try:
+                self._link()
+            except Exception:  # the entries stay queued (committed); try again
+                log.warning("could not link queued audit entries; retrying", exc_info=True)
+                if not stopping:
+                    self._stopping.wait(self._retry)
+                    self._wake.set()
+            if stopping:
+                return
 
 
 def make_dispatcher(ctx: NodeContext) -> Callable[[list[int]], None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 import time
 
-from node.tasks.dispatch import CoalescingPublisher
+from node.tasks.dispatch import AuditChainer, CoalescingPublisher
 
 
 def _wait(cond, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
@@ -65,3 +65,31 @@ def test_flush_sends_what_is_queued_before_exit():
     pub([1, 2])
     pub.flush()
     assert sent == [[1, 2]]
+
+
+def test_the_audit_chainer_links_once_at_start_and_once_per_burst_of_commits():
+    links: list[float] = []
+    chainer = AuditChainer(lambda: links.append(time.monotonic()), linger=0.2)
+    chainer()  # the first commit: the thread starts and links (what an earlier process left, and this)
+    _wait(lambda: len(links) == 1)
+    for _ in range(50):  # a burst within the linger: one more link for all of them
+        chainer()
+    _wait(lambda: len(links) == 2)
+    time.sleep(0.5)
+    assert len(links) == 2
+    chainer.flush()
+
+
+def test_a_failed_link_is_retried_without_another_commit(caplog):
+    calls: list[int] = []
+
+    def flaky() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("database restarting")
+
+    chainer = AuditChainer(flaky, linger=0.0, retry=0.05)
+    chainer()
+    _wait(lambda: len(calls) == 2)
+    assert "could not link queued audit entries" in caplog.text
+    chainer.flush()

@@ -1,0 +1,112 @@
+"""PostgreSQL commits a change's audit entries to a queue and links them into the chain after the
+commit (no chain-head lock held by request transactions); SQLite chains them in the transaction."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from node.persistence.audit import chain_queued
+from node.persistence.models import AuditEntry, AuditHead, AuditQueued, Case
+from node.services import intake
+from node.services.admin import verify_audit
+from node.tasks.dispatch import AuditChainer
+from tests.support import ID_NUMBER, JPG, PDF, SIGN_ITEM, SIGN_MATERIALS
+
+pytestmark = pytest.mark.integration
+
+ENTRIES_PER_SUBMISSION = 8  # the case, its transition, five materials, the outbox row
+
+
+def _application(ctx) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    mats = [{"material_code": m, "upload_id": intake.store_upload(ctx, f"f.{k}", (PDF if k == "pdf" else JPG) + m.encode()).id}
+            for m, k in SIGN_MATERIALS.items()]
+    return {"item_code": SIGN_ITEM, "materials": mats, "conditional_materials": [], "form": {},
+            "applicant": {"name": "张三明", "id_number": ID_NUMBER, "phone": "13912345678"}}
+
+
+def _counts(ctx) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    with ctx.factory() as s:
+        return s.query(AuditEntry).count(), s.query(AuditQueued).count(), s.get(AuditHead, 1).seq
+
+
+def test_entries_are_committed_with_the_change_and_linked_after_it(ctx):
+    data = _application(ctx)
+    chained_before, queued_before, _ = _counts(ctx)
+    assert queued_before == 0
+    asked: list[int] = []
+    ctx.chain_audit = lambda: asked.append(1)  # a chainer that never gets to run (the process died)
+    code = intake.submit_case(ctx, None, data)
+    chained, queued, head = _counts(ctx)
+    if ctx.engine.dialect.name == "postgresql":
+        assert asked == [1]  # the commit asked for linking once
+        assert (chained, queued) == (chained_before, ENTRIES_PER_SUBMISSION)  # committed, not linked yet
+        with ctx.factory() as s:
+            rows = s.query(AuditQueued).order_by(AuditQueued.id).all()
+        assert [r.table_name for r in rows] == ["cases", "case_transitions"] + ["case_materials"] * 5 + ["notifications"]
+    else:
+        assert asked == []  # SQLite chained in the transaction: nothing queued, nothing to ask
+        assert (chained, queued) == (chained_before + ENTRIES_PER_SUBMISSION, 0)
+    assert head == chained
+    report = verify_audit(ctx)  # links whatever is queued first
+    assert report.ok, report
+    assert report.entries == chained_before + ENTRIES_PER_SUBMISSION
+    assert _counts(ctx) == (report.entries, 0, report.entries)
+    with ctx.factory() as s:
+        case = s.query(Case).filter(Case.code == code).one()
+        entry = s.query(AuditEntry).filter(AuditEntry.table_name == "cases", AuditEntry.row_key == str(case.id)).one()
+    assert f'"seq":{entry.seq},'.encode() in entry.payload and code.encode() in entry.payload
+
+
+def test_a_failed_link_leaves_the_change_committed_and_its_entries_queued(ctx):
+    data = _application(ctx)
+    chained_before = _counts(ctx)[0]
+
+    def broken() -> None:
+        raise ConnectionError("database went away after the commit")
+
+    ctx.chain_audit = broken
+    code = intake.submit_case(ctx, None, data)  # the applicant gets the code: the change is committed
+    with ctx.factory() as s:
+        assert s.query(Case).filter(Case.code == code).count() == 1
+    pending = _counts(ctx)[1]
+    assert pending == (ENTRIES_PER_SUBMISSION if ctx.engine.dialect.name == "postgresql" else 0)
+    assert chain_queued(ctx.factory) == pending  # the next chainer links them
+    assert _counts(ctx)[:2] == (chained_before + ENTRIES_PER_SUBMISSION, 0)
+    assert verify_audit(ctx).ok
+
+
+def test_the_background_chainer_links_concurrent_commits_in_order(ctx):
+    data = _application(ctx)
+    chained_before = _counts(ctx)[0]
+    chainer = AuditChainer(lambda: chain_queued(ctx.factory), linger=0.005)
+    ctx.chain_audit = chainer
+    errors: list[BaseException] = []
+
+    def submit() -> None:
+        try:
+            for _ in range(5):
+                intake.submit_case(ctx, None, data)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    deadline = time.monotonic() + 10
+    while _counts(ctx)[1] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    chainer.flush()
+    chained, queued, head = _counts(ctx)
+    assert queued == 0
+    assert chained == head == chained_before + 20 * ENTRIES_PER_SUBMISSION
+    with ctx.factory() as s:
+        seqs = [e.seq for e in s.query(AuditEntry).order_by(AuditEntry.seq)]
+    assert seqs == list(range(1, chained + 1))
+    report = verify_audit(ctx)
+    assert report.ok and report.entries == chained
