@@ -66,7 +66,7 @@ class AuditVerify(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(200, AuditReportSchema)
     def get(self):
-        """Walk the hash-chained audit log; names the first broken entry (admin, inspector)."""
+        """Link entries still queued, then walk the hash-chained audit log; names the first broken entry (admin, inspector)."""
         actor(Role.ADMIN, Role.INSPECTOR)
         r = admin.verify_audit(ctx())
         return r.__dict__
