@@ -16,7 +16,8 @@ of the rounds' ratios, so that a slow spell of a shared machine weighs on both e
 (2) an open-loop fixed-rate phase each (requests scheduled at fixed intervals whatever the
 completions; latency counted from the scheduled start). Notification delivery is only enqueued (a
 Celery broker on Redis is configured, no worker runs); the queued messages are removed at the end.
-The node is fresh and not enrolled in the federation, so no signed federation record is written.
+The node is fresh and not enrolled in the federation, so no signed federation record is written
+(``--enrolled`` gives it an identity first, as a node of the federation has).
 On Linux the CPU used during each phase is attributed to the server, its PostgreSQL backends, this
 client and everything else on the machine, so a run on a busy machine can be recognised as such.
 
@@ -481,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run: 3 s phases, 1 s warm-up")
     ap.add_argument("--only", choices=["baseline", "submission"], help="run one endpoint's phases (for tuning)")
     ap.add_argument("--no-verify", action="store_true", help="skip walking the audit chain at the end")
+    ap.add_argument("--enrolled", action="store_true",
+                    help="give the node a federation identity first: every submission then also writes its "
+                         "signed federation record (as a node of the federation does)")
     ap.add_argument("--pg-url", default=os.environ.get("YIWANG_BENCH_PG_URL",
                                                        "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
                     help="admin connection used to create and drop the bench database")
@@ -503,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"server: yiwang node run --workers {args.workers} --threads {args.threads} ({kind}); "
          f"database {db_name}")
     _say(f"notifications: only enqueued to the Celery broker {args.redis_url} (no worker runs); "
-         "fresh node without a federation identity (no signed federation log)")
+         + ("node with a federation identity: each submission writes its signed federation record" if args.enrolled
+            else "fresh node without a federation identity (no signed federation log; see --enrolled)"))
 
     redis_client = None
     try:
@@ -528,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
         _say("setup: migrating and loading the demo hall ...")
         _run(_yiwang() + ["db", "upgrade"], env)
         _run(_yiwang() + ["seed", "demo"], env)
+        if args.enrolled:
+            _run(_yiwang() + ["federation", "init", "--node-id", "330105", "--name", "拱墅区", "--parent", "330100"], env)
         with open(log_path, "wb") as log:
             server = subprocess.Popen(
                 _yiwang() + ["node", "run", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
@@ -543,7 +550,8 @@ def main(argv: list[str] | None = None) -> int:
             verified = _run(_yiwang() + ["audit", "verify"], env).strip()
         counts = _pg_row(db_url, "select (select count(*) from cases), (select count(*) from case_materials), "
                                  "(select count(*) from notifications), (select count(*) from audit_log), "
-                                 "(select count(*) from bench_rows), (select count(*) from audit_queue)")
+                                 "(select count(*) from bench_rows), (select count(*) from audit_queue), "
+                                 "(select count(*) from fed_records)")
     except BaseException:
         if log_path.exists():
             tail = log_path.read_text("utf-8", "replace").splitlines()[-30:]
@@ -573,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     _say("")
     if counts:
         _say(f"stored: {counts[0]} cases, {counts[1]} material rows, {counts[2]} outbox rows, "
-             f"{counts[3]} audit entries (+{counts[5]} queued), {counts[4]} baseline rows"
+             f"{counts[3]} audit entries (+{counts[5]} queued), {counts[6]} signed federation records, "
+             f"{counts[4]} baseline rows"
              + (f"; {queued} deliveries were enqueued (removed again)" if queued is not None else ""))
     if verified:
         _say(verified)
