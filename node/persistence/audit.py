@@ -135,8 +135,7 @@ _INSERT_PG: dict[tuple[str, ...], TextClause] = {}
 def _insert_pg(tables: tuple[str, ...]) -> TextClause:
     """One statement inserting the queued rows of every table: a data-modifying CTE per table,
     each taking its rows as one JSON array (``:rows<i>``) shaped by the table's own row type.
-    Sent just before the append (same round trip): its foreign-key checks are done before the
-    append takes the chain head's lock."""
+    Sent in the same round trip as the audit queue insert and the COMMIT."""
     stmt = _INSERT_PG.get(tables)
     if stmt is None:
         writes = ",\n".join(f"w{i} AS (INSERT INTO {t} SELECT * FROM json_populate_recordset(NULL::{t}, "

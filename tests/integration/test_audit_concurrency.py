@@ -1,4 +1,5 @@
-"""Concurrent submissions keep the audit chain gapless and intact (the head is the only lock)."""
+"""Concurrent submissions keep the audit chain gapless and intact (on PostgreSQL each commit links
+what is queued right after it, as the units of work of processes without a background chainer do)."""
 import threading
 
 import pytest
