@@ -1,27 +1,31 @@
 """The per-origin signed log (the node's outbox for what other levels must see).
 
 Case events are turned into ``CaseEvent`` payloads while the service's transaction is open and
-appended — sequence number, previous hash, Ed25519 signature — when the unit of work commits,
-inside the same transaction: a change and its record exist together or not at all. The append
-takes a row lock on this node's head (``fed_heads``), so sequence numbers are gapless.
+written when the unit of work commits, inside the same transaction: a change and its event exist
+together or not at all. Sealing -- sequence number, previous hash, Ed25519 signature -- takes a row
+lock on this node's head (``fed_heads``), so sequence numbers are gapless. SQLite seals in that
+transaction; PostgreSQL commits the events to ``fed_queue`` and seals them right after the commit
+(``seal_queued``, many events per seal under load), so no request holds the head.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from federation.envelope import GENESIS, Parsed, Signer, accumulate, seal
 from federation.library import apply_records, insert_rows
 from federation.pb.v1 import federation_pb2 as pb
 from node.domain.masking import mask_id_number, mask_name
-from node.persistence.models import Case, Department, FedHead, FedRecord
+from node.persistence.models import Case, Department, FedHead, FedQueued, FedRecord
+from node.persistence.uow import FED_QUEUED
 
 PENDING = "fed_pending"
+QUEUED = FED_QUEUED  # set when events were queued for sealing after the commit (PostgreSQL)
 SIGNER = "fed_signer"
 ID_KEY = "fed_id_key"
 
@@ -81,10 +85,28 @@ def record_case_event(session: Session, case: Case, event: str, *, occurred_at: 
 
 
 def append_pending(session: Session) -> list[Parsed]:
-    """Seal and insert the queued events (called by the unit of work just before commit)."""
+    """Seal and insert the queued events (called by the unit of work just before commit).
+
+    PostgreSQL: the events are committed to ``fed_queue`` with the change instead (no lock) and
+    sealed right after the commit by ``seal_queued`` -- the head of this node's log is then never
+    held by a request's transaction across its round trips and its WAL flush, which made the
+    submissions of an enrolled node wait on one another. ``session.info[QUEUED]`` tells the unit of
+    work to have them sealed. SQLite (one writer anyway) seals them in the transaction."""
     events: list[pb.CaseEvent] = session.info.pop(PENDING, [])
     if not events:
         return []
+    now_ms = _ms(session.info["now"])
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(insert(FedQueued.__table__), [  # type: ignore[arg-type]
+            {"created_at_ms": now_ms, "event": ev.SerializeToString(deterministic=True)} for ev in events])
+        session.info[QUEUED] = True
+        return []
+    return _seal(session, [(now_ms, ev) for ev in events])
+
+
+def _seal(session: Session, events: list[tuple[int, pb.CaseEvent]]) -> list[Parsed]:
+    """Number, sign and insert ``events`` (created at ms, event) after this node's head; apply
+    them to the library. Takes the head's row lock for the rest of the transaction."""
     signer: Signer = session.info[SIGNER]
     now: datetime = session.info["now"]
     head = session.execute(select(FedHead).where(FedHead.origin == signer.node_id).with_for_update()).scalar_one_or_none()
@@ -94,9 +116,9 @@ def append_pending(session: Session) -> list[Parsed]:
         seq, prev, acc = head.seq, bytes.fromhex(head.hash), bytes.fromhex(head.acc)
     out: list[Parsed] = []
     rows = []
-    for ev in events:
+    for created_ms, ev in events:
         seq += 1
-        rec = seal(signer, seq, prev, _ms(now), ev)
+        rec = seal(signer, seq, prev, created_ms, ev)
         acc = accumulate(acc, rec.hash)
         out.append(rec)
         rows.append(dict(origin=rec.origin, seq=rec.seq, body=rec.body, signature=rec.signature, hash=rec.hash.hex(),
@@ -111,6 +133,32 @@ def append_pending(session: Session) -> list[Parsed]:
                         .values(seq=seq, hash=prev.hex(), acc=acc.hex(), updated_at=now))
     apply_records(session, out)
     return out
+
+
+def seal_queued(uow: Callable[[], Any], batch: int = 1000) -> int:
+    """Seal the queued case events into this node's signed log, oldest first; returns how many.
+
+    ``uow`` makes a unit of work carrying this node's signer. One transaction per batch: the head
+    locked, the committed queue read in ``id`` order, the events sealed, inserted and applied, and
+    deleted from the queue -- all or nothing, so a crash leaves each event queued or sealed, never
+    lost. Events of transactions still in flight are sealed by a later call."""
+    total = 0
+    while True:
+        with uow() as u:
+            s = u.session
+            if s.get_bind().dialect.name != "postgresql" or s.info.get(SIGNER) is None:
+                return 0
+            s.execute(select(FedHead.seq).where(FedHead.origin == s.info[SIGNER].node_id).with_for_update())
+            queued = s.execute(select(FedQueued.id, FedQueued.created_at_ms, FedQueued.event)
+                               .order_by(FedQueued.id).limit(batch)).all()
+            if not queued:
+                return total
+            _seal(s, [(ms, pb.CaseEvent.FromString(bytes(ev))) for _, ms, ev in queued])
+            s.execute(delete(FedQueued).where(FedQueued.id.in_([i for i, _, _ in queued])))
+            u.commit()
+        total += len(queued)
+        if len(queued) < batch:
+            return total
 
 
 def read_records(session: Session, origin: str, after_seq: int, limit: int) -> list[FedRecord]:

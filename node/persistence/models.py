@@ -395,6 +395,16 @@ class FedHead(Base):
     updated_at: Mapped[datetime] = mapped_column(TZDateTime())
 
 
+class FedQueued(Base):
+    """A case event committed with its change but not sealed into this node's signed log yet
+    (PostgreSQL): ``federation.log.seal_queued`` numbers, signs and applies it after the commit."""
+
+    __tablename__ = "fed_queue"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    event: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class FedCheckpoint(Base):
     __tablename__ = "fed_checkpoints"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .audit import QUEUED, append_pending, chain_queued
 
+FED_QUEUED = "fed_queued"  # federation.log.QUEUED (that package imports this one)
+
 log = logging.getLogger("yiwang.audit")
 
 
@@ -23,14 +25,15 @@ class UnitOfWork:
         service_point: int | None = None,
         signer: object | None = None,
         id_key: bytes = b"",
-        chain_audit: Callable[[], None] | None = None,
+        link_queued: Callable[[], None] | None = None,
     ) -> None:
         self._factory = factory
         self.now = now
         self._info = {"now": now, "actor": actor, "tenant": tenant, "service_point": service_point,
                       "fed_signer": signer, "fed_id_key": id_key}
+        self._signer, self._id_key = signer, id_key
         self._after: list[Callable[[], None]] = []
-        self._chain_audit = chain_audit
+        self._link_queued = link_queued
         self._done = False
 
     def __enter__(self) -> "UnitOfWork":
@@ -50,22 +53,31 @@ class UnitOfWork:
         append_pending(self.session, commit=True)  # PostgreSQL: the last statement and COMMIT together
         self.session.commit()
         self._done = True
-        if self.session.info.get(QUEUED):
-            self._link_audit()
+        if self.session.info.get(QUEUED) or self.session.info.get(FED_QUEUED):
+            self._link()
         for fn in self._after:
             fn()
 
-    def _link_audit(self) -> None:
-        """Have the entries this commit queued linked into the audit chain (PostgreSQL): by the
-        node's background chainer if it runs one, else here and now. A failure leaves them queued
-        (committed) for the next chainer; the change itself is committed either way."""
+    def _link(self) -> None:
+        """Have what this commit queued (PostgreSQL: case events for the signed log, entries for
+        the audit chain) sealed and linked: by the node's background linker if it runs one, else
+        here and now. A failure leaves them queued (committed) for the next linker; the change
+        itself is committed either way."""
         try:
-            if self._chain_audit is not None:
-                self._chain_audit()
+            if self._link_queued is not None:
+                self._link_queued()
             else:
-                chain_queued(self._factory)
+                self.link_now()
         except Exception:
-            log.warning("audit entries stay queued for the next chainer", exc_info=True)
+            log.warning("queued federation events / audit entries stay queued for the next linker", exc_info=True)
+
+    def link_now(self) -> None:
+        from federation.log import seal_queued
+
+        if self._signer is not None:
+            seal_queued(lambda: UnitOfWork(self._factory, self.now, "system", signer=self._signer,
+                                           id_key=self._id_key, link_queued=lambda: None))
+        chain_queued(self._factory)
 
     def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
         if exc_type is not None and not self._done:

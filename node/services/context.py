@@ -39,8 +39,9 @@ class NodeContext:
     store: BlobStore
     clock: Callable[[], datetime] = system_clock
     dispatch_notifications: Callable[[list[int]], None] = lambda ids: None
-    chain_audit: Callable[[], None] | None = None
-    """Links queued audit entries after a commit (PostgreSQL); None: each unit of work does it itself."""
+    link_queued: Callable[[], None] | None = None
+    """Seals queued case events and links queued audit entries after a commit (PostgreSQL): the
+    server's background linker; None: each unit of work does it itself, right after its commit."""
     signer: Signer | None = None  # set once the node has a federation identity
     id_hash_key: bytes = b""
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
@@ -62,7 +63,12 @@ class NodeContext:
             elif actor.role not in HALL_WIDE and actor.department_id is not None:
                 tenant = actor.department_id
         return UnitOfWork(self.factory, now or self.clock(), label, tenant, point, self.signer, self.id_hash_key,
-                          self.chain_audit)
+                          self.link_queued)
+
+    def link_now(self) -> None:
+        """Seal the queued case events, then link the queued audit entries (PostgreSQL)."""
+        UnitOfWork(self.factory, self.clock(), "system", signer=self.signer, id_key=self.id_hash_key,
+                   link_queued=lambda: None).link_now()
 
     def calendar(self) -> WorkingCalendar:
         """Shipped schedules overridden by any year the admin has loaded into the database."""

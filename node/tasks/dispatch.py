@@ -125,11 +125,11 @@ class CoalescingPublisher(_ProcessThread):
 
 
 class AuditChainer(_ProcessThread):
-    """Links the audit entries that commits queued (PostgreSQL) from a background thread: a commit
-    only wakes it; it waits ``linger`` for more and links everything committed by then in one
-    transaction per batch -- one lock of the chain head for many submissions. Entries a crash
-    leaves queued are linked by the next chainer of any process (this one links what it finds
-    when it starts) or by ``yiwang audit verify``."""
+    """Seals the case events and links the audit entries that commits queued (PostgreSQL) from a
+    background thread: a commit only wakes it; it waits ``linger`` for more and handles everything
+    committed by then in one transaction per batch -- one lock of each head for many submissions.
+    What a crash leaves queued is handled by the next linker of any process (this one handles what
+    it finds when it starts) or, for the audit chain, by ``yiwang audit verify``."""
 
     name = "yiwang-audit-chainer"
 

@@ -1,7 +1,8 @@
-"""The real server (gunicorn, two workers) on PostgreSQL, killed with SIGKILL in the middle of a
-stream of submissions: every submission that was answered 201 is in the database with its audit
-entries, and the entries the dead server had queued but not linked yet are linked by the next
-server -- the chain stays gapless and intact."""
+"""The real server (gunicorn, two workers) of an enrolled node on PostgreSQL, killed with SIGKILL in
+the middle of a stream of submissions: every submission that was answered 201 is in the database
+with its audit entries and its signed federation record, and what the dead server had queued but
+not sealed or linked yet is handled by the next server -- the audit chain and the signed log stay
+gapless and intact."""
 from __future__ import annotations
 
 import json
@@ -98,6 +99,9 @@ def test_a_killed_server_loses_no_submission_and_its_queued_audit_entries_are_li
     env = dict(os.environ, DATABASE_URL=pg_url, YIWANG_DATA_DIR=str(tmp_path / "data"))
     env.pop("CELERY_BROKER_URL", None)  # notifications delivered in-process to the log gateway
     log = tmp_path / "server.log"
+    init = subprocess.run(_yiwang() + ["federation", "init", "--node-id", "330105", "--name", "拱墅区",
+                                       "--parent", "330100"], env=env, capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stderr  # a federation identity: case events are signed records
     server = Server(env, log)
     try:
         materials = [{"material_code": c, "upload_id": _upload(server.base, c, k)} for c, k in SIGN_MATERIALS.items()]
@@ -135,7 +139,8 @@ def test_a_killed_server_loses_no_submission_and_its_queued_audit_entries_are_li
         with eng.connect() as c:
             codes = {r[0] for r in c.execute(text("select code from cases where code = any(:c)"), {"c": answered})}
             assert codes == set(answered)  # every answered submission is there
-            left_queued = c.execute(text("select count(*) from audit_queue")).scalar_one()
+            left_queued = c.execute(text("select (select count(*) from audit_queue) + "
+                                         "(select count(*) from fed_queue)")).scalar_one()
 
         again = Server(env, log)  # a new server; its first commit wakes its chainer
         try:
@@ -143,7 +148,8 @@ def test_a_killed_server_loses_no_submission_and_its_queued_audit_entries_are_li
             deadline = time.monotonic() + 30
             while True:
                 with eng.connect() as c:
-                    if c.execute(text("select count(*) from audit_queue")).scalar_one() == 0:
+                    if c.execute(text("select (select count(*) from audit_queue) + "
+                                      "(select count(*) from fed_queue)")).scalar_one() == 0:
                         break
                 assert time.monotonic() < deadline, f"{left_queued} queued entries were never linked"
                 time.sleep(0.1)
@@ -156,8 +162,13 @@ def test_a_killed_server_loses_no_submission_and_its_queued_audit_entries_are_li
             case_ids = {str(r[0]) for r in c.execute(text("select id from cases"))}
             audited = {r[0] for r in c.execute(text(
                 "select row_key from audit_log where table_name = 'cases' and op = 'insert'"))}
+            fed_seqs = [r[0] for r in c.execute(text("select seq from fed_records where origin = '330105' order by seq"))]
+            fed_head = c.execute(text("select seq from fed_heads where origin = '330105'")).scalar_one()
+            in_library = {r[0] for r in c.execute(text("select service_code from lib_cases where origin = '330105'"))}
         assert seqs == list(range(1, head_seq + 1))  # gapless
         assert case_ids <= audited  # every case's creation is in the chain, including the last ones
+        assert fed_seqs == list(range(1, fed_head + 1)) and fed_head >= len(answered)  # gapless signed log
+        assert set(answered) <= in_library  # every answered submission was sealed and applied
     finally:
         eng.dispose()
     out = subprocess.run(_yiwang() + ["audit", "verify"], env=env, capture_output=True, text=True, timeout=120)

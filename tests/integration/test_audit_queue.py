@@ -37,7 +37,7 @@ def test_entries_are_committed_with_the_change_and_linked_after_it(ctx):
     chained_before, queued_before, _ = _counts(ctx)
     assert queued_before == 0
     asked: list[int] = []
-    ctx.chain_audit = lambda: asked.append(1)  # a chainer that never gets to run (the process died)
+    ctx.link_queued = lambda: asked.append(1)  # a chainer that never gets to run (the process died)
     code = intake.submit_case(ctx, None, data)
     chained, queued, head = _counts(ctx)
     if ctx.engine.dialect.name == "postgresql":
@@ -67,7 +67,7 @@ def test_a_failed_link_leaves_the_change_committed_and_its_entries_queued(ctx):
     def broken() -> None:
         raise ConnectionError("database went away after the commit")
 
-    ctx.chain_audit = broken
+    ctx.link_queued = broken
     code = intake.submit_case(ctx, None, data)  # the applicant gets the code: the change is committed
     with ctx.factory() as s:
         assert s.query(Case).filter(Case.code == code).count() == 1
@@ -81,8 +81,8 @@ def test_a_failed_link_leaves_the_change_committed_and_its_entries_queued(ctx):
 def test_the_background_chainer_links_concurrent_commits_in_order(ctx):
     data = _application(ctx)
     chained_before = _counts(ctx)[0]
-    chainer = AuditChainer(lambda: chain_queued(ctx.factory), linger=0.005)
-    ctx.chain_audit = chainer
+    chainer = AuditChainer(ctx.link_now, linger=0.005)
+    ctx.link_queued = chainer
     errors: list[BaseException] = []
 
     def submit() -> None:
