@@ -8,8 +8,9 @@ The city and the province, and the county's uplink, run as ``yiwang federation s
 The county's log is produced by the real log code: realistic ``CaseEvent`` payloads (service
 codes, items and departments of the demo hall, stages, deadlines, masked names, keyed hashes, five
 material digests, licenses on conclusion) are sealed, chained, accumulated, inserted and applied to
-the county's own library by ``federation.log.append_pending``, in one transaction per chunk — what
-a unit of work does at commit — without going through the HTTP API.
+the county's own library by the real log code, one chunk at a time — what units of work do at
+commit (``federation.log.append_pending``: on PostgreSQL the events are committed to the queue
+with the change) and right after it (``seal_queued``) — without going through the HTTP API.
 
 Phases (one run):
 
@@ -421,15 +422,20 @@ class County:
         return self.commits[-1][2] if self.commits else 0
 
     def append(self, n: int) -> tuple[float, int, int]:
-        from federation.log import PENDING, SIGNER, append_pending
+        from federation.log import PENDING, SIGNER, append_pending, seal_queued
+        from node.persistence.uow import UnitOfWork
 
         now = datetime.now(CST)
         events = [self.stream.next_event(now) for _ in range(n)]
         with self.ctx.factory() as s:
             s.info.update({"now": now, SIGNER: self.signer, PENDING: events})
-            out = append_pending(s)
+            out = append_pending(s)  # PostgreSQL: queued with the transaction, sealed right after it
             s.commit()
-        c = (time.monotonic(), out[0].seq, out[-1].seq)
+        first = self.head + 1
+        sealed = len(out) or seal_queued(lambda: UnitOfWork(self.ctx.factory, now, "system", signer=self.signer,
+                                                             link_queued=lambda: None))
+        assert sealed == n, f"{sealed} of {n} events sealed"
+        c = (time.monotonic(), first, first + n - 1)
         self.commits.append(c)
         return c
 
@@ -791,7 +797,8 @@ def main(argv: list[str] | None = None) -> int:
 
         # ---------------------------------------------------------------- 2. generate
         _say(f"generate: {args.records:,} records at the county (PostgreSQL), {args.chunk} per transaction, "
-             f"through federation.log.append_pending (seal, chain, accumulate, insert, apply to the county's library)")
+             f"through federation.log.append_pending + seal_queued (queue, then seal, chain, accumulate, insert, "
+             f"apply to the county's library)")
         with CpuWindow("generate", [], pg_pids) as w:
             t0 = time.monotonic()
             left = args.records
