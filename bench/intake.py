@@ -8,7 +8,7 @@ process, prebuilt request bodies):
 * submission ``POST /api/v1/public/applications``   a complete application: validation, the case, five
   material rows with their digests, the submit transition, the outbox notification row and the
   audit entries (queued in that transaction, linked into the hash chain right after it by the
-  server's background chainer), all in one transaction
+  server's background linker), all in one transaction
 
 After a warm-up each, the endpoints get (1) closed-loop max-throughput phases (C clients for D
 seconds) in R alternating rounds -- baseline, submission, baseline, ... -- the ratio being the median

@@ -101,15 +101,20 @@ def append_pending(session: Session) -> list[Parsed]:
             {"created_at_ms": now_ms, "event": ev.SerializeToString(deterministic=True)} for ev in events])
         session.info[QUEUED] = True
         return []
-    return _seal(session, [(now_ms, ev) for ev in events])
+    return _seal(session, [(now_ms, ev) for ev in events], _lock_head(session))
 
 
-def _seal(session: Session, events: list[tuple[int, pb.CaseEvent]]) -> list[Parsed]:
-    """Number, sign and insert ``events`` (created at ms, event) after this node's head; apply
-    them to the library. Takes the head's row lock for the rest of the transaction."""
+def _lock_head(session: Session) -> FedHead | None:
+    """This node's head, row-locked for the rest of the transaction (None before its first record)."""
+    origin = session.info[SIGNER].node_id
+    return session.execute(select(FedHead).where(FedHead.origin == origin).with_for_update()).scalar_one_or_none()
+
+
+def _seal(session: Session, events: list[tuple[int, pb.CaseEvent]], head: FedHead | None) -> list[Parsed]:
+    """Number, sign and insert ``events`` (created at ms, event) after ``head`` (locked by
+    ``_lock_head``); apply them to the library."""
     signer: Signer = session.info[SIGNER]
     now: datetime = session.info["now"]
-    head = session.execute(select(FedHead).where(FedHead.origin == signer.node_id).with_for_update()).scalar_one_or_none()
     if head is None:
         seq, prev, acc = 0, GENESIS, GENESIS
     else:
@@ -148,12 +153,12 @@ def seal_queued(uow: Callable[[], Any], batch: int = 1000) -> int:
             s = u.session
             if s.get_bind().dialect.name != "postgresql" or s.info.get(SIGNER) is None:
                 return 0
-            s.execute(select(FedHead.seq).where(FedHead.origin == s.info[SIGNER].node_id).with_for_update())
+            head = _lock_head(s)  # first: the queue is then read with what the previous sealer left
             queued = s.execute(select(FedQueued.id, FedQueued.created_at_ms, FedQueued.event)
                                .order_by(FedQueued.id).limit(batch)).all()
             if not queued:
                 return total
-            _seal(s, [(ms, pb.CaseEvent.FromString(bytes(ev))) for _, ms, ev in queued])
+            _seal(s, [(ms, pb.CaseEvent.FromString(bytes(ev))) for _, ms, ev in queued], head)
             s.execute(delete(FedQueued).where(FedQueued.id.in_([i for i, _, _ in queued])))
             u.commit()
         total += len(queued)

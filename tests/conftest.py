@@ -89,6 +89,16 @@ def db_url(request, templates, tmp_path):  # type: ignore[no-untyped-def]
         shutil.copy(templates["sqlite"], f)
         yield f"sqlite:///{f}"
         return
+    yield from _pg_copy(templates)
+
+
+@pytest.fixture
+def pg_url(templates):  # type: ignore[no-untyped-def]
+    """A fresh copy of the seeded PostgreSQL template (tests that need PostgreSQL itself)."""
+    yield from _pg_copy(templates)
+
+
+def _pg_copy(templates: dict[str, str]):  # type: ignore[no-untyped-def]
     if "postgresql" not in templates:
         if CI:
             pytest.fail(f"CI=true but {templates['postgresql_missing']}")

@@ -89,3 +89,38 @@ class Client:
         self.fire(code, "review", "cgj-reviewer")
         self.fire(code, "approve", "cgj-approver")
         return self.fire(code, "conclude", "clerk")
+
+
+def sign_application(ctx: Any) -> dict[str, Any]:
+    """A complete online application for the shop-sign item, its five materials uploaded."""
+    from node.services import intake
+
+    mats = [{"material_code": m, "upload_id": intake.store_upload(ctx, f"f.{k}", (PDF if k == "pdf" else JPG) + m.encode()).id}
+            for m, k in SIGN_MATERIALS.items()]
+    return {"item_code": SIGN_ITEM, "materials": mats, "conditional_materials": [], "form": {},
+            "applicant": {"name": "张三明", "id_number": ID_NUMBER, "phone": "13912345678"}}
+
+
+def submit_concurrently(ctx: Any, data: dict[str, Any], threads: int, each: int) -> list[str]:
+    """``threads`` threads submitting ``data`` ``each`` times through the service; the codes (no error allowed)."""
+    import threading
+
+    from node.services import intake
+
+    codes: list[str] = []
+    errors: list[BaseException] = []
+
+    def submit() -> None:
+        try:
+            for _ in range(each):
+                codes.append(intake.submit_case(ctx, None, data))
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    workers = [threading.Thread(target=submit) for _ in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert not errors, errors
+    return codes

@@ -17,7 +17,7 @@ class _Api(Api):
 def create_app(settings: Settings | None = None, ctx: NodeContext | None = None) -> Flask:
     settings = settings or (ctx.settings if ctx else Settings.from_env())
     if ctx is None:
-        from node.tasks.dispatch import AuditChainer, make_dispatcher
+        from node.tasks.dispatch import PostCommitLinker, make_dispatcher
 
         from federation.runtime import attach_identity
 
@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, ctx: NodeContext | None = None)
         attach_identity(ctx)  # case events are logged and signed once the node has an identity
         ctx.dispatch_notifications = make_dispatcher(ctx)
         if ctx.engine.dialect.name == "postgresql":
-            ctx.link_queued = AuditChainer(ctx.link_now, linger=0.05)
+            ctx.link_queued = PostCommitLinker(ctx.link_now, linger=0.05)
     app = Flask("yiwang", static_folder=None)
     app.config.update(
         API_TITLE="Yiwang node API",

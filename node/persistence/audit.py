@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import BigInteger, LargeBinary, String, Table, TextClause, bindparam, insert, inspect, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -207,24 +207,19 @@ def append_pending(session: Session, commit: bool = False) -> int:
                 conn.execute(stmt, p)
         return n
     row = conn.execute(_LOCK_HEAD, {"n": n}).one()
-    rows = _link(row.seq - n, row.hash, ((e["table"], e["key"][:64], e["op"], at, actor, *payload_parts(e, at_iso, actor, head))
-                                          for e in pending))
-    conn.execute(insert(AuditEntry), rows)
-    conn.execute(_SET_HEAD_HASH, {"head_hash": rows[-1]["hash"]})
-    return n
-
-
-def _link(seq: int, prev: str, entries: Iterable[tuple[str, str, str, datetime, str, bytes, bytes]]) -> list[dict[str, Any]]:
-    """Chain entries (table, key, op, at, actor, payload prefix, suffix) after entry ``seq`` of hash ``prev``."""
+    seq, prev = row.seq - n, row.hash
     rows = []
-    for table_name, key, op, at, actor, prefix, suffix in entries:
+    for e in pending:
         seq += 1
+        prefix, suffix = payload_parts(e, at_iso, actor, head)
         payload = prefix + str(seq).encode() + suffix
         h = hashlib.sha256(prev.encode() + payload).hexdigest()
-        rows.append(dict(seq=seq, at=at, actor=actor, table_name=table_name, row_key=key, op=op,
+        rows.append(dict(seq=seq, at=at, actor=actor, table_name=e["table"], row_key=e["key"][:64], op=e["op"],
                          payload=payload, prev_hash=prev, hash=h))
         prev = h
-    return rows
+    conn.execute(insert(AuditEntry), rows)
+    conn.execute(_SET_HEAD_HASH, {"head_hash": prev})
+    return n
 
 
 _LINK_PG = text("SELECT audit_link(:batch)")  # the function is created by migration 0004
@@ -239,12 +234,12 @@ def chain_queued(factory: sessionmaker[Session], batch: int = 5000) -> int:
     or nothing, so a crash leaves each entry either queued or linked, never lost. Entries of
     transactions still in flight are not visible yet and are linked by a later call (the unit of
     work asks for one after every commit that queued). Nothing is ever queued on SQLite."""
+    if factory.kw["bind"].dialect.name != "postgresql":
+        return 0  # (and no transaction opened: on SQLite that would take the write lock)
     total = 0
     while True:
         with factory() as s:
             conn = s.connection()
-            if conn.dialect.name != "postgresql":
-                return 0
             if conn.dialect.driver == "psycopg":
                 (n,), = pipelined(conn, [(_LINK_PG, {"batch": batch})], commit=True)  # BEGIN .. COMMIT: one round trip
             else:

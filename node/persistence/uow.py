@@ -67,19 +67,21 @@ class UnitOfWork:
             if self._link_queued is not None:
                 self._link_queued()
             else:
-                self.link_now()
+                link_queued(self._factory, self.now, self._signer, self._id_key)
         except Exception:
             log.warning("queued federation events / audit entries stay queued for the next linker", exc_info=True)
-
-    def link_now(self) -> None:
-        from federation.log import seal_queued
-
-        if self._signer is not None:
-            seal_queued(lambda: UnitOfWork(self._factory, self.now, "system", signer=self._signer,
-                                           id_key=self._id_key, link_queued=lambda: None))
-        chain_queued(self._factory)
 
     def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
         if exc_type is not None and not self._done:
             self.session.rollback()
         self.session.close()  # ends any open transaction without expiring what was read
+
+
+def link_queued(factory: sessionmaker[Session], now: datetime, signer: object | None = None, id_key: bytes = b"") -> None:
+    """Seal the queued case events (when the node signs), then link the queued audit entries
+    (PostgreSQL; nothing is queued elsewhere)."""
+    from federation.log import seal_queued
+
+    if signer is not None:
+        seal_queued(lambda: UnitOfWork(factory, now, "system", signer=signer, id_key=id_key, link_queued=lambda: None))
+    chain_queued(factory)

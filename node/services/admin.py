@@ -28,7 +28,7 @@ def import_calendar(ctx: NodeContext, actor: Actor, data: dict[str, Any]) -> lis
 
 
 def verify_audit(ctx: NodeContext) -> VerifyReport:
-    """Link what is queued (PostgreSQL: entries of commits the chainer has not linked yet, or a
+    """Link what is queued (PostgreSQL: entries of commits the linker has not linked yet, or a
     crash left), then walk the whole chain."""
     chain_queued(ctx.factory)
     with ctx.factory() as s:

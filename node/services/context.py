@@ -16,7 +16,7 @@ from node.domain.roles import HALL_WIDE, Role
 from node.persistence.blobs import BlobStore, LocalBlobStore
 from node.persistence.db import make_engine, make_session_factory
 from node.persistence.models import CalendarYear, ItemVersion
-from node.persistence.uow import UnitOfWork
+from node.persistence.uow import UnitOfWork, link_queued
 
 CST = timezone(timedelta(hours=8), "CST")
 """China Standard Time: working days and deadlines are dates in this zone."""
@@ -67,8 +67,7 @@ class NodeContext:
 
     def link_now(self) -> None:
         """Seal the queued case events, then link the queued audit entries (PostgreSQL)."""
-        UnitOfWork(self.factory, self.clock(), "system", signer=self.signer, id_key=self.id_hash_key,
-                   link_queued=lambda: None).link_now()
+        link_queued(self.factory, self.clock(), self.signer, self.id_hash_key)
 
     def calendar(self) -> WorkingCalendar:
         """Shipped schedules overridden by any year the admin has loaded into the database."""

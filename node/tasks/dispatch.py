@@ -1,5 +1,5 @@
 """Post-commit work the web process hands to background threads: committed outbox rows to
-delivery, queued audit entries to the chain."""
+delivery, queued case events and audit entries to the signed log and the audit chain."""
 from __future__ import annotations
 
 import atexit
@@ -124,14 +124,14 @@ class CoalescingPublisher(_ProcessThread):
                 self._publish(ids)
 
 
-class AuditChainer(_ProcessThread):
+class PostCommitLinker(_ProcessThread):
     """Seals the case events and links the audit entries that commits queued (PostgreSQL) from a
     background thread: a commit only wakes it; it waits ``linger`` for more and handles everything
     committed by then in one transaction per batch -- one lock of each head for many submissions.
     What a crash leaves queued is handled by the next linker of any process (this one handles what
     it finds when it starts) or, for the audit chain, by ``yiwang audit verify``."""
 
-    name = "yiwang-audit-chainer"
+    name = "yiwang-post-commit-linker"
 
     def __init__(self, link: Callable[[], Any], linger: float = 0.02, retry: float = 1.0) -> None:
         super().__init__()

@@ -16,28 +16,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import CI, _pg_exec, _pg_url
 from tests.support import ID_NUMBER, JPG, PDF, SIGN_ITEM, SIGN_MATERIALS
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
-
-
-@pytest.fixture
-def pg_url(templates):  # type: ignore[no-untyped-def]
-    if "postgresql" not in templates:
-        if CI:
-            pytest.fail(f"CI=true but {templates['postgresql_missing']}")
-        pytest.skip(templates["postgresql_missing"])
-    name = f"yiwang_t_{uuid.uuid4().hex[:12]}"
-    _pg_exec(f"CREATE DATABASE {name} TEMPLATE {templates['postgresql']}")
-    yield _pg_url(name)
-    _pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _yiwang() -> list[str]:
@@ -142,7 +128,7 @@ def test_a_killed_server_loses_no_submission_and_its_queued_audit_entries_are_li
             left_queued = c.execute(text("select (select count(*) from audit_queue) + "
                                          "(select count(*) from fed_queue)")).scalar_one()
 
-        again = Server(env, log)  # a new server; its first commit wakes its chainer
+        again = Server(env, log)  # a new server; its first commit wakes its linker
         try:
             _upload(again.base, "after-restart", "pdf")
             deadline = time.monotonic() + 30

@@ -2,9 +2,7 @@
 commit (no chain-head lock held by request transactions); SQLite chains them in the transaction."""
 from __future__ import annotations
 
-import threading
 import time
-from typing import Any
 
 import pytest
 
@@ -12,19 +10,12 @@ from node.persistence.audit import chain_queued
 from node.persistence.models import AuditEntry, AuditHead, AuditQueued, Case
 from node.services import intake
 from node.services.admin import verify_audit
-from node.tasks.dispatch import AuditChainer
-from tests.support import ID_NUMBER, JPG, PDF, SIGN_ITEM, SIGN_MATERIALS
+from node.tasks.dispatch import PostCommitLinker
+from tests.support import sign_application, submit_concurrently
 
 pytestmark = pytest.mark.integration
 
 ENTRIES_PER_SUBMISSION = 8  # the case, its transition, five materials, the outbox row
-
-
-def _application(ctx) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    mats = [{"material_code": m, "upload_id": intake.store_upload(ctx, f"f.{k}", (PDF if k == "pdf" else JPG) + m.encode()).id}
-            for m, k in SIGN_MATERIALS.items()]
-    return {"item_code": SIGN_ITEM, "materials": mats, "conditional_materials": [], "form": {},
-            "applicant": {"name": "张三明", "id_number": ID_NUMBER, "phone": "13912345678"}}
 
 
 def _counts(ctx) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
@@ -33,11 +24,11 @@ def _counts(ctx) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
 
 
 def test_entries_are_committed_with_the_change_and_linked_after_it(ctx):
-    data = _application(ctx)
+    data = sign_application(ctx)
     chained_before, queued_before, _ = _counts(ctx)
     assert queued_before == 0
     asked: list[int] = []
-    ctx.link_queued = lambda: asked.append(1)  # a chainer that never gets to run (the process died)
+    ctx.link_queued = lambda: asked.append(1)  # a linker that never gets to run (the process died)
     code = intake.submit_case(ctx, None, data)
     chained, queued, head = _counts(ctx)
     if ctx.engine.dialect.name == "postgresql":
@@ -61,7 +52,7 @@ def test_entries_are_committed_with_the_change_and_linked_after_it(ctx):
 
 
 def test_a_failed_link_leaves_the_change_committed_and_its_entries_queued(ctx):
-    data = _application(ctx)
+    data = sign_application(ctx)
     chained_before = _counts(ctx)[0]
 
     def broken() -> None:
@@ -73,35 +64,21 @@ def test_a_failed_link_leaves_the_change_committed_and_its_entries_queued(ctx):
         assert s.query(Case).filter(Case.code == code).count() == 1
     pending = _counts(ctx)[1]
     assert pending == (ENTRIES_PER_SUBMISSION if ctx.engine.dialect.name == "postgresql" else 0)
-    assert chain_queued(ctx.factory) == pending  # the next chainer links them
+    assert chain_queued(ctx.factory) == pending  # the next linker links them
     assert _counts(ctx)[:2] == (chained_before + ENTRIES_PER_SUBMISSION, 0)
     assert verify_audit(ctx).ok
 
 
-def test_the_background_chainer_links_concurrent_commits_in_order(ctx):
-    data = _application(ctx)
+def test_the_background_linker_links_concurrent_commits_in_order(ctx):
+    data = sign_application(ctx)
     chained_before = _counts(ctx)[0]
-    chainer = AuditChainer(ctx.link_now, linger=0.005)
-    ctx.link_queued = chainer
-    errors: list[BaseException] = []
-
-    def submit() -> None:
-        try:
-            for _ in range(5):
-                intake.submit_case(ctx, None, data)
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
-
-    threads = [threading.Thread(target=submit) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    linker = PostCommitLinker(ctx.link_now, linger=0.005)
+    ctx.link_queued = linker
+    submit_concurrently(ctx, data, threads=4, each=5)
     deadline = time.monotonic() + 10
     while _counts(ctx)[1] and time.monotonic() < deadline:
         time.sleep(0.02)
-    chainer.flush()
+    linker.flush()
     chained, queued, head = _counts(ctx)
     assert queued == 0
     assert chained == head == chained_before + 20 * ENTRIES_PER_SUBMISSION

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 import time
 
-from node.tasks.dispatch import AuditChainer, CoalescingPublisher
+from node.tasks.dispatch import PostCommitLinker, CoalescingPublisher
 
 
 def _wait(cond, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
@@ -67,17 +67,17 @@ def test_flush_sends_what_is_queued_before_exit():
     assert sent == [[1, 2]]
 
 
-def test_the_audit_chainer_links_once_at_start_and_once_per_burst_of_commits():
+def test_the_post_commit_linker_links_once_at_start_and_once_per_burst_of_commits():
     links: list[float] = []
-    chainer = AuditChainer(lambda: links.append(time.monotonic()), linger=0.2)
-    chainer()  # the first commit: the thread starts and links (what an earlier process left, and this)
+    linker = PostCommitLinker(lambda: links.append(time.monotonic()), linger=0.2)
+    linker()  # the first commit: the thread starts and links (what an earlier process left, and this)
     _wait(lambda: len(links) == 1)
     for _ in range(50):  # a burst within the linger: one more link for all of them
-        chainer()
+        linker()
     _wait(lambda: len(links) == 2)
     time.sleep(0.5)
     assert len(links) == 2
-    chainer.flush()
+    linker.flush()
 
 
 def test_a_failed_link_is_retried_without_another_commit(caplog):
@@ -88,8 +88,8 @@ def test_a_failed_link_is_retried_without_another_commit(caplog):
         if len(calls) == 1:
             raise ConnectionError("database restarting")
 
-    chainer = AuditChainer(flaky, linger=0.0, retry=0.05)
-    chainer()
+    linker = PostCommitLinker(flaky, linger=0.0, retry=0.05)
+    linker()
     _wait(lambda: len(calls) == 2)
     assert "could not link queued audit entries" in caplog.text
-    chainer.flush()
+    linker.flush()
