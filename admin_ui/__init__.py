@@ -35,13 +35,13 @@ def _labels() -> dict[str, object]:
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
     q = (request.args.get("q") or "").strip()[:100] or None
-    return render_template("index.html", items=catalog.list_items(_ctx(), q=q), q=q or "")
+    return render_template("index.html", items=_ctx().run(None, catalog.list_items, q=q), q=q or "")
 
 
 @bp.get("/items/<code>")
 def item(code: str):  # type: ignore[no-untyped-def]
     try:
-        v = catalog.get_item(_ctx(), code)
+        v = _ctx().run(None, catalog.get_item, code)
     except DomainError:
         return render_template("message.html", title="未找到事项", text=f"没有编码为 {code} 的事项。"), 404
     return render_template("item.html", v=v)
@@ -54,10 +54,16 @@ def track():  # type: ignore[no-untyped-def]
     if not code:
         return render_template("track.html", case=None, error=None, code="", last4="")
     try:
-        case, lic, ev = public.lookup_case(_ctx(), code, last4)
+        with _ctx().uow() as uow:
+            case, lic, ev = public.lookup_case(uow, code, last4)
+            view = _track_view(case, lic, ev)
     except DomainError as e:
         msg = "统一服务监管码有误，请核对后重新输入。" if e.status == 422 else "未查到与该监管码和证件号后四位相符的办件。"
         return render_template("track.html", case=None, error=msg, code=code, last4=last4), e.status
+    return render_template("track.html", case=view, error=None, code=code, last4=last4)
+
+
+def _track_view(case, lic, ev):  # type: ignore[no-untyped-def]
     stages = case.item_version.stages
     view = {"code": case.code, "item": case.item_version.name, "status": case.status, "result": case.result,
             "name": mask_name(case.applicant_name), "id": mask_id_number(case.applicant_id_number),
@@ -66,7 +72,7 @@ def track():  # type: ignore[no-untyped-def]
             if case.stage_index is not None else None,
             "license": lic, "rated": ev is not None,
             "progress": [(t.occurred_at, t.event) for t in case.transitions]}
-    return render_template("track.html", case=view, error=None, code=code, last4=last4)
+    return view
 
 
 def register(app: Flask) -> None:

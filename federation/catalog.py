@@ -22,18 +22,18 @@ from google.protobuf.message import DecodeError
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from federation.divisions import LEVELS, level_of
+from node.domain.divisions import LEVELS, level_of
 from federation.envelope import RecordRejected, Signer
 from federation.inbox import record_alert, verify_signature
 from federation.pb.v1 import federation_pb2 as pb
-from node.domain.items import POWER_CODE
+from node.domain.items import CATALOG_CHANGES as CHANGES, POWER_CODE
 from node.persistence.models import CatalogChange
-from node.services.context import NodeContext
+from node.services.context import SYSTEM, NodeContext
+from node.services.standard_catalog import head
 
 log = logging.getLogger("yiwang.catalog")
 CST = timezone(timedelta(hours=8), "CST")
 PURPOSE = b"yiwang-catalog-v1\n"
-CHANGES = ("add", "modify", "repeal", "delegate")
 MAX_BODY = 16 * 1024
 ALERT_KINDS = {"fork", "bad_signature", "unknown_key", "wrong_origin"}
 KeyLookup = Callable[[str, str, datetime], "bytes | None"]
@@ -114,12 +114,6 @@ def verify_change(body: bytes, signature: bytes, key_for: KeyLookup, root_id: st
     return msg
 
 
-def head(session: Session, publisher: str) -> int:
-    """The highest change number held from ``publisher`` (0: none)."""
-    return int(session.scalar(select(func.coalesce(func.max(CatalogChange.seq), 0))
-                              .where(CatalogChange.publisher == publisher)) or 0)
-
-
 def _fork(msg: pb.CatalogChangeBody, stored: tuple[bytes, bytes], presented: tuple[bytes, bytes]) -> CatalogChangeRejected:
     b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
     proof = {"publisher": msg.publisher, "seq": msg.seq,
@@ -170,17 +164,17 @@ def receive_changes(ctx: NodeContext, changes: list[tuple[bytes, bytes]], key_fo
     """``store_changes`` in its own transaction; a rejection that is evidence of misbehaviour (a
     fork, a bad signature, an unknown key, a wrong publisher) is kept as an alert with its proof."""
     now = ctx.clock()
-    with ctx.factory() as s:
-        try:
-            n = store_changes(s, changes, key_for, root_id, now)
-            s.commit()
+    try:
+        with ctx.uow(SYSTEM, now) as uow:
+            n = store_changes(uow.session, changes, key_for, root_id, now)
+            uow.commit()
             return n
-        except CatalogChangeRejected as e:
-            s.rollback()
-            if e.code in ALERT_KINDS:
-                record_alert(s, e.origin or root_id, e.code, str(e), e.proof, peer, now)
-                s.commit()
-            raise
+    except CatalogChangeRejected as e:
+        if e.code in ALERT_KINDS:
+            with ctx.uow(SYSTEM, now) as uow:
+                record_alert(uow.session, e.origin or root_id, e.code, str(e), e.proof, peer, now)
+                uow.commit()
+        raise
 
 
 async def pull_catalog(ctx: NodeContext, stub: Any, key_for: KeyLookup, root_id: str,

@@ -17,6 +17,7 @@ from federation.envelope import GENESIS, RecordRejected, Signer, accumulate
 from federation.inbox import InSubtree, KeyLookup, record_alert, verify_signature
 from federation.pb.v1 import federation_pb2 as pb
 from node.persistence.models import FedCheckpoint, FedRecord
+from node.services.context import SYSTEM, NodeContext
 
 import hashlib
 
@@ -42,6 +43,21 @@ def make_checkpoint(session: Session, signer: Signer, now: datetime, batch: int 
     body = pb.CheckpointBody(origin=signer.node_id, size=size, head_hash=acc,
                              created_at_ms=int(now.timestamp() * 1000), key_id=signer.key_id).SerializeToString()
     return pb.SignedCheckpoint(body=body, signature=signer.sign(PURPOSE + body))
+
+
+def accept_checkpoint(ctx: NodeContext, peer: str, cp: pb.SignedCheckpoint, keys: KeyLookup,
+                      in_subtree: InSubtree) -> str:
+    """``receive_checkpoint`` in a unit of work of its own: a consistent or pending checkpoint is
+    stored; an inconsistent one is not, but the alert with its evidence is (then it raises)."""
+    with ctx.uow(SYSTEM) as uow:
+        try:
+            out = receive_checkpoint(uow.session, peer, cp, keys, in_subtree, uow.now)
+        except RecordRejected as e:
+            if e.code == "inconsistent_checkpoint":
+                uow.commit()
+            raise
+        uow.commit()
+        return out
 
 
 def receive_checkpoint(session: Session, peer: str, cp: pb.SignedCheckpoint, keys: KeyLookup,
@@ -75,10 +91,8 @@ def receive_checkpoint(session: Session, peer: str, cp: pb.SignedCheckpoint, key
         proof["received"] = {"seq": rec.seq, "acc": rec.acc}
     if problem is not None:
         record_alert(session, body.origin, "inconsistent_checkpoint", problem, proof, peer, now)
-        session.commit()
         raise RecordRejected("inconsistent_checkpoint", problem, body.origin, body.size)
     if earlier is None:
         session.add(FedCheckpoint(origin=body.origin, size=body.size, head_hash=body.head_hash.hex(), body=cp.body,
                                   signature=cp.signature, created_at=now))
-    session.commit()
     return "consistent" if rec is not None else "pending"

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from federation.codec import b64d, b64e, canonical_json, iso, parse_iso, parse_json, require_aware
-from federation.divisions import check_node_id, check_parent, level_of
+from node.domain.divisions import check_node_id, check_parent, level_of
 from federation.signing import DIRECTORY, key_id as compute_key_id, open_envelope, seal
 
 if TYPE_CHECKING:

@@ -35,7 +35,7 @@ from federation.codec import (b64d, b64e, canonical_json, iso, parse_json, read_
                               truncate_ms, utcnow, write_atomic, write_json)
 from federation.directory import (Directory, DirectoryError, KeyEntry, NodeEntry, bootstrap_directory,
                                   build_directory, merge_keys, verify_directory)
-from federation.divisions import Level, check_node_id, check_parent, expected_parent, level_of
+from node.domain.divisions import Level, check_node_id, check_parent, expected_parent, level_of
 
 REQUEST_FORMAT = "yiwang-enrollment-request/1"
 BUNDLE_FORMAT = "yiwang-enrollment-bundle/1"

@@ -10,30 +10,18 @@ transaction; PostgreSQL commits the events to ``fed_queue`` and seals them right
 from __future__ import annotations
 
 import hashlib
-import hmac
 from datetime import date, datetime
-from typing import Any, Callable
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from federation.envelope import GENESIS, Parsed, Signer, accumulate, seal
 from federation.library import apply_records, insert_rows
 from federation.pb.v1 import federation_pb2 as pb
-from node.domain.masking import mask_id_number, mask_name
+from node.domain.masking import keyed_hash, mask_id_number, mask_name
 from node.persistence.models import Case, Department, FedHead, FedQueued, FedRecord
-from node.persistence.uow import FED_QUEUED
-
-PENDING = "fed_pending"
-QUEUED = FED_QUEUED  # set when events were queued for sealing after the commit (PostgreSQL)
-SIGNER = "fed_signer"
-ID_KEY = "fed_id_key"
-
-
-def keyed_hash(key: bytes, value: str) -> str:
-    """HMAC-SHA256 of a personal identifier under the federation-wide key: comparable across
-    nodes, not reversible without the key."""
-    return hmac.new(key, value.strip().upper().encode(), hashlib.sha256).hexdigest()
+from node.persistence.uow import UnitOfWork
+from node.ports import CaseEventFacts
 
 
 def _ms(dt: datetime | None) -> int:
@@ -44,77 +32,102 @@ def _d(d: date | None) -> str:
     return d.isoformat() if d else ""
 
 
-def enabled(session: Session) -> bool:
-    return session.info.get(SIGNER) is not None
+class SignedLog:
+    """This node's signed log as the node's ``CaseEventSink`` port (``node.ports``)."""
+
+    def __init__(self, signer: Signer, id_key: bytes) -> None:
+        self.signer = signer
+        self.id_key = id_key
+
+    def record(self, uow: UnitOfWork, case: Case, facts: CaseEventFacts) -> None:
+        """Build the record of ``case`` as it stands now; sealed or queued when ``uow`` commits."""
+        uow.hook(self, lambda: _Pending(self)).events.append(case_event(uow, case, facts, self.id_key))
+
+    def seal_queued(self, factory: sessionmaker[Session], now: datetime) -> int:
+        return seal_queued(factory, now, self.signer)
 
 
-def record_case_event(session: Session, case: Case, event: str, *, occurred_at: datetime, actor: str,
-                      actor_role: str | None = None, backfilled: bool = False, reason: str | None = None,
-                      evaluation_score: int = 0, extension_days: int = 0) -> None:
-    """Queue a record of ``case`` as it stands now; appended when the unit of work commits."""
-    if not enabled(session):
-        return
-    key: bytes = session.info[ID_KEY]
+class _Pending:
+    """The events of one unit of work (its ``CommitHook``)."""
+
+    def __init__(self, log: SignedLog) -> None:
+        self.log = log
+        self.events: list[pb.CaseEvent] = []
+
+    def before_commit(self, uow: UnitOfWork) -> None:
+        events, self.events = self.events, []
+        append_pending(uow, self.log.signer, events)
+
+    def after_commit(self, uow: UnitOfWork) -> None:
+        pass
+
+
+def case_event(uow: UnitOfWork, case: Case, f: CaseEventFacts, key: bytes) -> pb.CaseEvent:
+    """The ``CaseEvent`` of ``case`` as it stands now (personal identifiers as keyed hashes and
+    masked forms, materials as digests)."""
     v = case.item_version
     stages = v.stages
     idx = case.stage_index if case.stage_index is not None else -1
-    dept = session.get(Department, case.department_id)
+    dept = uow.session.get(Department, case.department_id)
     ev = pb.CaseEvent(
         service_code=case.code, item_code=case.item_code, item_version=v.version, item_name=v.name,
         department_code=dept.code if dept else "", department_name=dept.name if dept else "",
-        event=event, status=case.status, stage_index=idx,
+        event=f.event, status=case.status, stage_index=idx,
         stage_kind=stages[idx]["kind"] if idx >= 0 else "", stage_name=(stages[idx].get("name") or "") if idx >= 0 else "",
-        occurred_at_ms=_ms(occurred_at), recorded_at_ms=_ms(session.info["now"]), backfilled=backfilled,
+        occurred_at_ms=_ms(f.occurred_at), recorded_at_ms=_ms(uow.now), backfilled=f.backfilled,
         legal_deadline=_d(case.legal_deadline), promised_deadline=_d(case.promised_deadline),
-        stage_deadline=_d(case.stage_deadline), actor=actor, actor_role=actor_role or "", channel=case.channel,
+        stage_deadline=_d(case.stage_deadline), actor=f.actor, actor_role=f.actor_role or "", channel=case.channel,
         result=case.result or "", applicant_id_hash=keyed_hash(key, case.applicant_id_number),
         applicant_name_masked=mask_name(case.applicant_name),
         applicant_id_masked=mask_id_number(case.applicant_id_number),
         material_digests=sorted({m.digest for m in case.materials}),
-        evaluation_score=evaluation_score, extension_days=extension_days, reason=(reason or "")[:500],
+        evaluation_score=f.evaluation_score, extension_days=f.extension_days, reason=(f.reason or "")[:500],
     )
     lic = case.license
-    if lic is not None and event in ("conclude", "record_paper_result", "license"):
+    if lic is not None and f.event in ("conclude", "record_paper_result", "license"):
         fields = [lic.number, lic.name, keyed_hash(key, lic.holder_id_number), _d(lic.valid_from),
                   _d(lic.valid_until), dept.name if dept else "", lic.status]
         ev.license.CopyFrom(pb.License(
             number=lic.number, name=lic.name, holder_hash=fields[2], holder_masked=mask_name(lic.holder_name),
             valid_from=fields[3], valid_until=fields[4], issuing_department=fields[5], status=lic.status,
             digest=hashlib.sha256("\x1f".join(fields).encode()).hexdigest()))
-    session.info.setdefault(PENDING, []).append(ev)
+    return ev
 
 
-def append_pending(session: Session) -> list[Parsed]:
-    """Seal and insert the queued events (called by the unit of work just before commit).
+# The events in order (``id`` is taken in the array's order, which becomes the sealing order).
+_QUEUE_PG = text("""
+INSERT INTO fed_queue (created_at_ms, event)
+SELECT :ms, t.e FROM unnest(CAST(:events AS bytea[])) WITH ORDINALITY AS t(e, i) ORDER BY t.i""")
+
+
+def append_pending(uow: UnitOfWork, signer: Signer, events: list[pb.CaseEvent]) -> list[Parsed]:
+    """Seal and insert ``events`` (called by the unit of work just before its commit).
 
     PostgreSQL: the events are committed to ``fed_queue`` with the change instead (no lock) and
     sealed right after the commit by ``seal_queued`` -- the head of this node's log is then never
     held by a request's transaction across its round trips and its WAL flush, which made the
-    submissions of an enrolled node wait on one another. ``session.info[QUEUED]`` tells the unit of
+    submissions of an enrolled node wait on one another. ``uow.link_needed`` tells the unit of
     work to have them sealed. SQLite (one writer anyway) seals them in the transaction."""
-    events: list[pb.CaseEvent] = session.info.pop(PENDING, [])
     if not events:
         return []
-    now_ms = _ms(session.info["now"])
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(insert(FedQueued.__table__), [  # type: ignore[arg-type]
-            {"created_at_ms": now_ms, "event": ev.SerializeToString(deterministic=True)} for ev in events])
-        session.info[QUEUED] = True
+    now_ms = _ms(uow.now)
+    if uow.dialect == "postgresql":  # sent with the rows, the audit queue insert and the COMMIT: no round trip
+        uow.audit.with_commit.append(
+            (_QUEUE_PG, {"ms": now_ms, "events": [ev.SerializeToString(deterministic=True) for ev in events]}))
+        uow.link_needed = True
         return []
-    return _seal(session, [(now_ms, ev) for ev in events], _lock_head(session))
+    return _seal(uow, signer, [(now_ms, ev) for ev in events], _lock_head(uow.session, signer.node_id))
 
 
-def _lock_head(session: Session) -> FedHead | None:
+def _lock_head(session: Session, origin: str) -> FedHead | None:
     """This node's head, row-locked for the rest of the transaction (None before its first record)."""
-    origin = session.info[SIGNER].node_id
     return session.execute(select(FedHead).where(FedHead.origin == origin).with_for_update()).scalar_one_or_none()
 
 
-def _seal(session: Session, events: list[tuple[int, pb.CaseEvent]], head: FedHead | None) -> list[Parsed]:
+def _seal(uow: UnitOfWork, signer: Signer, events: list[tuple[int, pb.CaseEvent]], head: FedHead | None) -> list[Parsed]:
     """Number, sign and insert ``events`` (created at ms, event) after ``head`` (locked by
     ``_lock_head``); apply them to the library."""
-    signer: Signer = session.info[SIGNER]
-    now: datetime = session.info["now"]
+    session, now = uow.session, uow.now
     if head is None:
         seq, prev, acc = 0, GENESIS, GENESIS
     else:
@@ -140,25 +153,25 @@ def _seal(session: Session, events: list[tuple[int, pb.CaseEvent]], head: FedHea
     return out
 
 
-def seal_queued(uow: Callable[[], Any], batch: int = 1000) -> int:
+def seal_queued(factory: sessionmaker[Session], now: datetime, signer: Signer, batch: int = 1000) -> int:
     """Seal the queued case events into this node's signed log, oldest first; returns how many.
 
-    ``uow`` makes a unit of work carrying this node's signer. One transaction per batch: the head
-    locked, the committed queue read in ``id`` order, the events sealed, inserted and applied, and
-    deleted from the queue -- all or nothing, so a crash leaves each event queued or sealed, never
-    lost. Events of transactions still in flight are sealed by a later call."""
+    One unit of work per batch: the head locked, the committed queue read in ``id`` order, the
+    events sealed, inserted and applied, and deleted from the queue -- all or nothing, so a crash
+    leaves each event queued or sealed, never lost. Events of transactions still in flight are
+    sealed by a later call. Nothing is ever queued on SQLite."""
+    if factory.kw["bind"].dialect.name != "postgresql":
+        return 0
     total = 0
     while True:
-        with uow() as u:
+        with UnitOfWork(factory, now) as u:  # no linker: the caller links the audit entries next
             s = u.session
-            if s.get_bind().dialect.name != "postgresql" or s.info.get(SIGNER) is None:
-                return 0
-            head = _lock_head(s)  # first: the queue is then read with what the previous sealer left
+            head = _lock_head(s, signer.node_id)  # first: the queue is then read with what the previous sealer left
             queued = s.execute(select(FedQueued.id, FedQueued.created_at_ms, FedQueued.event)
                                .order_by(FedQueued.id).limit(batch)).all()
             if not queued:
                 return total
-            _seal(s, [(ms, pb.CaseEvent.FromString(bytes(ev))) for _, ms, ev in queued], head)
+            _seal(u, signer, [(ms, pb.CaseEvent.FromString(bytes(ev))) for _, ms, ev in queued], head)
             s.execute(delete(FedQueued).where(FedQueued.id.in_([i for i, _, _ in queued])))
             u.commit()
         total += len(queued)

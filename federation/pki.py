@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from federation.codec import require_aware, write_atomic
-from federation.divisions import Level
+from node.domain.divisions import Level
 
 URI_PREFIX = "yiwang://node/"
 CLOCK_SKEW = timedelta(minutes=5)

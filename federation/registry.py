@@ -21,7 +21,7 @@ from federation import signing
 from federation.codec import iso, parse_iso, parse_json, read_json, require_aware, write_json
 from federation.directory import (Directory, DirectoryError, NodeEntry, apply_revocation, build_directory,
                                   merge_entry, verify_directory)
-from federation.divisions import check_node_id, check_parent
+from node.domain.divisions import check_node_id, check_parent
 from federation.identity import Identity, cached_directory, read_children
 
 SUBTREE_FORMAT = "yiwang-subtree/1"

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import grpc
 
@@ -38,12 +38,12 @@ def id_hash_key(settings: Settings) -> bytes:
 
 
 def attach_identity(ctx: NodeContext) -> Identity | None:
-    """Give the context its signer when the node has a federation identity."""
-    ident = load_identity(ctx.settings.data_dir)
-    if ident is not None:
-        ctx.signer = Signer(ident.node_id, ident.key_id, ident.sign)
-        ctx.id_hash_key = id_hash_key(ctx.settings)
-    return ident
+    """Give the context its federation ports (``federation.plugin.install``) when the node has a
+    federation identity; returns the identity."""
+    from federation.plugin import install
+
+    install(ctx)
+    return load_identity(ctx.settings.data_dir)
 
 
 @dataclass
@@ -93,26 +93,19 @@ class DirectoryTrust:
         return json.dumps(dict(self.directory.signed), ensure_ascii=False).encode()
 
 
-def case_detail_reader(ctx: NodeContext):  # type: ignore[no-untyped-def]
-    """FetchCaseDetail at the owning node: the full staff view; the access is appended to the
-    audit chain (who asked, from which node, why) in its own transaction."""
-    from node.api.resources.cases.present import staff_view
+def case_detail_reader(ctx: NodeContext) -> Callable[[str, str, str, str], dict[str, Any]]:
+    """FetchCaseDetail at the owning node (``node.services.case_files.serve_case_file``): one unit of
+    work, the access audited in it."""
     from node.domain.errors import DomainError
-    from node.domain.lifecycle import Actor
-    from node.persistence.audit import PENDING
-    from node.services.cases import load_case
+    from node.services.case_files import serve_case_file
+    from node.services.context import SYSTEM
 
     def read(code: str, peer: str, requester: str, purpose: str) -> dict[str, Any]:
-        with ctx.uow(Actor("system")) as uow:
-            uow.session.info["actor"] = f"node:{peer}"
+        with ctx.uow(SYSTEM) as uow:
             try:
-                case = load_case(uow.session, code)
+                view = serve_case_file(uow, code, peer, requester, purpose)
             except DomainError as e:
                 raise LookupError(e.message) from None
-            view = staff_view(case)
-            uow.session.info.setdefault(PENDING, []).append({
-                "table": "cases", "key": str(case.id), "op": "read",
-                "changes": {"by_node": peer, "requester": requester[:80], "purpose": purpose[:500]}})
             uow.commit()
             return view
 

@@ -22,7 +22,7 @@ from cryptography import x509
 from federation import pki
 from federation.codec import require_aware, utcnow
 from federation.directory import Directory
-from federation.divisions import check_node_id
+from node.domain.divisions import check_node_id
 from federation.identity import Identity
 
 

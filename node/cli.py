@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from federation.cli import federation
 from node.config import Settings
 
 
@@ -20,6 +19,14 @@ def _ctx():  # type: ignore[no-untyped-def]
 @click.group()
 def main() -> None:
     """Yiwang (一网): a federated platform for online administrative approval."""
+
+
+def _add_plugin_commands() -> None:
+    from node.plugins import plugins
+
+    for p in plugins():
+        for cmd in p.commands():
+            main.add_command(cmd)
 
 
 @main.group()
@@ -84,49 +91,6 @@ def node_run(host: str, port: int, workers: int | None, threads: int, migrate: b
     _App().run()
 
 
-@main.command("demo")
-@click.option("--dir", "base", default="var/demo", show_default=True, help="where the four nodes keep their data")
-@click.option("--http-port", default=8000, show_default=True, type=int, help="first HTTP port (4 consecutive)")
-@click.option("--grpc-port", default=7000, show_default=True, type=int, help="first gRPC port (4 consecutive)")
-def demo(base: str, http_port: int, grpc_port: int) -> None:
-    """A demo federation on embedded SQLite: province 330000, city 330100, districts 330105 (Gongshu)
-    and 330106 (Xihu) as separate processes, enrolled, mutual TLS, syncing upward. Ctrl-C stops all."""
-    import signal
-    import time
-
-    from federation.demo import Federation
-
-    fed = Federation(Path(base), http_base=http_port, grpc_base=grpc_port)
-    click.echo(f"preparing the nodes under {base} (identities, enrollment, directory, demo data) ...")
-    fed.prepare()
-    fed.start_all()
-    for n in fed.nodes.values():
-        click.echo(f"  {n.node_id} {n.name:<4} API {n.url}   federation {n.grpc}"
-                   + (f" -> parent {n.parent_id}" if n.parent_id else ""))
-    click.echo("accounts on every node: admin, clerk, inspector, cgj-handler, ... (password 'yiwang-demo')")
-    click.echo(f"try: curl {fed['330000'].url}/api/v1/catalog/items ; Ctrl-C stops everything")
-    stopping = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    try:
-        while not stopping:
-            time.sleep(0.5)
-            for n in fed.nodes.values():
-                for what, p in list(n.procs.items()):
-                    if p.poll() is not None:
-                        click.echo(f"{n.node_id} {what} exited ({p.returncode}); restarting it", err=True)
-                        n.procs.pop(what)
-                        fed.start(n.node_id, what)
-    finally:
-        click.echo("stopping ...")
-        fed.stop_all()
-
-
 @main.group()
 def seed() -> None:
     """Load data."""
@@ -154,9 +118,10 @@ def staff() -> None:
 @click.password_option()
 def staff_create_admin(username: str, name: str, password: str) -> None:
     """Create the hall admin (the first account)."""
+    from node.services.context import SYSTEM
     from node.services.org import create_staff
 
-    st = create_staff(_ctx(), None, username=username, name=name, password=password, role="admin")
+    st = _ctx().run(SYSTEM, create_staff, username=username, name=name, password=password, role="admin")
     click.echo(f"admin '{st.username}' created (id {st.id})")
 
 
@@ -188,11 +153,11 @@ def calendar() -> None:
 def calendar_import(path: Path) -> None:
     """Load years of public holidays and make-up days from a JSON file (same shape as the shipped one)."""
     from node.domain.errors import DomainError
-    from node.domain.lifecycle import Actor
     from node.services.admin import import_calendar
+    from node.services.context import SYSTEM
 
     try:
-        years = import_calendar(_ctx(), Actor("system"), json.loads(path.read_text("utf-8")))
+        years = _ctx().run(SYSTEM, import_calendar, json.loads(path.read_text("utf-8")))
     except (DomainError, ValueError) as e:
         click.echo(f"not loaded: {getattr(e, 'field', '') or ''} {e}", err=True)
         sys.exit(2)
@@ -245,7 +210,8 @@ def notify_sweep() -> None:
     click.echo(f"{results.count('sent')} sent, {len(results) - results.count('sent')} not sent")
 
 
-main.add_command(federation)
+
+_add_plugin_commands()
 
 if __name__ == "__main__":
     main()

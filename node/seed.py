@@ -10,7 +10,7 @@ from node.domain.lifecycle import Actor
 from node.domain.roles import Role
 from node.persistence.models import Department, Staff
 from node.services import catalog, org
-from node.services.context import NodeContext
+from node.services.context import SYSTEM, NodeContext
 
 DEPARTMENTS = [
     ("cgj", "区城管办", "department"),
@@ -102,11 +102,11 @@ def load_demo(ctx: NodeContext, password: str) -> Iterator[str]:
         if s.scalar(select(Department.id).limit(1)) is not None:
             yield "demo data already loaded (departments exist); nothing changed"
             return
-    admin = org.create_staff(ctx, None, username="admin", name="王大厅", password=password, role="admin")
+    admin = ctx.run(SYSTEM, org.create_staff, username="admin", name="王大厅", password=password, role="admin")
     a = Actor("staff", admin.id, Role.ADMIN)
     dept_ids: dict[str, int] = {}
     for code, name, kind in DEPARTMENTS:
-        dept_ids[code] = org.create_department(ctx, a, code, name, kind).id
+        dept_ids[code] = ctx.run(a, org.create_department, code, name, kind).id
     people = [("clerk", "李窗口", "clerk", None, "13800000001"), ("inspector", "赵监察", "inspector", None, None),
               ("agent-kq", "钱代办", "agent", "kq-bm", "13800000009")]
     for code in ("cgj", "scjg", "jj", "gh"):
@@ -117,14 +117,14 @@ def load_demo(ctx: NodeContext, password: str) -> Iterator[str]:
                    (f"{code}-approver", f"{code}批准人", "approver", code, None)]
     made: dict[str, int] = {}
     for username, name, role, dept, phone in people:
-        made[username] = org.create_staff(ctx, a, username=username, name=name, password=password, role=role,
+        made[username] = ctx.run(a, org.create_staff, username=username, name=name, password=password, role=role,
                                           department_id=dept_ids[dept] if dept else None, phone=phone).id
     for code in ("cgj", "scjg", "jj", "gh"):
-        org.update_staff(ctx, a, made[f"{code}-handler"], backup_id=made[f"{code}-handler-b"])
+        ctx.run(a, org.update_staff, made[f"{code}-handler"], backup_id=made[f"{code}-handler-b"])
     for it in ITEMS:
         data = {k: v for k, v in it.items() if k != "dept"}
         data["department_id"] = dept_ids[it["dept"]]
-        catalog.publish_item(ctx, a, data)
+        ctx.run(a, catalog.publish_item, data)
     with ctx.factory() as s:
         n = len(list(s.scalars(select(Staff.id))))
     yield f"demo hall {ctx.settings.node_id} {ctx.settings.node_name}: {len(DEPARTMENTS)} units, {len(ITEMS)} items, {n} accounts"

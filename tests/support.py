@@ -95,7 +95,7 @@ def sign_application(ctx: Any) -> dict[str, Any]:
     """A complete online application for the shop-sign item, its five materials uploaded."""
     from node.services import intake
 
-    mats = [{"material_code": m, "upload_id": intake.store_upload(ctx, f"f.{k}", (PDF if k == "pdf" else JPG) + m.encode()).id}
+    mats = [{"material_code": m, "upload_id": ctx.run(None, intake.store_upload, f"f.{k}", (PDF if k == "pdf" else JPG) + m.encode()).id}
             for m, k in SIGN_MATERIALS.items()]
     return {"item_code": SIGN_ITEM, "materials": mats, "conditional_materials": [], "form": {},
             "applicant": {"name": "张三明", "id_number": ID_NUMBER, "phone": "13912345678"}}
@@ -113,7 +113,7 @@ def submit_concurrently(ctx: Any, data: dict[str, Any], threads: int, each: int)
     def submit() -> None:
         try:
             for _ in range(each):
-                codes.append(intake.submit_case(ctx, None, data))
+                codes.append(ctx.run(None, intake.submit_case, data))
         except BaseException as e:  # noqa: BLE001
             errors.append(e)
 

@@ -10,13 +10,13 @@ from typing import Any, AsyncIterator, Callable, Protocol
 import grpc
 from sqlalchemy import select
 
-from federation.checkpoint import receive_checkpoint
+from federation.checkpoint import accept_checkpoint
 from federation.envelope import RecordRejected
 from federation.inbox import CheckedBatch, ForkDetected, check_batch, cursors, receive_batch, record_alert
 from federation.pb.v1 import federation_pb2 as pb
 from federation.pb.v1 import federation_pb2_grpc as pb_grpc
 from node.persistence.models import CatalogChange, FedHead
-from node.services.context import NodeContext
+from node.services.context import SYSTEM, NodeContext
 
 log = logging.getLogger("yiwang.federation")
 MAX_BATCH = 5000
@@ -91,18 +91,18 @@ class FederationServicer(pb_grpc.FederationServicer):
 
     def _apply(self, peer: str, batch: pb.RecordBatch, checked: CheckedBatch | None = None) -> pb.BatchAck:
         now = self.ctx.clock()
-        with self.ctx.factory() as s:
-            try:
-                res = receive_batch(s, peer, checked if checked is not None else
+        try:
+            with self.ctx.uow(SYSTEM, now) as uow:  # the batch and the cursors: one unit of work
+                res = receive_batch(uow.session, peer, checked if checked is not None else
                                     [(r.body, r.signature) for r in batch.records], self.trust.key_for,
                                     self.trust.in_subtree, now)
-                s.commit()
-            except RecordRejected as e:
-                s.rollback()
-                if isinstance(e, ForkDetected) or e.code in ALERT_KINDS:
-                    record_alert(s, e.origin or peer, e.code, str(e), getattr(e, "proof", {}), peer, now)
-                    s.commit()
-                raise
+                uow.commit()
+        except RecordRejected as e:
+            if isinstance(e, ForkDetected) or e.code in ALERT_KINDS:
+                with self.ctx.uow(SYSTEM, now) as uow:  # nothing of the batch, only the evidence
+                    record_alert(uow.session, e.origin or peer, e.code, str(e), getattr(e, "proof", {}), peer, now)
+                    uow.commit()
+            raise
         return pb.BatchAck(batch_id=batch.batch_id, applied=res.applied, duplicates=res.duplicates,
                            cursors=[pb.OriginCursor(origin=o, seq=q, head_hash=h) for o, (q, h) in res.cursors.items()])
 
@@ -154,8 +154,7 @@ class FederationServicer(pb_grpc.FederationServicer):
         peer = await self._child(context)
 
         def run() -> str:
-            with self.ctx.factory() as s:
-                return receive_checkpoint(s, peer, request, self.trust.key_for, self.trust.in_subtree, self.ctx.clock())
+            return accept_checkpoint(self.ctx, peer, request, self.trust.key_for, self.trust.in_subtree)
 
         try:
             detail = await asyncio.to_thread(run)

@@ -19,10 +19,7 @@ def create_app(settings: Settings | None = None, ctx: NodeContext | None = None)
     if ctx is None:
         from node.tasks.dispatch import PostCommitLinker, make_dispatcher
 
-        from federation.runtime import attach_identity
-
-        ctx = NodeContext.build(settings)
-        attach_identity(ctx)  # case events are logged and signed once the node has an identity
+        ctx = NodeContext.build(settings)  # with the federation's ports, once the node has an identity
         ctx.dispatch_notifications = make_dispatcher(ctx)
         if ctx.engine.dialect.name == "postgresql":
             ctx.link_queued = PostCommitLinker(ctx.link_now, linger=0.05)

@@ -11,6 +11,8 @@ from .roles import STAGE_ROLES, Role
 
 MAX_STAGES = 8
 POWER_CODE = re.compile(r"^[0-9A-Z][0-9A-Z\-]{3,39}$")
+CATALOG_CHANGES = ("add", "modify", "repeal", "delegate")
+"""What the province's standard catalog publishes: add, modify, repeal, delegate (下放)."""
 
 
 class ItemKind(StrEnum):

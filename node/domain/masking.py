@@ -1,5 +1,9 @@
-"""Masked display forms of personal data for public pages (张*明, 3301**********1234)."""
+"""Personal data as it may leave the node: masked display forms for public pages (张*明,
+3301**********1234) and keyed hashes for comparison across nodes."""
 from __future__ import annotations
+
+import hashlib
+import hmac
 
 
 def mask_name(name: str) -> str:
@@ -23,3 +27,9 @@ def mask_phone(phone: str) -> str:
     if len(p) < 7:
         return "*" * len(p)
     return p[:3] + "*" * (len(p) - 7) + p[-4:]
+
+
+def keyed_hash(key: bytes, value: str) -> str:
+    """HMAC-SHA256 of a personal identifier under the federation-wide key: comparable across
+    nodes (every node of a province holds the same key), not reversible without the key."""
+    return hmac.new(key, value.strip().upper().encode(), hashlib.sha256).hexdigest()

@@ -17,22 +17,37 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from sqlalchemy import BigInteger, LargeBinary, String, Table, TextClause, bindparam, insert, inspect, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import pipelined
 from .models import Audited, AuditEntry, AuditHead
+from .session import unit_of_work
+from .sql import pipelined
+
+if TYPE_CHECKING:
+    from .uow import UnitOfWork
 
 GENESIS = "0" * 64
-PENDING = "audit_pending"
-QUEUED = "audit_queued"  # set when entries were queued for chaining after the commit (PostgreSQL)
-ROWS = "audit_rows_pending"  # (table, rows as JSON) written together with the audit append (PostgreSQL)
 CHANGES_JSON = "changes_json"  # an entry's canonical "changes", when encoded already
+
+
+@dataclass
+class AuditBuffer:
+    """What the audit chain will record of this unit of work (see ``persistence.audit``)."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[tuple[Table, str]] = field(default_factory=list)
+    """PostgreSQL: (table, rows as JSON) inserted by the same statement as the audit queue insert."""
+    queued: bool = False
+    """Entries went to the queue (PostgreSQL) and must be linked after the commit."""
+    with_commit: list[tuple[TextClause, dict[str, Any]]] = field(default_factory=list)
+    """PostgreSQL: other statements of this unit of work's last writes (a hook's queue insert),
+    sent in the same round trip as the rows, the audit queue insert and the COMMIT."""
 
 
 def _jsonable(v: Any) -> Any:
@@ -54,7 +69,12 @@ def canonical(obj: Any) -> bytes:
 
 
 def capture_after_flush(session: Session, _ctx: object) -> None:
-    pending: list[dict[str, Any]] = session.info.setdefault(PENDING, [])
+    """Every flushed change of an ``Audited`` row becomes an entry of the session's unit of work
+    (a bare session, outside any unit of work, must not write audited rows: nothing records them)."""
+    uow = unit_of_work(session)
+    if uow is None:
+        return
+    pending = uow.audit.entries
     for op, objs in (("insert", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in objs:
             if not isinstance(obj, Audited):
@@ -80,10 +100,15 @@ def capture_after_flush(session: Session, _ctx: object) -> None:
             pending.append({"table": mapper.local_table.name, "key": key, "op": op, "changes": changes})
 
 
-def capture_rows(session: Session, table_name: str, op: str, rows: list[dict[str, Any]], key: str = "id") -> None:
+def record(uow: "UnitOfWork", table: str, key: str, op: str, changes: dict[str, Any]) -> None:
+    """An entry that is not a row change (e.g. who read a case file, and why)."""
+    uow.audit.entries.append({"table": table, "key": key, "op": op, "changes": changes})
+
+
+def capture_rows(buffer: AuditBuffer, table_name: str, op: str, rows: list[dict[str, Any]], key: str = "id") -> None:
     """Audit rows written with Core statements (not through a flush): the same entry an ORM
     insert of those values would have produced. ``rows`` must hold every column."""
-    pending: list[dict[str, Any]] = session.info.setdefault(PENDING, [])
+    pending = buffer.entries
     for r in rows:
         # The row itself (values are made JSON-able by the encoder): not copied unless it holds a secret.
         changes = r if "password_hash" not in r else {k: v for k, v in r.items() if k != "password_hash"}
@@ -98,21 +123,22 @@ def _check_json_safe(table: Table) -> None:
         raise ValueError(f"{table.name}: binary or secret columns cannot travel as the audited JSON")
 
 
-def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (every column, ids included: see ``db.allocate_ids``) audited as inserts.
+def insert_rows(uow: "UnitOfWork", table: Table, rows: list[dict[str, Any]], now: bool = False) -> None:
+    """Insert ``rows`` (every column, ids included: see ``sql.allocate_ids``) audited as inserts.
 
     On PostgreSQL the rows are written at commit by the very statement that appends their audit
     entries (one round trip for a whole new case), from the same JSON their audit entries hold:
-    do not read them back in the same unit of work. Elsewhere they are inserted at once."""
-    pending: list[dict[str, Any]] = session.info.setdefault(PENDING, [])
+    do not read them back in the same unit of work (or pass ``now``). Elsewhere they are inserted
+    at once."""
+    pending = uow.audit.entries
     first = len(pending)
-    capture_rows(session, table.name, "insert", rows)
-    if session.get_bind().dialect.name == "postgresql":
+    capture_rows(uow.audit, table.name, "insert", rows)
+    if uow.dialect == "postgresql" and not now:
         _check_json_safe(table)
         rows_json = b"[" + b",".join(e[CHANGES_JSON] for e in pending[first:]) + b"]"
-        session.info.setdefault(ROWS, []).append((table, rows_json.decode()))
+        uow.audit.rows.append((table, rows_json.decode()))
     else:
-        session.connection().execute(insert(table), rows)
+        uow.session.connection().execute(insert(table), rows)
 
 
 # Built once: the hot path only binds values (no statement construction or cache-key walk per commit).
@@ -170,42 +196,40 @@ def _table_member(table: str) -> bytes:
     return b',"table":' + canonical(table) + b"}"
 
 
-def append_pending(session: Session, commit: bool = False) -> int:
+def append_pending(uow: "UnitOfWork", commit: bool = False) -> int:
     """Write the captured entries; call after the last flush, before commit.
 
     SQLite: chained at once (the head is locked for the rest of a transaction that already holds
     the database's only write lock). PostgreSQL: queued in ``audit_queue`` -- no lock, so
     concurrent commits never wait for one another on the chain head (which, held until each
     commit's WAL flush, made every submission of a busy node queue behind the one before it);
-    ``session.info[QUEUED]`` tells the unit of work to have them chained after the commit
+    ``uow.audit.queued`` tells the unit of work to have them chained after the commit
     (``chain_queued``). ``commit=True`` (psycopg): the rows, the queue insert and the COMMIT are
     sent together in one round trip."""
-    pending = session.info.pop(PENDING, [])
+    pending, uow.audit.entries = uow.audit.entries, []
+    also, uow.audit.with_commit = uow.audit.with_commit, []
     if not pending:
+        _send(uow.session.connection(), also, commit)
         return 0
     n = len(pending)
-    at = session.info["now"]
+    at = uow.now
     at_iso = at.isoformat()
-    actor = session.info.get("actor", "system")
-    conn = session.connection()  # Core statements in the session's transaction: no ORM bulk machinery
+    actor = uow.audit_actor
+    conn = uow.session.connection()  # Core statements in the session's transaction: no ORM bulk machinery
     head = payload_head(at_iso, actor)
     if conn.dialect.name == "postgresql":
-        writes: list[tuple[Table, str]] = session.info.pop(ROWS, [])
+        writes, uow.audit.rows = uow.audit.rows, []
         parts = [payload_parts(e, at_iso, actor, head) for e in pending]
         entries = [[p.decode(), s.decode(), e["table"], e["key"][:64], e["op"]] for (p, s), e in zip(parts, pending)]
         params = {"entries": json.dumps(entries, ensure_ascii=False, separators=(",", ":")), "at": at, "actor": actor}
-        statements = [(_QUEUE_PG, params)]
+        statements = [*also, (_QUEUE_PG, params)]
         if writes:
             tables = tuple(conn.dialect.identifier_preparer.format_table(t) for t, _ in writes)
             statements.insert(0, (_insert_pg(tables), {f"rows{i}": rows_json for i, (_, rows_json) in enumerate(writes)}))
-        session.info[QUEUED] = True
-        if commit and conn.dialect.driver == "psycopg":
-            # The session's own commit that follows finds the transaction ended (a no-op in psycopg).
-            pipelined(conn, statements, commit=True)
-        else:
-            for stmt, p in statements:
-                conn.execute(stmt, p)
+        uow.audit.queued = True
+        _send(conn, statements, commit)
         return n
+    _send(conn, also, False)
     row = conn.execute(_LOCK_HEAD, {"n": n}).one()
     seq, prev = row.seq - n, row.hash
     rows = []
@@ -220,6 +244,18 @@ def append_pending(session: Session, commit: bool = False) -> int:
     conn.execute(insert(AuditEntry), rows)
     conn.execute(_SET_HEAD_HASH, {"head_hash": prev})
     return n
+
+
+def _send(conn: Any, statements: list[tuple[TextClause, dict[str, Any]]], commit: bool) -> None:
+    """``commit`` (psycopg): the statements and the COMMIT in one round trip; the session's own
+    commit that follows finds the transaction ended (a no-op in psycopg)."""
+    if not statements:
+        return
+    if commit and conn.dialect.driver == "psycopg":
+        pipelined(conn, statements, commit=True)
+    else:
+        for stmt, p in statements:
+            conn.execute(stmt, p)
 
 
 _LINK_PG = text("SELECT audit_link(:batch)")  # the function is created by migration 0004

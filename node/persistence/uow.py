@@ -1,87 +1,114 @@
-"""The unit of work: one transaction per use case, audit chain appended at commit, side effects
-(task enqueues) run only after the commit succeeded."""
+"""The unit of work: one transaction per use case.
+
+Whoever starts a use case — a request, a CLI command, a Celery task, a federation apply — opens
+one ``UnitOfWork`` and commits it once; services receive it and never begin or commit, so use
+cases compose into one transaction (all of it or none of it). Collaborators that must write with
+the change or act after it register a typed ``CommitHook`` on the unit of work (the federation's
+case-event sink does); the audit chain is the unit of work's own last write. Side effects
+(``after_commit``) run only once the commit succeeded.
+
+The session carries one back-reference to its unit of work (``session.info[UOW]``): SQLAlchemy's
+event listeners (tenant scoping of reads, audit capture after each flush) are given only the
+session.
+"""
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Protocol, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from .audit import QUEUED, append_pending, chain_queued
+from node.domain.lifecycle import Actor
+from node.domain.policy import read_scope
 
-FED_QUEUED = "fed_queued"  # federation.log.QUEUED (that package imports this one)
+from .audit import AuditBuffer, append_pending
+from .session import UOW, unit_of_work
 
-log = logging.getLogger("yiwang.audit")
+SYSTEM = Actor("system")
+
+log = logging.getLogger("yiwang.uow")
+
+
+class CommitHook(Protocol):
+    """A collaborator of one unit of work (registered with ``UnitOfWork.hook``)."""
+
+    def before_commit(self, uow: "UnitOfWork") -> None:
+        """Last writes inside the transaction (after the services' work, before the audit append)."""
+
+    def after_commit(self, uow: "UnitOfWork") -> None:
+        """The transaction is durable."""
+
+
+H = TypeVar("H", bound=CommitHook)
 
 
 class UnitOfWork:
-    def __init__(
-        self,
-        factory: sessionmaker[Session],
-        now: datetime,
-        actor: str = "system",
-        tenant: int | None = None,
-        service_point: int | None = None,
-        signer: object | None = None,
-        id_key: bytes = b"",
-        link_queued: Callable[[], None] | None = None,
-    ) -> None:
+    def __init__(self, factory: sessionmaker[Session], now: datetime, actor: Actor = SYSTEM, *,
+                 link: Callable[[], None] | None = None) -> None:
         self._factory = factory
         self.now = now
-        self._info = {"now": now, "actor": actor, "tenant": tenant, "service_point": service_point,
-                      "fed_signer": signer, "fed_id_key": id_key}
-        self._signer, self._id_key = signer, id_key
+        self.actor = actor
+        self.audit_actor = actor.label
+        """Who the audit chain names (a federation read names the asking node instead)."""
+        self.tenant, self.service_point = read_scope(actor)
+        self.audit = AuditBuffer()
+        self.link_needed = False
+        """Set when something was queued for linking after the commit (PostgreSQL)."""
+        self._link = link
+        self._hooks: dict[object, CommitHook] = {}
         self._after: list[Callable[[], None]] = []
-        self._link_queued = link_queued
         self._done = False
+
+    @property
+    def dialect(self) -> str:
+        return self._factory.kw["bind"].dialect.name  # type: ignore[no-any-return]
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._factory()
-        self.session.info.update(self._info)
+        self.session.info[UOW] = self
         return self
+
+    def hook(self, key: object, make: Callable[[], H]) -> H:
+        """The collaborator registered under ``key``, made (and registered) on first use; hooks run
+        in the order they were registered."""
+        h = self._hooks.get(key)
+        if h is None:
+            h = self._hooks[key] = make()
+        return h  # type: ignore[return-value]
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         self._after.append(fn)
 
     def commit(self) -> None:
-        if self.session.info.get("fed_pending"):
-            from federation.log import append_pending as append_records
-
-            append_records(self.session)
+        """Commit once: the hooks' last writes, the audit append (on PostgreSQL sent with the
+        COMMIT), then the linking of what was queued and the side effects."""
+        if self._done:
+            raise RuntimeError("a unit of work commits once")
+        for h in list(self._hooks.values()):
+            h.before_commit(self)
         self.session.flush()
-        append_pending(self.session, commit=True)  # PostgreSQL: the last statement and COMMIT together
+        append_pending(self, commit=True)
         self.session.commit()
         self._done = True
-        if self.session.info.get(QUEUED) or self.session.info.get(FED_QUEUED):
-            self._link()
+        if self.audit.queued:
+            self.link_needed = True
+        if self.link_needed and self._link is not None:
+            try:
+                self._link()
+            except Exception:
+                log.warning("queued federation events / audit entries stay queued for the next linker", exc_info=True)
+        for h in list(self._hooks.values()):
+            h.after_commit(self)
         for fn in self._after:
             fn()
-
-    def _link(self) -> None:
-        """Have what this commit queued (PostgreSQL: case events for the signed log, entries for
-        the audit chain) sealed and linked: by the node's background linker if it runs one, else
-        here and now. A failure leaves them queued (committed) for the next linker; the change
-        itself is committed either way."""
-        try:
-            if self._link_queued is not None:
-                self._link_queued()
-            else:
-                link_queued(self._factory, self.now, self._signer, self._id_key)
-        except Exception:
-            log.warning("queued federation events / audit entries stay queued for the next linker", exc_info=True)
 
     def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
         if exc_type is not None and not self._done:
             self.session.rollback()
-        self.session.close()  # ends any open transaction without expiring what was read
+        # Ends any open transaction (a unit of work left without commit writes nothing) without
+        # expiring what was read: what a read-only use case returns stays readable.
+        self.session.close()
 
 
-def link_queued(factory: sessionmaker[Session], now: datetime, signer: object | None = None, id_key: bytes = b"") -> None:
-    """Seal the queued case events (when the node signs), then link the queued audit entries
-    (PostgreSQL; nothing is queued elsewhere)."""
-    from federation.log import seal_queued
-
-    if signer is not None:
-        seal_queued(lambda: UnitOfWork(factory, now, "system", signer=signer, id_key=id_key, link_queued=lambda: None))
-    chain_queued(factory)
+__all__ = ["SYSTEM", "UOW", "AuditBuffer", "CommitHook", "UnitOfWork", "unit_of_work"]

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from node.domain.calendar import WorkingCalendar
+from node.domain import deadlines
 from node.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from node.domain.items import StageKind
+from node.domain.policy import Action, Target, require, why_not
 from node.domain.lifecycle import (
     Actor,
     CaseState,
@@ -23,7 +24,7 @@ from node.domain.lifecycle import (
     decide,
 )
 from node.domain.roles import Role
-from node.domain import servicecode
+from node.persistence.cases import load_case
 from node.persistence.models import (
     Case,
     CaseMaterial,
@@ -34,12 +35,10 @@ from node.persistence.models import (
     Staff,
 )
 
-from federation import log as federation_log
-
 from . import notifications
 from .catalog import stage_defs
-from .context import NodeContext, as_cst
-from .intake import completeness
+from .context import Work, as_cst
+from .materials import completeness
 
 HANDLER_STAGES = (StageKind.UNDERTAKE,)
 
@@ -49,31 +48,17 @@ def state_of(case: Case) -> CaseState:
                      Status(case.resume_status) if case.resume_status else None, case.resume_stage_index)
 
 
-def load_case(s: Session, code: str, lock: bool = False) -> Case:
-    code = servicecode.normalize(code)
-    q = select(Case).where(Case.code == code).options(selectinload(Case.transitions), selectinload(Case.materials),
-                                              selectinload(Case.license))
-    if lock:
-        q = q.with_for_update(of=Case)
-    case = s.scalar(q)
-    if case is None:
-        raise NotFound(f"no case {code} that you may see", field="code")
-    return case
-
-
 def _check_assignment(s: Session, case: Case, actor: Actor, decision_stage: StageKind | None) -> None:
-    """First-question responsibility: an assigned case is worked by its assignee, by their A/B
-    backup while they are absent, or by the chief representative."""
-    if case.assignee_id is None or actor.staff_id == case.assignee_id or actor.role == Role.CHIEF:
-        return
-    if decision_stage not in HANDLER_STAGES:
+    """First-question responsibility at the handler's stages (``policy.WORK_ASSIGNED_CASE``)."""
+    if case.assignee_id is None or decision_stage not in HANDLER_STAGES:
         return
     assignee = s.get(Staff, case.assignee_id)
-    if assignee is not None and assignee.absent and assignee.backup_id == actor.staff_id:
-        return
-    raise PermissionDenied(f"the case is assigned to {assignee.name if assignee else case.assignee_id}; "
-                           "only they, their backup while they are away, or the chief representative may act",
-                           field="event")
+    target = Target(staff_id=case.assignee_id, absent=bool(assignee and assignee.absent),
+                    backup_id=assignee.backup_id if assignee else None)
+    reason = why_not(actor, Action.WORK_ASSIGNED_CASE, target)
+    if reason is not None:
+        raise PermissionDenied(f"the case is assigned to {assignee.name if assignee else case.assignee_id}; {reason}",
+                               field="event")
 
 
 def _when(now: datetime, occurred_at: datetime | None, case: Case) -> tuple[datetime, bool]:
@@ -92,29 +77,6 @@ def _when(now: datetime, occurred_at: datetime | None, case: Case) -> tuple[date
     return occurred_at, True
 
 
-def _apply_deadlines(case: Case, d: Decision, on: date, cal: WorkingCalendar) -> None:
-    v = case.item_version
-    if d.event == Event.ACCEPT:
-        case.accepted_on = on
-        case.legal_deadline = cal.add_working_days(on, v.legal_limit_days)
-        case.promised_deadline = cal.add_working_days(on, v.promised_limit_days)
-    if d.clock_resumes and case.supplement_started_on is not None:
-        paused = cal.working_days_between(case.supplement_started_on, on)
-        case.paused_days += paused
-        for attr in ("legal_deadline", "promised_deadline", "stage_deadline"):
-            old = getattr(case, attr)
-            if old is not None and paused:
-                setattr(case, attr, cal.add_working_days(old, paused))
-        case.supplement_started_on = None
-    if d.clock_stops:
-        case.supplement_started_on = on
-    if d.entered_stage is not None and not d.clock_resumes and d.before.stage_index != d.after.stage_index:
-        case.stage_started_on = on
-        case.stage_deadline = cal.add_working_days(on, d.entered_stage.time_limit_days)
-    if d.after.status in (Status.CONCLUDED, Status.REFUSED, Status.WITHDRAWN):
-        case.stage_deadline = None
-
-
 @dataclass
 class TransitionInput:
     event: Event
@@ -128,82 +90,82 @@ class TransitionInput:
     license_valid_until: date | None = None
 
 
-def transition_case(ctx: NodeContext, actor: Actor, code: str, event: Event, expected_version: int | None,
-                    **kw: Any) -> Case:
-    return apply_transition(ctx, actor, code, TransitionInput(event, expected_version, **kw))
+def transition_case(uow: Work, code: str, event: Event, expected_version: int | None, **kw: Any) -> Case:
+    return apply_transition(uow, code, TransitionInput(event, expected_version, **kw))
 
 
-def apply_transition(ctx: NodeContext, actor: Actor, code: str, t: TransitionInput) -> Case:
-    cal = ctx.calendar()
-    with ctx.uow(actor) as uow:
-        s = uow.session
-        case = load_case(s, code)
-        if t.expected_version is not None and t.expected_version != case.version:
-            raise Conflict(f"the case is at version {case.version}, not {t.expected_version}: someone else "
-                           "just changed it; reload and try again", field="version", current_version=case.version)
-        stages = stage_defs(case.item_version)
-        before = state_of(case)
-        if before.status == Status.IN_PROGRESS:
-            _check_assignment(s, case, actor, stages[before.stage_index or 0].kind)
-        d = decide(before, stages, t.event, actor, Processing(case.processing), t.reason, t.result)
-        at, backfilled = _when(uow.now, t.occurred_at, case)
-        on = at.date()
-        new_materials = list(t.materials or [])
-        if t.event == Event.SUPPLY:
-            if not new_materials:
-                raise InvalidInput("supply the requested materials", field="materials")
-            notice, given = completeness(s, case.item_version, new_materials, [])
-            if notice.invalid:
-                raise InvalidInput("some supplied materials are not acceptable", field="materials",
-                                   notice=notice.as_dict())
-            for mcode, ups in given.items():
-                for up in ups:
-                    case.materials.append(CaseMaterial(case_id=case.id, department_id=case.department_id, material_code=mcode,
-                                       upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
-                                       filename=up.filename, added_at=uow.now))
-        case.status = d.after.status.value
-        case.stage_index = d.after.stage_index
-        case.resume_status = d.after.resume_status.value if d.after.resume_status else None
-        case.resume_stage_index = d.after.resume_stage_index
-        _apply_deadlines(case, d, on, cal)
-        if t.event == Event.ACCEPT:
-            case.accepted_at = at
-        if t.event == Event.UNDERTAKE and case.assignee_id is None and actor.role == Role.HANDLER:
-            case.assignee_id = actor.staff_id
-        license_no = None
-        if d.after.status == Status.CONCLUDED:
-            case.concluded_at = at
-            case.result = d.result.value if d.result else None
-            case.result_reason = t.reason if d.result == Result.DENIED else (t.opinion or t.reason)
-            if d.result == Result.APPROVED and case.item_version.issues_license:
-                license_no = _issue_license(s, ctx, case, on, at, t.license_valid_until)
-        seq = (s.scalar(select(func.max(CaseTransition.seq)).where(CaseTransition.case_id == case.id)) or 0) + 1
-        data: dict[str, Any] = {}
-        if t.opinion:
-            data["opinion"] = t.opinion
-        if t.missing:
-            data["missing"] = t.missing
-        if license_no:
-            data["license_number"] = license_no
-        case.transitions.append(CaseTransition(case_id=case.id, department_id=case.department_id, seq=seq, event=t.event.value,
-                             from_status=before.status.value, from_stage=before.stage_index,
-                             to_status=d.after.status.value, to_stage=d.after.stage_index, actor=actor.label,
-                             actor_role=actor.role.value if actor.role else None, occurred_at=at,
-                             recorded_at=uow.now, backfilled=backfilled, stage_deadline=case.stage_deadline,
-                             reason=t.reason, data=data))
-        federation_log.record_case_event(s, case, t.event.value, occurred_at=at, actor=actor.label,
-                                         actor_role=actor.role.value if actor.role else None,
-                                         backfilled=backfilled, reason=t.reason)
-        n = _notify(s, ctx, uow.now, case, d, t, license_no)
-        if n is not None:
-            s.flush()
-            nid = n.id
-            uow.after_commit(lambda: ctx.dispatch_notifications([nid]))
-        uow.commit()
-        return case
+def apply_transition(uow: Work, code: str, t: TransitionInput) -> Case:
+    """Move the case through the one state machine (``lifecycle.decide``)."""
+    ctx, actor = uow.ctx, uow.actor
+    cal = uow.calendar()
+    s = uow.session
+    case = load_case(s, code, lock=True)
+    if t.expected_version is not None and t.expected_version != case.version:
+        raise Conflict(f"the case is at version {case.version}, not {t.expected_version}: someone else "
+                       "just changed it; reload and try again", field="version", current_version=case.version)
+    stages = stage_defs(case.item_version)
+    before = state_of(case)
+    if before.status == Status.IN_PROGRESS:
+        _check_assignment(s, case, actor, stages[before.stage_index or 0].kind)
+    d = decide(before, stages, t.event, actor, Processing(case.processing), t.reason, t.result)
+    at, backfilled = _when(uow.now, t.occurred_at, case)
+    on = at.date()
+    new_materials = list(t.materials or [])
+    if t.event == Event.SUPPLY:
+        if not new_materials:
+            raise InvalidInput("supply the requested materials", field="materials")
+        notice, given = completeness(s, case.item_version, new_materials, [])
+        if notice.invalid:
+            raise InvalidInput("some supplied materials are not acceptable", field="materials",
+                               notice=notice.as_dict())
+        for mcode, ups in given.items():
+            for up in ups:
+                case.materials.append(CaseMaterial(case_id=case.id, department_id=case.department_id, material_code=mcode,
+                                   upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
+                                   filename=up.filename, added_at=uow.now))
+    case.status = d.after.status.value
+    case.stage_index = d.after.stage_index
+    case.resume_status = d.after.resume_status.value if d.after.resume_status else None
+    case.resume_stage_index = d.after.resume_stage_index
+    v = case.item_version
+    deadlines.after_decision(deadlines.Clock.of(case), d, on, cal, v.legal_limit_days,
+                             v.promised_limit_days).write_to(case)
+    if t.event == Event.ACCEPT:
+        case.accepted_at = at
+    if t.event == Event.UNDERTAKE and case.assignee_id is None and actor.role == Role.HANDLER:
+        case.assignee_id = actor.staff_id
+    license_no = None
+    if d.after.status == Status.CONCLUDED:
+        case.concluded_at = at
+        case.result = d.result.value if d.result else None
+        case.result_reason = t.reason if d.result == Result.DENIED else (t.opinion or t.reason)
+        if d.result == Result.APPROVED and case.item_version.issues_license:
+            license_no = _issue_license(s, ctx, case, on, at, t.license_valid_until)
+    seq = (s.scalar(select(func.max(CaseTransition.seq)).where(CaseTransition.case_id == case.id)) or 0) + 1
+    data: dict[str, Any] = {}
+    if t.opinion:
+        data["opinion"] = t.opinion
+    if t.missing:
+        data["missing"] = t.missing
+    if license_no:
+        data["license_number"] = license_no
+    case.transitions.append(CaseTransition(case_id=case.id, department_id=case.department_id, seq=seq, event=t.event.value,
+                         from_status=before.status.value, from_stage=before.stage_index,
+                         to_status=d.after.status.value, to_stage=d.after.stage_index, actor=actor.label,
+                         actor_role=actor.role.value if actor.role else None, occurred_at=at,
+                         recorded_at=uow.now, backfilled=backfilled, stage_deadline=case.stage_deadline,
+                         reason=t.reason, data=data))
+    uow.case_event(case, t.event.value, occurred_at=at, actor_role=actor.role.value if actor.role else None,
+                   backfilled=backfilled, reason=t.reason)
+    n = _notify(s, ctx, uow.now, case, d, t, license_no)
+    if n is not None:
+        s.flush()
+        nid = n.id
+        uow.after_commit(lambda: ctx.dispatch_notifications([nid]))
+    return case
 
 
-def _notify(s: Session, ctx: NodeContext, now: datetime, case: Case, d: Decision, t: TransitionInput,
+def _notify(s: Session, ctx: Any, now: datetime, case: Case, d: Decision, t: TransitionInput,
             license_no: str | None) -> Any:
     name = case.item_version.name
     hall = ctx.settings.node_name
@@ -222,11 +184,11 @@ def _notify(s: Session, ctx: NodeContext, now: datetime, case: Case, d: Decision
     return None
 
 
-def _issue_license(s: Session, ctx: NodeContext, case: Case, on: date, at: datetime,
+def _issue_license(s: Session, ctx: Any, case: Case, on: date, at: datetime,
                    valid_until: date | None) -> str:
     v = case.item_version
     dept = s.get(Department, case.department_id)
-    number = f"{ctx.settings.node_id}-{(dept.code if dept else 'X').upper()}-{on:%Y}-" + servicecode.random_part()
+    number = f"{ctx.settings.node_id}-{(dept.code if dept else 'X').upper()}-{on:%Y}-" + ctx.random_part()
     if valid_until is None and v.license_validity_days:
         valid_until = on + timedelta(days=v.license_validity_days)
     if valid_until is not None and valid_until < on:
@@ -238,101 +200,91 @@ def _issue_license(s: Session, ctx: NodeContext, case: Case, on: date, at: datet
     return number
 
 
-def claim_case(ctx: NodeContext, actor: Actor, code: str, staff_id: int | None = None) -> Case:
+def claim_case(uow: Work, code: str, staff_id: int | None = None) -> Case:
     """A handler claims a case (认领), or the chief assigns it to a handler of the department."""
-    with ctx.uow(actor) as uow:
-        s = uow.session
-        case = load_case(s, code)
-        target = staff_id if staff_id is not None else actor.staff_id
-        if staff_id is not None and staff_id != actor.staff_id and actor.role != Role.CHIEF:
-            raise PermissionDenied("only the chief representative assigns cases to others", field="staff_id")
-        if actor.role not in (Role.HANDLER, Role.CHIEF):
-            raise PermissionDenied("cases are claimed by handlers", field="role")
-        st = s.get(Staff, target)
-        if st is None or st.department_id != case.department_id or st.role != Role.HANDLER.value:
-            raise InvalidInput("assign to a handler of the case's department", field="staff_id")
-        if case.status in (Status.CONCLUDED, Status.REFUSED, Status.WITHDRAWN):
-            raise Conflict("the case has ended", field="code")
-        if case.assignee_id not in (None, target) and actor.role != Role.CHIEF:
-            raise Conflict("the case is already assigned to someone else", field="code")
-        case.assignee_id = target
-        uow.commit()
-        return case
+    actor = uow.actor
+    s = uow.session
+    case = load_case(s, code, lock=True)
+    target = staff_id if staff_id is not None else actor.staff_id
+    require(actor, Action.ASSIGN_CASE, Target(staff_id=staff_id),
+            field="staff_id" if staff_id not in (None, actor.staff_id) else "role")
+    st = s.get(Staff, target)
+    if st is None or st.department_id != case.department_id or st.role != Role.HANDLER.value:
+        raise InvalidInput("assign to a handler of the case's department", field="staff_id")
+    if case.status in (Status.CONCLUDED, Status.REFUSED, Status.WITHDRAWN):
+        raise Conflict("the case has ended", field="code")
+    if case.assignee_id not in (None, target) and actor.role != Role.CHIEF:
+        raise Conflict("the case is already assigned to someone else", field="code")
+    case.assignee_id = target
+    return case
 
 
-def request_extension(ctx: NodeContext, actor: Actor, code: str, days: int, reason: str) -> Extension:
+def request_extension(uow: Work, code: str, days: int, reason: str) -> Extension:
+    """At most one request per case waits for a decision: the case row is locked, so of two
+    concurrent requests one wins and the other gets 409."""
+    actor = uow.actor
     if days < 1 or days > 60:
         raise InvalidInput("an extension is 1 to 60 working days", field="days")
     if not reason.strip():
         raise InvalidInput("say why the case needs more time", field="reason")
-    if actor.role not in (Role.HANDLER, Role.REVIEWER, Role.APPROVER, Role.CHIEF):
-        raise PermissionDenied("extensions are requested by the department's staff", field="role")
-    with ctx.uow(actor) as uow:
-        s = uow.session
-        case = load_case(s, code)
-        if case.status not in (Status.IN_PROGRESS, Status.SUPPLEMENTING):
-            raise Conflict("only a case in progress can be extended", field="code")
-        if s.scalar(select(Extension.id).where(Extension.case_id == case.id, Extension.status == "pending")):
-            raise Conflict("an extension request for this case is already waiting for a decision", field="code")
-        e = Extension(case_id=case.id, department_id=case.department_id, days=days, reason=reason,
-                      status="pending", requested_by=actor.staff_id or 0, requested_at=uow.now)
-        s.add(e)
-        uow.commit()
-        return e
+    require(actor, Action.REQUEST_EXTENSION)
+    s = uow.session
+    case = load_case(s, code, lock=True)
+    if case.status not in (Status.IN_PROGRESS, Status.SUPPLEMENTING):
+        raise Conflict("only a case in progress can be extended", field="code")
+    if s.scalar(select(Extension.id).where(Extension.case_id == case.id, Extension.status == "pending")):
+        raise Conflict("an extension request for this case is already waiting for a decision", field="code")
+    e = Extension(case_id=case.id, department_id=case.department_id, days=days, reason=reason,
+                  status="pending", requested_by=actor.staff_id or 0, requested_at=uow.now)
+    s.add(e)
+    s.flush()
+    return e
 
 
-def decide_extension(ctx: NodeContext, actor: Actor, code: str, extension_id: int, approve: bool,
-                     note: str | None) -> Extension:
-    """Approved by a higher role (approver or chief representative), never by the requester."""
-    if actor.role not in (Role.APPROVER, Role.CHIEF):
-        raise PermissionDenied("an extension is approved by an approver or the chief representative", field="role")
-    cal = ctx.calendar()
-    with ctx.uow(actor) as uow:
-        s = uow.session
-        case = load_case(s, code)
-        e = s.get(Extension, extension_id)
-        if e is None or e.case_id != case.id:
-            raise NotFound(f"no extension {extension_id} on case {case.code}", field="extension_id")
-        if e.status != "pending":
-            raise Conflict(f"the extension was already {e.status}", field="extension_id")
-        if e.requested_by == actor.staff_id:
-            raise PermissionDenied("nobody approves their own extension request", field="extension_id")
-        e.status = "approved" if approve else "rejected"
-        e.decided_by, e.decided_at, e.decision_note = actor.staff_id, uow.now, note
-        if approve:
-            case.extended_days += e.days
-            for attr in ("legal_deadline", "promised_deadline", "stage_deadline"):
-                old = getattr(case, attr)
-                if old is not None:
-                    setattr(case, attr, cal.add_working_days(old, e.days))
-            federation_log.record_case_event(s, case, "extension", occurred_at=uow.now, actor=actor.label,
-                                             actor_role=actor.role.value if actor.role else None,
-                                             reason=e.reason, extension_days=e.days)
-        uow.commit()
-        return e
+def decide_extension(uow: Work, code: str, extension_id: int, approve: bool, note: str | None) -> Extension:
+    """Approved by a higher role (approver or chief representative), never by the requester. The
+    extension row is locked: of an approval and a rejection at once, one wins, the other gets 409."""
+    actor = uow.actor
+    require(actor, Action.DECIDE_EXTENSION, field="role")
+    cal = uow.calendar()
+    s = uow.session
+    case = load_case(s, code, lock=True)
+    e = s.scalar(select(Extension).where(Extension.id == extension_id).with_for_update()
+                 .execution_options(populate_existing=True))
+    if e is None or e.case_id != case.id:
+        raise NotFound(f"no extension {extension_id} on case {case.code}", field="extension_id")
+    if e.status != "pending":
+        raise Conflict(f"the extension was already {e.status}", field="extension_id")
+    require(actor, Action.DECIDE_EXTENSION, Target(staff_id=e.requested_by))
+    e.status = "approved" if approve else "rejected"
+    e.decided_by, e.decided_at, e.decision_note = actor.staff_id, uow.now, note
+    if approve:
+        deadlines.extended(deadlines.Clock.of(case), e.days, cal).write_to(case)
+        uow.case_event(case, "extension", actor_role=actor.role.value if actor.role else None,
+                       reason=e.reason, extension_days=e.days)
+    return e
 
 
-def get_case(ctx: NodeContext, actor: Actor, code: str) -> Case:
-    with ctx.uow(actor) as uow:
-        return load_case(uow.session, code)
+def get_case(uow: Work, code: str) -> Case:
+    return load_case(uow.session, code)
 
 
-def list_cases(ctx: NodeContext, actor: Actor, *, status: str | None = None, item_code: str | None = None,
+def list_cases(uow: Work, *, status: str | None = None, item_code: str | None = None,
                mine: bool = False, page: int = 1, page_size: int = 50) -> tuple[list[Case], int]:
-    with ctx.uow(actor) as uow:
-        s = uow.session
-        q = select(Case).options(selectinload(Case.transitions), selectinload(Case.materials),
-                                 selectinload(Case.license))
-        if status:
-            q = q.where(Case.status == status)
-        if item_code:
-            q = q.where(Case.item_code == item_code)
-        if mine and actor.staff_id is not None:
-            away = select(Staff.id).where(Staff.backup_id == actor.staff_id, Staff.absent.is_(True))
-            q = q.where((Case.assignee_id == actor.staff_id) | Case.assignee_id.in_(away))
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = list(s.scalars(q.order_by(Case.id.desc()).offset((page - 1) * page_size).limit(page_size)))
-        return rows, total
+    actor = uow.actor
+    s = uow.session
+    q = select(Case).options(selectinload(Case.transitions), selectinload(Case.materials),
+                             selectinload(Case.license))
+    if status:
+        q = q.where(Case.status == status)
+    if item_code:
+        q = q.where(Case.item_code == item_code)
+    if mine and actor.staff_id is not None:
+        away = select(Staff.id).where(Staff.backup_id == actor.staff_id, Staff.absent.is_(True))
+        q = q.where((Case.assignee_id == actor.staff_id) | Case.assignee_id.in_(away))
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = list(s.scalars(q.order_by(Case.id.desc()).offset((page - 1) * page_size).limit(page_size)))
+    return rows, total
 
 
 def allowed_for(case: Case) -> list[str]:

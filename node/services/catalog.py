@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, selectinload
 
-from node.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from node.domain.errors import Conflict, InvalidInput, NotFound
 from node.domain.items import (
     ItemKind,
     ItemStatus,
@@ -17,10 +17,10 @@ from node.domain.items import (
     validate_stages,
 )
 from node.domain.lifecycle import Actor
-from node.domain.roles import Role
+from node.domain.policy import Action, Target, require
 from node.persistence.models import Department, Item, ItemVersion
 
-from .context import NodeContext
+from .context import Work
 
 VERSION_FIELDS = ("name", "kind", "legal_limit_days", "promised_limit_days", "materials", "stages", "fees",
                   "conditions", "legal_basis", "procedure", "issues_license", "license_name",
@@ -46,72 +46,67 @@ def _check_content(data: dict[str, Any]) -> None:
                            "only the accept and conclude stages", field="stages")
 
 
-def _can_manage(actor: Actor, department_id: int) -> None:
-    if actor.role == Role.ADMIN:
-        return
-    if actor.role == Role.CHIEF and actor.department_id == department_id:
-        return
-    raise PermissionDenied("only the hall admin or the department's chief representative manages its items",
-                           field="department_id")
+def can_manage(actor: Actor, department_id: int) -> None:
+    require(actor, Action.MANAGE_ITEMS, Target(department_id=department_id))
 
 
-def publish_item(ctx: NodeContext, actor: Actor, data: dict[str, Any]) -> ItemVersion:
+def publish_item(uow: Work, data: dict[str, Any]) -> ItemVersion:
+    actor = uow.actor
     validate_power_code(data["code"])
     dept_id = data.get("department_id") or actor.department_id
     if dept_id is None:
         raise InvalidInput("say which department the item belongs to", field="department_id")
-    _can_manage(actor, dept_id)
+    can_manage(actor, dept_id)
     _check_content(data)
-    with ctx.uow(actor) as uow:
-        s = uow.session
-        dept = s.get(Department, dept_id)
-        if dept is None or dept.kind != "department":
-            raise InvalidInput(f"department {dept_id} does not exist", field="department_id")
-        if s.scalar(select(Item.id).where(Item.code == data["code"]).execution_options(all_tenants=True)):
-            raise Conflict(f"an item with code '{data['code']}' exists already; revise it instead", field="code")
-        item = Item(code=data["code"], department_id=dept_id, status=ItemStatus.ACTIVE.value, current_version=1,
-                    created_at=uow.now, updated_at=uow.now)
-        s.add(item)
-        s.flush()
-        v = ItemVersion(item_id=item.id, department_id=dept_id, version=1, published_at=uow.now,
-                        published_by=actor.staff_id, change_note=data.get("change_note") or "首次发布",
-                        **{k: data.get(k) for k in VERSION_FIELDS if k in data})
-        v.materials = data.get("materials", [])
-        v.fees = data.get("fees", [])
-        s.add(v)
-        uow.commit()
-        v.item = item
-        return v
+    s = uow.session
+    dept = s.get(Department, dept_id)
+    if dept is None or dept.kind != "department":
+        raise InvalidInput(f"department {dept_id} does not exist", field="department_id")
+    if s.scalar(select(Item.id).where(Item.code == data["code"]).execution_options(all_tenants=True)):
+        raise Conflict(f"an item with code '{data['code']}' exists already; revise it instead", field="code")
+    item = Item(code=data["code"], department_id=dept_id, status=ItemStatus.ACTIVE.value, current_version=1,
+                created_at=uow.now, updated_at=uow.now)
+    s.add(item)
+    s.flush()
+    v = ItemVersion(item_id=item.id, department_id=dept_id, version=1, published_at=uow.now,
+                    published_by=actor.staff_id, change_note=data.get("change_note") or "首次发布",
+                    **{k: data.get(k) for k in VERSION_FIELDS if k in data})
+    v.materials = data.get("materials", [])
+    v.fees = data.get("fees", [])
+    s.add(v)
+    s.flush()
+    v.item = item
+    return v
 
 
-def revise_item(ctx: NodeContext, actor: Actor, code: str, data: dict[str, Any], expected_version: int) -> ItemVersion:
+def revise_item(uow: Work, code: str, data: dict[str, Any], expected_version: int) -> ItemVersion:
     """A modification publishes a new version; cases keep the version they were submitted under."""
-    with ctx.uow(actor) as uow:
-        s = uow.session
-        item = s.scalar(select(Item).where(Item.code == code).with_for_update())
-        if item is None:
-            raise NotFound(f"no item with code '{code}'", field="code")
-        _can_manage(actor, item.department_id)
-        if item.status == ItemStatus.REPEALED:
-            raise Conflict("a repealed item cannot be modified", field="code")
-        if expected_version != item.current_version:
-            raise Conflict(f"the item is at version {item.current_version}, not {expected_version}: "
-                           "someone else changed it; reload and try again", field="version",
-                           current_version=item.current_version)
-        cur = s.scalar(select(ItemVersion).where(ItemVersion.item_id == item.id,
-                                                 ItemVersion.version == item.current_version))
-        merged = {k: getattr(cur, k) for k in VERSION_FIELDS}
-        merged.update({k: v for k, v in data.items() if k in VERSION_FIELDS})
-        _check_content(merged)
-        item.current_version += 1
-        item.updated_at = uow.now
-        v = ItemVersion(item_id=item.id, department_id=item.department_id, version=item.current_version,
-                        published_at=uow.now, published_by=actor.staff_id,
-                        change_note=data.get("change_note") or "", **merged)
-        s.add(v)
-        uow.commit()
-        v.item = item
-        return v
+    actor = uow.actor
+    s = uow.session
+    item = s.scalar(select(Item).where(Item.code == code).with_for_update())
+    if item is None:
+        raise NotFound(f"no item with code '{code}'", field="code")
+    can_manage(actor, item.department_id)
+    if item.status == ItemStatus.REPEALED:
+        raise Conflict("a repealed item cannot be modified", field="code")
+    if expected_version != item.current_version:
+        raise Conflict(f"the item is at version {item.current_version}, not {expected_version}: "
+                       "someone else changed it; reload and try again", field="version",
+                       current_version=item.current_version)
+    cur = s.scalar(select(ItemVersion).where(ItemVersion.item_id == item.id,
+                                             ItemVersion.version == item.current_version))
+    merged = {k: getattr(cur, k) for k in VERSION_FIELDS}
+    merged.update({k: v for k, v in data.items() if k in VERSION_FIELDS})
+    _check_content(merged)
+    item.current_version += 1
+    item.updated_at = uow.now
+    v = ItemVersion(item_id=item.id, department_id=item.department_id, version=item.current_version,
+                    published_at=uow.now, published_by=actor.staff_id,
+                    change_note=data.get("change_note") or "", **merged)
+    s.add(v)
+    s.flush()
+    v.item = item
+    return v
 
 
 _STATUS_MOVES = {
@@ -121,22 +116,21 @@ _STATUS_MOVES = {
 }
 
 
-def set_item_status(ctx: NodeContext, actor: Actor, code: str, status: str, note: str = "") -> Item:
+def set_item_status(uow: Work, code: str, status: str, note: str = "") -> Item:
+    actor = uow.actor
     try:
         new = ItemStatus(status)
     except ValueError:
         raise InvalidInput("must be active, suspended or repealed", field="status") from None
-    with ctx.uow(actor) as uow:
-        item = uow.session.scalar(select(Item).where(Item.code == code).with_for_update())
-        if item is None:
-            raise NotFound(f"no item with code '{code}'", field="code")
-        _can_manage(actor, item.department_id)
-        if new not in _STATUS_MOVES[ItemStatus(item.status)]:
-            raise Conflict(f"an item that is '{item.status}' cannot become '{new}'", field="status")
-        item.status = new.value
-        item.updated_at = uow.now
-        uow.commit()
-        return item
+    item = uow.session.scalar(select(Item).where(Item.code == code).with_for_update())
+    if item is None:
+        raise NotFound(f"no item with code '{code}'", field="code")
+    can_manage(actor, item.department_id)
+    if new not in _STATUS_MOVES[ItemStatus(item.status)]:
+        raise Conflict(f"an item that is '{item.status}' cannot become '{new}'", field="status")
+    item.status = new.value
+    item.updated_at = uow.now
+    return item
 
 
 def current_version(s: Any, code: str, all_tenants: bool = True) -> ItemVersion:
@@ -150,40 +144,44 @@ def current_version(s: Any, code: str, all_tenants: bool = True) -> ItemVersion:
     return v
 
 
-def get_item(ctx: NodeContext, code: str, version: int | None = None) -> ItemVersion:
-    with ctx.factory() as s:
-        if version is None:
-            return current_version(s, code)
-        v = s.scalar(select(ItemVersion).join(Item, Item.id == ItemVersion.item_id)
-                     .where(Item.code == code, ItemVersion.version == version)
-                     .options(selectinload(ItemVersion.item)))
-        if v is None:
-            raise NotFound(f"item '{code}' has no version {version}", field="version")
-        return v
+# The catalog is public: its reads are not confined to the reader's department.
 
 
-def list_items(ctx: NodeContext, *, department_id: int | None = None, status: str | None = None,
+def get_item(uow: Work, code: str, version: int | None = None) -> ItemVersion:
+    s = uow.session
+    if version is None:
+        return current_version(s, code)
+    v = s.scalar(select(ItemVersion).join(Item, Item.id == ItemVersion.item_id)
+                 .where(Item.code == code, ItemVersion.version == version)
+                 .options(selectinload(ItemVersion.item)).execution_options(all_tenants=True))
+    if v is None:
+        raise NotFound(f"item '{code}' has no version {version}", field="version")
+    return v
+
+
+def list_items(uow: Work, *, department_id: int | None = None, status: str | None = None,
                q: str | None = None, public: bool = True) -> list[ItemVersion]:
-    with ctx.factory() as s:
-        stmt = (select(ItemVersion).join(Item, Item.id == ItemVersion.item_id)
-                .where(ItemVersion.version == Item.current_version)
-                .options(selectinload(ItemVersion.item)).order_by(Item.code))
-        if public:
-            stmt = stmt.where(Item.status != ItemStatus.REPEALED.value)
-        if department_id is not None:
-            stmt = stmt.where(Item.department_id == department_id)
-        if status:
-            stmt = stmt.where(Item.status == status)
-        if q:
-            stmt = stmt.where(ItemVersion.name.contains(q) | Item.code.contains(q))
-        return list(s.scalars(stmt))
+    s = uow.session
+    stmt = (select(ItemVersion).join(Item, Item.id == ItemVersion.item_id)
+            .where(ItemVersion.version == Item.current_version)
+            .options(selectinload(ItemVersion.item)).order_by(Item.code).execution_options(all_tenants=True))
+    if public:
+        stmt = stmt.where(Item.status != ItemStatus.REPEALED.value)
+    if department_id is not None:
+        stmt = stmt.where(Item.department_id == department_id)
+    if status:
+        stmt = stmt.where(Item.status == status)
+    if q:
+        stmt = stmt.where(ItemVersion.name.contains(q) | Item.code.contains(q))
+    return list(s.scalars(stmt))
 
 
-def item_history(ctx: NodeContext, code: str) -> list[ItemVersion]:
-    with ctx.factory() as s:
-        item = s.scalar(select(Item).where(Item.code == code).options(selectinload(Item.versions)))
-        if item is None:
-            raise NotFound(f"no item with code '{code}'", field="code")
-        for v in item.versions:
-            v.item = item
-        return list(item.versions)
+def item_history(uow: Work, code: str) -> list[ItemVersion]:
+    s = uow.session
+    item = s.scalar(select(Item).where(Item.code == code).options(selectinload(Item.versions))
+                    .execution_options(all_tenants=True))
+    if item is None:
+        raise NotFound(f"no item with code '{code}'", field="code")
+    for v in item.versions:
+        v.item = item
+    return list(item.versions)

@@ -1,25 +1,30 @@
-"""The node's service context: settings, database, storage, clock and post-commit dispatch."""
+"""The node's service context (settings, database, storage, clock, ports) and ``Work``, the unit
+of work services receive."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from federation.envelope import Signer
 from node.config import Settings
+from node.domain import servicecode
 from node.domain.calendar import WorkingCalendar, parse_schedule, shipped_schedules
 from node.domain.lifecycle import Actor
-from node.domain.roles import HALL_WIDE, Role
+from node.persistence.audit import chain_queued
 from node.persistence.blobs import BlobStore, LocalBlobStore
 from node.persistence.db import make_engine, make_session_factory
-from node.persistence.models import CalendarYear, ItemVersion
-from node.persistence.uow import UnitOfWork, link_queued
+from node.persistence.models import Case, CalendarYear, ItemVersion
+from node.persistence.uow import SYSTEM, UnitOfWork
+from node.ports import CaseEventFacts, CaseEventSink, OwnerGateway, Signer, StandardCatalogCodec
 
 CST = timezone(timedelta(hours=8), "CST")
 """China Standard Time: working days and deadlines are dates in this zone."""
+
+PUBLIC = Actor("applicant")
+T = TypeVar("T")
 
 
 def system_clock() -> datetime:
@@ -42,42 +47,97 @@ class NodeContext:
     link_queued: Callable[[], None] | None = None
     """Seals queued case events and links queued audit entries after a commit (PostgreSQL): the
     server's background linker; None: each unit of work does it itself, right after its commit."""
-    signer: Signer | None = None  # set once the node has a federation identity
+    random_part: Callable[[], str] = servicecode.random_part
+    """The random part of new service codes and license numbers."""
+    # Ports (``node.ports``), given by a plugin once the node has what they need.
+    signer: Signer | None = None
+    events: CaseEventSink | None = None
+    catalog_codec: StandardCatalogCodec | None = None
+    owner_gateway: OwnerGateway | None = None
     id_hash_key: bytes = b""
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
     item_versions: dict[int, ItemVersion] = field(default_factory=dict, repr=False)
     """Published item versions loaded so far (immutable once published), detached, by id."""
 
     @classmethod
-    def build(cls, settings: Settings, **kw: object) -> "NodeContext":
-        engine = make_engine(settings.database_url, settings.pool_size)
-        return cls(settings, engine, make_session_factory(engine), LocalBlobStore(settings.storage_dir), **kw)  # type: ignore[arg-type]
+    def build(cls, settings: Settings, **kw: Any) -> "NodeContext":
+        """The context with the ports every installed plugin gives it (``node.plugins``)."""
+        from node.plugins import install
 
-    def uow(self, actor: Actor | None = None, now: datetime | None = None) -> UnitOfWork:
-        tenant = point = None
-        label = "public"
-        if actor is not None:
-            label = actor.label
-            if actor.role == Role.AGENT:
-                point = actor.service_point_id if actor.service_point_id is not None else -1
-            elif actor.role not in HALL_WIDE and actor.department_id is not None:
-                tenant = actor.department_id
-        return UnitOfWork(self.factory, now or self.clock(), label, tenant, point, self.signer, self.id_hash_key,
-                          self.link_queued)
+        engine = make_engine(settings.database_url, settings.pool_size)
+        return install(cls(settings, engine, make_session_factory(engine), LocalBlobStore(settings.storage_dir), **kw))
+
+    @property
+    def node_id(self) -> str:
+        """The federation identity's node id, else the configured one."""
+        return self.signer.node_id if self.signer is not None else self.settings.node_id
+
+    def uow(self, actor: Actor | None = None, now: datetime | None = None) -> "Work":
+        """A unit of work acting as ``actor`` (None: the public)."""
+        return Work(self, actor or PUBLIC, now or self.clock())
+
+    def run(self, actor: Actor | None, use_case: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """``use_case(uow, *args, **kw)`` in a unit of work of its own, committed once (what a
+        command, a task or a test does)."""
+        with self.uow(actor) as uow:
+            out = use_case(uow, *args, **kw)
+            uow.commit()
+            return out
 
     def link_now(self) -> None:
         """Seal the queued case events, then link the queued audit entries (PostgreSQL)."""
-        link_queued(self.factory, self.clock(), self.signer, self.id_hash_key)
+        if self.events is not None:
+            self.events.seal_queued(self.factory, self.clock())
+        chain_queued(self.factory)
 
-    def calendar(self) -> WorkingCalendar:
-        """Shipped schedules overridden by any year the admin has loaded into the database."""
+    def _link_after_commit(self) -> None:
+        (self.link_queued or self.link_now)()
+
+    def calendar(self, session: Session | None = None) -> WorkingCalendar:
+        """Shipped schedules overridden by any year the admin has loaded into the database (read
+        through ``session`` when given: inside a unit of work, SQLite's one writer is that unit)."""
         if self._calendar is None:
             years = {s.year: s for s in shipped_schedules()}
-            with self.factory() as s:
-                for row in s.scalars(select(CalendarYear)):
-                    years[row.year] = parse_schedule(row.year, row.data)
+            if session is not None:
+                rows = list(session.scalars(select(CalendarYear)))
+            else:
+                with self.factory() as s:
+                    rows = list(s.scalars(select(CalendarYear)))
+            for row in rows:
+                years[row.year] = parse_schedule(row.year, row.data)
             self._calendar = WorkingCalendar(years.values())
         return self._calendar
 
     def invalidate_calendar(self) -> None:
         self._calendar = None
+
+
+class Work(UnitOfWork):
+    """The unit of work of a use case at this node: services receive it (its ``ctx`` gives them
+    the calendar, settings, storage and ports) and never begin or commit."""
+
+    session: Session
+
+    def __init__(self, ctx: NodeContext, actor: Actor, now: datetime) -> None:
+        super().__init__(ctx.factory, now, actor, link=ctx._link_after_commit)
+        self.ctx = ctx
+
+    def __enter__(self) -> "Work":
+        super().__enter__()
+        return self
+
+    def calendar(self) -> WorkingCalendar:
+        return self.ctx.calendar(self.session)
+
+    @property
+    def logs_events(self) -> bool:
+        return self.ctx.events is not None
+
+    def case_event(self, case: Case, event: str, **facts: Any) -> None:
+        """Hand the case event to the federation's sink (when the node has one), in this transaction."""
+        if self.ctx.events is not None:
+            self.ctx.events.record(self, case, CaseEventFacts(event, facts.pop("occurred_at", self.now),
+                                                              facts.pop("actor", self.actor.label), **facts))
+
+
+__all__ = ["CST", "NodeContext", "PUBLIC", "SYSTEM", "Work", "as_cst", "system_clock"]

@@ -6,25 +6,20 @@ sequence number and hash, and when it was signed.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
-from federation.log import keyed_hash
-from node.domain.errors import InvalidInput, PermissionDenied
+from node.domain.errors import Conflict, InvalidInput, NotFound
 from node.domain.lifecycle import Actor
-from node.domain.roles import Role
+from node.domain.masking import keyed_hash
+from node.domain.policy import Action, require
+from node.persistence import audit
 from node.persistence.models import LibCase, LibLicense
 
-from .context import NodeContext
-
-READERS = frozenset({Role.ADMIN, Role.INSPECTOR, Role.CHIEF, Role.CLERK, Role.HANDLER, Role.REVIEWER, Role.APPROVER})
-
-
-def _can_read(actor: Actor) -> None:
-    if actor.role not in READERS:
-        raise PermissionDenied("the shared library is for hall staff and inspectors", field="role")
+from .context import NodeContext, Work
 
 
 def provenance(row: LibCase | LibLicense) -> dict[str, Any]:
@@ -32,12 +27,12 @@ def provenance(row: LibCase | LibLicense) -> dict[str, Any]:
             "signed_at": row.signed_at, **({"record_hash": row.record_hash} if isinstance(row, LibCase) else {})}
 
 
-def query_cases(ctx: NodeContext, actor: Actor, *, region: str | None = None, department: str | None = None,
+def query_cases(uow: Work, *, region: str | None = None, department: str | None = None,
                 item_code: str | None = None, status: str | None = None, stage: str | None = None,
                 since: datetime | None = None, until: datetime | None = None, page: int = 1,
                 page_size: int = 50) -> tuple[list[LibCase], int]:
     """``region`` is a division-code prefix: ``3301`` is Hangzhou and everything below it."""
-    _can_read(actor)
+    require(uow.actor, Action.READ_LIBRARY)
     if region is not None and (not region.isdigit() or not 2 <= len(region) <= 6):
         raise InvalidInput("a region is 2-6 leading digits of a division code, e.g. 3301", field="region")
     q = select(LibCase)
@@ -55,11 +50,11 @@ def query_cases(ctx: NodeContext, actor: Actor, *, region: str | None = None, de
         q = q.where(LibCase.last_event_at >= since)
     if until:
         q = q.where(LibCase.last_event_at < until)
-    with ctx.factory() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = list(s.scalars(q.order_by(LibCase.last_event_at.desc(), LibCase.service_code)
-                              .offset((page - 1) * page_size).limit(page_size)))
-        return rows, total
+    s = uow.session
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = list(s.scalars(q.order_by(LibCase.last_event_at.desc(), LibCase.service_code)
+                          .offset((page - 1) * page_size).limit(page_size)))
+    return rows, total
 
 
 def _license_verdict(ctx: NodeContext, lic: LibLicense | None, number: str, holder_id: str | None,
@@ -86,60 +81,57 @@ def _license_verdict(ctx: NodeContext, lic: LibLicense | None, number: str, hold
             "digest": lic.digest, **provenance(lic)}
 
 
-def verify_license(ctx: NodeContext, actor: Actor, number: str, holder_id: str | None = None,
-                   on: date | None = None) -> dict[str, Any]:
+def verify_license(uow: Work, number: str, holder_id: str | None = None, on: date | None = None) -> dict[str, Any]:
     """前置审批结果验证: is license ``number`` valid on ``on``, who issued it, for which holder."""
-    _can_read(actor)
-    with ctx.factory() as s:
-        return _license_verdict(ctx, s.get(LibLicense, number.strip()), number, holder_id, on or ctx.clock().date())
+    require(uow.actor, Action.READ_LIBRARY)
+    return _license_verdict(uow.ctx, uow.session.get(LibLicense, number.strip()), number, holder_id,
+                            on or uow.now.date())
 
 
-def compare_licenses(ctx: NodeContext, actor: Actor, numbers: list[str], holder_id: str | None = None,
+def compare_licenses(uow: Work, numbers: list[str], holder_id: str | None = None,
                      on: date | None = None) -> dict[str, Any]:
     """证照比对: several licenses (from any departments and levels) checked together — do they
     exist, are they valid, and do they all belong to the same holder?"""
-    _can_read(actor)
+    require(uow.actor, Action.READ_LIBRARY)
     if not 1 <= len(numbers) <= 50:
         raise InvalidInput("compare 1 to 50 license numbers", field="numbers")
-    day = on or ctx.clock().date()
-    with ctx.factory() as s:
-        rows = {r.number: r for r in s.scalars(select(LibLicense).where(LibLicense.number.in_(numbers)))}
-    verdicts = [_license_verdict(ctx, rows.get(n), n, holder_id, day) for n in numbers]
+    day = on or uow.now.date()
+    rows = {r.number: r for r in uow.session.scalars(select(LibLicense).where(LibLicense.number.in_(numbers)))}
+    verdicts = [_license_verdict(uow.ctx, rows.get(n), n, holder_id, day) for n in numbers]
     holders = {rows[n].holder_hash for n in numbers if n in rows}
     return {"on": day, "all_found": all(v["found"] for v in verdicts), "all_valid": all(v["valid"] for v in verdicts),
             "same_holder": len(holders) == 1 and all(v["found"] for v in verdicts), "licenses": verdicts}
 
 
-def fetch_case_detail(ctx: NodeContext, actor: Actor, code: str, purpose: str) -> dict[str, Any]:
-    """An inspector's request for a synced case's full file (materials list, history, applicant):
-    asked of the owning node over the federation, which checks this node is above it and audits
-    the access; the request is audited here too. The data stays where it is owned."""
-    import asyncio
+@dataclass(frozen=True)
+class CaseFileRequest:
+    owner: str
+    code: str
+    purpose: str
 
-    from federation.identity import load_identity
-    from federation.runtime import fetch_case_detail as fetch, peer_addresses
-    from node.domain.errors import Conflict, NotFound
-    from node.persistence.audit import PENDING
 
-    if actor.role != Role.INSPECTOR:
-        raise PermissionDenied("only inspectors (监察) may fetch a case file from its owner", field="role")
+def request_case_file(uow: Work, code: str, purpose: str) -> CaseFileRequest:
+    """An inspector's request for a synced case's full file (materials list, history, applicant),
+    audited here; commit it before ``fetch_case_file`` asks the owner, so the access is on record
+    even when no answer comes. The data stays where it is owned."""
+    require(uow.actor, Action.FETCH_CASE_FILE)
     if not purpose.strip():
         raise InvalidInput("say why you need the case file", field="purpose")
-    with ctx.factory() as s:
-        row = s.get(LibCase, code)
+    row = uow.session.get(LibCase, code)
     if row is None:
         raise NotFound(f"no synced case {code} in this node's library", field="code")
-    ident = load_identity(ctx.settings.data_dir)
-    addr = peer_addresses().get(row.origin)
-    if ident is None or addr is None:
-        raise Conflict(f"this node does not know how to reach {row.origin} (YIWANG_FEDERATION_PEERS)", field="code")
-    with ctx.uow(actor) as uow:
-        uow.session.info.setdefault(PENDING, []).append({
-            "table": "lib_cases", "key": code, "op": "fetch",
-            "changes": {"from_node": row.origin, "purpose": purpose[:500]}})
-        uow.commit()
+    if uow.ctx.owner_gateway is None:
+        raise Conflict("this node has no federation identity, so it cannot ask other nodes", field="code")
+    audit.record(uow, "lib_cases", code, "fetch", {"from_node": row.origin, "purpose": purpose[:500]})
+    return CaseFileRequest(row.origin, code, purpose)
+
+
+def fetch_case_file(ctx: NodeContext, actor: Actor, req: CaseFileRequest) -> dict[str, Any]:
+    """Ask the owning node over the federation (``OwnerGateway``); it checks this node is above
+    it and audits the access on its side."""
+    assert ctx.owner_gateway is not None
     try:
-        return asyncio.run(fetch(ident, addr, row.origin, code, actor.label, purpose))
-    except Exception as e:  # grpc errors: say what the owner answered
+        return ctx.owner_gateway.fetch_case_detail(req.owner, req.code, actor.label, req.purpose)
+    except Exception as e:  # the owner's refusal or an unreachable owner: say what happened
         details = getattr(e, "details", lambda: str(e))()
-        raise Conflict(f"the owning node {row.origin} did not serve the file: {details}", field="code") from None
+        raise Conflict(f"the owning node {req.owner} did not serve the file: {details}", field="code") from None

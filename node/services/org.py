@@ -9,12 +9,13 @@ from datetime import timedelta
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from node.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from node.domain.errors import InvalidInput, NotFound, Unauthenticated
 from node.domain.lifecycle import Actor
+from node.domain.policy import Action, Target, can, require
 from node.domain.roles import Role
 from node.persistence.models import ApiToken, Department, Staff
 
-from .context import NodeContext, as_cst
+from .context import NodeContext, Work, as_cst
 
 _DUMMY_HASH = generate_password_hash("yiwang-timing-equaliser")
 
@@ -32,21 +33,19 @@ class Authenticated:
     staff: Staff
 
 
-def login(ctx: NodeContext, username: str, password: str) -> tuple[str, Staff]:
+def login(uow: Work, username: str, password: str) -> tuple[str, Staff]:
     """Check a password; return a new bearer token (only its SHA-256 is stored)."""
-    with ctx.uow(Actor("system")) as uow:
-        s = uow.session
-        staff = s.scalar(select(Staff).where(Staff.username == username))
-        if staff is None or not staff.active:
-            check_password_hash(_DUMMY_HASH, password)  # same cost whether or not the user exists
-            raise Unauthenticated("wrong username or password", field="password")
-        if not check_password_hash(staff.password_hash, password):
-            raise Unauthenticated("wrong username or password", field="password")
-        token = secrets.token_urlsafe(32)
-        s.add(ApiToken(token_hash=hashlib.sha256(token.encode()).hexdigest(), staff_id=staff.id,
-                       created_at=uow.now, expires_at=uow.now + timedelta(hours=ctx.settings.token_ttl_hours)))
-        uow.commit()
-        return token, staff
+    s = uow.session
+    staff = s.scalar(select(Staff).where(Staff.username == username))
+    if staff is None or not staff.active:
+        check_password_hash(_DUMMY_HASH, password)  # same cost whether or not the user exists
+        raise Unauthenticated("wrong username or password", field="password")
+    if not check_password_hash(staff.password_hash, password):
+        raise Unauthenticated("wrong username or password", field="password")
+    token = secrets.token_urlsafe(32)
+    s.add(ApiToken(token_hash=hashlib.sha256(token.encode()).hexdigest(), staff_id=staff.id,
+                   created_at=uow.now, expires_at=uow.now + timedelta(hours=uow.ctx.settings.token_ttl_hours)))
+    return token, staff
 
 
 def authenticate(ctx: NodeContext, token: str) -> Authenticated:
@@ -65,105 +64,89 @@ def authenticate(ctx: NodeContext, token: str) -> Authenticated:
         return Authenticated(actor_of(staff, kind), staff)
 
 
-def logout(ctx: NodeContext, token: str) -> None:
+def logout(uow: Work, token: str) -> None:
     h = hashlib.sha256(token.encode()).hexdigest()
-    with ctx.uow(Actor("system")) as uow:
-        tok = uow.session.get(ApiToken, h)
-        if tok is not None:
-            uow.session.delete(tok)
-        uow.commit()
+    tok = uow.session.get(ApiToken, h)
+    if tok is not None:
+        uow.session.delete(tok)
 
 
-def _require(actor: Actor, *roles: Role) -> None:
-    if actor.role not in roles:
-        raise PermissionDenied(f"this needs one of the roles: {', '.join(r.value for r in roles)}", field="role")
-
-
-def create_department(ctx: NodeContext, actor: Actor, code: str, name: str, kind: str = "department") -> Department:
-    _require(actor, Role.ADMIN)
+def create_department(uow: Work, code: str, name: str, kind: str = "department") -> Department:
+    require(uow.actor, Action.CREATE_DEPARTMENT)
     if kind not in ("department", "service_point"):
         raise InvalidInput("must be 'department' or 'service_point'", field="kind")
-    with ctx.uow(actor) as uow:
-        if uow.session.scalar(select(Department.id).where(Department.code == code)) is not None:
-            raise InvalidInput(f"a department with code '{code}' exists already", field="code")
-        d = Department(code=code, name=name, kind=kind, created_at=uow.now)
-        uow.session.add(d)
-        uow.commit()
-        return d
+    if uow.session.scalar(select(Department.id).where(Department.code == code)) is not None:
+        raise InvalidInput(f"a department with code '{code}' exists already", field="code")
+    d = Department(code=code, name=name, kind=kind, created_at=uow.now)
+    uow.session.add(d)
+    uow.session.flush()
+    return d
 
 
-def list_departments(ctx: NodeContext) -> list[Department]:
-    with ctx.factory() as s:
-        return list(s.scalars(select(Department).order_by(Department.id)))
+def list_departments(uow: Work) -> list[Department]:
+    return list(uow.session.scalars(select(Department).order_by(Department.id)))
 
 
-def create_staff(ctx: NodeContext, actor: Actor | None, *, username: str, name: str, password: str, role: str,
+def create_staff(uow: Work, *, username: str, name: str, password: str, role: str,
                  department_id: int | None = None, phone: str | None = None) -> Staff:
     """A hall admin creates anyone; a chief representative only staff of their own department.
 
-    ``actor=None`` is the command line's bootstrap path (the first admin)."""
+    A unit of work acting as the system is the command line's bootstrap path (the first admin)."""
     try:
         r = Role(role)
     except ValueError:
         raise InvalidInput(f"unknown role '{role}'; one of {', '.join(x.value for x in Role)}", field="role") from None
     if len(password) < 8:
         raise InvalidInput("a password needs at least 8 characters", field="password")
-    if actor is not None:
-        _require(actor, Role.ADMIN, Role.CHIEF)
-        if actor.role == Role.CHIEF:
-            if r in (Role.ADMIN, Role.INSPECTOR, Role.AGENT):
-                raise PermissionDenied(f"a chief representative cannot create '{r}' accounts", field="role")
-            if department_id != actor.department_id:
-                raise PermissionDenied("a chief representative adds staff to their own department only",
-                                       field="department_id")
-    with ctx.uow(actor or Actor("system")) as uow:
-        s = uow.session
-        if department_id is not None:
-            dept = s.get(Department, department_id)
-            if dept is None:
-                raise InvalidInput(f"department {department_id} does not exist", field="department_id")
-            if (r == Role.AGENT) != (dept.kind == "service_point"):
-                raise InvalidInput("agents belong to a service point, other staff to a department",
-                                   field="department_id")
-        elif r in (Role.HANDLER, Role.REVIEWER, Role.APPROVER, Role.CHIEF, Role.AGENT):
-            raise InvalidInput(f"a '{r}' must belong to a department or service point", field="department_id")
-        if s.scalar(select(Staff.id).where(Staff.username == username)) is not None:
-            raise InvalidInput(f"username '{username}' is taken", field="username")
-        st = Staff(username=username, name=name, password_hash=generate_password_hash(password), role=r.value,
-                   department_id=department_id, phone=phone, absent=False, active=True, created_at=uow.now)
-        s.add(st)
-        uow.commit()
-        return st
+    require(uow.actor, Action.CREATE_STAFF, Target(department_id=department_id, role=r),
+            field="department_id" if uow.actor.role == Role.CHIEF and r not in (Role.ADMIN, Role.INSPECTOR, Role.AGENT)
+            else "role")
+    s = uow.session
+    if department_id is not None:
+        dept = s.get(Department, department_id)
+        if dept is None:
+            raise InvalidInput(f"department {department_id} does not exist", field="department_id")
+        if (r == Role.AGENT) != (dept.kind == "service_point"):
+            raise InvalidInput("agents belong to a service point, other staff to a department",
+                               field="department_id")
+    elif r in (Role.HANDLER, Role.REVIEWER, Role.APPROVER, Role.CHIEF, Role.AGENT):
+        raise InvalidInput(f"a '{r}' must belong to a department or service point", field="department_id")
+    if s.scalar(select(Staff.id).where(Staff.username == username)) is not None:
+        raise InvalidInput(f"username '{username}' is taken", field="username")
+    st = Staff(username=username, name=name, password_hash=generate_password_hash(password), role=r.value,
+               department_id=department_id, phone=phone, absent=False, active=True, created_at=uow.now)
+    s.add(st)
+    s.flush()
+    return st
 
 
-def list_staff(ctx: NodeContext, actor: Actor) -> list[Staff]:
-    _require(actor, Role.ADMIN, Role.CHIEF, Role.INSPECTOR)
-    with ctx.uow(actor) as uow:
-        q = select(Staff).order_by(Staff.id)
-        if actor.role == Role.CHIEF:
-            q = q.where(Staff.department_id == actor.department_id)
-        return list(uow.session.scalars(q))
+def list_staff(uow: Work) -> list[Staff]:
+    actor = uow.actor
+    require(actor, Action.LIST_STAFF)
+    q = select(Staff).order_by(Staff.id)
+    if actor.role == Role.CHIEF:
+        q = q.where(Staff.department_id == actor.department_id)
+    return list(uow.session.scalars(q))
 
 
-def update_staff(ctx: NodeContext, actor: Actor, staff_id: int, *, backup_id: int | None = None,
+def update_staff(uow: Work, staff_id: int, *, backup_id: int | None = None,
                  absent: bool | None = None, active: bool | None = None, clear_backup: bool = False) -> Staff:
     """Set the A/B post (backup) or mark someone absent, so their backup takes over their cases."""
-    _require(actor, Role.ADMIN, Role.CHIEF)
-    with ctx.uow(actor) as uow:
-        s = uow.session
-        st = s.get(Staff, staff_id)
-        if st is None or (actor.role == Role.CHIEF and st.department_id != actor.department_id):
-            raise NotFound(f"no staff member {staff_id} in your department", field="staff_id")
-        if backup_id is not None:
-            b = s.get(Staff, backup_id)
-            if b is None or b.department_id != st.department_id or b.id == st.id:
-                raise InvalidInput("the backup must be another member of the same department", field="backup_id")
-            st.backup_id = backup_id
-        if clear_backup:
-            st.backup_id = None
-        if absent is not None:
-            st.absent = absent
-        if active is not None:
-            st.active = active
-        uow.commit()
-        return st
+    actor = uow.actor
+    require(actor, Action.UPDATE_STAFF, field="role")
+    s = uow.session
+    st = s.get(Staff, staff_id)
+    if st is None or not can(actor, Action.UPDATE_STAFF, Target(department_id=st.department_id, staff_id=st.id)):
+        raise NotFound(f"no staff member {staff_id} in your department", field="staff_id")
+    if backup_id is not None:
+        b = s.get(Staff, backup_id)
+        if b is None or b.department_id != st.department_id or b.id == st.id:
+            raise InvalidInput("the backup must be another member of the same department", field="backup_id")
+        st.backup_id = backup_id
+    if clear_backup:
+        st.backup_id = None
+    if absent is not None:
+        st.absent = absent
+    if active is not None:
+        st.active = active
+    return st

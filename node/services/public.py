@@ -12,15 +12,12 @@ from typing import Any
 from sqlalchemy import select
 
 from node.domain.errors import Conflict, InvalidInput, NotFound
-from node.domain.lifecycle import Actor, Event, Status
+from node.domain.lifecycle import Event, Status
+from node.persistence.cases import load_case
 from node.persistence.models import Case, Evaluation, License, Rectification
 
-from federation import log as federation_log
-
-from .cases import TransitionInput, apply_transition, load_case
-from .context import NodeContext
-
-APPLICANT = Actor("applicant")
+from .cases import TransitionInput, apply_transition
+from .context import Work
 
 
 def _verify(case: Case, id_last4: str) -> None:
@@ -29,41 +26,39 @@ def _verify(case: Case, id_last4: str) -> None:
         raise NotFound("no case with this code and ID number", field="code")
 
 
-def lookup_case(ctx: NodeContext, code: str, id_last4: str) -> tuple[Case, License | None, Evaluation | None]:
-    with ctx.factory() as s:
-        case = load_case(s, code)
-        _verify(case, id_last4)
-        lic = s.scalar(select(License).where(License.case_id == case.id))
-        ev = s.scalar(select(Evaluation).where(Evaluation.case_id == case.id))
-        return case, lic, ev
+def lookup_case(uow: Work, code: str, id_last4: str) -> tuple[Case, License | None, Evaluation | None]:
+    s = uow.session
+    case = load_case(s, code)
+    _verify(case, id_last4)
+    lic = s.scalar(select(License).where(License.case_id == case.id))
+    ev = s.scalar(select(Evaluation).where(Evaluation.case_id == case.id))
+    return case, lic, ev
 
 
-def applicant_transition(ctx: NodeContext, code: str, id_last4: str, event: Event, **kw: Any) -> Case:
-    with ctx.factory() as s:
-        _verify(load_case(s, code), id_last4)
-    return apply_transition(ctx, APPLICANT, code, TransitionInput(event, **kw))
+def applicant_transition(uow: Work, code: str, id_last4: str, event: Event, **kw: Any) -> Case:
+    """Supply or withdraw (the unit of work acts as the applicant), proved by the second factor."""
+    _verify(load_case(uow.session, code), id_last4)
+    return apply_transition(uow, code, TransitionInput(event, **kw))
 
 
-def evaluate_case(ctx: NodeContext, code: str, id_last4: str, score: int, comment: str | None) -> Evaluation:
-    """好差评: once per concluded case; 1-2 opens a rectification record for the department."""
+def evaluate_case(uow: Work, code: str, id_last4: str, score: int, comment: str | None) -> Evaluation:
+    """好差评: once per concluded case; 1-2 opens a rectification record for the department. The
+    case row is locked, so of two ratings at once one wins and the other gets 409."""
     if not 1 <= score <= 5:
         raise InvalidInput("a rating is 1 to 5", field="score")
-    with ctx.uow(APPLICANT) as uow:
-        s = uow.session
-        case = load_case(s, code)
-        _verify(case, id_last4)
-        if case.status != Status.CONCLUDED:
-            raise Conflict("a case can be rated once it is concluded", field="code")
-        if s.scalar(select(Evaluation.id).where(Evaluation.case_id == case.id)) is not None:
-            raise Conflict("this case has been rated already", field="score")
-        ev = Evaluation(case_id=case.id, department_id=case.department_id, score=score, comment=comment,
-                        created_at=uow.now)
-        s.add(ev)
-        s.flush()
-        federation_log.record_case_event(s, case, "evaluation", occurred_at=uow.now, actor="applicant",
-                                         evaluation_score=score)
-        if score <= 2:
-            s.add(Rectification(evaluation_id=ev.id, case_id=case.id, department_id=case.department_id,
-                                status="open", created_at=uow.now))
-        uow.commit()
-        return ev
+    s = uow.session
+    case = load_case(s, code, lock=True)
+    _verify(case, id_last4)
+    if case.status != Status.CONCLUDED:
+        raise Conflict("a case can be rated once it is concluded", field="code")
+    if s.scalar(select(Evaluation.id).where(Evaluation.case_id == case.id)) is not None:
+        raise Conflict("this case has been rated already", field="score")
+    ev = Evaluation(case_id=case.id, department_id=case.department_id, score=score, comment=comment,
+                    created_at=uow.now)
+    s.add(ev)
+    s.flush()
+    uow.case_event(case, "evaluation", actor="applicant", evaluation_score=score)
+    if score <= 2:
+        s.add(Rectification(evaluation_id=ev.id, case_id=case.id, department_id=case.department_id,
+                            status="open", created_at=uow.now))
+    return ev

@@ -15,20 +15,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from federation.catalog import CHANGES, head, parse_change, published_at, sign_change
-from federation.divisions import LEVELS, level_of
+from node.domain.divisions import LEVELS, level_of
 from node.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from node.domain.items import ItemKind, ItemStatus, validate_limits, validate_power_code
-from node.domain.lifecycle import Actor
+from node.domain.items import CATALOG_CHANGES as CHANGES, ItemKind, ItemStatus, validate_limits, validate_power_code
+from node.domain.policy import Action, require
 from node.domain.roles import Role
 from node.persistence.models import CatalogChange, Item, ItemVersion
+from node.ports import CatalogChangeFields, StandardCatalogCodec
 
 from . import catalog
-from .catalog import _can_manage as can_manage_items
-from .context import NodeContext, as_cst
+from .catalog import can_manage as can_manage_items
+from .context import NodeContext, Work, as_cst
 
 STATE_FIELDS = ("name", "legal_limit_days", "kind", "level", "status")
 LABELS_ZH = {"name": "事项名称", "legal_limit_days": "法定时限", "kind": "办件类型", "level": "办理层级", "status": "状态"}
@@ -93,8 +93,20 @@ class Adoption:
 
 
 def node_id(ctx: NodeContext) -> str:
-    """The federation identity's node id, else the configured one."""
-    return ctx.signer.node_id if ctx.signer is not None else ctx.settings.node_id
+    return ctx.node_id
+
+
+def head(session: Session, publisher: str) -> int:
+    """The highest change number held from ``publisher`` (0: none)."""
+    return int(session.scalar(select(func.coalesce(func.max(CatalogChange.seq), 0))
+                              .where(CatalogChange.publisher == publisher)) or 0)
+
+
+def _codec(ctx: NodeContext) -> StandardCatalogCodec:
+    if ctx.catalog_codec is None:
+        raise Conflict("this node has no federation identity, so it cannot read or sign catalog changes: "
+                       "run 'yiwang federation init' first", field="publisher")
+    return ctx.catalog_codec
 
 
 def _fmt(f: str, v: Any) -> str:
@@ -105,7 +117,7 @@ def _fmt(f: str, v: Any) -> str:
     return {"level": LEVEL_ZH, "kind": KIND_ZH, "status": STATUS_ZH}.get(f, {}).get(v, str(v))
 
 
-def _step(prev: StandardState | None, msg: Any) -> StandardState | None:
+def _step(prev: StandardState | None, msg: CatalogChangeFields) -> StandardState | None:
     if msg.change not in CHANGES:
         return prev  # a change type from a newer province: kept verbatim, no effect here
     return StandardState(msg.name, msg.legal_limit_days, msg.kind, msg.level,
@@ -173,10 +185,12 @@ def _views(ctx: NodeContext, s: Session, rows: list[CatalogChange]) -> list[Stan
     states: dict[tuple[str, str], StandardState | None] = {}
     last: dict[tuple[str, str], int] = {}
     out: list[StandardChange] = []
+    codec = _codec(ctx) if rows else None
     for r in rows:
         k = (r.publisher, r.item_code)
         last[k] = len(out)
-        msg = parse_change(bytes(r.body))
+        assert codec is not None
+        msg = codec.parse_change(bytes(r.body))
         prev = states.get(k)
         cur = _step(prev, msg)
         states[k] = cur
@@ -185,7 +199,7 @@ def _views(ctx: NodeContext, s: Session, rows: list[CatalogChange]) -> list[Stan
         out.append(StandardChange(
             publisher=r.publisher, seq=r.seq, change=msg.change, item_code=msg.item_code, name=msg.name,
             legal_limit_days=msg.legal_limit_days, kind=msg.kind, level=msg.level, note=msg.note, key_id=msg.key_id,
-            published_at=published_at(msg), received_at=as_cst(r.received_at), diff=diff,
+            published_at=msg.published_at, received_at=as_cst(r.received_at), diff=diff,
             summary=_summary(msg.change, diff), applies_here=here in {s.level for s in (prev, cur) if s is not None},
             latest=False, adopted=bool(r.adopted), action=None, reason="", local=_local_view(item, version),
             standard=cur))
@@ -208,7 +222,7 @@ def _changes_of(s: Session, item_code: str | None = None) -> list[CatalogChange]
 # -- the province ------------------------------------------------------------------------------
 
 def _require_province(ctx: NodeContext) -> str:
-    if ctx.signer is None:
+    if ctx.signer is None or ctx.catalog_codec is None or ctx.events is None:
         raise Conflict("this node has no federation identity, so it cannot sign catalog changes: "
                        "run 'yiwang federation init' first", field="publisher")
     if level_of(ctx.signer.node_id) != "province":
@@ -258,13 +272,13 @@ def _new_state(change: str, cur: StandardState | None, name: str | None, legal: 
     return StandardState(cur.name, cur.legal_limit_days, cur.kind, cur.level, "repealed")
 
 
-def publish_standard_change(ctx: NodeContext, actor: Actor, change: str, item_code: str, name: str | None = None,
+def publish_standard_change(uow: Work, change: str, item_code: str, name: str | None = None,
                             legal_limit_days: int | None = None, kind: str | None = None, level: str | None = None,
                             note: str = "") -> StandardChange:
     """Sign and store the next change of the standard catalog (province hall admin only). Fields
     not given are carried over from the item's current standard, so every signed body is whole."""
-    if actor.role != Role.ADMIN:
-        raise PermissionDenied("only the hall admin publishes the standard catalog", field="role")
+    ctx = uow.ctx
+    require(uow.actor, Action.PUBLISH_STANDARD)
     publisher = _require_province(ctx)
     if change not in CHANGES:
         raise InvalidInput(f"must be one of {', '.join(CHANGES)}", field="change")
@@ -274,48 +288,43 @@ def publish_standard_change(ctx: NodeContext, actor: Actor, change: str, item_co
         raise InvalidInput(e.message, field="item_code") from None
     if len(note or "") > 1000:
         raise InvalidInput("at most 1000 characters", field="note")
-    with ctx.uow(actor) as uow:
-        s = uow.session
-        views = _views(ctx, s, [r for r in _changes_of(s, item_code) if r.publisher == publisher])
-        cur = views[-1].standard if views else None
-        if change == "add" and cur is not None:
-            raise Conflict(f"item {item_code} is in the standard catalog already (#{views[0].seq})"
-                           + ("; it was repealed and its code is not reused" if cur.status == "repealed" else
-                              "; publish a modify instead"), field="item_code")
-        if change != "add" and cur is None:
-            raise NotFound(f"item {item_code} is not in the standard catalog: add it first", field="item_code")
-        if cur is not None and cur.status == "repealed":
-            raise Conflict(f"item {item_code} was repealed (#{views[-1].seq}) and can no longer change",
-                           field="item_code")
-        new = _new_state(change, cur, name, legal_limit_days, kind, level)
-        seq = head(s, publisher) + 1
-        body, sig = sign_change(ctx.signer, seq, change, item_code, new.name, new.legal_limit_days,  # type: ignore[arg-type]
-                                new.kind, new.level, note or "", uow.now)
-        row = CatalogChange(publisher=publisher, seq=seq, body=body, signature=sig, item_code=item_code,
-                            change=change, received_at=uow.now, adopted=False)
-        s.add(row)
-        s.flush()
-        out = _views(ctx, s, [r for r in _changes_of(s, item_code) if r.publisher == publisher])[-1]
-        uow.commit()
-        return out
+    s = uow.session
+    views = _views(ctx, s, [r for r in _changes_of(s, item_code) if r.publisher == publisher])
+    cur = views[-1].standard if views else None
+    if change == "add" and cur is not None:
+        raise Conflict(f"item {item_code} is in the standard catalog already (#{views[0].seq})"
+                       + ("; it was repealed and its code is not reused" if cur.status == "repealed" else
+                          "; publish a modify instead"), field="item_code")
+    if change != "add" and cur is None:
+        raise NotFound(f"item {item_code} is not in the standard catalog: add it first", field="item_code")
+    if cur is not None and cur.status == "repealed":
+        raise Conflict(f"item {item_code} was repealed (#{views[-1].seq}) and can no longer change",
+                       field="item_code")
+    new = _new_state(change, cur, name, legal_limit_days, kind, level)
+    seq = head(s, publisher) + 1
+    body, sig = _codec(ctx).sign_change(seq, change, item_code, new.name, new.legal_limit_days,
+                                        new.kind, new.level, note or "", uow.now)
+    row = CatalogChange(publisher=publisher, seq=seq, body=body, signature=sig, item_code=item_code,
+                        change=change, received_at=uow.now, adopted=False)
+    s.add(row)
+    s.flush()
+    return _views(ctx, s, [r for r in _changes_of(s, item_code) if r.publisher == publisher])[-1]
 
 
 # -- every node ---------------------------------------------------------------------------------
 
-def list_standard_changes(ctx: NodeContext, actor: Actor, item_code: str | None = None,
-                          pending: bool = False) -> list[StandardChange]:
+def list_standard_changes(uow: Work, item_code: str | None = None, pending: bool = False) -> list[StandardChange]:
     """Every change received (at the province: published), oldest first, each with what it
     changed; ``pending``: only the items whose latest change awaits adoption here."""
-    if actor.kind != "staff" or actor.role == Role.AGENT:
-        raise PermissionDenied("the standard catalog is for hall staff", field="role")
-    with ctx.factory() as s:
-        out = _views(ctx, s, _changes_of(s, item_code))
+    require(uow.actor, Action.READ_STANDARD)
+    s = uow.session
+    out = _views(uow.ctx, s, _changes_of(s, item_code))
     if pending:
         out = [v for v in out if v.latest and not v.adopted and v.action is not None]
     return out
 
 
-def adopt_standard_item(ctx: NodeContext, actor: Actor, item_code: str, department_id: int | None = None,
+def adopt_standard_item(uow: Work, item_code: str, department_id: int | None = None,
                         localization: dict[str, Any] | None = None) -> Adoption:
     """Bring the local item to the item's current standard and mark its changes adopted.
 
@@ -323,20 +332,19 @@ def adopt_standard_item(ctx: NodeContext, actor: Actor, item_code: str, departme
     localization — promised limit ≤ legal, stages, materials, fees — required) or revised (only
     what differs becomes a new version); a repeal repeals the local item; an item delegated away
     from this level retires (repeals) the local one. Anything else is not for this node (409).
-    The item is written by ``catalog`` first and the changes marked afterwards, so a failure in
-    between leaves them unadopted and adopting again is harmless."""
-    if actor.role not in (Role.ADMIN, Role.CHIEF):
-        raise PermissionDenied("only the hall admin or a department's chief representative adopts standard items",
-                               field="role")
+    The item is written by ``catalog`` and the changes marked adopted in the same unit of work:
+    all of it or none of it."""
+    ctx, actor = uow.ctx, uow.actor
+    require(actor, Action.ADOPT_STANDARD)
     loc = dict(localization or {})
     unknown = sorted(set(loc) - set(LOCALIZATION_FIELDS))
     if unknown:
         raise InvalidInput(f"not a localization field; the name, legal limit and kind come from the standard",
                            field=unknown[0])
     me = node_id(ctx)
-    with ctx.factory() as s:
-        views = _views(ctx, s, _changes_of(s, item_code))
-        local = _items(s, [item_code]).get(item_code)
+    s = uow.session
+    views = _views(ctx, s, _changes_of(s, item_code))
+    local = _items(s, [item_code]).get(item_code)
     if not views:
         raise NotFound(f"item {item_code} is not in the standard catalog received by this node", field="item_code")
     latest = views[-1]
@@ -355,7 +363,7 @@ def adopt_standard_item(ctx: NodeContext, actor: Actor, item_code: str, departme
             if f not in loc:
                 raise InvalidInput("a new local item needs its promised limit and stages", field=f)
         validate_limits(state.legal_limit_days, loc["promised_limit_days"])
-        catalog.publish_item(ctx, actor, {"code": item_code, "department_id": dept, "name": state.name,
+        catalog.publish_item(uow, {"code": item_code, "department_id": dept, "name": state.name,
                                           "kind": state.kind, "legal_limit_days": state.legal_limit_days,
                                           "change_note": note, **loc})
     elif action == "revise":
@@ -375,21 +383,19 @@ def adopt_standard_item(ctx: NodeContext, actor: Actor, item_code: str, departme
         wanted = {"name": state.name, "kind": state.kind, "legal_limit_days": state.legal_limit_days, **loc}
         updates = {k: v for k, v in wanted.items() if getattr(version, k) != v}
         if updates:
-            catalog.revise_item(ctx, actor, item_code, {**updates, "change_note": note}, item.current_version)
+            catalog.revise_item(uow, item_code, {**updates, "change_note": note}, item.current_version)
     elif action in ("repeal", "retire"):
         assert item is not None
         why = (f"省级标准目录取消该事项（{latest.publisher}#{latest.seq}）" if action == "repeal" else
                f"该事项已下放至{LEVEL_ZH.get(state.level, state.level)}办理（{latest.publisher}#{latest.seq}）")
-        catalog.set_item_status(ctx, actor, item_code, ItemStatus.REPEALED.value, f"{why} {latest.note}".strip())
+        catalog.set_item_status(uow, item_code, ItemStatus.REPEALED.value, f"{why} {latest.note}".strip())
     else:  # acknowledge: nothing to change locally
         if item is not None:
             can_manage_items(actor, item.department_id)
         elif actor.role != Role.ADMIN:
             can_manage_items(actor, -1)
-    with ctx.uow(actor) as uow:
-        uow.session.execute(update(CatalogChange).where(
-            CatalogChange.publisher == latest.publisher, CatalogChange.item_code == item_code,
-            CatalogChange.seq <= latest.seq).values(adopted=True))
-        uow.commit()
-    current = catalog.get_item(ctx, item_code) if item is not None or action == "publish" else None
+    s.execute(update(CatalogChange).where(
+        CatalogChange.publisher == latest.publisher, CatalogChange.item_code == item_code,
+        CatalogChange.seq <= latest.seq).values(adopted=True))
+    current = catalog.get_item(uow, item_code) if item is not None or action == "publish" else None
     return Adoption(item_code, latest.publisher, latest.seq, latest.change, action, current)

@@ -5,9 +5,7 @@ from celery import Celery
 
 from node.config import Settings
 
-DELIVER = "yiwang.deliver_notification"
-DELIVER_MANY = "yiwang.deliver_notifications"
-SWEEP = "yiwang.sweep_notifications"
+from .names import DELIVER, DELIVER_MANY, SWEEP  # noqa: F401 - where senders have always found them
 
 
 def make_celery(settings: Settings) -> Celery:

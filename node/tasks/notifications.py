@@ -9,7 +9,7 @@ from node.config import Settings
 from node.services import notifications as svc
 from node.services.context import NodeContext
 
-from .celery_app import DELIVER, DELIVER_MANY, SWEEP
+from .names import DELIVER, DELIVER_MANY, SWEEP
 
 
 log = logging.getLogger("yiwang.tasks")

@@ -29,7 +29,7 @@ def test_entries_are_committed_with_the_change_and_linked_after_it(ctx):
     assert queued_before == 0
     asked: list[int] = []
     ctx.link_queued = lambda: asked.append(1)  # a linker that never gets to run (the process died)
-    code = intake.submit_case(ctx, None, data)
+    code = ctx.run(None, intake.submit_case, data)
     chained, queued, head = _counts(ctx)
     if ctx.engine.dialect.name == "postgresql":
         assert asked == [1]  # the commit asked for linking once
@@ -59,7 +59,7 @@ def test_a_failed_link_leaves_the_change_committed_and_its_entries_queued(ctx):
         raise ConnectionError("database went away after the commit")
 
     ctx.link_queued = broken
-    code = intake.submit_case(ctx, None, data)  # the applicant gets the code: the change is committed
+    code = ctx.run(None, intake.submit_case, data)  # the applicant gets the code: the change is committed
     with ctx.factory() as s:
         assert s.query(Case).filter(Case.code == code).count() == 1
     pending = _counts(ctx)[1]

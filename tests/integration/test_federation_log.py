@@ -7,6 +7,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import func, select
 
+from federation.plugin import attach
 from federation.envelope import GENESIS, RecordRejected, Signer, parse
 from federation.inbox import ForkDetected, receive_batch, record_alert
 from federation.pb.v1 import federation_pb2 as pb
@@ -31,8 +32,7 @@ def in_subtree(peer, origin):
 
 @pytest.fixture
 def county(ctx):
-    ctx.signer = Signer("330105", "k1", KEY.sign)
-    ctx.id_hash_key = b"province-wide-test-key"
+    attach(ctx, Signer("330105", "k1", KEY.sign), b"province-wide-test-key")
     return ctx
 
 
@@ -174,26 +174,26 @@ def test_shared_library_verifies_and_compares_licenses_with_provenance(api, coun
     push(parent, county_records(county))
     parent.id_hash_key = county.id_hash_key
     inspector = Actor("staff", 1, Role.INSPECTOR)
-    v = library.verify_license(parent, inspector, numbers[0], holder_id=ID_NUMBER)
+    v = parent.run(inspector, library.verify_license, numbers[0], holder_id=ID_NUMBER)
     assert v["valid"] and v["holder_matches"] and v["signed_by"] == "330105" and v["key_id"] == "k1"
     assert v["issuing_department"] == "区城管办"
-    v = library.verify_license(parent, inspector, numbers[0], holder_id="330105199001011234")
+    v = parent.run(inspector, library.verify_license, numbers[0], holder_id="330105199001011234")
     assert not v["valid"] and v["problems"] == ["issued to another holder"]
-    v = library.verify_license(parent, inspector, numbers[0], on=datetime(2030, 1, 1).date())
+    v = parent.run(inspector, library.verify_license, numbers[0], on=datetime(2030, 1, 1).date())
     assert not v["valid"] and "expired" in v["problems"][0]
-    cmp = library.compare_licenses(parent, inspector, numbers + ["330105-XXX-2026-NOPE"])
+    cmp = parent.run(inspector, library.compare_licenses, numbers + ["330105-XXX-2026-NOPE"])
     assert not cmp["all_found"] and cmp["licenses"][0]["valid"] and not cmp["licenses"][2]["found"]
-    cmp = library.compare_licenses(parent, inspector, numbers)
+    cmp = parent.run(inspector, library.compare_licenses, numbers)
     assert cmp["all_valid"] and cmp["same_holder"]
-    rows, total = library.query_cases(parent, inspector, region="3301", status="concluded")
+    rows, total = parent.run(inspector, library.query_cases, region="3301", status="concluded")
     assert total == 2 and {r.service_code for r in rows} == set(codes)
-    assert library.query_cases(parent, inspector, region="3302")[1] == 0
+    assert parent.run(inspector, library.query_cases, region="3302")[1] == 0
 
 
 def test_editing_a_synced_record_in_the_county_database_is_detected_at_the_parent(api, county, parent):
     from sqlalchemy import update as sql_update
 
-    from federation.checkpoint import make_checkpoint, receive_checkpoint
+    from federation.checkpoint import accept_checkpoint, make_checkpoint
 
     api.apply_online()
     api.apply_online()
@@ -205,20 +205,18 @@ def test_editing_a_synced_record_in_the_county_database_is_detected_at_the_paren
                   .values(body=body.replace(b"submitted", b"withdrawn")))
         s.commit()
         cp = make_checkpoint(s, county.signer, NOW)
-    with parent.factory() as s:
-        with pytest.raises(RecordRejected) as e:
-            receive_checkpoint(s, "330105", cp, keys, in_subtree, NOW)
-        assert e.value.code == "inconsistent_checkpoint"
+    with pytest.raises(RecordRejected) as e:
+        accept_checkpoint(parent, "330105", cp, keys, in_subtree)
+    assert e.value.code == "inconsistent_checkpoint"
     with parent.factory() as s:
         alert = s.scalars(select(FedAlert)).one()
         assert alert.kind == "inconsistent_checkpoint" and "checkpoint" in alert.proof
 
 
 def receive_checkpoint_ok(parent, cp):
-    from federation.checkpoint import receive_checkpoint
+    from federation.checkpoint import accept_checkpoint
 
-    with parent.factory() as s:
-        return receive_checkpoint(s, "330105", cp, keys, in_subtree, NOW) == "consistent"
+    return accept_checkpoint(parent, "330105", cp, keys, in_subtree) == "consistent"
 
 
 def _checkpoint(size: int, head: bytes):
@@ -230,7 +228,7 @@ def _checkpoint(size: int, head: bytes):
 
 
 def test_a_checkpoint_that_arrived_before_its_records_is_checked_when_they_come(api, county, parent):
-    from federation.checkpoint import make_checkpoint, receive_checkpoint
+    from federation.checkpoint import accept_checkpoint, make_checkpoint
 
     api.apply_online()
     api.apply_online()
@@ -238,8 +236,7 @@ def test_a_checkpoint_that_arrived_before_its_records_is_checked_when_they_come(
     with county.factory() as s:
         honest = make_checkpoint(s, county.signer, NOW)
     # the origin signs a checkpoint of another history of the same size, and it arrives first
-    with parent.factory() as s:
-        assert receive_checkpoint(s, "330105", _checkpoint(len(raw), b"\x07" * 32), keys, in_subtree, NOW) == "pending"
+    assert accept_checkpoint(parent, "330105", _checkpoint(len(raw), b"\x07" * 32), keys, in_subtree) == "pending"
     with pytest.raises(RecordRejected) as e:
         push(parent, raw)
     assert e.value.code == "inconsistent_checkpoint" and e.value.proof["checkpoint"] and e.value.proof["received"]
@@ -249,7 +246,7 @@ def test_a_checkpoint_that_arrived_before_its_records_is_checked_when_they_come(
     with parent.factory() as s:
         s.execute(FedCheckpoint.__table__.delete())
         s.commit()
-        assert receive_checkpoint(s, "330105", honest, keys, in_subtree, NOW) == "pending"
+    assert accept_checkpoint(parent, "330105", honest, keys, in_subtree) == "pending"
     assert push(parent, raw).applied == len(raw)
     assert receive_checkpoint_ok(parent, honest)
 

@@ -131,8 +131,8 @@ def test_row_and_change_share_one_transaction(ctx, api, monkeypatch):
     version = api.case(code)["version"]  # signs the clerk in before the commit is sabotaged
     n0, d0 = len(rows(ctx)), list(ctx.dispatched)
 
-    def broken(session):  # type: ignore[no-untyped-def]
-        assert any(isinstance(o, Notification) for o in session.identity_map.values()), "row not flushed yet"
+    def broken(uow, commit=False):  # type: ignore[no-untyped-def]
+        assert any(isinstance(o, Notification) for o in uow.session.identity_map.values()), "row not flushed yet"
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(uow_mod, "append_pending", broken)

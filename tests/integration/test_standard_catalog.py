@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import func, select
 
 from federation.catalog import PURPOSE, CatalogChangeRejected, receive_changes, sign_change, store_changes, verify_change
+from federation.plugin import attach
 from federation.envelope import Signer
 from federation.pb.v1 import federation_pb2 as pb
 from node.config import Settings
@@ -41,7 +42,7 @@ def stages(undertake=2, approve=1):
 
 @pytest.fixture
 def province(ctx):
-    ctx.signer = Signer("330000", "k1", KEY.sign)
+    attach(ctx, Signer("330000", "k1", KEY.sign))
     return ctx
 
 
@@ -158,10 +159,10 @@ def test_only_the_province_admin_publishes(api, ctx):
             "level": "city"}
     r = api.post(f"{URL}/changes", body, "admin")
     assert r.status_code == 409 and "federation identity" in r.json["message"]  # no signer at all
-    ctx.signer = Signer("330105", "k1", KEY.sign)
+    attach(ctx, Signer("330105", "k1", KEY.sign))
     r = api.post(f"{URL}/changes", body, "admin")
     assert r.status_code == 403 and "only the province" in r.json["message"]
-    ctx.signer = Signer("330000", "k1", KEY.sign)
+    attach(ctx, Signer("330000", "k1", KEY.sign))
     assert api.post(f"{URL}/changes", body, "cgj-chief").status_code == 403
     assert held(ctx) == []
     assert api.post(f"{URL}/changes", body, "admin").status_code == 201
@@ -363,7 +364,7 @@ def test_pull_over_real_grpc_from_province_to_city_to_county(templates, tmp_path
 
     clock = Clock(datetime.now(CST))
     nodes = {i.node_id: _node(templates, tmp_path, clock, i.node_id) for i in (p, c, k)}
-    nodes["330000"].signer = Signer(p.node_id, p.key_id, p.sign)
+    attach(nodes["330000"], Signer(p.node_id, p.key_id, p.sign))
     papi = client(nodes["330000"])
     publish(papi, change="add", item_code=BUILD, name="建筑工程施工许可", legal_limit_days=20, kind="promised",
             level="city")

@@ -25,14 +25,13 @@ def test_prefix_seq_suffix_is_the_canonical_payload(entry, seq):
 def test_rows_captured_for_core_inserts_carry_the_same_payload():
     """capture_rows keeps each row's canonical JSON (also the JSON the rows are inserted from on
     PostgreSQL); the payload built from it is the one built from the values."""
-    from sqlalchemy.orm import Session
+    from node.persistence.audit import CHANGES_JSON, capture_rows
+    from node.persistence.uow import AuditBuffer
 
-    from node.persistence.audit import CHANGES_JSON, PENDING, capture_rows
-
-    s = Session()
+    buf = AuditBuffer()
     at = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
-    capture_rows(s, "cases", "insert", [{"id": 5, "applicant_name": "李四", "submitted_at": at, "form": {"k": "v"}}])
-    (entry,) = s.info[PENDING]
+    capture_rows(buf, "cases", "insert", [{"id": 5, "applicant_name": "李四", "submitted_at": at, "form": {"k": "v"}}])
+    (entry,) = buf.entries
     assert entry[CHANGES_JSON] == canonical({"id": 5, "applicant_name": "李四", "submitted_at": at.isoformat(),
                                              "form": {"k": "v"}})
     plain = {k: v for k, v in entry.items() if k != CHANGES_JSON}

@@ -4,8 +4,8 @@ from flask.views import MethodView
 from node.api.resources import Blueprint
 from marshmallow import Schema, fields, validate
 
-from node.api.auth import SECURITY, actor, ctx
-from node.domain.roles import Role
+from node.api.auth import SECURITY, actor, ctx, unit_of_work
+from node.domain.policy import Action, require
 from node.services import admin
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Calendar and audit")
@@ -54,7 +54,8 @@ class Calendar(MethodView):
     @blp.response(200, CalendarSchema)
     def put(self, args):
         """Load or replace years of the public-holiday schedule (hall admin)."""
-        admin.import_calendar(ctx(), actor(Role.ADMIN), args)
+        with unit_of_work(actor()) as uow:
+            admin.import_calendar(uow, args)
         cal = ctx().calendar()
         today = ctx().clock().date()
         return {"known_years": cal.known_years, "start": today, "is_working_day": cal.is_working_day(today),
@@ -67,6 +68,6 @@ class AuditVerify(MethodView):
     @blp.response(200, AuditReportSchema)
     def get(self):
         """Link entries still queued, then walk the hash-chained audit log; names the first broken entry (admin, inspector)."""
-        actor(Role.ADMIN, Role.INSPECTOR)
+        require(actor(), Action.VERIFY_AUDIT)
         r = admin.verify_audit(ctx())
         return r.__dict__

@@ -2,8 +2,9 @@ from flask.views import MethodView
 from node.api.resources import Blueprint
 from marshmallow import Schema, fields, validate
 
-from node.api.auth import SECURITY, bearer, ctx, current
+from node.api.auth import SECURITY, bearer, current, unit_of_work
 from node.services import org
+from node.services.context import SYSTEM
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Staff sign-in")
 
@@ -35,7 +36,8 @@ class Tokens(MethodView):
     @blp.response(201, TokenSchema)
     def post(self, args):
         """Sign in: exchange username and password for a bearer token."""
-        token, staff = org.login(ctx(), args["username"], args["password"])
+        with unit_of_work(SYSTEM) as uow:
+            token, staff = org.login(uow, args["username"], args["password"])
         return {"token": token, "token_type": "Bearer", "staff": staff}
 
     @blp.doc(security=SECURITY)
@@ -43,7 +45,8 @@ class Tokens(MethodView):
     def delete(self):
         """Sign out: revoke the token used for this request."""
         current()
-        org.logout(ctx(), bearer() or "")
+        with unit_of_work(SYSTEM) as uow:
+            org.logout(uow, bearer() or "")
 
 
 @blp.route("/me")

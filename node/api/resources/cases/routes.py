@@ -1,12 +1,13 @@
 from flask.views import MethodView
 from node.api.resources import Blueprint
 
-from node.api.auth import SECURITY, actor, ctx
+from node.api.auth import SECURITY, actor, in_unit_of_work, unit_of_work
 from node.api.ids import MAX_ID
 from node.domain.lifecycle import Event, Result
+from node.persistence.cases import is_code_clash
 from node.services import cases, intake
 
-from .present import staff_view
+from node.services.views import staff_view
 from .schemas import (
     CasePageSchema,
     CaseQueryArgsSchema,
@@ -29,17 +30,19 @@ class Cases(MethodView):
     @blp.response(200, CasePageSchema)
     def get(self, args):
         """Cases you may see (your department's; all of them for hall-wide roles)."""
-        rows, total = cases.list_cases(ctx(), actor(), **args)
-        return {"total": total, "page": args["page"], "page_size": args["page_size"],
-                "items": [staff_view(c) for c in rows]}
+        with unit_of_work(actor()) as uow:
+            rows, total = cases.list_cases(uow, **args)
+            return {"total": total, "page": args["page"], "page_size": args["page_size"],
+                    "items": [staff_view(c) for c in rows]}
 
     @blp.doc(security=SECURITY)
     @blp.arguments(WindowCaseCreateSchema)
     @blp.response(201, CaseSchema)
     def post(self, args):
         """Submit at the window (clerk) or on behalf of a villager (service-point agent, 代办)."""
-        code = intake.submit_case(ctx(), actor(), args)
-        return staff_view(cases.get_case(ctx(), actor(), code))
+        code = in_unit_of_work(lambda uow: intake.submit_case(uow, args), actor(), retry_if=is_code_clash)
+        with unit_of_work(actor()) as uow:
+            return staff_view(cases.get_case(uow, code))
 
 
 @blp.route("/<string:code>")
@@ -48,7 +51,8 @@ class CaseOne(MethodView):
     @blp.response(200, CaseSchema)
     def get(self, code):
         """One case with its stages, deadlines, materials and full history."""
-        return staff_view(cases.get_case(ctx(), actor(), code))
+        with unit_of_work(actor()) as uow:
+            return staff_view(cases.get_case(uow, code))
 
 
 @blp.route("/<string:code>/transitions")
@@ -64,7 +68,8 @@ class CaseTransitions(MethodView):
             opinion=args["opinion"], occurred_at=args["occurred_at"],
             result=Result(args["result"]) if args["result"] else None, missing=args["missing"],
             materials=args["materials"], license_valid_until=args["license_valid_until"])
-        return staff_view(cases.apply_transition(ctx(), actor(), code, t))
+        with unit_of_work(actor()) as uow:
+            return staff_view(cases.apply_transition(uow, code, t))
 
 
 @blp.route("/<string:code>/claim")
@@ -74,8 +79,8 @@ class CaseClaim(MethodView):
     @blp.response(200, CaseSchema)
     def post(self, args, code):
         """Claim the case (handler) or assign it to a handler (chief representative)."""
-        cases.claim_case(ctx(), actor(), code, args["staff_id"])
-        return staff_view(cases.get_case(ctx(), actor(), code))
+        with unit_of_work(actor()) as uow:
+            return staff_view(cases.claim_case(uow, code, args["staff_id"]))
 
 
 @blp.route("/<string:code>/extensions")
@@ -85,7 +90,8 @@ class CaseExtensions(MethodView):
     @blp.response(201, ExtensionSchema)
     def post(self, args, code):
         """Request an extension (延期) with a reason; a higher role decides."""
-        return cases.request_extension(ctx(), actor(), code, args["days"], args["reason"])
+        with unit_of_work(actor()) as uow:
+            return cases.request_extension(uow, code, args["days"], args["reason"])
 
 
 @blp.route(f"/<string:code>/extensions/<int(min=1, max={MAX_ID}):extension_id>/decision")
@@ -95,4 +101,5 @@ class CaseExtensionDecision(MethodView):
     @blp.response(200, ExtensionSchema)
     def post(self, args, code, extension_id):
         """Approve or reject an extension request (approver or chief representative)."""
-        return cases.decide_extension(ctx(), actor(), code, extension_id, args["approve"], args["note"])
+        with unit_of_work(actor()) as uow:
+            return cases.decide_extension(uow, code, extension_id, args["approve"], args["note"])

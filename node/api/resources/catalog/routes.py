@@ -3,7 +3,7 @@ from node.api.resources import Blueprint
 from marshmallow import Schema, fields, validate
 
 from node.api.resources.items.schemas import ItemQueryArgsSchema, ItemSchema
-from node.api.auth import ctx
+from node.api.auth import ctx, unit_of_work
 from node.services import catalog, intake
 
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1/catalog",
@@ -39,7 +39,8 @@ class CatalogItems(MethodView):
     @blp.response(200, ItemSchema(many=True))
     def get(self, args):
         """List the catalog's items (current versions; repealed ones are not listed)."""
-        return catalog.list_items(ctx(), **args)
+        with unit_of_work() as uow:
+            return catalog.list_items(uow, **args)
 
 
 @blp.route("/items/<string:code>")
@@ -48,7 +49,8 @@ class CatalogItem(MethodView):
     @blp.response(200, ItemSchema)
     def get(self, args, code):
         """An item's service guide; ?version=N for an earlier version."""
-        return catalog.get_item(ctx(), code, args.get("version"))
+        with unit_of_work() as uow:
+            return catalog.get_item(uow, code, args.get("version"))
 
 
 @blp.route("/items/<string:code>/versions")
@@ -56,7 +58,8 @@ class CatalogItemVersions(MethodView):
     @blp.response(200, ItemSchema(many=True))
     def get(self, code):
         """Every published version of an item."""
-        return catalog.item_history(ctx(), code)
+        with unit_of_work() as uow:
+            return catalog.item_history(uow, code)
 
 
 @blp.route("/items/<string:code>/completeness-check")
@@ -65,4 +68,5 @@ class Completeness(MethodView):
     @blp.response(200, NoticeSchema)
     def post(self, args, code):
         """Check materials against the item's list; tells everything missing at once (一次性告知)."""
-        return intake.check_completeness(ctx(), code, args["materials"], args["conditional_materials"]).as_dict()
+        with unit_of_work() as uow:
+            return intake.check_completeness(uow, code, args["materials"], args["conditional_materials"]).as_dict()

@@ -1,7 +1,7 @@
 from flask.views import MethodView
 from node.api.resources import Blueprint
 
-from node.api.auth import SECURITY, actor, ctx
+from node.api.auth import SECURITY, actor, ctx, unit_of_work
 from node.services import catalog
 
 from .schemas import ItemContentSchema, ItemCreateSchema, ItemSchema, ItemStatusSchema, ItemUpdateSchema
@@ -16,7 +16,8 @@ class Items(MethodView):
     @blp.response(201, ItemSchema)
     def post(self, args):
         """Publish a new item (hall admin or the department's chief representative)."""
-        return catalog.publish_item(ctx(), actor(), args)
+        with unit_of_work(actor()) as uow:
+            return catalog.publish_item(uow, args)
 
 
 @blp.route("/<string:code>")
@@ -27,7 +28,8 @@ class ItemOne(MethodView):
     def put(self, args, code):
         """Modify an item: publishes a new version; cases keep theirs."""
         expected = args.pop("version")
-        return catalog.revise_item(ctx(), actor(), code, args, expected)
+        with unit_of_work(actor()) as uow:
+            return catalog.revise_item(uow, code, args, expected)
 
 
 @blp.route("/<string:code>/status")
@@ -37,5 +39,6 @@ class ItemStatus(MethodView):
     @blp.response(200, ItemSchema)
     def post(self, args, code):
         """Suspend, resume or repeal an item."""
-        catalog.set_item_status(ctx(), actor(), code, args["status"], args["note"])
-        return catalog.get_item(ctx(), code)
+        with unit_of_work(actor()) as uow:
+            catalog.set_item_status(uow, code, args["status"], args["note"])
+            return catalog.get_item(uow, code)

@@ -2,7 +2,7 @@ from flask.views import MethodView
 from node.api.resources import Blueprint
 from marshmallow import Schema, fields, validate
 
-from node.api.auth import SECURITY, actor, ctx
+from node.api.auth import SECURITY, actor, ctx, unit_of_work
 from node.services import library
 
 blp = Blueprint("library", __name__, url_prefix="/api/v1/library",
@@ -109,7 +109,8 @@ class LibraryCases(MethodView):
     @blp.response(200, LibraryCasePageSchema)
     def get(self, args):
         """Synced cases of this node's region: by region, department, item, stage, status, time."""
-        rows, total = library.query_cases(ctx(), actor(), **args)
+        with unit_of_work(actor()) as uow:
+            rows, total = library.query_cases(uow, **args)
         return {"total": total, "items": [_case(r) for r in rows]}
 
 
@@ -120,7 +121,8 @@ class LicenseVerification(MethodView):
     @blp.response(200, LicenseVerdictSchema)
     def get(self, args, number):
         """Verify a prerequisite approval's license (前置审批结果验证): valid? issued by whom? to whom?"""
-        return library.verify_license(ctx(), actor(), number, args.get("holder_id_number"), args.get("on"))
+        with unit_of_work(actor()) as uow:
+            return library.verify_license(uow, number, args.get("holder_id_number"), args.get("on"))
 
 
 @blp.route("/licenses/comparison")
@@ -130,7 +132,8 @@ class LicenseComparison(MethodView):
     @blp.response(200, LicenseComparisonSchema)
     def post(self, args):
         """Compare licenses across departments and levels (证照比对)."""
-        return library.compare_licenses(ctx(), actor(), args["numbers"], args.get("holder_id_number"), args.get("on"))
+        with unit_of_work(actor()) as uow:
+            return library.compare_licenses(uow, args["numbers"], args.get("holder_id_number"), args.get("on"))
 
 
 class CaseDetailArgsSchema(Schema):
@@ -144,4 +147,7 @@ class LibraryCaseDetail(MethodView):
     @blp.response(200)
     def get(self, args, code):
         """The full case file, fetched from the owning node (inspectors; audited at both ends)."""
-        return library.fetch_case_detail(ctx(), actor(), code, args["purpose"])
+        who = actor()
+        with unit_of_work(who) as uow:
+            req = library.request_case_file(uow, code, args["purpose"])
+        return library.fetch_case_file(ctx(), who, req)

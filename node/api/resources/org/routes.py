@@ -2,7 +2,7 @@ from flask.views import MethodView
 from node.api.resources import Blueprint
 from marshmallow import Schema, fields, validate
 
-from node.api.auth import SECURITY, actor, ctx
+from node.api.auth import SECURITY, actor, ctx, unit_of_work
 from node.api.ids import MAX_ID, Id
 from node.api.resources.auth.routes import MeSchema
 from node.domain.roles import Role
@@ -43,14 +43,16 @@ class Departments(MethodView):
     @blp.response(200, DepartmentSchema(many=True))
     def get(self):
         """Departments and village service points of this hall (public)."""
-        return org.list_departments(ctx())
+        with unit_of_work() as uow:
+            return org.list_departments(uow)
 
     @blp.doc(security=SECURITY)
     @blp.arguments(DepartmentCreateSchema)
     @blp.response(201, DepartmentSchema)
     def post(self, args):
         """Add a department (tenant) or a village service point (hall admin)."""
-        return org.create_department(ctx(), actor(), **args)
+        with unit_of_work(actor()) as uow:
+            return org.create_department(uow, **args)
 
 
 @blp.route("/staff")
@@ -59,14 +61,16 @@ class StaffList(MethodView):
     @blp.response(200, MeSchema(many=True))
     def get(self):
         """Staff of the hall (admin, inspector) or of your department (chief representative)."""
-        return org.list_staff(ctx(), actor())
+        with unit_of_work(actor()) as uow:
+            return org.list_staff(uow)
 
     @blp.doc(security=SECURITY)
     @blp.arguments(StaffCreateSchema)
     @blp.response(201, MeSchema)
     def post(self, args):
         """Create a staff account."""
-        return org.create_staff(ctx(), actor(), **args)
+        with unit_of_work(actor()) as uow:
+            return org.create_staff(uow, **args)
 
 
 @blp.route(f"/staff/<int(min=1, max={MAX_ID}):staff_id>")
@@ -77,5 +81,6 @@ class StaffOne(MethodView):
     def patch(self, args, staff_id):
         """Set the A/B post backup, mark absent or back, deactivate."""
         clear = "backup_id" in args and args["backup_id"] is None
-        return org.update_staff(ctx(), actor(), staff_id, backup_id=args.get("backup_id"),
-                                absent=args.get("absent"), active=args.get("active"), clear_backup=clear)
+        with unit_of_work(actor()) as uow:
+            return org.update_staff(uow, staff_id, backup_id=args.get("backup_id"),
+                                    absent=args.get("absent"), active=args.get("active"), clear_backup=clear)

@@ -2,10 +2,11 @@ from flask.views import MethodView
 from node.api.resources import Blueprint
 from marshmallow import Schema, fields, validate
 
-from node.api.auth import ctx
-from node.api.resources.cases.present import public_view
+from node.api.auth import in_unit_of_work, unit_of_work
+from node.services.views import public_view
 from node.api.resources.cases.schemas import CaseCreateSchema, LicenseViewSchema, MaterialRefSchema, StageViewSchema
 from node.domain.lifecycle import Event
+from node.persistence.cases import is_code_clash
 from node.services import intake, public
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1/public",
@@ -76,8 +77,9 @@ class EvaluationSchema(Schema):
 
 
 def _view(code: str, last4: str):  # type: ignore[no-untyped-def]
-    case, lic, ev = public.lookup_case(ctx(), code, last4)
-    return public_view(case, lic, ev is not None)
+    with unit_of_work() as uow:
+        case, lic, ev = public.lookup_case(uow, code, last4)
+        return public_view(case, lic, ev is not None)
 
 
 @blp.route("/applications")
@@ -86,7 +88,7 @@ class Applications(MethodView):
     @blp.response(201, SubmittedSchema)
     def post(self, args):
         """Apply online (在线申报); returns the unified service code."""
-        code = intake.submit_case(ctx(), None, args)
+        code = in_unit_of_work(lambda uow: intake.submit_case(uow, args), retry_if=is_code_clash)
         return {"code": code, "status": "submitted", "item_code": args["item_code"]}
 
 
@@ -105,7 +107,8 @@ class PublicSupply(MethodView):
     @blp.response(200, PublicCaseSchema)
     def post(self, args, code):
         """Supply the materials a supplement request (补正) asked for; the clock restarts."""
-        public.applicant_transition(ctx(), code, args["id_last4"], Event.SUPPLY, materials=args["materials"])
+        with unit_of_work() as uow:
+            public.applicant_transition(uow, code, args["id_last4"], Event.SUPPLY, materials=args["materials"])
         return _view(code, args["id_last4"])
 
 
@@ -115,7 +118,8 @@ class PublicWithdraw(MethodView):
     @blp.response(200, PublicCaseSchema)
     def post(self, args, code):
         """Withdraw the application (撤回)."""
-        public.applicant_transition(ctx(), code, args["id_last4"], Event.WITHDRAW, reason=args["reason"])
+        with unit_of_work() as uow:
+            public.applicant_transition(uow, code, args["id_last4"], Event.WITHDRAW, reason=args["reason"])
         return _view(code, args["id_last4"])
 
 
@@ -125,4 +129,5 @@ class PublicEvaluation(MethodView):
     @blp.response(201, EvaluationSchema)
     def post(self, args, code):
         """Rate a concluded case once, 1-5 (好差评)."""
-        return public.evaluate_case(ctx(), code, args["id_last4"], args["score"], args["comment"])
+        with unit_of_work() as uow:
+            return public.evaluate_case(uow, code, args["id_last4"], args["score"], args["comment"])

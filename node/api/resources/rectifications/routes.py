@@ -2,7 +2,7 @@ from flask.views import MethodView
 from node.api.resources import Blueprint
 from marshmallow import Schema, fields, validate
 
-from node.api.auth import SECURITY, actor, ctx
+from node.api.auth import SECURITY, actor, ctx, unit_of_work
 from node.api.ids import MAX_ID
 from node.services import rectifications
 
@@ -36,7 +36,8 @@ class Rectifications(MethodView):
     @blp.response(200, RectificationSchema(many=True))
     def get(self, args):
         """Rectifications of your department (all of them for hall-wide roles)."""
-        return rectifications.list_rectifications(ctx(), actor(), args.get("status"))
+        with unit_of_work(actor()) as uow:
+            return rectifications.list_rectifications(uow, args.get("status"))
 
 
 @blp.route(f"/<int(min=1, max={MAX_ID}):rect_id>/close")
@@ -46,4 +47,5 @@ class RectificationClose(MethodView):
     @blp.response(200, RectificationSchema)
     def post(self, args, rect_id):
         """Close a rectification with what was done."""
-        return rectifications.close_rectification(ctx(), actor(), rect_id, args["note"])
+        with unit_of_work(actor()) as uow:
+            return rectifications.close_rectification(uow, rect_id, args["note"])

@@ -1,7 +1,7 @@
 from flask.views import MethodView
 from node.api.resources import Blueprint
 
-from node.api.auth import SECURITY, actor, ctx
+from node.api.auth import SECURITY, actor, ctx, unit_of_work
 from node.services import standard_catalog
 
 from .schemas import (AdoptionSchema, StandardAdoptionSchema, StandardChangeCreateSchema,
@@ -18,14 +18,16 @@ class StandardChanges(MethodView):
     @blp.response(201, StandardChangeSchema)
     def post(self, args):
         """Publish a signed change of the standard catalog (province hall admin)."""
-        return standard_catalog.publish_standard_change(ctx(), actor(), **args)
+        with unit_of_work(actor()) as uow:
+            return standard_catalog.publish_standard_change(uow, **args)
 
     @blp.doc(security=SECURITY)
     @blp.arguments(StandardChangeQueryArgsSchema, location="query")
     @blp.response(200, StandardChangeSchema(many=True))
     def get(self, args):
         """The standard catalog's changes received here, each with what it changed."""
-        return standard_catalog.list_standard_changes(ctx(), actor(), **args)
+        with unit_of_work(actor()) as uow:
+            return standard_catalog.list_standard_changes(uow, **args)
 
 
 @blp.route("/items/<string:code>/adoption")
@@ -36,4 +38,5 @@ class StandardAdoption(MethodView):
     def post(self, args, code):
         """Adopt an item's current standard into this node's catalog, localized."""
         dept = args.pop("department_id", None)
-        return standard_catalog.adopt_standard_item(ctx(), actor(), code, dept, args)
+        with unit_of_work(actor()) as uow:
+            return standard_catalog.adopt_standard_item(uow, code, dept, args)

@@ -3,7 +3,7 @@ from node.api.resources import Blueprint
 from flask_smorest.fields import Upload as UploadField
 from marshmallow import EXCLUDE, Schema, fields
 
-from node.api.auth import ctx
+from node.api.auth import ctx, unit_of_work
 from node.domain.errors import InvalidInput
 from node.services import intake
 
@@ -36,4 +36,5 @@ class Uploads(MethodView):
             raise InvalidInput("send the file as multipart field 'file'", field="file")
         limit = ctx().settings.max_upload_bytes
         data = f.stream.read(limit + 1)
-        return intake.store_upload(ctx(), f.filename or "upload", data)
+        with unit_of_work() as uow:
+            return intake.store_upload(uow, f.filename or "upload", data)

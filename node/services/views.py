@@ -5,7 +5,7 @@ from typing import Any
 
 from node.domain.masking import mask_id_number, mask_name, mask_phone
 from node.persistence.models import Case, License
-from node.services.cases import allowed_for
+from .cases import allowed_for
 
 
 def _stages(case: Case) -> list[dict[str, Any]]:
@@ -49,3 +49,17 @@ def public_view(case: Case, license: License | None, rated: bool) -> dict[str, A
                        occurred_at=t.occurred_at) for t in case.transitions],
         rated=rated,
     )
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+def case_file(case: Case) -> dict[str, Any]:
+    """The full case file (what an inspector above fetches from the owner): the staff view with
+    its materials, history and license as plain values."""
+    view = staff_view(case)
+    view["materials"] = [_columns(m) for m in case.materials]
+    view["transitions"] = [_columns(t) for t in case.transitions]
+    view["license"] = _columns(case.license) if case.license is not None else None
+    return view

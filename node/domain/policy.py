@@ -1,0 +1,210 @@
+"""Who may do what: the one authorization policy.
+
+``can(actor, action, target)`` answers "may this actor do this (to that)?" and ``require`` raises
+the ``PermissionDenied`` that names the field and the rule. Every check of a role or a department
+that services, the API, the pages (to hide what a role may not do) and the federation make is a
+rule here, so the answer is the same wherever it is asked. Which role fires which *stage* event is
+the state machine's business (``lifecycle.responsible_roles``); first-question responsibility (who
+may work an assigned case) is a rule here.
+
+Read scope (tenancy) is policy too: ``read_scope`` says which department's or service point's rows
+an actor may read, and the persistence layer applies it to every ORM read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Callable
+
+from .errors import PermissionDenied
+from .lifecycle import Actor
+from .roles import HALL_WIDE, Role
+
+
+class Action(StrEnum):
+    SUBMIT_CASE = "submit_case"  # target: the item's department (a clerk's window takes its own)
+    ACCEPT_ON_SUBMISSION = "accept_on_submission"
+    RECORD_OFFLINE_CASE = "record_offline_case"  # paper or offline processing recorded at submission
+    CLAIM_CASE = "claim_case"
+    ASSIGN_CASE = "assign_case"  # target: staff_id of the assignee
+    WORK_ASSIGNED_CASE = "work_assigned_case"  # target: assignee (staff_id, absent, backup_id)
+    REQUEST_EXTENSION = "request_extension"
+    DECIDE_EXTENSION = "decide_extension"  # target: requested_by
+    CLOSE_RECTIFICATION = "close_rectification"
+    MANAGE_ITEMS = "manage_items"  # target: department_id
+    CREATE_DEPARTMENT = "create_department"
+    CREATE_STAFF = "create_staff"  # target: department_id and role of the new account
+    LIST_STAFF = "list_staff"
+    UPDATE_STAFF = "update_staff"  # target: department_id of the staff member
+    READ_LIBRARY = "read_library"
+    FETCH_CASE_FILE = "fetch_case_file"
+    PUBLISH_STANDARD = "publish_standard"
+    READ_STANDARD = "read_standard"
+    ADOPT_STANDARD = "adopt_standard"
+    IMPORT_CALENDAR = "import_calendar"
+    VERIFY_AUDIT = "verify_audit"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an action is done to, as far as the rules need to know."""
+
+    department_id: int | None = None
+    staff_id: int | None = None  # the staff member acted on (assignee, requester)
+    role: Role | None = None  # the role of an account being created
+    absent: bool = False  # the assignee is away (A/B post)
+    backup_id: int | None = None  # the assignee's backup
+
+
+NOBODY = Target()
+Rule = Callable[[Actor, Target], "str | None"]
+"""Returns None when allowed, else the reason in words a clerk understands."""
+
+
+def _roles(*roles: Role, why: str) -> Rule:
+    def rule(a: Actor, _t: Target) -> str | None:
+        return None if a.role in roles else why
+    return rule
+
+
+def _submit(a: Actor, t: Target) -> str | None:
+    if a.kind == "applicant" or a.role in (Role.AGENT, Role.CHIEF):
+        return None
+    if a.role == Role.CLERK:
+        if a.department_id not in (None, t.department_id):
+            return "this window accepts its own department's items only"
+        return None
+    return "cases are submitted online, at the window or by a service-point agent"
+
+
+def _window(why: str) -> Rule:
+    def rule(a: Actor, _t: Target) -> str | None:
+        return None if a.kind == "staff" and a.role in (Role.CLERK, Role.CHIEF) else why
+    return rule
+
+
+def _assign(a: Actor, t: Target) -> str | None:
+    if t.staff_id is not None and t.staff_id != a.staff_id and a.role != Role.CHIEF:
+        return "only the chief representative assigns cases to others"
+    return None if a.role in (Role.HANDLER, Role.CHIEF) else "cases are claimed by handlers"
+
+
+def _work_assigned(a: Actor, t: Target) -> str | None:
+    """First-question responsibility: an assigned case is worked by its assignee, by their A/B
+    backup while they are away, or by the chief representative."""
+    if t.staff_id is None or a.staff_id == t.staff_id or a.role == Role.CHIEF:
+        return None
+    if t.absent and t.backup_id is not None and t.backup_id == a.staff_id:
+        return None
+    return "only they, their backup while they are away, or the chief representative may act"
+
+
+def _decide_extension(a: Actor, t: Target) -> str | None:
+    if a.role not in (Role.APPROVER, Role.CHIEF):
+        return "an extension is approved by an approver or the chief representative"
+    if t.staff_id is not None and t.staff_id == a.staff_id:
+        return "nobody approves their own extension request"
+    return None
+
+
+def _manage_items(a: Actor, t: Target) -> str | None:
+    if a.role == Role.ADMIN or (a.role == Role.CHIEF and a.department_id == t.department_id):
+        return None
+    return "only the hall admin or the department's chief representative manages its items"
+
+
+def _create_staff(a: Actor, t: Target) -> str | None:
+    if a.role == Role.ADMIN:
+        return None
+    if a.role != Role.CHIEF:
+        return "this needs one of the roles: admin, chief"
+    if t.role in (Role.ADMIN, Role.INSPECTOR, Role.AGENT):
+        return f"a chief representative cannot create '{t.role}' accounts"
+    if t.department_id != a.department_id:
+        return "a chief representative adds staff to their own department only"
+    return None
+
+
+def _update_staff(a: Actor, t: Target) -> str | None:
+    """Without a staff member (``t.staff_id`` None) this asks only whether the role may update staff."""
+    if a.role == Role.ADMIN or (a.role == Role.CHIEF and (t.staff_id is None or t.department_id == a.department_id)):
+        return None
+    return "this needs one of the roles: admin, chief (of the staff member's department)"
+
+
+def _staff_not_agent(a: Actor, _t: Target) -> str | None:
+    return None if a.kind == "staff" and a.role not in (None, Role.AGENT) else "the standard catalog is for hall staff"
+
+
+LIBRARY_READERS = frozenset({Role.ADMIN, Role.INSPECTOR, Role.CHIEF, Role.CLERK, Role.HANDLER, Role.REVIEWER,
+                             Role.APPROVER})
+
+RULES: dict[Action, tuple[Rule, str]] = {
+    Action.SUBMIT_CASE: (_submit, "role"),
+    Action.ACCEPT_ON_SUBMISSION: (_window("only the window accepts on submission"), "accept"),
+    Action.RECORD_OFFLINE_CASE: (_window("only the window records paper or offline processed cases"), "processing"),
+    Action.CLAIM_CASE: (_assign, "staff_id"),
+    Action.ASSIGN_CASE: (_assign, "staff_id"),
+    Action.WORK_ASSIGNED_CASE: (_work_assigned, "event"),
+    Action.REQUEST_EXTENSION: (_roles(Role.HANDLER, Role.REVIEWER, Role.APPROVER, Role.CHIEF,
+                                      why="extensions are requested by the department's staff"), "role"),
+    Action.DECIDE_EXTENSION: (_decide_extension, "extension_id"),
+    Action.CLOSE_RECTIFICATION: (_roles(Role.CHIEF, Role.ADMIN,
+                                        why="the chief representative closes rectifications"), "role"),
+    Action.MANAGE_ITEMS: (_manage_items, "department_id"),
+    Action.CREATE_DEPARTMENT: (_roles(Role.ADMIN, why="this needs one of the roles: admin"), "role"),
+    Action.CREATE_STAFF: (_create_staff, "role"),
+    Action.LIST_STAFF: (_roles(Role.ADMIN, Role.CHIEF, Role.INSPECTOR,
+                               why="this needs one of the roles: admin, chief, inspector"), "role"),
+    Action.UPDATE_STAFF: (_update_staff, "staff_id"),
+    Action.READ_LIBRARY: (_roles(*LIBRARY_READERS, why="the shared library is for hall staff and inspectors"), "role"),
+    Action.FETCH_CASE_FILE: (_roles(Role.INSPECTOR,
+                                    why="only inspectors (监察) may fetch a case file from its owner"), "role"),
+    Action.PUBLISH_STANDARD: (_roles(Role.ADMIN, why="only the hall admin publishes the standard catalog"), "role"),
+    Action.READ_STANDARD: (_staff_not_agent, "role"),
+    Action.ADOPT_STANDARD: (_roles(Role.ADMIN, Role.CHIEF, why="only the hall admin or a department's chief "
+                                                               "representative adopts standard items"), "role"),
+    Action.IMPORT_CALENDAR: (_roles(Role.ADMIN, why="this needs one of the roles: admin"), "role"),
+    Action.VERIFY_AUDIT: (_roles(Role.ADMIN, Role.INSPECTOR, why="this needs one of the roles: admin, inspector"),
+                          "role"),
+}
+
+
+def why_not(actor: Actor, action: Action, target: Target = NOBODY) -> str | None:
+    """None when ``actor`` may do ``action`` to ``target``, else the reason. The system (the node
+    itself: its command line, run by whoever holds its shell, its tasks and its federation
+    apply) may do everything; the applicant and staff are held to the rules."""
+    if actor.kind == "system":
+        return None
+    return RULES[action][0](actor, target)
+
+
+def can(actor: Actor, action: Action, target: Target = NOBODY) -> bool:
+    return why_not(actor, action, target) is None
+
+
+def require(actor: Actor, action: Action, target: Target = NOBODY, field: str | None = None) -> None:
+    """Raise ``PermissionDenied`` naming the field and the rule unless ``can(actor, action, target)``."""
+    reason = why_not(actor, action, target)
+    if reason is not None:
+        raise PermissionDenied(reason, field=field or RULES[action][1])
+
+
+def allowed_actions(actor: Actor, target: Target = NOBODY) -> list[str]:
+    """Every action ``actor`` may do to ``target``: what a page may offer."""
+    return [a.value for a in Action if can(actor, a, target)]
+
+
+def read_scope(actor: Actor | None) -> tuple[int | None, int | None]:
+    """(department, service point) the actor's reads are confined to; None: not confined.
+
+    Department staff read their department's rows; an agent reads only their service point's
+    cases (an agent without a point reads none); hall-wide roles, the applicant (who proves each
+    case with a second factor) and the system read everything."""
+    if actor is None or actor.kind != "staff":
+        return None, None
+    if actor.role == Role.AGENT:
+        return None, actor.service_point_id if actor.service_point_id is not None else -1
+    if actor.role not in HALL_WIDE and actor.department_id is not None:
+        return actor.department_id, None
+    return None, None

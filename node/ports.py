@@ -1,0 +1,100 @@
+"""What the node needs from outside it, as protocols: the federation implements them and plugs in.
+
+Nothing in ``node`` imports ``federation``. A plugin is a module named by an entry point of the
+group ``yiwang.plugins`` (``federation.plugin`` is the one this project ships); ``install`` gives
+a node context its ports, ``commands`` adds commands to the ``yiwang`` command line. A node with no
+plugin (or no federation identity) runs as a hall on its own: no signed log, no owner pulls.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
+
+if TYPE_CHECKING:
+    import click
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from node.persistence.models import Case
+    from node.persistence.uow import UnitOfWork
+    from node.services.context import NodeContext
+
+
+class Signer(Protocol):
+    """This node's federation signing identity."""
+
+    @property
+    def node_id(self) -> str: ...
+
+    @property
+    def key_id(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class CaseEventFacts:
+    """What a case event adds to the case as it stands (the case itself is passed beside it)."""
+
+    event: str
+    occurred_at: datetime
+    actor: str
+    actor_role: str | None = None
+    backfilled: bool = False
+    reason: str | None = None
+    evaluation_score: int = 0
+    extension_days: int = 0
+
+
+class CaseEventSink(Protocol):
+    """Where every case event that matters upward goes: written with the change (same unit of
+    work), so a change and its event exist together or not at all."""
+
+    def record(self, uow: "UnitOfWork", case: "Case", facts: CaseEventFacts) -> None:
+        """Take the event of ``case`` as it stands now, in ``uow``'s transaction."""
+
+    def seal_queued(self, factory: "sessionmaker[Session]", now: datetime) -> int:
+        """Seal what committed units of work left queued (PostgreSQL); returns how many."""
+
+
+@dataclass(frozen=True)
+class CatalogChangeFields:
+    """A standard-catalog change as signed by the province (see ``StandardCatalogSigner``)."""
+
+    publisher: str
+    seq: int
+    change: str
+    item_code: str
+    name: str
+    legal_limit_days: int
+    kind: str
+    level: str
+    note: str
+    key_id: str
+    published_at: datetime
+
+
+class StandardCatalogCodec(Protocol):
+    """Signs the province's catalog changes and reads the signed bytes held here."""
+
+    def sign_change(self, seq: int, change: str, item_code: str, name: str, legal_limit_days: int, kind: str,
+                    level: str, note: str, now: datetime) -> tuple[bytes, bytes]:
+        """Serialize once and sign those bytes: ``(body, signature)``."""
+
+    def parse_change(self, body: bytes) -> CatalogChangeFields:
+        """Fields of bytes this node stored (verified when they were received)."""
+
+
+class OwnerGateway(Protocol):
+    """Asks the node that owns a case for its full file (over the federation)."""
+
+    def fetch_case_detail(self, owner: str, code: str, requester: str, purpose: str) -> dict[str, Any]: ...
+
+
+class Plugin(Protocol):
+    def install(self, ctx: "NodeContext") -> None:
+        """Give ``ctx`` its ports (signer, event sink, catalog codec, owner gateway) where this
+        node has what they need (e.g. a federation identity)."""
+
+    def commands(self) -> Sequence["click.Command"]:
+        """Commands added to ``yiwang``."""

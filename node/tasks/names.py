@@ -1,0 +1,6 @@
+"""Task names: what the web process sends and the worker registers."""
+from __future__ import annotations
+
+DELIVER = "yiwang.deliver_notification"
+DELIVER_MANY = "yiwang.deliver_notifications"
+SWEEP = "yiwang.sweep_notifications"
