@@ -16,7 +16,6 @@ import grpc
 from federation import tls
 from federation.codec import utcnow
 from federation.directory import Directory
-from federation.envelope import Signer
 from federation.identity import Identity, cached_directory, load_identity
 from federation.registry import install_directory
 from federation.pb.v1 import federation_pb2 as pb

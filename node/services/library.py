@@ -133,5 +133,5 @@ def fetch_case_file(ctx: NodeContext, actor: Actor, req: CaseFileRequest) -> dic
     try:
         return ctx.owner_gateway.fetch_case_detail(req.owner, req.code, actor.label, req.purpose)
     except Exception as e:  # the owner's refusal or an unreachable owner: say what happened
-        details = getattr(e, "details", lambda: str(e))()
+        details = e.details() if callable(getattr(e, "details", None)) else str(e)  # type: ignore[attr-defined]
         raise Conflict(f"the owning node {req.owner} did not serve the file: {details}", field="code") from None

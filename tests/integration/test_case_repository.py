@@ -17,7 +17,7 @@ from node.persistence.models import AuditEntry, Case, CaseMaterial, CaseTransiti
 from node.services import cases, intake
 from node.services.context import CST, SYSTEM, NodeContext
 from tests.conftest import _pg_copy
-from tests.support import ID_NUMBER, JPG, PDF, SIGN_ITEM, SIGN_MATERIALS, Clock
+from tests.support import ID_NUMBER, SIGN_ITEM, SIGN_MATERIALS, Clock
 
 pytestmark = pytest.mark.integration
 CLERK = None  # filled from the seeded staff (same ids on both backends)

@@ -1,33 +1,13 @@
 from flask.views import MethodView
-from node.api.resources import Blueprint
-from marshmallow import Schema, fields, validate
+from node.api.blueprint import Blueprint
 
 from node.api.auth import SECURITY, bearer, current, unit_of_work
 from node.services import org
 from node.services.context import SYSTEM
 
+from .schemas import MeSchema, TokenCreateSchema, TokenSchema
+
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Staff sign-in")
-
-
-class TokenCreateSchema(Schema):
-    username = fields.String(required=True, validate=validate.Length(1, 64))
-    password = fields.String(required=True, validate=validate.Length(1, 256), load_only=True)
-
-
-class MeSchema(Schema):
-    id = fields.Integer()
-    username = fields.String()
-    name = fields.String()
-    role = fields.String()
-    department_id = fields.Integer(allow_none=True)
-    backup_id = fields.Integer(allow_none=True)
-    absent = fields.Boolean()
-
-
-class TokenSchema(Schema):
-    token = fields.String()
-    token_type = fields.String()
-    staff = fields.Nested(MeSchema)
 
 
 @blp.route("/token")

@@ -1,20 +1,13 @@
 """The benchmark's baseline: the same server answering a minimal one-row insert."""
 from flask.views import MethodView
-from node.api.resources import Blueprint
-from marshmallow import Schema, fields, validate
+from node.api.blueprint import Blueprint
 
 from node.api.auth import ctx
 from node.persistence.models import BenchRow
 
+from .schemas import PingSchema, PongSchema
+
 blp = Blueprint("bench", __name__, url_prefix="/api/v1/_bench", description="Benchmark baseline (off by default)")
-
-
-class PingSchema(Schema):
-    note = fields.String(required=True, validate=validate.Length(1, 64))
-
-
-class PongSchema(Schema):
-    id = fields.Integer()
 
 
 @blp.route("/rows")

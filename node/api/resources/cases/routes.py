@@ -1,5 +1,5 @@
 from flask.views import MethodView
-from node.api.resources import Blueprint
+from node.api.blueprint import Blueprint
 
 from node.api.auth import SECURITY, actor, in_unit_of_work, unit_of_work
 from node.api.ids import MAX_ID

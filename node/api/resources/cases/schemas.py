@@ -1,7 +1,7 @@
 from marshmallow import Schema, fields, validate
 
 from node.api.ids import Id
-from node.api.resources.catalog.routes import MaterialRefSchema, NoticeSchema  # noqa: F401
+from node.api.resources.catalog.schemas import MaterialRefSchema, NoticeSchema  # noqa: F401
 from node.domain.identity import ID_TYPES
 from node.domain.lifecycle import Event, Processing, Result, Status
 

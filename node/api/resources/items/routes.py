@@ -1,7 +1,7 @@
 from flask.views import MethodView
-from node.api.resources import Blueprint
+from node.api.blueprint import Blueprint
 
-from node.api.auth import SECURITY, actor, ctx, unit_of_work
+from node.api.auth import SECURITY, actor, unit_of_work
 from node.services import catalog
 
 from .schemas import ItemContentSchema, ItemCreateSchema, ItemSchema, ItemStatusSchema, ItemUpdateSchema

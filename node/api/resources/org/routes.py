@@ -1,41 +1,14 @@
 from flask.views import MethodView
-from node.api.resources import Blueprint
-from marshmallow import Schema, fields, validate
+from node.api.blueprint import Blueprint
 
-from node.api.auth import SECURITY, actor, ctx, unit_of_work
-from node.api.ids import MAX_ID, Id
-from node.api.resources.auth.routes import MeSchema
-from node.domain.roles import Role
+from node.api.auth import SECURITY, actor, unit_of_work
+from node.api.ids import MAX_ID
+from node.api.resources.auth.schemas import MeSchema
 from node.services import org
 
+from .schemas import DepartmentCreateSchema, DepartmentSchema, StaffCreateSchema, StaffUpdateSchema
+
 blp = Blueprint("org", __name__, url_prefix="/api/v1", description="Departments, service points and staff")
-
-
-class DepartmentCreateSchema(Schema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_\-]{2,32}$",
-                         error="2-32 lower-case letters, digits, '-' or '_'"))
-    name = fields.String(required=True, validate=validate.Length(1, 100))
-    kind = fields.String(load_default="department", validate=validate.OneOf(["department", "service_point"]))
-
-
-class DepartmentSchema(DepartmentCreateSchema):
-    id = fields.Integer()
-
-
-class StaffCreateSchema(Schema):
-    username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.\-]{3,64}$",
-                             error="3-64 letters, digits, '.', '-' or '_'"))
-    name = fields.String(required=True, validate=validate.Length(1, 100))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(8, 256))
-    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
-    department_id = Id(load_default=None, allow_none=True)
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\+?\d{5,20}$"))
-
-
-class StaffUpdateSchema(Schema):
-    backup_id = Id(allow_none=True)
-    absent = fields.Boolean()
-    active = fields.Boolean()
 
 
 @blp.route("/departments")

@@ -1,32 +1,14 @@
 from flask.views import MethodView
-from node.api.resources import Blueprint
-from marshmallow import Schema, fields, validate
+from node.api.blueprint import Blueprint
 
-from node.api.auth import SECURITY, actor, ctx, unit_of_work
+from node.api.auth import SECURITY, actor, unit_of_work
 from node.api.ids import MAX_ID
 from node.services import rectifications
 
+from .schemas import RectificationCloseSchema, RectificationQueryArgsSchema, RectificationSchema
+
 blp = Blueprint("rectifications", __name__, url_prefix="/api/v1/rectifications",
                 description="Rectifications (整改) opened by low ratings")
-
-
-class RectificationQueryArgsSchema(Schema):
-    status = fields.String(validate=validate.OneOf(["open", "closed"]))
-
-
-class RectificationCloseSchema(Schema):
-    note = fields.String(required=True, validate=validate.Length(1, 2000))
-
-
-class RectificationSchema(Schema):
-    id = fields.Integer()
-    case_id = fields.Integer()
-    evaluation_id = fields.Integer()
-    department_id = fields.Integer()
-    status = fields.String()
-    created_at = fields.DateTime()
-    closed_at = fields.DateTime(allow_none=True)
-    note = fields.String(allow_none=True)
 
 
 @blp.route("")

@@ -1,28 +1,13 @@
 from flask.views import MethodView
-from node.api.resources import Blueprint
-from flask_smorest.fields import Upload as UploadField
-from marshmallow import EXCLUDE, Schema, fields
+from node.api.blueprint import Blueprint
 
 from node.api.auth import ctx, unit_of_work
 from node.domain.errors import InvalidInput
 from node.services import intake
 
+from .schemas import UploadArgsSchema, UploadSchema
+
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads", description="Material files")
-
-
-class UploadArgsSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE  # other multipart parts are ignored (and documented as allowed), not an error
-
-    file = UploadField(required=True)
-
-
-class UploadSchema(Schema):
-    id = fields.String()
-    digest = fields.String(metadata={"description": "SHA-256 of the file"})
-    size = fields.Integer()
-    file_type = fields.String()
-    filename = fields.String()
 
 
 @blp.route("")

@@ -1,0 +1,31 @@
+from marshmallow import Schema, fields, validate
+
+from node.api.ids import Id
+from node.domain.roles import Role
+
+
+class DepartmentCreateSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_\-]{2,32}$",
+                         error="2-32 lower-case letters, digits, '-' or '_'"))
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    kind = fields.String(load_default="department", validate=validate.OneOf(["department", "service_point"]))
+
+
+class DepartmentSchema(DepartmentCreateSchema):
+    id = fields.Integer()
+
+
+class StaffCreateSchema(Schema):
+    username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.\-]{3,64}$",
+                             error="3-64 letters, digits, '.', '-' or '_'"))
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(8, 256))
+    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
+    department_id = Id(load_default=None, allow_none=True)
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\+?\d{5,20}$"))
+
+
+class StaffUpdateSchema(Schema):
+    backup_id = Id(allow_none=True)
+    absent = fields.Boolean()
+    active = fields.Boolean()

@@ -1,0 +1,17 @@
+from flask_smorest.fields import Upload as UploadField
+from marshmallow import EXCLUDE, Schema, fields
+
+
+class UploadArgsSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # other multipart parts are ignored (and documented as allowed), not an error
+
+    file = UploadField(required=True)
+
+
+class UploadSchema(Schema):
+    id = fields.String()
+    digest = fields.String(metadata={"description": "SHA-256 of the file"})
+    size = fields.Integer()
+    file_type = fields.String()
+    filename = fields.String()

@@ -1,0 +1,52 @@
+"""The per-node hash-chained audit log: its head, its entries and the queue awaiting linking."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, TZDateTime
+
+
+class AuditHead(Base):
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEntry(Base):
+    """One link of the per-node audit chain: ``hash = sha256(prev_hash_hex || payload)``.
+
+    The payload is stored as the exact bytes hashed, so verification never re-serializes.
+    """
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(TZDateTime())
+    actor: Mapped[str] = mapped_column(String(40))
+    table_name: Mapped[str] = mapped_column(String(40))
+    row_key: Mapped[str] = mapped_column(String(64))
+    op: Mapped[str] = mapped_column(String(10))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditQueued(Base):
+    """An audit entry committed with its change but not yet linked into the chain (PostgreSQL).
+
+    Its payload is ``prefix || seq || suffix`` once the chainer gives it its sequence number
+    (``audit.chain_queued``): entries are linked in the order of ``id``, moved to ``audit_log``
+    and deleted from here in one transaction."""
+
+    __tablename__ = "audit_queue"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(TZDateTime())
+    actor: Mapped[str] = mapped_column(String(40))
+    table_name: Mapped[str] = mapped_column(String(40))
+    row_key: Mapped[str] = mapped_column(String(64))
+    op: Mapped[str] = mapped_column(String(10))
+    prefix: Mapped[bytes] = mapped_column(LargeBinary)
+    suffix: Mapped[bytes] = mapped_column(LargeBinary)

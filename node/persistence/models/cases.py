@@ -1,0 +1,171 @@
+"""Cases and what hangs off them: uploads, materials, transitions, extensions, licenses,
+evaluations and rectifications."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Audited, Base, TenantScoped, TZDateTime
+
+if TYPE_CHECKING:
+    from .catalog import ItemVersion
+
+
+class Upload(Audited, Base):
+    """A stored file awaiting (or referenced by) a submission; content addressed by SHA-256."""
+
+    __tablename__ = "uploads"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    file_type: Mapped[str] = mapped_column(String(10))
+    filename: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime())
+
+
+class Case(TenantScoped, Audited, Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    item_version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"))
+    item_code: Mapped[str] = mapped_column(String(40), index=True)
+    channel: Mapped[str] = mapped_column(String(10))  # online | window | agent
+    service_point_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    processing: Mapped[str] = mapped_column(String(10), default="online")
+    applicant_name: Mapped[str] = mapped_column(String(100))
+    applicant_id_type: Mapped[str] = mapped_column(String(12), default="resident_id")
+    applicant_id_number: Mapped[str] = mapped_column(String(32))
+    applicant_phone: Mapped[str | None] = mapped_column(String(32))
+    applicant_org: Mapped[str | None] = mapped_column(String(200))
+    form: Mapped[dict[str, Any]] = mapped_column(JSON)
+    conditional_materials: Mapped[list[Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    stage_index: Mapped[int | None] = mapped_column(Integer)
+    resume_status: Mapped[str | None] = mapped_column(String(20))
+    resume_stage_index: Mapped[int | None] = mapped_column(Integer)
+    submitted_at: Mapped[datetime] = mapped_column(TZDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    concluded_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    accepted_on: Mapped[date | None] = mapped_column(Date)
+    legal_deadline: Mapped[date | None] = mapped_column(Date)
+    promised_deadline: Mapped[date | None] = mapped_column(Date)
+    stage_started_on: Mapped[date | None] = mapped_column(Date)
+    stage_deadline: Mapped[date | None] = mapped_column(Date)
+    supplement_started_on: Mapped[date | None] = mapped_column(Date)
+    paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    extended_days: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[str | None] = mapped_column(String(10))
+    result_reason: Mapped[str | None] = mapped_column(Text)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    __mapper_args__ = {"version_id_col": version}
+
+    item_version: Mapped[ItemVersion] = relationship(lazy="joined")
+    materials: Mapped[list[CaseMaterial]] = relationship(order_by="CaseMaterial.id")
+    transitions: Mapped[list[CaseTransition]] = relationship(order_by="CaseTransition.seq")
+    license: Mapped[License | None] = relationship(uselist=False)
+
+
+class CaseMaterial(TenantScoped, Audited, Base):
+    __tablename__ = "case_materials"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    material_code: Mapped[str] = mapped_column(String(40))
+    upload_id: Mapped[str] = mapped_column(ForeignKey("uploads.id"))
+    digest: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    file_type: Mapped[str] = mapped_column(String(10))
+    filename: Mapped[str] = mapped_column(String(255))
+    added_at: Mapped[datetime] = mapped_column(TZDateTime())
+
+
+class CaseTransition(TenantScoped, Audited, Base):
+    __tablename__ = "case_transitions"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))  # looked up through uq (case_id, seq)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    from_stage: Mapped[int | None] = mapped_column(Integer)
+    to_status: Mapped[str] = mapped_column(String(20))
+    to_stage: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(40))
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(TZDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(TZDateTime())
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False)
+    stage_deadline: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Extension(TenantScoped, Audited, Base):
+    __tablename__ = "extensions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    requested_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    requested_at: Mapped[datetime] = mapped_column(TZDateTime())
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class License(TenantScoped, Audited, Base):
+    __tablename__ = "licenses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    holder_name: Mapped[str] = mapped_column(String(200))
+    holder_id_number: Mapped[str] = mapped_column(String(32))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    issued_at: Mapped[datetime] = mapped_column(TZDateTime())
+    status: Mapped[str] = mapped_column(String(10), default="valid")
+
+
+class Evaluation(TenantScoped, Audited, Base):
+    __tablename__ = "evaluations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime())
+
+
+class Rectification(TenantScoped, Audited, Base):
+    """A low rating (1-2) opens a rectification record (整改) for the department."""
+
+    __tablename__ = "rectifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    note: Mapped[str | None] = mapped_column(Text)

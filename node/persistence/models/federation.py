@@ -1,0 +1,119 @@
+"""Federation: the per-origin signed log, cursors, checkpoints, alerts and the shared library."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Date, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, TZDateTime
+
+
+class FedRecord(Base):
+    """A signed log record, own or received; ``body`` is kept exactly as signed."""
+
+    __tablename__ = "fed_records"
+    origin: Mapped[str] = mapped_column(String(6), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    hash: Mapped[str] = mapped_column(String(64))
+    acc: Mapped[str] = mapped_column(String(64))  # sha256(acc of seq-1 || hash): commits to the whole log
+    key_id: Mapped[str] = mapped_column(String(32))
+    received_from: Mapped[str | None] = mapped_column(String(6))
+    stored_at: Mapped[datetime] = mapped_column(TZDateTime())
+
+
+class FedHead(Base):
+    """Per-origin head: for this node's own origin the append point; for others the cursor."""
+
+    __tablename__ = "fed_heads"
+    origin: Mapped[str] = mapped_column(String(6), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    acc: Mapped[str] = mapped_column(String(64))
+    pushed_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # acknowledged by our parent
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime())
+
+
+class FedQueued(Base):
+    """A case event committed with its change but not sealed into this node's signed log yet
+    (PostgreSQL): ``federation.log.seal_queued`` numbers, signs and applies it after the commit."""
+
+    __tablename__ = "fed_queue"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    event: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class FedCheckpoint(Base):
+    __tablename__ = "fed_checkpoints"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    origin: Mapped[str] = mapped_column(String(6), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime())
+
+
+class FedAlert(Base):
+    """Evidence of misbehaviour (a fork, an inconsistent checkpoint): kept with its proof."""
+
+    __tablename__ = "fed_alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    origin: Mapped[str] = mapped_column(String(6), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str] = mapped_column(Text)
+    proof: Mapped[dict[str, Any]] = mapped_column(JSON)
+    peer: Mapped[str | None] = mapped_column(String(6))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime())
+
+
+class LibCase(Base):
+    """Shared resource library (审批资源共享库): the latest signed state of each case in the subtree."""
+
+    __tablename__ = "lib_cases"
+    service_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(6), index=True)
+    item_code: Mapped[str] = mapped_column(String(40), index=True)
+    item_name: Mapped[str] = mapped_column(String(200))
+    department_code: Mapped[str] = mapped_column(String(32), index=True)
+    department_name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    stage_kind: Mapped[str] = mapped_column(String(20))
+    stage_name: Mapped[str] = mapped_column(String(50))
+    last_event: Mapped[str] = mapped_column(String(30))
+    last_event_at: Mapped[datetime] = mapped_column(TZDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    concluded_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    legal_deadline: Mapped[date | None] = mapped_column(Date)
+    promised_deadline: Mapped[date | None] = mapped_column(Date)
+    stage_deadline: Mapped[date | None] = mapped_column(Date)
+    result: Mapped[str | None] = mapped_column(String(10))
+    applicant_id_hash: Mapped[str] = mapped_column(String(64), index=True)
+    applicant_name_masked: Mapped[str] = mapped_column(String(100))
+    record_seq: Mapped[int] = mapped_column(BigInteger)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32))
+    signed_at: Mapped[datetime] = mapped_column(TZDateTime())
+
+
+class LibLicense(Base):
+    __tablename__ = "lib_licenses"
+    number: Mapped[str] = mapped_column(String(40), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(6), index=True)
+    service_code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    holder_hash: Mapped[str] = mapped_column(String(64), index=True)
+    holder_masked: Mapped[str] = mapped_column(String(200))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    issuing_department: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(10))
+    digest: Mapped[str] = mapped_column(String(64))
+    record_seq: Mapped[int] = mapped_column(BigInteger)
+    key_id: Mapped[str] = mapped_column(String(32))
+    signed_at: Mapped[datetime] = mapped_column(TZDateTime())
