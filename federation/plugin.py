@@ -4,8 +4,16 @@ province) and asks owning nodes for case files; ``yiwang federation ...`` and ``
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
+
+import grpc
+
+from federation import tls
+from federation.pb.v1 import federation_pb2 as pb
 
 from federation import catalog
 from federation.envelope import Signer
@@ -16,6 +24,7 @@ from node.ports import CatalogChangeFields
 if TYPE_CHECKING:
     import click
 
+    from node.config import Settings
     from node.services.context import NodeContext
 
 
@@ -45,8 +54,6 @@ class OwnerPull:
         self.identity = identity
 
     def fetch_case_detail(self, owner: str, code: str, requester: str, purpose: str) -> dict[str, Any]:
-        from federation.runtime import fetch_case_detail, peer_addresses
-
         addr = peer_addresses().get(owner)
         if addr is None:
             raise LookupError(f"this node does not know how to reach {owner} (YIWANG_FEDERATION_PEERS)")
@@ -55,8 +62,6 @@ class OwnerPull:
 
 def install(ctx: "NodeContext") -> None:
     """The node's ports from its federation identity (``<data dir>/federation``), if it has one."""
-    from federation.runtime import id_hash_key
-
     if ctx.catalog_codec is None:
         ctx.catalog_codec = CatalogCodec(None)  # changes relayed from above are read with or without an identity
     ident = load_identity(ctx.settings.data_dir)
@@ -73,6 +78,48 @@ def attach(ctx: "NodeContext", signer: Signer, id_key: bytes | None = None, iden
     ctx.events = SignedLog(signer, ctx.id_hash_key)
     ctx.catalog_codec = CatalogCodec(signer)
     ctx.owner_gateway = OwnerPull(identity) if identity is not None else None
+
+
+def id_hash_key(settings: "Settings") -> bytes:
+    """The federation-wide key for hashing personal identifiers (the same at every node of the
+    province, so hashes compare across nodes; secret, so they cannot be reversed by guessing).
+    ``YIWANG_ID_HASH_KEY`` or the file ``<data dir>/federation/id_hash.key``."""
+    env = os.environ.get("YIWANG_ID_HASH_KEY")
+    if env:
+        return env.encode()
+    f = Path(settings.data_dir) / "federation" / "id_hash.key"
+    return f.read_bytes().strip() if f.exists() else b""
+
+
+async def fetch_case_detail(ident: Identity, target: str, owner: str, code: str, requester: str,
+                            purpose: str) -> dict[str, Any]:
+    """Ask the owning node for a case's full file over mutual TLS (as an inspector of this node)."""
+    from federation.pb.v1 import federation_pb2_grpc as pb_grpc
+
+    async with grpc.aio.secure_channel(target, tls.channel_credentials(ident),
+                                       options=tls.channel_options(owner)) as ch:
+        reply = await pb_grpc.FederationStub(ch).FetchCaseDetail(pb.CaseDetailRequest(
+            service_code=code, requester_role="inspector", requester=requester, purpose=purpose), timeout=30)
+    out: dict[str, Any] = json.loads(reply.detail_json)
+    out["served_by"] = reply.owner
+    return out
+
+
+def peer_addresses() -> dict[str, str]:
+    """``YIWANG_FEDERATION_PEERS``: where the nodes below this one listen, e.g.
+    ``330105=10.0.0.5:7000,330106=10.0.0.6:7000`` (used to fetch case files from their owners)."""
+    out = {}
+    for part in os.environ.get("YIWANG_FEDERATION_PEERS", "").split(","):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def attach_identity(ctx: "NodeContext") -> Identity | None:
+    """``install``, returning the identity (None: the node has none, and no signed log)."""
+    install(ctx)
+    return load_identity(ctx.settings.data_dir)
 
 
 def commands() -> Sequence["click.Command"]:

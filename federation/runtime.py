@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Callable
 
-import grpc
 
 from federation import tls
 from federation.codec import utcnow
@@ -23,26 +20,6 @@ from node.config import Settings
 from node.services.context import NodeContext
 
 log = logging.getLogger("yiwang.federation")
-
-
-def id_hash_key(settings: Settings) -> bytes:
-    """The federation-wide key for hashing personal identifiers (the same at every node of the
-    province, so hashes compare across nodes; secret, so they cannot be reversed by guessing).
-    ``YIWANG_ID_HASH_KEY`` or the file ``<data dir>/federation/id_hash.key``."""
-    env = os.environ.get("YIWANG_ID_HASH_KEY")
-    if env:
-        return env.encode()
-    f = Path(settings.data_dir) / "federation" / "id_hash.key"
-    return f.read_bytes().strip() if f.exists() else b""
-
-
-def attach_identity(ctx: NodeContext) -> Identity | None:
-    """Give the context its federation ports (``federation.plugin.install``) when the node has a
-    federation identity; returns the identity."""
-    from federation.plugin import install
-
-    install(ctx)
-    return load_identity(ctx.settings.data_dir)
 
 
 @dataclass
@@ -111,31 +88,6 @@ def case_detail_reader(ctx: NodeContext) -> Callable[[str, str, str, str], dict[
     return read
 
 
-async def fetch_case_detail(ident: Identity, target: str, owner: str, code: str, requester: str,
-                            purpose: str) -> dict[str, Any]:
-    """Ask the owning node for a case's full file over mutual TLS (as an inspector of this node)."""
-    from federation.pb.v1 import federation_pb2_grpc as pb_grpc
-
-    async with grpc.aio.secure_channel(target, tls.channel_credentials(ident),
-                                       options=tls.channel_options(owner)) as ch:
-        reply = await pb_grpc.FederationStub(ch).FetchCaseDetail(pb.CaseDetailRequest(
-            service_code=code, requester_role="inspector", requester=requester, purpose=purpose), timeout=30)
-    out: dict[str, Any] = json.loads(reply.detail_json)
-    out["served_by"] = reply.owner
-    return out
-
-
-def peer_addresses() -> dict[str, str]:
-    """``YIWANG_FEDERATION_PEERS``: where the nodes below this one listen, e.g.
-    ``330105=10.0.0.5:7000,330106=10.0.0.6:7000`` (used to fetch case files from their owners)."""
-    out = {}
-    for part in os.environ.get("YIWANG_FEDERATION_PEERS", "").split(","):
-        if "=" in part:
-            k, v = part.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
-
-
 async def refresh_directory(ident: Identity, stub: Any) -> bool:
     reply = await stub.GetDirectory(pb.DirectoryRequest(known_version=0), timeout=15)
     signed = json.loads(reply.signed_json)
@@ -152,8 +104,8 @@ async def run(settings: Settings, listen: str, parent: str | None, stop: asyncio
     from federation.grpc.client import Uplink
     from federation.grpc.server import FederationServicer, serve
 
-    ctx = NodeContext.build(settings)
-    ident = attach_identity(ctx)
+    ctx = NodeContext.build(settings)  # the plugins' ports: this node's signed log once it has an identity
+    ident = load_identity(settings.data_dir)
     if ident is None or not ident.enrolled:
         raise SystemExit("this node has no enrolled federation identity: run 'yiwang federation init' and enroll it")
     trust = DirectoryTrust(ident)

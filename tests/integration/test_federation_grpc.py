@@ -19,7 +19,8 @@ from federation.identity import load_identity
 from federation.pb.v1 import federation_pb2 as pb
 from federation.pb.v1 import federation_pb2_grpc as pb_grpc
 from federation.registry import install_directory, publish_directory, revoke
-from federation.runtime import DirectoryTrust, attach_identity
+from federation.plugin import attach_identity
+from federation.runtime import DirectoryTrust
 from node.config import Settings
 from node.persistence.models import FedAlert, FedRecord
 from node.services.context import NodeContext

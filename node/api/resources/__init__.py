@@ -1,7 +1,6 @@
 """REST resources, one package each: routes.py (thin MethodViews) and schemas.py."""
 from __future__ import annotations
 
-from typing import Any
 
 from node.api.blueprint import Blueprint
 

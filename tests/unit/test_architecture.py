@@ -1,0 +1,71 @@
+"""The shape of the code, checked: the import-linter contracts of pyproject.toml (nothing in
+node imports federation; node's layers; the federation never uses node's API; pages never touch
+the database) and no import cycle inside node or federation."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import grimp
+import pytest
+from importlinter.cli import lint_imports
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_import_contracts_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True) == 0, "run lint-imports"
+
+
+def _cycles(package: str) -> list[list[str]]:
+    """Strongly connected groups of modules (imports at run time, function-level ones included)."""
+    g = grimp.build_graph(package, include_external_packages=False, exclude_type_checking_imports=True)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in g.find_modules_directly_imported_by(v):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for m in sorted(g.modules):
+        if m not in index:
+            visit(m)
+    return out
+
+
+@pytest.mark.parametrize("package", ["node", "federation"])
+def test_no_import_cycles(package: str) -> None:
+    assert _cycles(package) == []
+
+
+def test_the_cycle_finder_finds_a_cycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pkg = tmp_path / "cyc"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from cyc import b\n")
+    (pkg / "b.py").write_text("def f():\n    from cyc import a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _cycles("cyc") == [["cyc.a", "cyc.b"]]
