@@ -5,12 +5,17 @@ Three real nodes on this machine — county 330105 (拱墅区), city 330100 (杭
 identity enrolled down the hierarchy exactly as ``yiwang demo`` does it (mTLS, signed directory).
 The city and the province, and the county's uplink, run as ``yiwang federation serve`` processes.
 
-The county's log is produced by the real log code: realistic ``CaseEvent`` payloads (service
-codes, items and departments of the demo hall, stages, deadlines, masked names, keyed hashes, five
-material digests, licenses on conclusion) are sealed, chained, accumulated, inserted and applied to
-the county's own library by the real log code, one chunk at a time — what units of work do at
-commit (``federation.log.append_pending``: on PostgreSQL the events are committed to the queue
-with the change) and right after it (``seal_queued``) — without going through the HTTP API.
+The county's log is produced by the project's own code, without going through the HTTP API. The
+county's database holds the demo hall (``node.seed.load_demo``, as ``yiwang seed demo``). The bench
+generates case lifecycles in bulk (about 2,000 cases open at once): each case a ``Case`` of one of
+the hall's items (service code from ``node.domain.servicecode``, a resident ID checked by
+``node.domain.identity``, five material digests), moved through the state machine
+(``node.domain.lifecycle.decide``, deadlines from the working calendar, a license on approval) and
+each event recorded by ``federation.log.record_case_event`` — the services' builder: masked name
+and ID, keyed hashes, license digest. A chunk of events is one unit of work
+(``NodeContext.uow``): queued with its commit (``federation.log.append_pending``: on PostgreSQL the
+events are committed to the queue with the change) and sealed, chained, accumulated, inserted and
+applied to the county's own library right after it (``seal_queued``).
 
 Phases (one run):
 
@@ -47,8 +52,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import hashlib
-import hmac
+import functools
 import os
 import platform
 import random
@@ -63,9 +67,34 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
+
+import psycopg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
+
+# The project's code the bench is built from (public functions; keep this list working).
+from federation.demo import Federation
+from federation.inbox import verify_signature
+from federation.log import record_case_event, seal_queued
+from federation.runtime import attach_identity
+from node.config import Settings
+from node.domain.identity import resident_id_check, validate_id
+from node.domain.items import StageDef
+from node.domain.lifecycle import TERMINAL, Actor, Event, Result, Status, decide, responsible_roles
+from node.domain.roles import Role
+from node.domain.servicecode import make_code, random_part
+from node.persistence.migrate import upgrade
+from node.persistence.models import Case, CaseMaterial, Department, License, Staff
+from node.seed import load_demo
+from node.services.cases import state_of
+from node.services.catalog import list_items, stage_defs
+from node.services.context import NodeContext
+from node.services.org import list_departments
 
 TARGET_HOP = 5000.0  # records/s verified and stored, per hop
 TARGET_LAG_P99 = 2.0  # seconds, county commit -> visible at the province, at the steady rate
@@ -74,7 +103,6 @@ TARGET_CATCHUP = 3.0  # catch-up rate / arrival rate
 PROVINCE, CITY, COUNTY = "330000", "330100", "330105"
 NODES = [(PROVINCE, "浙江省", None, "浙江省政务服务中心"), (CITY, "杭州市", PROVINCE, "杭州市民中心"),
          (COUNTY, "拱墅区", CITY, "拱墅区行政服务中心")]
-CST = timezone(timedelta(hours=8), "CST")
 TICK = 0.1  # seconds between appended chunks at the fixed rate
 
 
@@ -130,11 +158,6 @@ def openssl_verifies(seconds: int) -> tuple[float, str]:
 
 def python_verifies(seconds: float) -> float:
     """Ed25519 verifies/s through ``federation.inbox.verify_signature`` (the receivers' check)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    from federation.inbox import verify_signature
-
     key = Ed25519PrivateKey.generate()
     pub = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     body = os.urandom(700)  # about a record's size
@@ -155,8 +178,6 @@ def python_verifies(seconds: float) -> float:
 
 
 def _pg_exec(admin_url: str, *sql: str) -> None:
-    from sqlalchemy import create_engine, text
-
     eng = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with eng.connect() as c:
@@ -172,8 +193,6 @@ def _libpq(url: str) -> str:
 
 
 def fresh_database(admin_url: str, name: str) -> str:
-    from node.persistence.migrate import upgrade
-
     _pg_exec(admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
     url = admin_url.rsplit("/", 1)[0] + "/" + name
     upgrade(url)
@@ -181,240 +200,212 @@ def fresh_database(admin_url: str, name: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# identities: init, enrollment down the hierarchy, the province's signed directory (as Federation.prepare)
+# identities: init, enrollment down the hierarchy, the province's signed directory (as ``yiwang demo``)
 
 
 def make_identities(base: Path) -> dict[str, Path]:
-    from federation.identity import (enroll_child, init_identity, install_enrollment, load_identity,
-                                     make_enrollment_request)
-    from federation.registry import (export_subtree_entries, import_subtree_entries, install_directory,
-                                     publish_directory)
-
-    now = datetime.now(timezone.utc)
-    dirs = {n: base / n for n, *_ in NODES}
-    for n, name, parent, _hall in NODES:
-        init_identity(dirs[n], n, name, parent, now=now)
-    for n, _name, parent, _hall in NODES:
-        if parent is not None:
-            child = load_identity(dirs[n])
-            bundle = enroll_child(load_identity(dirs[parent]), make_enrollment_request(child), now)  # type: ignore[arg-type]
-            install_enrollment(dirs[n], bundle, now=now)
-    province = load_identity(dirs[PROVINCE])
-    for n, _name, parent, _hall in NODES:
-        if parent == PROVINCE:
-            import_subtree_entries(province, export_subtree_entries(load_identity(dirs[n]), now))  # type: ignore[arg-type]
-    signed = publish_directory(province, now)  # type: ignore[arg-type]
-    for n, _name, parent, _hall in NODES:
-        if parent is not None:
-            install_directory(load_identity(dirs[n]), signed)  # type: ignore[arg-type]
-    return dirs
+    """The nodes' federation identities under ``base/<node>``, made by ``federation.demo.Federation``."""
+    fed = Federation(base, nodes=NODES)
+    fed.prepare_identities()
+    return {n: fed[n].data_dir for n, *_ in NODES}
 
 
 # --------------------------------------------------------------------------------------------------
-# the county's case events
+# the county's case events: bulk-generated case lifecycles, every event built by the project's code
 
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国文辉鹏飞婷雪琳晨宇浩然子轩梓涵欣怡思远嘉豪俊杰佳颖志强海燕晓东春梅"
 ORGS = ["杭州{}餐饮管理有限公司", "杭州{}建设工程有限公司", "杭州{}广告传媒有限公司", "杭州{}商贸有限公司",
         "{}便利店", "杭州{}渣土运输有限公司"]
-ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+REGIONS = ["330105", "330106", "330102", "330110", "330108", "110105", "320102"]
+REASONS = {"request_supplement": "请补正：房屋产权人同意设置的证明未加盖公章",
+           "refuse": "申请事项不属于本机关职权范围",
+           "deny": "设置位置不符合户外广告设置规划",
+           "extension": "需现场勘验，延长审查期限"}
+EXTENSION_DAYS = 5
 
 
 def _id_number(rng: random.Random) -> str:
-    region = rng.choice(["330105", "330106", "330102", "330110", "330108", "110105", "320102"])
+    """A resident ID number with its check digit, validated as intake validates it."""
     born = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
-    body = f"{region}{born:%Y%m%d}{rng.randrange(1000):03d}"
-    check = "10X98765432"[sum(int(c) * w for c, w in zip(body, ID_WEIGHTS)) % 11]
-    return body + check
+    body = f"{rng.choice(REGIONS)}{born:%Y%m%d}{rng.randrange(1000):03d}"
+    return validate_id("resident_id", body + resident_id_check(body))
 
 
-def _mask_id(n: str) -> str:
-    return n[:4] + "*" * (len(n) - 8) + n[-4:]
-
-
-def _mask_name(name: str) -> str:
-    if len(name) <= 1:
-        return name
-    return name[0] + "*" if len(name) == 2 else name[0] + "*" * (len(name) - 2) + name[-1]
+def _script(rng: random.Random, n_stages: int) -> list[str]:
+    """The events a case will see, in order: mostly straight through, a few refused, sent for
+    supplement, denied or extended; 40% of the ended ones rated."""
+    if n_stages == 2:  # immediate items: accept, conclude
+        events = ["submit", "accept", "conclude"]
+    else:
+        events = ["submit", "accept", "undertake", "review", "approve", "conclude"]
+        r = rng.random()
+        if r < 0.03:
+            events = ["submit", "refuse"]
+        elif r < 0.10:
+            events = ["submit", "accept", "request_supplement", "supply", "undertake", "review", "approve",
+                      "conclude"]
+        elif r < 0.13:
+            events = ["submit", "accept", "undertake", "review", "approve", "deny"]
+        elif r < 0.16:
+            events = ["submit", "accept", "undertake", "extension", "review", "approve", "conclude"]
+    if events[-1] in ("conclude", "deny") and rng.random() < 0.4:
+        events.append("evaluation")
+    return events
 
 
 @dataclass
 class SimCase:
-    code: str
-    item: dict[str, Any]
-    dept_code: str
-    dept_name: str
-    channel: str
-    applicant_hash: str
-    name_masked: str
-    id_masked: str
-    holder: str
-    holder_hash: str
-    digests: list[str]
-    events: list[str]
-    submitted: date
+    case: Case  # as the services hold it for the signed record (never added to a session)
+    stages: list[StageDef]  # its item's
+    events: list[str]  # what is still to happen to it, from ``step``
     step: int = 0
-    status: str = "submitted"
-    stage: int = -1
-    resume_stage: int = -1
-    result: str = ""
 
 
 class CaseStream:
-    """Interleaved case lifecycles (about 2,000 cases open at once), each event a ``CaseEvent``
-    shaped exactly like ``federation.log.record_case_event`` builds it."""
+    """Interleaved case lifecycles (about 2,000 cases open at once) in the county's demo hall.
 
-    def __init__(self, id_key: bytes, seed: int = 20260302, open_cases: int = 2000) -> None:
-        from node.seed import DEPARTMENTS, ITEMS
+    Each case is a ``Case`` of one of the hall's published items, moved through the project's
+    state machine (``node.domain.lifecycle.decide``, by a staff member of a responsible role) and
+    recorded with ``federation.log.record_case_event`` -- the builder the services call -- so the
+    masking, keyed hashes, material digests and license digests are the project's own."""
 
+    def __init__(self, ctx: NodeContext, seed: int = 20260302, open_cases: int = 2000) -> None:
         self.rng = random.Random(seed)
-        self.key = id_key
-        self.items = ITEMS
-        self.depts = {code: name for code, name, _ in DEPARTMENTS}
+        self.calendar = ctx.calendar()
+        self.items = [(v, stage_defs(v)) for v in list_items(ctx)]
+        self.dept_codes = {d.id: d.code for d in list_departments(ctx)}
+        self.staff: dict[tuple[str, int | None], list[int]] = {}  # (role, department) -> ids
+        self.by_role: dict[str, list[int]] = {}
+        with ctx.factory() as s:
+            for sid, role, dept in s.execute(select(Staff.id, Staff.role, Staff.department_id).order_by(Staff.id)):
+                self.staff.setdefault((role, dept), []).append(sid)
+                self.by_role.setdefault(role, []).append(sid)
         self.open: list[SimCase] = []
         self.open_cases = open_cases
-        self.staff = {"clerk": [3], "handler": [], "reviewer": [], "approver": []}
-        for i in range(4):
-            base = 5 + i * 5
-            self.staff["handler"] += [base + 1, base + 2]
-            self.staff["reviewer"].append(base + 3)
-            self.staff["approver"].append(base + 4)
 
-    def _hash(self, value: str) -> str:
-        return hmac.new(self.key, value.strip().upper().encode(), hashlib.sha256).hexdigest()
+    def _staff(self, role: Role, dept: int) -> Actor:
+        """A staff member of ``role``: of the case's department if it has one, else any (the
+        hall-wide window clerks, the service point's agent)."""
+        ids = self.staff.get((role.value, dept)) or self.by_role[role.value]
+        return Actor("staff", self.rng.choice(ids), role, dept)
+
+    def _digest(self) -> str:
+        return self.rng.getrandbits(256).to_bytes(32, "big").hex()
 
     def _new_case(self, today: date) -> SimCase:
         rng = self.rng
-        item = rng.choice(self.items)
+        v, stages = rng.choice(self.items)
         person = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2))))
-        idn = _id_number(rng)
-        holder = rng.choice(ORGS).format("".join(rng.choice(GIVEN) for _ in range(2))) if rng.random() < 0.5 else person
-        code_chars = "".join(rng.choice(ALPHABET) for _ in range(8))
-        from node.domain.servicecode import make_code
+        org = rng.choice(ORGS).format("".join(rng.choice(GIVEN) for _ in range(2))) if rng.random() < 0.5 else None
+        case = Case(code=make_code(COUNTY, today, random_part()), department_id=v.department_id,
+                    item_version_id=v.id, item_code=v.item.code,
+                    channel=rng.choices(["online", "window", "agent"], [70, 25, 5])[0], processing="online",
+                    applicant_name=person, applicant_id_type="resident_id", applicant_id_number=_id_number(rng),
+                    applicant_org=org, status="submitted", stage_index=None, paused_days=0, extended_days=0,
+                    version=1)
+        case.item_version = v
+        case.materials = [CaseMaterial(department_id=v.department_id, digest=self._digest()) for _ in range(5)]
+        return SimCase(case, stages, _script(rng, len(stages)))
 
-        code = make_code(COUNTY, today, code_chars)
-        n_stages = len(item["stages"])
-        if n_stages == 2:  # immediate items: accept, conclude
-            events = ["submit", "accept", "conclude"]
-        else:
-            events = ["submit", "accept", "undertake", "review", "approve", "conclude"]
-            r = rng.random()
-            if r < 0.03:
-                events = ["submit", "refuse"]
-            elif r < 0.10:
-                events = ["submit", "accept", "request_supplement", "supply", "undertake", "review", "approve",
-                          "conclude"]
-            elif r < 0.13:
-                events = ["submit", "accept", "undertake", "review", "approve", "deny"]
-            elif r < 0.16:
-                events = ["submit", "accept", "undertake", "extension", "review", "approve", "conclude"]
-        if events[-1] in ("conclude", "deny") and rng.random() < 0.4:
-            events.append("evaluation")
-        return SimCase(code=code, item=item, dept_code=item["dept"], dept_name=self.depts[item["dept"]],
-                       channel=rng.choices(["online", "window", "agent"], [70, 25, 5])[0],
-                       applicant_hash=self._hash(idn), name_masked=_mask_name(person), id_masked=_mask_id(idn),
-                       holder=holder, holder_hash=self._hash(idn),
-                       digests=sorted(rng.getrandbits(256).to_bytes(32, "big").hex() for _ in range(5)),
-                       events=events, submitted=today)
-
-    def next_event(self, now: datetime) -> Any:
-        from federation.pb.v1 import federation_pb2 as pb
-
+    def emit(self, session: Session, now: datetime) -> None:
+        """The next event of one of the open cases, recorded in ``session`` (a unit of work's)."""
         rng = self.rng
         if len(self.open) < self.open_cases:
             i = len(self.open)
             self.open.append(self._new_case(now.date()))
         else:
             i = rng.randrange(len(self.open))
-        case = self.open[i]
-        event = case.events[case.step]
-        case.step += 1
-        if case.step == len(case.events):  # closed: the last open case takes its place
+        sim = self.open[i]
+        event = sim.events[sim.step]
+        sim.step += 1
+        if sim.step == len(sim.events):  # closed: the last open case takes its place
             self.open[i] = self.open[-1]
             self.open.pop()
-        item = case.item
-        stages = item["stages"]
-        actor, role = f"staff:{rng.choice(self.staff['clerk'])}", "clerk"
-        score = ext = 0
-        reason = ""
-        if event == "submit":
-            case.status, case.stage = "submitted", -1
-            if case.channel == "online":
-                actor, role = "applicant", ""
-            elif case.channel == "agent":
-                role = "agent"
-        elif event == "accept":
-            case.status, case.stage = "in_progress", 1
-        elif event in ("undertake", "review", "approve"):
-            role = {"undertake": "handler", "review": "reviewer", "approve": "approver"}[event]
-            actor = f"staff:{rng.choice(self.staff[role])}"
-            case.stage += 1
-        elif event == "request_supplement":
-            case.resume_stage, case.status, case.stage = case.stage, "supplementing", -1
-            reason = "请补正：房屋产权人同意设置的证明未加盖公章"
-        elif event == "supply":
-            actor, role = "applicant", ""
-            case.status, case.stage = "in_progress", case.resume_stage
-        elif event == "extension":
-            role, ext, reason = "chief", 5, "需现场勘验，延长审查期限"
-        elif event == "refuse":
-            case.status, case.stage, case.result = "refused", -1, ""
-            reason = "申请事项不属于本机关职权范围"
-        elif event in ("conclude", "deny"):
-            case.status, case.stage = "concluded", -1
-            case.result = "approved" if event == "conclude" else "denied"
-            if event == "deny":
-                reason = "设置位置不符合户外广告设置规划"
-        elif event == "evaluation":
-            actor, role, score = "applicant", "", rng.choices([5, 4, 3, 2, 1], [70, 18, 7, 3, 2])[0]
-        idx = case.stage
-        sub = case.submitted
-        legal = sub + timedelta(days=item["legal_limit_days"] * 7 // 5)
-        promised = sub + timedelta(days=max(item["promised_limit_days"], 1) * 7 // 5)
-        stage_deadline = now.date() + timedelta(days=stages[idx]["time_limit_days"]) if idx >= 0 else None
-        ms = int(now.timestamp() * 1000)
-        ev = pb.CaseEvent(
-            service_code=case.code, item_code=item["code"], item_version=1, item_name=item["name"],
-            department_code=case.dept_code, department_name=case.dept_name, event=event, status=case.status,
-            stage_index=idx, stage_kind=stages[idx]["kind"] if idx >= 0 else "",
-            stage_name=(stages[idx].get("name") or "") if idx >= 0 else "", occurred_at_ms=ms, recorded_at_ms=ms,
-            backfilled=False, legal_deadline=legal.isoformat(), promised_deadline=promised.isoformat(),
-            stage_deadline=stage_deadline.isoformat() if stage_deadline else "", actor=actor, actor_role=role,
-            channel=case.channel, result=case.result if case.status == "concluded" else "",
-            applicant_id_hash=case.applicant_hash, applicant_name_masked=case.name_masked,
-            applicant_id_masked=case.id_masked, material_digests=case.digests, evaluation_score=score,
-            extension_days=ext, reason=reason)
-        if event == "conclude" and item.get("issues_license"):
-            valid_from = now.date()
-            days = item.get("license_validity_days")
-            valid_until = (valid_from + timedelta(days=days)).isoformat() if days else ""
-            number = f"{COUNTY}-{case.dept_code.upper()}-{valid_from:%Y}-" + "".join(
-                rng.choice(ALPHABET) for _ in range(8))
-            name = item.get("license_name") or item["name"]
-            fields = [number, name, case.holder_hash, valid_from.isoformat(), valid_until, case.dept_name, "valid"]
-            ev.license.CopyFrom(pb.License(
-                number=number, name=name, holder_hash=case.holder_hash, holder_masked=_mask_name(case.holder),
-                valid_from=fields[3], valid_until=valid_until, issuing_department=case.dept_name, status="valid",
-                digest=hashlib.sha256("\x1f".join(fields).encode()).hexdigest()))
-        return ev
+        case = sim.case
+        kw: dict[str, Any] = {}
+        if event == "submit":  # as intake records it: the applicant online, else the clerk or the agent
+            actor = None if case.channel == "online" else self._staff_for_channel(case)
+        elif event == "evaluation":  # as public.evaluate_case records it
+            actor, kw["evaluation_score"] = None, rng.choices([5, 4, 3, 2, 1], [70, 18, 7, 3, 2])[0]
+        elif event == "extension":  # as cases.decide_extension records an approved one
+            actor = self._chief(case)
+            self._extend(case)
+            kw.update(reason=REASONS[event], extension_days=EXTENSION_DAYS)
+        else:  # as cases.apply_transition records it
+            actor, kw["reason"] = self._transition(sim, event, now.date()), REASONS.get(event)
+        record_case_event(session, case, event, occurred_at=now, actor=actor.label if actor else "applicant",
+                          actor_role=actor.role.value if actor is not None and actor.role else None, **kw)
+
+    def _staff_for_channel(self, case: Case) -> Actor:
+        return self._staff(Role.CLERK if case.channel == "window" else Role.AGENT, case.department_id)
+
+    def _chief(self, case: Case) -> Actor:
+        return self._staff(Role.CHIEF, case.department_id)
+
+    def _transition(self, sim: SimCase, event: str, on: date) -> Actor:
+        """Move the case through ``decide`` (by a staff member of a responsible role, or the
+        applicant); its deadlines, result and license follow. Returns the actor."""
+        case, ev = sim.case, Event(event)
+        before = state_of(case)
+        if ev == Event.SUPPLY:
+            actor = Actor("applicant")
+            case.materials.append(CaseMaterial(department_id=case.department_id, digest=self._digest()))
+        else:
+            actor = self._staff(min(responsible_roles(before, sim.stages, ev) - {Role.CHIEF}), case.department_id)
+        d = decide(before, sim.stages, ev, actor, reason=REASONS.get(event))
+        case.status = d.after.status.value
+        case.stage_index = d.after.stage_index
+        case.resume_status = d.after.resume_status.value if d.after.resume_status else None
+        case.resume_stage_index = d.after.resume_stage_index
+        cal, v = self.calendar, case.item_version
+        if ev == Event.ACCEPT:
+            case.legal_deadline = cal.add_working_days(on, v.legal_limit_days)
+            case.promised_deadline = cal.add_working_days(on, v.promised_limit_days)
+        if d.entered_stage is not None and not d.clock_resumes and before.stage_index != d.after.stage_index:
+            case.stage_deadline = cal.add_working_days(on, d.entered_stage.time_limit_days)
+        if d.after.status in TERMINAL:
+            case.stage_deadline = None
+        if d.after.status == Status.CONCLUDED:
+            case.result = d.result.value if d.result else None
+            if d.result == Result.APPROVED and v.issues_license:
+                self._issue_license(case, on)
+        return actor
+
+    def _extend(self, case: Case) -> None:
+        case.extended_days += EXTENSION_DAYS
+        for attr in ("legal_deadline", "promised_deadline", "stage_deadline"):
+            old = getattr(case, attr)
+            if old is not None:
+                setattr(case, attr, self.calendar.add_working_days(old, EXTENSION_DAYS))
+
+    def _issue_license(self, case: Case, on: date) -> None:
+        v = case.item_version
+        number = f"{COUNTY}-{self.dept_codes[case.department_id].upper()}-{on:%Y}-" + random_part()
+        until = on + timedelta(days=v.license_validity_days) if v.license_validity_days else None
+        case.license = License(number=number, department_id=case.department_id, name=v.license_name or v.name,
+                               holder_name=case.applicant_org or case.applicant_name,
+                               holder_id_number=case.applicant_id_number, valid_from=on, valid_until=until,
+                               status="valid")
 
 
 class County:
-    """The county's log, appended in-process through ``federation.log.append_pending``."""
+    """The county's node in-process: the demo hall on its own database, its log appended by units
+    of work as the services' are (events recorded while the transaction is open, queued at its
+    commit by ``federation.log.append_pending``) and sealed right after by ``seal_queued``."""
 
     def __init__(self, url: str, data_dir: Path, id_key: bytes) -> None:
-        from federation.envelope import Signer
-        from federation.identity import load_identity
-        from node.config import Settings
-        from node.services.context import NodeContext
-
-        ident = load_identity(data_dir)
-        assert ident is not None
-        self.signer = Signer(ident.node_id, ident.key_id, ident.sign)
-        self.ctx = NodeContext.build(Settings.from_env({}, database_url=url, data_dir=data_dir, node_id=COUNTY))
-        self.stream = CaseStream(id_key)
+        hall = next(h for n, _name, _parent, h in NODES if n == COUNTY)
+        self.ctx = NodeContext.build(Settings.from_env({}, database_url=url, data_dir=data_dir, node_id=COUNTY,
+                                                       node_name=hall))
+        for _ in load_demo(self.ctx, secrets.token_urlsafe(12)):  # the hall of `yiwang seed demo`
+            pass
+        if attach_identity(self.ctx) is None:
+            raise SystemExit(f"{COUNTY} has no federation identity in {data_dir}")
+        self.ctx.id_hash_key = id_key
+        self.ctx.link_queued = lambda: None  # no linker at commit: append() seals right after it
+        self.stream = CaseStream(self.ctx)
         self.commits: list[tuple[float, int, int]] = []  # (monotonic commit time, first seq, last seq)
 
     @property
@@ -422,18 +413,16 @@ class County:
         return self.commits[-1][2] if self.commits else 0
 
     def append(self, n: int) -> tuple[float, int, int]:
-        from federation.log import PENDING, SIGNER, append_pending, seal_queued
-        from node.persistence.uow import UnitOfWork
-
-        now = datetime.now(CST)
-        events = [self.stream.next_event(now) for _ in range(n)]
-        with self.ctx.factory() as s:
-            s.info.update({"now": now, SIGNER: self.signer, PENDING: events})
-            out = append_pending(s)  # PostgreSQL: queued with the transaction, sealed right after it
-            s.commit()
+        now = self.ctx.clock()
+        with self.ctx.uow(now=now) as uow:
+            # Held for the transaction: record_case_event's look-up of the case's department then
+            # hits the session's (weak) identity map instead of querying once per event.
+            departments = uow.session.scalars(select(Department)).all()  # noqa: F841
+            for _ in range(n):
+                self.stream.emit(uow.session, now)
+            uow.commit()  # PostgreSQL: the events committed to the queue with the transaction
         first = self.head + 1
-        sealed = len(out) or seal_queued(lambda: UnitOfWork(self.ctx.factory, now, "system", signer=self.signer,
-                                                             link_queued=lambda: None))
+        sealed = seal_queued(lambda: self.ctx.uow(now=now))
         assert sealed == n, f"{sealed} of {n} events sealed"
         c = (time.monotonic(), first, first + n - 1)
         self.commits.append(c)
@@ -564,8 +553,6 @@ class HeadPoller(threading.Thread):
         return self.samples[node][-1][1]
 
     def run(self) -> None:
-        import psycopg
-
         conns: dict[str, Any] = {}
         try:
             while not self._halt.is_set():
@@ -728,7 +715,11 @@ def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-def main(argv: list[str] | None = None) -> int:
+# --------------------------------------------------------------------------------------------------
+# the run: arguments, set-up, one function per phase, the report, clean-up
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python bench/sync.py", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--records", type=int, default=200_000, help="records in the county's log before the hops")
@@ -752,273 +743,355 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.records = min(args.records, 20_000)
         args.steady, args.outage, args.openssl_seconds = 10.0, 15.0, 1
+    return args
 
-    pid = os.getpid()
-    tmp = Path(tempfile.mkdtemp(prefix="yiwang-bench-sync-"))
-    id_key = secrets.token_hex(16)
-    dbs = {n: f"yiwang_bench_sync_{n}_{pid}" for n, *_ in NODES}
-    urls: dict[str, str] = {}
-    nodes: dict[str, FedNode] = {}
+
+@dataclass
+class Run:
+    """What the phases share: the arguments, the nodes, the county, the head poller and the figures."""
+
+    args: argparse.Namespace
+    tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="yiwang-bench-sync-")))
+    id_key: str = field(default_factory=lambda: secrets.token_hex(16))
+    dbs: dict[str, str] = field(default_factory=lambda: {n: f"yiwang_bench_sync_{n}_{os.getpid()}" for n, *_ in NODES})
+    urls: dict[str, str] = field(default_factory=dict)
+    nodes: dict[str, FedNode] = field(default_factory=dict)
     county: County | None = None
     poller: HeadPoller | None = None
-    ok = False
-    report: dict[str, Any] = {}
+    n_total: int = 0  # the county's head after the generate phase: what each hop moves
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fed(self) -> list[FedNode]:
+        return [self.nodes[COUNTY], self.nodes[CITY], self.nodes[PROVINCE]]
+
+    def pg_pids(self) -> list[int]:
+        """The PostgreSQL backends serving the bench's databases."""
+        with psycopg.connect(_libpq(self.args.pg_url), autocommit=True) as c:
+            return [r[0] for r in c.execute("SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s)",
+                                            (list(self.dbs.values()),))]
+
+    def window(self, label: str, nodes: list[FedNode] | None = None) -> CpuWindow:
+        return CpuWindow(label, self.fed if nodes is None else nodes, self.pg_pids)
+
+
+def baseline(run: Run) -> None:
+    """1. Ed25519 verifies/s: openssl on one core, and the receivers' own check."""
+    secs = run.args.openssl_seconds
+    ossl, version = openssl_verifies(secs)
+    pyv = python_verifies(min(3.0, float(secs)))
+    run.report.update(openssl=ossl, python=pyv)
+    _say(f"baseline: openssl speed -seconds {secs} ed25519 ({version}): "
+         f"{_fmt(ossl)} verifies/s on one core; Python cryptography (federation.inbox.verify_signature): "
+         f"{_fmt(pyv)} verifies/s")
+
+
+def set_up(run: Run) -> None:
+    """Identities, fresh databases, the nodes' processes (not started) and the county in-process."""
+    args = run.args
+    _say(f"setup: identities for {', '.join(n for n, *_ in NODES)} (enrolled, signed directory) in a temp dir; "
+         f"PostgreSQL databases {', '.join(run.dbs.values())}")
+    dirs = make_identities(run.tmp)
+    for n, *_ in NODES:
+        run.urls[n] = fresh_database(args.pg_url, run.dbs[n])
+    for n, _name, parent, hall in NODES:
+        run.nodes[n] = FedNode(n, hall, run.nodes[parent] if parent else None, dirs[n], run.urls[n], run.id_key,
+                               args.batch_size, args.checkpoint_every)
+    run.county = County(run.urls[COUNTY], dirs[COUNTY], run.id_key.encode())
+
+
+def generate(run: Run) -> None:
+    """2. The county's log: ``--records`` records, ``--chunk`` per transaction."""
+    args, county = run.args, run.county
+    assert county is not None
+    _say(f"generate: {args.records:,} records at the county (PostgreSQL), {args.chunk} per transaction, "
+         f"through federation.log.append_pending + seal_queued (queue, then seal, chain, accumulate, insert, "
+         f"apply to the county's library)")
+    with run.window("generate", []) as w:
+        t0 = time.monotonic()
+        left = args.records
+        while left > 0:
+            county.append(min(args.chunk, left))
+            left -= min(args.chunk, left)
+        gen_dt = time.monotonic() - t0
+    run.report["append"] = args.records / gen_dt
+    _say(f"    {args.records:,} records in {gen_dt:.1f} s: {run.report['append']:,.0f} records/s appended")
+    _say(w.line())
+    run.n_total = county.head
+    run.poller = HeadPoller({CITY: run.urls[CITY], PROVINCE: run.urls[PROVINCE]}, args.poll)
+    run.poller.start()
+
+
+def _hop(run: Run, key: str, sender: str, receiver: str, name: str) -> None:
+    """Start the sender's uplink and time until the receiver holds every record."""
+    poller = run.poller
+    assert poller is not None
+    with run.window(key) as w:
+        since = time.monotonic()
+        run.nodes[sender].start(uplink=True)
+        poller.wait_for(receiver, run.n_total, 3600, key)
+    r, dt, n, startup = poller.rate(receiver, since, run.n_total)
+    run.report[key] = r
+    _say(f"    {n:,} records verified and stored at the {name} in {dt:.1f} s after the first batch "
+         f"({startup:.1f} s to start and connect): {r:,.0f} records/s")
+    _say(w.line())
+    _say(w.per_record(receiver, name, n))
+
+
+def hop1(run: Run) -> None:
+    """3. County -> city alone (the city has no uplink yet)."""
+    _say(f"hop 1: county -> city, {run.n_total:,} records (the city has no uplink; batches of {run.args.batch_size})")
+    run.nodes[CITY].start(uplink=False)
+    _hop(run, "hop1", COUNTY, CITY, "city")
+    run.nodes[COUNTY].stop()
+
+
+def hop2(run: Run) -> None:
+    """4. City -> province alone (the county's uplink stopped)."""
+    _say(f"hop 2: city -> province, {run.n_total:,} records (the county's uplink stopped)")
+    run.nodes[PROVINCE].start(uplink=False)
+    run.nodes[CITY].stop()
+    _hop(run, "hop2", CITY, PROVINCE, "province")
+
+
+def pipeline(run: Run) -> None:
+    """5. City and province reset; county -> city -> province at once (leaves every uplink running)."""
+    nodes, poller, n_total = run.nodes, run.poller, run.n_total
+    assert poller is not None
+    _say(f"pipeline: city and province databases recreated; county -> city -> province at once, "
+         f"{n_total:,} records")
+    nodes[CITY].stop()
+    nodes[PROVINCE].stop()
+    for n in (CITY, PROVINCE):
+        fresh_database(run.args.pg_url, run.dbs[n])
+        poller.reset(n)
+    nodes[PROVINCE].start(uplink=False)
+    nodes[CITY].start(uplink=True)
+    with run.window("pipeline") as w:
+        since = time.monotonic()
+        nodes[COUNTY].start(uplink=True)
+        poller.wait_for(PROVINCE, n_total, 3600, "pipeline")
+    rc, _, _, first = poller.rate(CITY, since, n_total)
+    end = poller.arrival(PROVINCE, n_total)
+    assert end is not None  # wait_for saw it arrive
+    e2e = n_total / (end - (since + first))
+    run.report["pipeline"] = e2e
+    _say(f"    city {rc:,.0f} records/s; all {n_total:,} at the province {end - since - first:.1f} s after the "
+         f"first reached the city: {e2e:,.0f} records/s end to end")
+    _say(w.line())
+
+
+def steady(run: Run) -> None:
+    """6. ``--rate`` records/s for ``--steady`` s with everything running: the lag of each hop."""
+    args, county, poller, report = run.args, run.county, run.poller, run.report
+    assert county is not None and poller is not None
+    _say(f"steady: {args.rate:g} records/s at the county for {args.steady:g} s ({int(args.rate * TICK)} every "
+         f"{TICK * 1000:.0f} ms), everything running; heads polled every {args.poll * 1000:.0f} ms")
+    lo = county.head + 1
+    with run.window("steady") as w:
+        fr = FixedRate(county, args.rate)
+        while time.monotonic() - fr.t0 < args.steady:
+            fr.step()
+        hi = county.head
+        poller.wait_for(PROVINCE, hi, 120, "steady drain")
+    l_city = lags(county, poller, CITY, lo, hi)
+    l_prov = lags(county, poller, PROVINCE, lo, hi)
+    l_hop2 = [b - a for a, b in zip(l_city, l_prov)]
+    report.update(lag_city=(pct(l_city, 50), pct(l_city, 99), max(l_city)),
+                  lag_hop2=(pct(l_hop2, 50), pct(l_hop2, 99), max(l_hop2)),
+                  lag_prov=(pct(l_prov, 50), pct(l_prov, 99), max(l_prov)))
+    _say(f"    {hi - lo + 1:,} records; appends up to {fr.late_max * 1000:.0f} ms behind schedule")
+    for label, key in (("county -> city", "lag_city"), ("city -> province", "lag_hop2"),
+                       ("county -> province", "lag_prov")):
+        p50, p99, mx = report[key]
+        _say(f"    lag {label:<19} p50 {p50 * 1000:7.0f} ms   p99 {p99 * 1000:7.0f} ms   max {mx * 1000:7.0f} ms")
+    _say(w.line())
+
+
+def outage(run: Run) -> None:
+    """7. The city killed for ``--outage`` s while the county keeps appending; restarted; the
+    catch-up rate of the city and the province until the lag is back within the target."""
+    args, county, poller, nodes = run.args, run.county, run.poller, run.nodes
+    assert county is not None and poller is not None
+    _say(f"outage: the city killed (SIGKILL) for {args.outage:g} s while the county appends {args.rate:g} "
+         f"records/s; then restarted, arrivals continuing, until the lag is back within {TARGET_LAG_P99:g} s")
+    nodes[CITY].stop(signal.SIGKILL)
+    fr = FixedRate(county, args.rate)
+    t_down = fr.t0
+    while time.monotonic() - t_down < args.outage:
+        fr.step()
+    with run.window("catch-up") as w:
+        t_restart = time.monotonic()
+        base = {n: poller.head(n) for n in (CITY, PROVINCE)}
+        backlog = county.head - base[PROVINCE]
+        nodes[CITY].start(uplink=True)
+        caught = _catch_up(run, fr, t_restart)
+        poller.wait_for(PROVINCE, county.head, 120, "final drain")
+    t_end = max(caught.values())
+    arrived = (county.seq_at(t_end) - county.seq_at(t_restart)) / (t_end - t_restart)
+    _say(f"    backlog at restart {backlog:,} records ({args.outage:g} s x {args.rate:g}/s); appends up to "
+         f"{fr.late_max * 1000:.0f} ms behind schedule, {arrived:,.0f} records/s arrived during the catch-up")
+    for n, label in ((CITY, "city"), (PROVINCE, "province")):
+        s = [x for x in poller.samples[n] if x[0] > t_restart]
+        t_first = s[0][0] if s else float("nan")
+        done = caught[n]
+        applied = max(q for t, q in poller.samples[n] if t <= done) - base[n]
+        rate = applied / (done - t_first) if done > t_first else float("nan")
+        run.report[f"catchup_{label}"] = rate
+        _say(f"    {label:<8} first record {t_first - t_restart:5.1f} s after the restart, caught up after "
+             f"{done - t_restart:5.1f} s: {applied:,} records at {rate:,.0f} records/s = "
+             f"{rate / args.rate:.1f}x the arrival rate")
+    _say(w.line())
+
+
+def _catch_up(run: Run, fr: FixedRate, t_restart: float) -> dict[str, float]:
+    """Keep appending at the fixed rate until the city and the province each hold everything
+    committed ``TARGET_LAG_P99`` s ago; returns when each got there."""
+    county, poller = run.county, run.poller
+    assert county is not None and poller is not None
+    caught: dict[str, float] = {}
+    limit = t_restart + max(300.0, 5 * run.args.outage)
+    while len(caught) < 2:
+        fr.step()
+        now = time.monotonic()
+        for n in (CITY, PROVINCE):
+            if n not in caught and now - t_restart > 1.0:
+                if poller.head(n) >= county.seq_at(now - TARGET_LAG_P99):
+                    caught[n] = now
+        if now > limit:
+            raise TimeoutError(f"no catch-up within {limit - t_restart:.0f} s (heads: city "
+                               f"{poller.head(CITY)}, province {poller.head(PROVINCE)}, county {county.head})")
+    return caught
+
+
+def end_check(run: Run) -> None:
+    """8. Every node holds the same log of the county (head, accumulator, count) and the same
+    library (digests of cases and licenses); no alert was raised anywhere."""
+    def one(c: Any, sql: str, *params: Any) -> tuple[Any, ...]:
+        row = c.execute(sql, params or None).fetchone()
+        assert row is not None, sql
+        return tuple(row)
+
+    heads = {}
+    for n in (COUNTY, CITY, PROVINCE):
+        with psycopg.connect(_libpq(run.urls[n]), autocommit=True) as c:
+            h = one(c, "SELECT seq, acc FROM fed_heads WHERE origin = %s", COUNTY)
+            cnt = one(c, "SELECT count(*) FROM fed_records WHERE origin = %s", COUNTY)[0]
+            alerts = one(c, "SELECT count(*) FROM fed_alerts")[0]
+            libc = one(c, "SELECT count(*), md5(string_agg(concat_ws(':', service_code, origin, status, "
+                          "last_event, record_seq, record_hash, concluded_at), ',' ORDER BY service_code)) "
+                          "FROM lib_cases")
+            libl = one(c, "SELECT count(*), md5(string_agg(concat_ws(':', number, service_code, status, "
+                          "digest, record_seq), ',' ORDER BY number)) FROM lib_licenses")
+            heads[n] = (h[0], h[1], cnt, alerts, libc[0], libl[0], libc[1], libl[1])
+    same = len({h[:3] + h[4:] for h in heads.values()}) == 1
+    no_alerts = all(h[3] == 0 for h in heads.values())
+    agree = ("hold the same log (head, accumulator, count) and library (digest of cases and licenses)"
+             if same else "DIFFER: " + repr(heads))
+    alerted = "no alerts" if no_alerts else "ALERTS: " + repr({n: h[3] for n, h in heads.items()})
+    _say(f"check: county log #{heads[COUNTY][0]:,}, {heads[COUNTY][4]:,} cases, {heads[COUNTY][5]:,} licenses; "
+         f"city and province {agree}; {alerted}")
+
+
+def summary(run: Run) -> None:
+    """The figures against their targets, as a table."""
+    args, report = run.args, run.report
+    _say()
+    rows = [
+        ("county append (in-process)", f"{report['append']:,.0f} records/s", "", ""),
+        ("hop 1 county -> city", f"{report['hop1']:,.0f} records/s",
+         f">= {TARGET_HOP:,.0f}/s", _verdict(report["hop1"] >= TARGET_HOP)),
+        ("hop 2 city -> province", f"{report['hop2']:,.0f} records/s",
+         f">= {TARGET_HOP:,.0f}/s", _verdict(report["hop2"] >= TARGET_HOP)),
+    ]
+    if "pipeline" in report:
+        rows.append(("pipeline, both hops at once", f"{report['pipeline']:,.0f} records/s", "", ""))
+    rows += [
+        ("lag p99 county -> city", f"{report['lag_city'][1] * 1000:,.0f} ms", "", ""),
+        ("lag p99 city -> province", f"{report['lag_hop2'][1] * 1000:,.0f} ms", "", ""),
+        ("lag p50 county -> province", f"{report['lag_prov'][0] * 1000:,.0f} ms", "", ""),
+        ("lag p99 county -> province", f"{report['lag_prov'][1] * 1000:,.0f} ms",
+         f"<= {TARGET_LAG_P99 * 1000:,.0f} ms", _verdict(report["lag_prov"][1] <= TARGET_LAG_P99)),
+        (f"catch-up city ({args.outage:g} s outage)", f"{report['catchup_city']:,.0f} records/s "
+         f"= {report['catchup_city'] / args.rate:.1f}x", f">= {TARGET_CATCHUP:g}x",
+         _verdict(report["catchup_city"] >= TARGET_CATCHUP * args.rate)),
+        ("catch-up province", f"{report['catchup_province']:,.0f} records/s "
+         f"= {report['catchup_province'] / args.rate:.1f}x", f">= {TARGET_CATCHUP:g}x",
+         _verdict(report["catchup_province"] >= TARGET_CATCHUP * args.rate)),
+        ("openssl ed25519 verify, 1 core", f"{report['openssl']:,.0f} verifies/s", "", ""),
+        ("Python cryptography verify", f"{report['python']:,.0f} verifies/s", "", ""),
+    ]
+    w1 = max(len(r[0]) for r in rows)
+    w2 = max(len(r[1]) for r in rows)
+    _say(f"{'figure':<{w1}}  {'measured':>{w2}}  {'target':<10}  result")
+    _say("-" * (w1 + w2 + 22))
+    for a, b, c, d in rows:
+        _say(f"{a:<{w1}}  {b:>{w2}}  {c:<10}  {d}")
+    ossl = report["openssl"]
+    if ossl == ossl:  # not NaN: openssl was found
+        _say(f"hop rates as a share of openssl verifies/s on one core ({ossl:,.0f}): hop 1 {report['hop1'] / ossl:.2f}, "
+             f"hop 2 {report['hop2'] / ossl:.2f}"
+             + (f", pipeline {report['pipeline'] / ossl:.2f}" if "pipeline" in report else ""))
+    _say(f"run: {args.records:,} records, batches of {args.batch_size}, steady {args.steady:g} s at "
+         f"{args.rate:g}/s, outage {args.outage:g} s, checkpoints every {args.checkpoint_every:g} s; "
+         f"county, city and province on PostgreSQL")
+
+
+def show_logs(run: Run) -> None:
+    """The tail of each node's federation log, on stderr (the run failed)."""
+    for n in run.nodes.values():
+        t = n.tail()
+        if t:
+            print(f"--- {n.node_id} federation log (tail) ---\n{t}", file=sys.stderr)
+
+
+def clean_up(run: Run, ok: bool) -> None:
+    """Stop the poller and the processes, close the county, drop the databases; keep the
+    temporary directory if asked to or if the run failed."""
+    steps: list[tuple[str, Callable[[], None]]] = []
+    if run.poller is not None:
+        steps.append(("poller", run.poller.stop))
+    steps += [(f"{n.node_id} process", n.stop) for n in run.nodes.values()]
+    if run.county is not None:
+        steps.append(("county engine", run.county.close))
+    steps += [(name, functools.partial(_pg_exec, run.args.pg_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+              for name in run.dbs.values()]
+    for what, fn in steps:
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - clean up the rest regardless
+            print(f"warning: cleaning up {what}: {type(e).__name__}: {e}", file=sys.stderr)
+    if run.args.keep or not ok:
+        _say(f"kept {run.tmp} (identities, federation logs)")
+    else:
+        shutil.rmtree(run.tmp, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    run = Run(parse_args(argv))
     _say(f"yiwang federation sync bench — {os.cpu_count()} CPUs, Python {platform.python_version()}, "
          f"all nodes and PostgreSQL on this machine")
+    ok = False
     try:
-        # ---------------------------------------------------------------- 1. baselines
-        ossl, version = openssl_verifies(args.openssl_seconds)
-        pyv = python_verifies(min(3.0, float(args.openssl_seconds)))
-        report.update(openssl=ossl, python=pyv)
-        _say(f"baseline: openssl speed -seconds {args.openssl_seconds} ed25519 ({version}): "
-             f"{_fmt(ossl)} verifies/s on one core; Python cryptography (federation.inbox.verify_signature): "
-             f"{_fmt(pyv)} verifies/s")
-
-        # ---------------------------------------------------------------- setup
-        _say(f"setup: identities for {', '.join(n for n, *_ in NODES)} (enrolled, signed directory) in a temp dir; "
-             f"PostgreSQL databases {', '.join(dbs.values())}")
-        dirs = make_identities(tmp)
-        for n, *_ in NODES:
-            urls[n] = fresh_database(args.pg_url, dbs[n])
-        for n, _name, parent, hall in NODES:
-            nodes[n] = FedNode(n, hall, nodes[parent] if parent else None, dirs[n], urls[n], id_key,
-                               args.batch_size, args.checkpoint_every)
-        county = County(urls[COUNTY], dirs[COUNTY], id_key.encode())
-        dbnames = tuple(dbs.values())
-
-        def pg_pids() -> list[int]:
-            import psycopg
-
-            with psycopg.connect(_libpq(args.pg_url), autocommit=True) as c:
-                return [r[0] for r in c.execute("SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s)",
-                                                (list(dbnames),))]
-
-        fed = [nodes[COUNTY], nodes[CITY], nodes[PROVINCE]]
-
-        # ---------------------------------------------------------------- 2. generate
-        _say(f"generate: {args.records:,} records at the county (PostgreSQL), {args.chunk} per transaction, "
-             f"through federation.log.append_pending + seal_queued (queue, then seal, chain, accumulate, insert, "
-             f"apply to the county's library)")
-        with CpuWindow("generate", [], pg_pids) as w:
-            t0 = time.monotonic()
-            left = args.records
-            while left > 0:
-                county.append(min(args.chunk, left))
-                left -= min(args.chunk, left)
-            gen_dt = time.monotonic() - t0
-        report["append"] = args.records / gen_dt
-        _say(f"    {args.records:,} records in {gen_dt:.1f} s: {report['append']:,.0f} records/s appended")
-        _say(w.line())
-        n_total = county.head
-
-        poller = HeadPoller({CITY: urls[CITY], PROVINCE: urls[PROVINCE]}, args.poll)
-        poller.start()
-
-        def hop(key: str, sender: str, receiver: str, name: str) -> None:
-            """Start the sender's uplink and time until the receiver holds every record."""
-            with CpuWindow(key, fed, pg_pids) as w:
-                since = time.monotonic()
-                nodes[sender].start(uplink=True)
-                poller.wait_for(receiver, n_total, 3600, key)
-            r, dt, n, startup = poller.rate(receiver, since, n_total)
-            report[key] = r
-            _say(f"    {n:,} records verified and stored at the {name} in {dt:.1f} s after the first batch "
-                 f"({startup:.1f} s to start and connect): {r:,.0f} records/s")
-            _say(w.line())
-            _say(w.per_record(receiver, name, n))
-
-        # ---------------------------------------------------------------- 3. hop 1
-        _say(f"hop 1: county -> city, {n_total:,} records (the city has no uplink; batches of {args.batch_size})")
-        nodes[CITY].start(uplink=False)
-        hop("hop1", COUNTY, CITY, "city")
-        nodes[COUNTY].stop()
-
-        # ---------------------------------------------------------------- 4. hop 2
-        _say(f"hop 2: city -> province, {n_total:,} records (the county's uplink stopped)")
-        nodes[PROVINCE].start(uplink=False)
-        nodes[CITY].stop()
-        hop("hop2", CITY, PROVINCE, "province")
-
-        # ---------------------------------------------------------------- 5. concurrent pipeline
-        if not args.skip_pipeline:
-            _say(f"pipeline: city and province databases recreated; county -> city -> province at once, "
-                 f"{n_total:,} records")
-            nodes[CITY].stop()
-            nodes[PROVINCE].stop()
-            for n in (CITY, PROVINCE):
-                fresh_database(args.pg_url, dbs[n])
-                poller.reset(n)
-            nodes[PROVINCE].start(uplink=False)
-            nodes[CITY].start(uplink=True)
-            with CpuWindow("pipeline", fed, pg_pids) as w:
-                since = time.monotonic()
-                nodes[COUNTY].start(uplink=True)
-                poller.wait_for(PROVINCE, n_total, 3600, "pipeline")
-            rc, _, _, first = poller.rate(CITY, since, n_total)
-            end = poller.arrival(PROVINCE, n_total)
-            e2e = n_total / (end - (since + first)) if end else float("nan")
-            report["pipeline"] = e2e
-            _say(f"    city {rc:,.0f} records/s; all {n_total:,} at the province {end - since - first:.1f} s after the "
-                 f"first reached the city: {e2e:,.0f} records/s end to end")
-            _say(w.line())
+        baseline(run)
+        set_up(run)
+        generate(run)
+        hop1(run)
+        hop2(run)
+        if run.args.skip_pipeline:
+            run.nodes[COUNTY].start(uplink=True)  # the city's uplink runs since hop 2
         else:
-            nodes[COUNTY].start(uplink=True)
-
-        # ---------------------------------------------------------------- 6. steady rate, lag
-        _say(f"steady: {args.rate:g} records/s at the county for {args.steady:g} s ({int(args.rate * TICK)} every "
-             f"{TICK * 1000:.0f} ms), everything running; heads polled every {args.poll * 1000:.0f} ms")
-        lo = county.head + 1
-        with CpuWindow("steady", fed, pg_pids) as w:
-            fr = FixedRate(county, args.rate)
-            while time.monotonic() - fr.t0 < args.steady:
-                fr.step()
-            hi = county.head
-            poller.wait_for(PROVINCE, hi, 120, "steady drain")
-        l_city = lags(county, poller, CITY, lo, hi)
-        l_prov = lags(county, poller, PROVINCE, lo, hi)
-        l_hop2 = [b - a for a, b in zip(l_city, l_prov)]
-        report.update(lag_city=(pct(l_city, 50), pct(l_city, 99), max(l_city)),
-                      lag_hop2=(pct(l_hop2, 50), pct(l_hop2, 99), max(l_hop2)),
-                      lag_prov=(pct(l_prov, 50), pct(l_prov, 99), max(l_prov)))
-        _say(f"    {hi - lo + 1:,} records; appends up to {fr.late_max * 1000:.0f} ms behind schedule")
-        for label, key in (("county -> city", "lag_city"), ("city -> province", "lag_hop2"),
-                           ("county -> province", "lag_prov")):
-            p50, p99, mx = report[key]
-            _say(f"    lag {label:<19} p50 {p50 * 1000:7.0f} ms   p99 {p99 * 1000:7.0f} ms   max {mx * 1000:7.0f} ms")
-        _say(w.line())
-
-        # ---------------------------------------------------------------- 7. outage and catch-up
-        _say(f"outage: the city killed (SIGKILL) for {args.outage:g} s while the county appends {args.rate:g} "
-             f"records/s; then restarted, arrivals continuing, until the lag is back within {TARGET_LAG_P99:g} s")
-        nodes[CITY].stop(signal.SIGKILL)
-        fr = FixedRate(county, args.rate)
-        t_down = fr.t0
-        while time.monotonic() - t_down < args.outage:
-            fr.step()
-        with CpuWindow("catch-up", fed, pg_pids) as w:
-            t_restart = time.monotonic()
-            base = {n: poller.head(n) for n in (CITY, PROVINCE)}
-            backlog = county.head - base[PROVINCE]
-            nodes[CITY].start(uplink=True)
-            caught: dict[str, float] = {}
-            limit = t_restart + max(300.0, 5 * args.outage)
-            while len(caught) < 2:
-                fr.step()
-                now = time.monotonic()
-                for n in (CITY, PROVINCE):
-                    if n not in caught and now - t_restart > 1.0:
-                        # caught up: the receiver holds everything committed TARGET_LAG_P99 s ago
-                        if poller.head(n) >= county.seq_at(now - TARGET_LAG_P99):
-                            caught[n] = now
-                if now > limit:
-                    raise TimeoutError(f"no catch-up within {limit - t_restart:.0f} s (heads: city "
-                                       f"{poller.head(CITY)}, province {poller.head(PROVINCE)}, county {county.head})")
-            hi = county.head
-            poller.wait_for(PROVINCE, hi, 120, "final drain")
-        t_end = max(caught.values())
-        arrived = (county.seq_at(t_end) - county.seq_at(t_restart)) / (t_end - t_restart)
-        _say(f"    backlog at restart {backlog:,} records ({args.outage:g} s x {args.rate:g}/s); appends up to "
-             f"{fr.late_max * 1000:.0f} ms behind schedule, {arrived:,.0f} records/s arrived during the catch-up")
-        for n, label in ((CITY, "city"), (PROVINCE, "province")):
-            s = [x for x in poller.samples[n] if x[0] > t_restart]
-            t_first = s[0][0] if s else float("nan")
-            done = caught[n]
-            applied = max(q for t, q in poller.samples[n] if t <= done) - base[n]
-            rate = applied / (done - t_first) if done > t_first else float("nan")
-            report[f"catchup_{label}"] = rate
-            _say(f"    {label:<8} first record {t_first - t_restart:5.1f} s after the restart, caught up after "
-                 f"{done - t_restart:5.1f} s: {applied:,} records at {rate:,.0f} records/s = "
-                 f"{rate / args.rate:.1f}x the arrival rate")
-        _say(w.line())
-
-        # ---------------------------------------------------------------- 8. check
-        import psycopg
-
-        heads = {}
-        for n in (COUNTY, CITY, PROVINCE):
-            with psycopg.connect(_libpq(urls[n]), autocommit=True) as c:
-                h = c.execute("SELECT seq, acc FROM fed_heads WHERE origin = %s", (COUNTY,)).fetchone()
-                cnt = c.execute("SELECT count(*) FROM fed_records WHERE origin = %s", (COUNTY,)).fetchone()[0]
-                alerts = c.execute("SELECT count(*) FROM fed_alerts").fetchone()[0]
-                libc = c.execute("SELECT count(*), md5(string_agg(concat_ws(':', service_code, origin, status, "
-                                 "last_event, record_seq, record_hash, concluded_at), ',' ORDER BY service_code)) "
-                                 "FROM lib_cases").fetchone()
-                libl = c.execute("SELECT count(*), md5(string_agg(concat_ws(':', number, service_code, status, "
-                                 "digest, record_seq), ',' ORDER BY number)) FROM lib_licenses").fetchone()
-                heads[n] = (h[0], h[1], cnt, alerts, libc[0], libl[0], libc[1], libl[1])
-        same = len({h[:3] + h[4:] for h in heads.values()}) == 1
-        no_alerts = all(h[3] == 0 for h in heads.values())
-        agree = ("hold the same log (head, accumulator, count) and library (digest of cases and licenses)"
-                 if same else "DIFFER: " + repr(heads))
-        alerted = "no alerts" if no_alerts else "ALERTS: " + repr({n: h[3] for n, h in heads.items()})
-        _say(f"check: county log #{heads[COUNTY][0]:,}, {heads[COUNTY][4]:,} cases, {heads[COUNTY][5]:,} licenses; "
-             f"city and province {agree}; {alerted}")
-
-        # ---------------------------------------------------------------- summary
-        _say()
-        ratio = "openssl verifies/s on one core"
-        rows = [
-            ("county append (in-process)", f"{report['append']:,.0f} records/s", "", ""),
-            ("hop 1 county -> city", f"{report['hop1']:,.0f} records/s",
-             f">= {TARGET_HOP:,.0f}/s", _verdict(report["hop1"] >= TARGET_HOP)),
-            ("hop 2 city -> province", f"{report['hop2']:,.0f} records/s",
-             f">= {TARGET_HOP:,.0f}/s", _verdict(report["hop2"] >= TARGET_HOP)),
-        ]
-        if "pipeline" in report:
-            rows.append(("pipeline, both hops at once", f"{report['pipeline']:,.0f} records/s", "", ""))
-        rows += [
-            ("lag p99 county -> city", f"{report['lag_city'][1] * 1000:,.0f} ms", "", ""),
-            ("lag p99 city -> province", f"{report['lag_hop2'][1] * 1000:,.0f} ms", "", ""),
-            ("lag p50 county -> province", f"{report['lag_prov'][0] * 1000:,.0f} ms", "", ""),
-            ("lag p99 county -> province", f"{report['lag_prov'][1] * 1000:,.0f} ms",
-             f"<= {TARGET_LAG_P99 * 1000:,.0f} ms", _verdict(report["lag_prov"][1] <= TARGET_LAG_P99)),
-            (f"catch-up city ({args.outage:g} s outage)", f"{report['catchup_city']:,.0f} records/s "
-             f"= {report['catchup_city'] / args.rate:.1f}x", f">= {TARGET_CATCHUP:g}x",
-             _verdict(report["catchup_city"] >= TARGET_CATCHUP * args.rate)),
-            ("catch-up province", f"{report['catchup_province']:,.0f} records/s "
-             f"= {report['catchup_province'] / args.rate:.1f}x", f">= {TARGET_CATCHUP:g}x",
-             _verdict(report["catchup_province"] >= TARGET_CATCHUP * args.rate)),
-            ("openssl ed25519 verify, 1 core", f"{report['openssl']:,.0f} verifies/s", "", ""),
-            ("Python cryptography verify", f"{report['python']:,.0f} verifies/s", "", ""),
-        ]
-        w1 = max(len(r[0]) for r in rows)
-        w2 = max(len(r[1]) for r in rows)
-        _say(f"{'figure':<{w1}}  {'measured':>{w2}}  {'target':<10}  result")
-        _say("-" * (w1 + w2 + 22))
-        for a, b, c, d in rows:
-            _say(f"{a:<{w1}}  {b:>{w2}}  {c:<10}  {d}")
-        if ossl == ossl:
-            _say(f"hop rates as a share of {ratio} ({ossl:,.0f}): hop 1 {report['hop1'] / ossl:.2f}, "
-                 f"hop 2 {report['hop2'] / ossl:.2f}"
-                 + (f", pipeline {report['pipeline'] / ossl:.2f}" if "pipeline" in report else ""))
-        _say(f"run: {args.records:,} records, batches of {args.batch_size}, steady {args.steady:g} s at "
-             f"{args.rate:g}/s, outage {args.outage:g} s, checkpoints every {args.checkpoint_every:g} s; "
-             f"county, city and province on PostgreSQL")
+            pipeline(run)
+        steady(run)
+        outage(run)
+        end_check(run)
+        summary(run)
         ok = True
     except BaseException:
-        for n in nodes.values():
-            t = n.tail()
-            if t:
-                print(f"--- {n.node_id} federation log (tail) ---\n{t}", file=sys.stderr)
+        show_logs(run)
         raise
     finally:
-        cleanup: list[tuple[str, Callable[[], None]]] = []
-        if poller is not None:
-            cleanup.append(("poller", poller.stop))
-        cleanup += [(f"{n.node_id} process", n.stop) for n in nodes.values()]
-        if county is not None:
-            cleanup.append(("county engine", county.close))
-        cleanup += [(name, lambda name=name: _pg_exec(args.pg_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    for name in dbs.values()]
-        for what, fn in cleanup:
-            try:
-                fn()
-            except Exception as e:  # noqa: BLE001 - clean up the rest regardless
-                print(f"warning: cleaning up {what}: {type(e).__name__}: {e}", file=sys.stderr)
-        if args.keep or not ok:
-            _say(f"kept {tmp} (identities, federation logs)")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(run, ok)
     return 0
 
 
