@@ -10,12 +10,12 @@ county's database holds the demo hall (``node.seed.load_demo``, as ``yiwang seed
 generates case lifecycles in bulk (about 2,000 cases open at once): each case a ``Case`` of one of
 the hall's items (service code from ``node.domain.servicecode``, a resident ID checked by
 ``node.domain.identity``, five material digests), moved through the state machine
-(``node.domain.lifecycle.decide``, deadlines from the working calendar, a license on approval) and
-each event recorded by ``federation.log.record_case_event`` — the services' builder: masked name
-and ID, keyed hashes, license digest. A chunk of events is one unit of work
-(``NodeContext.uow``): queued with its commit (``federation.log.append_pending``: on PostgreSQL the
-events are committed to the queue with the change) and sealed, chained, accumulated, inserted and
-applied to the county's own library right after it (``seal_queued``).
+(``node.domain.lifecycle.decide``, deadlines by ``node.domain.deadlines``, a license on approval)
+and each event recorded as the services record it (``Work.case_event`` -> the node's event sink,
+the federation's ``SignedLog``: masked name and ID, keyed hashes, license digest). A chunk of
+events is one unit of work (``NodeContext.uow``): queued with its commit (on PostgreSQL the events
+are committed to the queue with the change) and sealed, chained, accumulated, inserted and applied
+to the county's own library right after it (``SignedLog.seal_queued``).
 
 Phases (one run):
 
@@ -75,17 +75,16 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.orm import Session
 
 # The project's code the bench is built from (public functions; keep this list working).
 from federation.demo import Federation
 from federation.inbox import verify_signature
-from federation.log import record_case_event, seal_queued
-from federation.runtime import attach_identity
+from federation.plugin import attach
 from node.config import Settings
 from node.domain.identity import resident_id_check, validate_id
 from node.domain.items import StageDef
-from node.domain.lifecycle import TERMINAL, Actor, Event, Result, Status, decide, responsible_roles
+from node.domain import deadlines
+from node.domain.lifecycle import Actor, Event, Result, Status, decide, responsible_roles
 from node.domain.roles import Role
 from node.domain.servicecode import make_code, random_part
 from node.persistence.migrate import upgrade
@@ -93,7 +92,7 @@ from node.persistence.models import Case, CaseMaterial, Department, License, Sta
 from node.seed import load_demo
 from node.services.cases import state_of
 from node.services.catalog import list_items, stage_defs
-from node.services.context import NodeContext
+from node.services.context import NodeContext, Work
 from node.services.org import list_departments
 
 TARGET_HOP = 5000.0  # records/s verified and stored, per hop
@@ -268,14 +267,15 @@ class CaseStream:
 
     Each case is a ``Case`` of one of the hall's published items, moved through the project's
     state machine (``node.domain.lifecycle.decide``, by a staff member of a responsible role) and
-    recorded with ``federation.log.record_case_event`` -- the builder the services call -- so the
-    masking, keyed hashes, material digests and license digests are the project's own."""
+    recorded through the unit of work's ``case_event`` -- the node's event sink, the federation's
+    ``SignedLog``, as the services record them -- so the masking, keyed hashes, material digests
+    and license digests are the project's own; deadlines follow ``node.domain.deadlines``."""
 
     def __init__(self, ctx: NodeContext, seed: int = 20260302, open_cases: int = 2000) -> None:
         self.rng = random.Random(seed)
         self.calendar = ctx.calendar()
-        self.items = [(v, stage_defs(v)) for v in list_items(ctx)]
-        self.dept_codes = {d.id: d.code for d in list_departments(ctx)}
+        self.items = [(v, stage_defs(v)) for v in ctx.run(None, list_items)]
+        self.dept_codes = {d.id: d.code for d in ctx.run(None, list_departments)}
         self.staff: dict[tuple[str, int | None], list[int]] = {}  # (role, department) -> ids
         self.by_role: dict[str, list[int]] = {}
         with ctx.factory() as s:
@@ -309,8 +309,8 @@ class CaseStream:
         case.materials = [CaseMaterial(department_id=v.department_id, digest=self._digest()) for _ in range(5)]
         return SimCase(case, stages, _script(rng, len(stages)))
 
-    def emit(self, session: Session, now: datetime) -> None:
-        """The next event of one of the open cases, recorded in ``session`` (a unit of work's)."""
+    def emit(self, uow: Work, now: datetime) -> None:
+        """The next event of one of the open cases, recorded in ``uow``."""
         rng = self.rng
         if len(self.open) < self.open_cases:
             i = len(self.open)
@@ -335,8 +335,8 @@ class CaseStream:
             kw.update(reason=REASONS[event], extension_days=EXTENSION_DAYS)
         else:  # as cases.apply_transition records it
             actor, kw["reason"] = self._transition(sim, event, now.date()), REASONS.get(event)
-        record_case_event(session, case, event, occurred_at=now, actor=actor.label if actor else "applicant",
-                          actor_role=actor.role.value if actor is not None and actor.role else None, **kw)
+        uow.case_event(case, event, occurred_at=now, actor=actor.label if actor else "applicant",
+                       actor_role=actor.role.value if actor is not None and actor.role else None, **kw)
 
     def _staff_for_channel(self, case: Case) -> Actor:
         return self._staff(Role.CLERK if case.channel == "window" else Role.AGENT, case.department_id)
@@ -359,14 +359,9 @@ class CaseStream:
         case.stage_index = d.after.stage_index
         case.resume_status = d.after.resume_status.value if d.after.resume_status else None
         case.resume_stage_index = d.after.resume_stage_index
-        cal, v = self.calendar, case.item_version
-        if ev == Event.ACCEPT:
-            case.legal_deadline = cal.add_working_days(on, v.legal_limit_days)
-            case.promised_deadline = cal.add_working_days(on, v.promised_limit_days)
-        if d.entered_stage is not None and not d.clock_resumes and before.stage_index != d.after.stage_index:
-            case.stage_deadline = cal.add_working_days(on, d.entered_stage.time_limit_days)
-        if d.after.status in TERMINAL:
-            case.stage_deadline = None
+        v = case.item_version
+        deadlines.after_decision(deadlines.Clock.of(case), d, on, self.calendar, v.legal_limit_days,
+                                 v.promised_limit_days).write_to(case)
         if d.after.status == Status.CONCLUDED:
             case.result = d.result.value if d.result else None
             if d.result == Result.APPROVED and v.issues_license:
@@ -374,11 +369,7 @@ class CaseStream:
         return actor
 
     def _extend(self, case: Case) -> None:
-        case.extended_days += EXTENSION_DAYS
-        for attr in ("legal_deadline", "promised_deadline", "stage_deadline"):
-            old = getattr(case, attr)
-            if old is not None:
-                setattr(case, attr, self.calendar.add_working_days(old, EXTENSION_DAYS))
+        deadlines.extended(deadlines.Clock.of(case), EXTENSION_DAYS, self.calendar).write_to(case)
 
     def _issue_license(self, case: Case, on: date) -> None:
         v = case.item_version
@@ -393,7 +384,7 @@ class CaseStream:
 class County:
     """The county's node in-process: the demo hall on its own database, its log appended by units
     of work as the services' are (events recorded while the transaction is open, queued at its
-    commit by ``federation.log.append_pending``) and sealed right after by ``seal_queued``."""
+    commit by the ``SignedLog``'s commit hook) and sealed right after by its ``seal_queued``."""
 
     def __init__(self, url: str, data_dir: Path, id_key: bytes) -> None:
         hall = next(h for n, _name, _parent, h in NODES if n == COUNTY)
@@ -401,9 +392,9 @@ class County:
                                                        node_name=hall))
         for _ in load_demo(self.ctx, secrets.token_urlsafe(12)):  # the hall of `yiwang seed demo`
             pass
-        if attach_identity(self.ctx) is None:
+        if self.ctx.signer is None:  # the federation plugin gave the context its ports from the identity
             raise SystemExit(f"{COUNTY} has no federation identity in {data_dir}")
-        self.ctx.id_hash_key = id_key
+        attach(self.ctx, self.ctx.signer, id_key)
         self.ctx.link_queued = lambda: None  # no linker at commit: append() seals right after it
         self.stream = CaseStream(self.ctx)
         self.commits: list[tuple[float, int, int]] = []  # (monotonic commit time, first seq, last seq)
@@ -415,14 +406,15 @@ class County:
     def append(self, n: int) -> tuple[float, int, int]:
         now = self.ctx.clock()
         with self.ctx.uow(now=now) as uow:
-            # Held for the transaction: record_case_event's look-up of the case's department then
+            # Held for the transaction: the event builder's look-up of the case's department then
             # hits the session's (weak) identity map instead of querying once per event.
             departments = uow.session.scalars(select(Department)).all()  # noqa: F841
             for _ in range(n):
-                self.stream.emit(uow.session, now)
+                self.stream.emit(uow, now)
             uow.commit()  # PostgreSQL: the events committed to the queue with the transaction
         first = self.head + 1
-        sealed = seal_queued(lambda: self.ctx.uow(now=now))
+        assert self.ctx.events is not None
+        sealed = self.ctx.events.seal_queued(self.ctx.factory, now)
         assert sealed == n, f"{sealed} of {n} events sealed"
         c = (time.monotonic(), first, first + n - 1)
         self.commits.append(c)
@@ -805,7 +797,7 @@ def generate(run: Run) -> None:
     args, county = run.args, run.county
     assert county is not None
     _say(f"generate: {args.records:,} records at the county (PostgreSQL), {args.chunk} per transaction, "
-         f"through federation.log.append_pending + seal_queued (queue, then seal, chain, accumulate, insert, "
+         f"through the unit of work and SignedLog.seal_queued (queue, then seal, chain, accumulate, insert, "
          f"apply to the county's library)")
     with run.window("generate", []) as w:
         t0 = time.monotonic()

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+import federation.plugin
 import federation.runtime
 import node.config
 from node.cli import main
@@ -107,8 +108,9 @@ def containers() -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
 
 
 def documented_env() -> set[str]:
-    """Variables documented by node/config.py (its table) or federation/runtime.py."""
-    text = (node.config.__doc__ or "") + Path(federation.runtime.__file__).read_text("utf-8")
+    """Variables documented by node/config.py (its table), federation/runtime.py or federation/plugin.py."""
+    text = (node.config.__doc__ or "") + "".join(Path(m.__file__).read_text("utf-8")
+                                                 for m in (federation.runtime, federation.plugin))
     return set(re.findall(r"\b(YIWANG_[A-Z0-9_]+)\b", text)) | ALWAYS_ALLOWED_ENV
 
 
