@@ -20,6 +20,7 @@ from federation.library import apply_records, insert_rows
 from federation.pb.v1 import federation_pb2 as pb
 from node.domain.masking import keyed_hash, mask_id_number, mask_name
 from node.persistence.models import Case, Department, FedHead, FedQueued, FedRecord
+from node.persistence.session import links_after_commit
 from node.persistence.uow import UnitOfWork
 from node.ports import CaseEventFacts
 
@@ -38,10 +39,23 @@ class SignedLog:
     def __init__(self, signer: Signer, id_key: bytes) -> None:
         self.signer = signer
         self.id_key = id_key
+        self._departments: dict[int, tuple[str, str]] = {}
 
     def record(self, uow: UnitOfWork, case: Case, facts: CaseEventFacts) -> None:
         """Build the record of ``case`` as it stands now; sealed or queued when ``uow`` commits."""
-        uow.hook(self, lambda: _Pending(self)).events.append(case_event(uow, case, facts, self.id_key))
+        dept = self._department(uow, case.department_id)
+        uow.hook(self, lambda: _Pending(self)).events.append(case_event(uow, case, facts, self.id_key, dept))
+
+    def _department(self, uow: UnitOfWork, dept_id: int) -> tuple[str, str]:
+        """(code, name) of a department, read once per process: departments are created, never
+        renamed or renumbered (``services.org``), so a record names them as they are."""
+        known = self._departments.get(dept_id)
+        if known is None:
+            d = uow.session.get(Department, dept_id)
+            known = (d.code, d.name) if d is not None else ("", "")
+            if d is not None:
+                self._departments[dept_id] = known
+        return known
 
     def seal_queued(self, factory: sessionmaker[Session], now: datetime) -> int:
         return seal_queued(factory, now, self.signer)
@@ -62,16 +76,15 @@ class _Pending:
         pass
 
 
-def case_event(uow: UnitOfWork, case: Case, f: CaseEventFacts, key: bytes) -> pb.CaseEvent:
+def case_event(uow: UnitOfWork, case: Case, f: CaseEventFacts, key: bytes, dept: tuple[str, str]) -> pb.CaseEvent:
     """The ``CaseEvent`` of ``case`` as it stands now (personal identifiers as keyed hashes and
-    masked forms, materials as digests)."""
+    masked forms, materials as digests); ``dept`` is the case's department (code, name)."""
     v = case.item_version
     stages = v.stages
     idx = case.stage_index if case.stage_index is not None else -1
-    dept = uow.session.get(Department, case.department_id)
     ev = pb.CaseEvent(
         service_code=case.code, item_code=case.item_code, item_version=v.version, item_name=v.name,
-        department_code=dept.code if dept else "", department_name=dept.name if dept else "",
+        department_code=dept[0], department_name=dept[1],
         event=f.event, status=case.status, stage_index=idx,
         stage_kind=stages[idx]["kind"] if idx >= 0 else "", stage_name=(stages[idx].get("name") or "") if idx >= 0 else "",
         occurred_at_ms=_ms(f.occurred_at), recorded_at_ms=_ms(uow.now), backfilled=f.backfilled,
@@ -86,7 +99,7 @@ def case_event(uow: UnitOfWork, case: Case, f: CaseEventFacts, key: bytes) -> pb
     lic = case.license
     if lic is not None and f.event in ("conclude", "record_paper_result", "license"):
         fields = [lic.number, lic.name, keyed_hash(key, lic.holder_id_number), _d(lic.valid_from),
-                  _d(lic.valid_until), dept.name if dept else "", lic.status]
+                  _d(lic.valid_until), dept[1], lic.status]
         ev.license.CopyFrom(pb.License(
             number=lic.number, name=lic.name, holder_hash=fields[2], holder_masked=mask_name(lic.holder_name),
             valid_from=fields[3], valid_until=fields[4], issuing_department=fields[5], status=lic.status,
@@ -111,7 +124,7 @@ def append_pending(uow: UnitOfWork, signer: Signer, events: list[pb.CaseEvent]) 
     if not events:
         return []
     now_ms = _ms(uow.now)
-    if uow.dialect == "postgresql":  # sent with the rows, the audit queue insert and the COMMIT: no round trip
+    if uow.links_after_commit:  # sent with the rows, the audit queue insert and the COMMIT: no round trip
         uow.audit.with_commit.append(
             (_QUEUE_PG, {"ms": now_ms, "events": [ev.SerializeToString(deterministic=True) for ev in events]}))
         uow.link_needed = True
@@ -160,7 +173,7 @@ def seal_queued(factory: sessionmaker[Session], now: datetime, signer: Signer, b
     events sealed, inserted and applied, and deleted from the queue -- all or nothing, so a crash
     leaves each event queued or sealed, never lost. Events of transactions still in flight are
     sealed by a later call. Nothing is ever queued on SQLite."""
-    if factory.kw["bind"].dialect.name != "postgresql":
+    if not links_after_commit(factory.kw["bind"]):
         return 0
     total = 0
     while True:

@@ -5,6 +5,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from node.config import Settings
+from node.persistence.session import links_after_commit
 from node.services.context import NodeContext
 
 from .errors import ErrorSchema, register_error_handlers
@@ -21,7 +22,7 @@ def create_app(settings: Settings | None = None, ctx: NodeContext | None = None)
 
         ctx = NodeContext.build(settings)  # with the federation's ports, once the node has an identity
         ctx.dispatch_notifications = make_dispatcher(ctx)
-        if ctx.engine.dialect.name == "postgresql":
+        if links_after_commit(ctx.engine):
             ctx.link_queued = PostCommitLinker(ctx.link_now, linger=0.05)
     app = Flask("yiwang", static_folder=None)
     app.config.update(

@@ -68,10 +68,13 @@ def _roles(*roles: Role, why: str) -> Rule:
 
 
 def _submit(a: Actor, t: Target) -> str | None:
-    if a.kind == "applicant" or a.role in (Role.AGENT, Role.CHIEF):
+    """Online by the applicant, by a service point's agent, or at the window: a clerk of the
+    hall's window (no department) takes every item, a department's clerk or chief representative
+    only that department's (without an item, only the channel is asked)."""
+    if a.kind == "applicant" or a.role == Role.AGENT:
         return None
-    if a.role == Role.CLERK:
-        if a.department_id not in (None, t.department_id):
+    if a.role in (Role.CLERK, Role.CHIEF):
+        if t.department_id is not None and a.department_id not in (None, t.department_id):
             return "this window accepts its own department's items only"
         return None
     return "cases are submitted online, at the window or by a service-point agent"

@@ -26,7 +26,7 @@ from sqlalchemy import BigInteger, LargeBinary, String, Table, TextClause, bindp
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import Audited, AuditEntry, AuditHead
-from .session import unit_of_work
+from .session import links_after_commit, unit_of_work
 from .sql import pipelined
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def insert_rows(uow: "UnitOfWork", table: Table, rows: list[dict[str, Any]], now
     pending = uow.audit.entries
     first = len(pending)
     capture_rows(uow.audit, table.name, "insert", rows)
-    if uow.dialect == "postgresql" and not now:
+    if uow.links_after_commit and not now:
         _check_json_safe(table)
         rows_json = b"[" + b",".join(e[CHANGES_JSON] for e in pending[first:]) + b"]"
         uow.audit.rows.append((table, rows_json.decode()))
@@ -217,7 +217,7 @@ def append_pending(uow: "UnitOfWork", commit: bool = False) -> int:
     actor = uow.audit_actor
     conn = uow.session.connection()  # Core statements in the session's transaction: no ORM bulk machinery
     head = payload_head(at_iso, actor)
-    if conn.dialect.name == "postgresql":
+    if uow.links_after_commit:
         writes, uow.audit.rows = uow.audit.rows, []
         parts = [payload_parts(e, at_iso, actor, head) for e in pending]
         entries = [[p.decode(), s.decode(), e["table"], e["key"][:64], e["op"]] for (p, s), e in zip(parts, pending)]
@@ -270,7 +270,7 @@ def chain_queued(factory: sessionmaker[Session], batch: int = 5000) -> int:
     or nothing, so a crash leaves each entry either queued or linked, never lost. Entries of
     transactions still in flight are not visible yet and are linked by a later call (the unit of
     work asks for one after every commit that queued). Nothing is ever queued on SQLite."""
-    if factory.kw["bind"].dialect.name != "postgresql":
+    if not links_after_commit(factory.kw["bind"]):
         return 0  # (and no transaction opened: on SQLite that would take the write lock)
     total = 0
     while True:

@@ -23,7 +23,7 @@ from node.domain.lifecycle import Actor
 from node.domain.policy import read_scope
 
 from .audit import AuditBuffer, append_pending
-from .session import UOW, unit_of_work
+from .session import UOW, links_after_commit, unit_of_work
 
 SYSTEM = Actor("system")
 
@@ -61,8 +61,10 @@ class UnitOfWork:
         self._done = False
 
     @property
-    def dialect(self) -> str:
-        return self._factory.kw["bind"].dialect.name  # type: ignore[no-any-return]
+    def links_after_commit(self) -> bool:
+        """PostgreSQL: the audit entries and case events of this unit of work are queued with it
+        and linked after its commit (``session.links_after_commit``)."""
+        return links_after_commit(self._factory.kw["bind"])
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._factory()

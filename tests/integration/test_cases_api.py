@@ -118,6 +118,46 @@ def test_window_accepts_on_submission(api, ctx):
     assert len(ctx.dispatched) == 2  # submitted + accepted
 
 
+def test_an_acceptance_refused_at_the_window_leaves_no_case_behind(api, ctx):
+    """Submission and acceptance at the window are one unit of work: all of it or none of it."""
+    item = api.get(f"/api/v1/catalog/items/{SIGN_ITEM}").json
+    stages = [{k: s[k] for k in ("kind", "name", "time_limit_days", "role")} for s in item["stages"]]
+    stages[0]["role"] = "handler"  # this department accepts through its handler, not the window clerk
+    r = api.put(f"/api/v1/items/{SIGN_ITEM}", {"version": item["version"], "stages": stages}, "admin")
+    assert r.status_code == 200, r.json
+    before = (count(ctx, Case), count(ctx, CaseMaterial), count(ctx, Notification), count(ctx, AuditEntry))
+    body = {"item_code": SIGN_ITEM, "materials": api.sign_materials(), "accept": True,
+            "applicant": {"name": "王五", "id_number": ID_NUMBER, "phone": "13700000000"}}
+    uploads = count(ctx, AuditEntry) - before[3]  # the uploads just made are audited; nothing else may be
+    r = api.post("/api/v1/cases", body, "clerk")
+    assert r.status_code == 403 and "accept" in r.json["message"], r.json
+    after = (count(ctx, Case), count(ctx, CaseMaterial), count(ctx, Notification), count(ctx, AuditEntry))
+    assert after == before[:3] + (before[3] + uploads,)
+    assert not ctx.dispatched
+    body["accept"] = False
+    assert api.post("/api/v1/cases", body, "clerk").status_code == 201  # the same application, not accepted
+
+
+def test_a_chief_representative_accepts_at_the_window_only_for_their_department(api, ctx):
+    body = {"item_code": SIGN_ITEM, "materials": api.sign_materials(), "accept": True,
+            "applicant": {"name": "王五", "id_number": ID_NUMBER}}
+    n = count(ctx, Case)
+    r = api.post("/api/v1/cases", body, "jj-chief")  # the traffic police's chief, a city-management item
+    assert r.status_code == 403 and r.json["errors"]["json"]["item_code"], r.json
+    assert count(ctx, Case) == n
+    r = api.post("/api/v1/cases", body, "cgj-chief")
+    assert r.status_code == 201 and r.json["status"] == "in_progress"
+
+
+def test_me_says_what_the_account_may_do(api):
+    clerk = api.get("/api/v1/auth/me", "clerk").json["may"]
+    assert {"submit_case", "accept_on_submission", "read_library"} <= set(clerk)
+    assert "decide_extension" not in clerk and "manage_items" not in clerk
+    approver = api.get("/api/v1/auth/me", "cgj-approver").json["may"]
+    assert "decide_extension" in approver and "submit_case" not in approver
+    assert "manage_items" in api.get("/api/v1/auth/me", "cgj-chief").json["may"]
+
+
 def test_refusal_and_denial_need_reasons(api):
     code = api.apply_online()
     r = api.post(f"/api/v1/cases/{code}/transitions", {"event": "refuse", "version": 1}, "clerk")

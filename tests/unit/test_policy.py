@@ -25,6 +25,7 @@ def test_submission_channels_and_the_clerks_own_department():
     assert can(staff(Role.CLERK, None), Action.SUBMIT_CASE, Target(department_id=3))  # a hall-wide window
     assert can(staff(Role.CLERK, 3), Action.SUBMIT_CASE, Target(department_id=3))
     assert not can(staff(Role.CLERK, 3), Action.SUBMIT_CASE, Target(department_id=4))
+    assert not can(staff(Role.CHIEF, 3), Action.SUBMIT_CASE, Target(department_id=4))
     for r in (Role.HANDLER, Role.REVIEWER, Role.APPROVER, Role.INSPECTOR, Role.ADMIN):
         assert not can(staff(r), Action.SUBMIT_CASE), r
     assert not can(APPLICANT, Action.ACCEPT_ON_SUBMISSION) and not can(staff(Role.AGENT), Action.RECORD_OFFLINE_CASE)

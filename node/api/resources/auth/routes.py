@@ -3,9 +3,10 @@ from node.api.blueprint import Blueprint
 
 from node.api.auth import SECURITY, bearer, current, unit_of_work
 from node.services import org
+from node.domain.policy import Target, allowed_actions
 from node.services.context import SYSTEM
 
-from .schemas import MeSchema, TokenCreateSchema, TokenSchema
+from .schemas import TokenCreateSchema, TokenSchema, WhoAmISchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Staff sign-in")
 
@@ -32,7 +33,9 @@ class Tokens(MethodView):
 @blp.route("/me")
 class Me(MethodView):
     @blp.doc(security=SECURITY)
-    @blp.response(200, MeSchema)
+    @blp.response(200, WhoAmISchema)
     def get(self):
-        """The signed-in staff member."""
-        return current().staff
+        """The signed-in staff member, and what they may do."""
+        me = current()
+        return {**{k: getattr(me.staff, k) for k in WhoAmISchema().fields if k != "may"},
+                "may": allowed_actions(me.actor, Target(department_id=me.actor.department_id))}

@@ -16,6 +16,13 @@ class MeSchema(Schema):
     absent = fields.Boolean()
 
 
+class WhoAmISchema(MeSchema):
+    may = fields.List(fields.String(), metadata={
+        "description": "what the policy lets this account do (node.domain.policy.Action), so a page shows only "
+                       "the buttons that will work; rules that depend on the record (own department, "
+                       "own request, an assigned case) are checked again when it acts"})
+
+
 class TokenSchema(Schema):
     token = fields.String()
     token_type = fields.String()
