@@ -66,10 +66,16 @@ def _load(session: Session, table: Table, key: str, keys: set[str]) -> dict[str,
     at = names.index(key)
     ordered = sorted(keys)
     if _postgres(session) is not None:  # one array parameter instead of a thousand
-        queries = [select(table).where(col == any_(bindparam("keys", ordered, type_=ARRAY(col.type))))]
-    else:
-        queries = [select(table).where(col.in_(ordered[i:i + _IN_CHUNK])) for i in range(0, len(ordered), _IN_CHUNK)]
+        stmt = _LOAD_PG.get((table.name, key))
+        if stmt is None:  # built once per table: cheaper than building (and cache-keying) one per batch
+            stmt = _LOAD_PG[(table.name, key)] = select(table).where(col == any_(bindparam("keys", type_=ARRAY(col.type))))
+        rows = session.connection().execute(stmt, {"keys": ordered})
+        return {row[at]: dict(zip(names, row)) for row in rows}
+    queries = [select(table).where(col.in_(ordered[i:i + _IN_CHUNK])) for i in range(0, len(ordered), _IN_CHUNK)]
     return {row[at]: dict(zip(names, row)) for q in queries for row in session.execute(q)}
+
+
+_LOAD_PG: dict[tuple[str, str], Any] = {}
 
 
 def _write(session: Session, table: Table, key: str, rows: dict[str, dict[str, Any]], new: set[str],

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import BigInteger, Table, any_, bindparam, delete, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 from federation.envelope import GENESIS, Parsed, Signer, accumulate, seal
@@ -132,12 +134,28 @@ def append_pending(uow: UnitOfWork, signer: Signer, events: list[pb.CaseEvent]) 
     return _seal(uow, signer, [(now_ms, ev) for ev in events], _lock_head(uow.session, signer.node_id))
 
 
-def _lock_head(session: Session, origin: str) -> FedHead | None:
-    """This node's head, row-locked for the rest of the transaction (None before its first record)."""
-    return session.execute(select(FedHead).where(FedHead.origin == origin).with_for_update()).scalar_one_or_none()
+# Built once, executed as Core on the session's connection: a seal is a handful of statements per
+# batch, and under load batches are small (the linker runs every few tens of milliseconds), so
+# building ORM statements (and the ORM's DML bookkeeping) cost more than the rows themselves.
+_HEADS = cast(Table, FedHead.__table__)
+_QUEUE = cast(Table, FedQueued.__table__)
+_LOCK = (select(_HEADS.c.seq, _HEADS.c.hash, _HEADS.c.acc).where(_HEADS.c.origin == bindparam("origin"))
+         .with_for_update())
+_SET_HEAD = (update(_HEADS).where(_HEADS.c.origin == bindparam("head_origin"))
+             .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"), acc=bindparam("new_acc"),
+                     updated_at=bindparam("new_updated_at", type_=_HEADS.c.updated_at.type)))
+_READ_QUEUE = (select(_QUEUE.c.id, _QUEUE.c.created_at_ms, _QUEUE.c.event).order_by(_QUEUE.c.id)
+               .limit(bindparam("batch")))
+_DELETE_QUEUED = delete(_QUEUE).where(_QUEUE.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger()))))
 
 
-def _seal(uow: UnitOfWork, signer: Signer, events: list[tuple[int, pb.CaseEvent]], head: FedHead | None) -> list[Parsed]:
+def _lock_head(session: Session, origin: str) -> Any:
+    """This node's head (seq, hash, acc), row-locked for the rest of the transaction (None
+    before its first record)."""
+    return session.connection().execute(_LOCK, {"origin": origin}).one_or_none()
+
+
+def _seal(uow: UnitOfWork, signer: Signer, events: list[tuple[int, pb.CaseEvent]], head: Any) -> list[Parsed]:
     """Number, sign and insert ``events`` (created at ms, event) after ``head`` (locked by
     ``_lock_head``); apply them to the library."""
     session, now = uow.session, uow.now
@@ -160,8 +178,8 @@ def _seal(uow: UnitOfWork, signer: Signer, events: list[tuple[int, pb.CaseEvent]
         session.add(FedHead(origin=signer.node_id, seq=seq, hash=prev.hex(), acc=acc.hex(), pushed_seq=0,
                             updated_at=now))
     else:
-        session.execute(update(FedHead).where(FedHead.origin == signer.node_id)
-                        .values(seq=seq, hash=prev.hex(), acc=acc.hex(), updated_at=now))
+        session.connection().execute(_SET_HEAD, {"head_origin": signer.node_id, "new_seq": seq, "new_hash": prev.hex(),
+                                                 "new_acc": acc.hex(), "new_updated_at": now})
     apply_records(session, out)
     return out
 
@@ -180,12 +198,11 @@ def seal_queued(factory: sessionmaker[Session], now: datetime, signer: Signer, b
         with UnitOfWork(factory, now) as u:  # no linker: the caller links the audit entries next
             s = u.session
             head = _lock_head(s, signer.node_id)  # first: the queue is then read with what the previous sealer left
-            queued = s.execute(select(FedQueued.id, FedQueued.created_at_ms, FedQueued.event)
-                               .order_by(FedQueued.id).limit(batch)).all()
+            queued = s.connection().execute(_READ_QUEUE, {"batch": batch}).all()
             if not queued:
                 return total
             _seal(u, signer, [(ms, pb.CaseEvent.FromString(bytes(ev))) for _, ms, ev in queued], head)
-            s.execute(delete(FedQueued).where(FedQueued.id.in_([i for i, _, _ in queued])))
+            s.connection().execute(_DELETE_QUEUED, {"ids": [i for i, _, _ in queued]})
             u.commit()
         total += len(queued)
         if len(queued) < batch:

@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None, ctx: NodeContext | None = None)
         ctx = NodeContext.build(settings)  # with the federation's ports, once the node has an identity
         ctx.dispatch_notifications = make_dispatcher(ctx)
         if links_after_commit(ctx.engine):
-            ctx.link_queued = PostCommitLinker(ctx.link_now, linger=0.05)
+            ctx.link_queued = PostCommitLinker(ctx.link_now, linger=0.2)
     app = Flask("yiwang", static_folder=None)
     app.config.update(
         API_TITLE="Yiwang node API",
