@@ -43,8 +43,6 @@ class AuditBuffer:
     entries: list[dict[str, Any]] = field(default_factory=list)
     rows: list[tuple[Table, str]] = field(default_factory=list)
     """PostgreSQL: (table, rows as JSON) inserted by the same statement as the audit queue insert."""
-    queued: bool = False
-    """Entries went to the queue (PostgreSQL) and must be linked after the commit."""
     with_commit: list[tuple[TextClause, dict[str, Any]]] = field(default_factory=list)
     """PostgreSQL: other statements of this unit of work's last writes (a hook's queue insert),
     sent in the same round trip as the rows, the audit queue insert and the COMMIT."""
@@ -203,7 +201,7 @@ def append_pending(uow: "UnitOfWork", commit: bool = False) -> int:
     the database's only write lock). PostgreSQL: queued in ``audit_queue`` -- no lock, so
     concurrent commits never wait for one another on the chain head (which, held until each
     commit's WAL flush, made every submission of a busy node queue behind the one before it);
-    ``uow.audit.queued`` tells the unit of work to have them chained after the commit
+    ``uow.link_needed`` tells the unit of work to have them chained after the commit
     (``chain_queued``). ``commit=True`` (psycopg): the rows, the queue insert and the COMMIT are
     sent together in one round trip."""
     pending, uow.audit.entries = uow.audit.entries, []
@@ -226,7 +224,7 @@ def append_pending(uow: "UnitOfWork", commit: bool = False) -> int:
         if writes:
             tables = tuple(conn.dialect.identifier_preparer.format_table(t) for t, _ in writes)
             statements.insert(0, (_insert_pg(tables), {f"rows{i}": rows_json for i, (_, rows_json) in enumerate(writes)}))
-        uow.audit.queued = True
+        uow.link_needed = True
         _send(conn, statements, commit)
         return n
     _send(conn, also, False)

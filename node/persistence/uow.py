@@ -93,8 +93,6 @@ class UnitOfWork:
         append_pending(self, commit=True)
         self.session.commit()
         self._done = True
-        if self.audit.queued:
-            self.link_needed = True
         if self.link_needed and self._link is not None:
             try:
                 self._link()
