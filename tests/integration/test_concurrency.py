@@ -126,3 +126,14 @@ def test_the_same_transition_twice_at_once(api, app, ctx):
     assert sorted(codes) == [200, 409], codes
     hist = [t["event"] for t in api.case(code)["transitions"]]
     assert hist == ["submit", "accept", "undertake"]
+
+
+def test_two_handlers_claim_one_case_at_once(api, app, ctx):
+    code = in_progress(api)
+    share = warm(api, "cgj-handler", "cgj-handler-b")
+    url = f"/api/v1/cases/{code}/claim"
+    codes = race(app, [lambda c, u=u: share(c).post(url, {}, u) for u in ("cgj-handler", "cgj-handler-b")])
+    assert sorted(codes) == [200, 409], codes
+    me = {u: api.get("/api/v1/auth/me", u).json["id"] for u in ("cgj-handler", "cgj-handler-b")}
+    winner = "cgj-handler" if codes[0] == 200 else "cgj-handler-b"
+    assert api.case(code)["assignee_id"] == me[winner]
