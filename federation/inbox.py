@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from federation.envelope import GENESIS, Parsed, RecordRejected, accumulate, parse
 from federation.library import apply_records, insert_rows
+from node.domain.servicecode import division_of
 from node.persistence.models import FedAlert, FedCheckpoint, FedHead, FedRecord
 
 CST = timezone(timedelta(hours=8), "CST")
@@ -88,6 +89,24 @@ class CheckedBatch:
     rejected: dict[int, RecordRejected]  # index -> why that record's key or signature failed
 
 
+def check_owner(rec: Parsed) -> None:
+    """A node's records speak only of its own cases: the service code must be a valid code of the
+    origin's division (check character included), and a license must be numbered by the origin.
+    Otherwise a node -- or whoever holds its key -- could create or change, in every library above
+    it, a case or a license of another node."""
+    if not rec.msg.HasField("case_event"):
+        return
+    ev = rec.msg.case_event
+    owner = division_of(ev.service_code)
+    if owner != rec.origin:
+        why = ("is not a valid service code" if owner is None else f"belongs to {owner}")
+        raise RecordRejected("foreign_case", f"{rec.origin}#{rec.seq} speaks of case {ev.service_code!r}, which "
+                             f"{why}: a node signs records of its own cases only", rec.origin, rec.seq)
+    if ev.HasField("license") and ev.license.number and not ev.license.number.startswith(rec.origin + "-"):
+        raise RecordRejected("foreign_case", f"{rec.origin}#{rec.seq} carries license {ev.license.number!r}, which "
+                             f"{rec.origin} did not number: a node signs its own licenses only", rec.origin, rec.seq)
+
+
 def check_batch(raw: Iterable[tuple[bytes, bytes]], keys: KeyLookup) -> CheckedBatch:
     """The half of ``receive_batch`` that needs no database: parse every record (raising as it
     does) and check every signature against the directory. A failed signature is kept, not raised:
@@ -99,6 +118,7 @@ def check_batch(raw: Iterable[tuple[bytes, bytes]], keys: KeyLookup) -> CheckedB
     for i, rec in enumerate(records):
         try:
             _check_sig(rec, keys, cache)
+            check_owner(rec)
         except RecordRejected as e:
             rejected[i] = e
     return CheckedBatch(records, rejected)
@@ -129,6 +149,7 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
     for i, rec in enumerate(records):
         if checked is None:
             _check_sig(rec, keys, key_cache)
+            check_owner(rec)
         elif i in checked.rejected:
             raise checked.rejected[i]
         seq, prev = heads[rec.origin]

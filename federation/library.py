@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from federation.envelope import Parsed
+from node.domain.servicecode import division_of
 from node.persistence.models import LibCase, LibLicense
 
 CST = timezone(timedelta(hours=8), "CST")
@@ -142,6 +143,8 @@ def _apply(rec: Parsed, ev: Any, cases: dict[str, dict[str, Any]], licenses: dic
     at = _dt(ev.occurred_at_ms) or _dt(rec.msg.created_at_ms)
     signed_at = _dt(rec.msg.created_at_ms)
     code = ev.service_code
+    if division_of(code) != rec.origin:  # (the inbox refuses such records; this holds for any caller)
+        return
     row = cases.get(code)
     if row is None:
         row = cases[code] = dict.fromkeys(_CASE_COLUMNS)

@@ -33,7 +33,8 @@ STATUS = {
     "fork": grpc.StatusCode.ALREADY_EXISTS,
     "inconsistent_checkpoint": grpc.StatusCode.DATA_LOSS,
 }
-ALERT_KINDS = {"bad_signature", "unknown_key", "wrong_origin", "broken_chain", "inconsistent_checkpoint"}
+ALERT_KINDS = {"bad_signature", "unknown_key", "wrong_origin", "broken_chain", "inconsistent_checkpoint",
+               "foreign_case"}
 
 
 class Trust(Protocol):

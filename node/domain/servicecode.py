@@ -50,6 +50,16 @@ def make_code(division: str, on: date, random_chars: str) -> str:
     return f"{division}-{on:%y%m%d}-{random_chars[:4]}-{random_chars[4:]}-{check_char(body)}"
 
 
+def division_of(code: str) -> str | None:
+    """The division a service code belongs to (its first six digits), or None when the code is
+    not one: malformed, or a check character that does not match. A node numbers only its own
+    cases, so a case is owned by the node of its code's division."""
+    try:
+        return normalize(code)[:6]
+    except InvalidInput:
+        return None
+
+
 def normalize(code: str, field: str = "code") -> str:
     """Canonical form of a typed code; raises InvalidInput naming what is wrong."""
     raw = (code or "").strip().upper().replace(" ", "").translate(_LOOKALIKES)

@@ -188,7 +188,7 @@ def _issue_license(s: Session, ctx: Any, case: Case, on: date, at: datetime,
                    valid_until: date | None) -> str:
     v = case.item_version
     dept = s.get(Department, case.department_id)
-    number = f"{ctx.settings.node_id}-{(dept.code if dept else 'X').upper()}-{on:%Y}-" + ctx.random_part()
+    number = f"{ctx.node_id}-{(dept.code if dept else 'X').upper()}-{on:%Y}-" + ctx.random_part()
     if valid_until is None and v.license_validity_days:
         valid_until = on + timedelta(days=v.license_validity_days)
     if valid_until is not None and valid_until < on:

@@ -119,7 +119,7 @@ def _write_case(uow: Work, channel: str, processing: str, data: dict[str, Any], 
     id_type = a.get("id_type", "resident_id")
     id_number = validate_id(id_type, a["id_number"])
     uploads = [(code_, up) for code_, ups in given.items() for up in ups]  # complete: one per material given
-    code = servicecode.make_code(ctx.settings.node_id, uow.now.date(), ctx.random_part())
+    code = servicecode.make_code(ctx.node_id, uow.now.date(), ctx.random_part())
     ids = got.ids
     case_id, dept = ids["cases"][0], v.department_id
     case_row = full_row(CASES, id=case_id, code=code, department_id=dept, item_version_id=v.id,

@@ -250,3 +250,33 @@ def test_a_checkpoint_that_arrived_before_its_records_is_checked_when_they_come(
     assert push(parent, raw).applied == len(raw)
     assert receive_checkpoint_ok(parent, honest)
 
+
+
+@pytest.mark.parametrize("claim", ["neighbours_case", "bad_check_character", "neighbours_license"])
+def test_a_record_speaks_only_of_its_origins_own_cases(api, county, parent, claim):
+    """A validly signed record of 330105 about a case or a license of 330106 (or about a code that
+    is no service code) is refused and creates nothing in the library."""
+    from datetime import date
+
+    from node.domain.servicecode import make_code
+
+    code = api.apply_online()
+    api.to_conclusion(code)
+    raw = county_records(county)
+    push(parent, raw[:5])
+    msg = parse(*raw[5]).msg  # the conclusion, with its license
+    neighbour = make_code("330106", date(2026, 3, 2), "ABCDEFGH")
+    if claim == "neighbours_case":
+        msg.case_event.service_code = neighbour
+    elif claim == "bad_check_character":
+        msg.case_event.service_code = code[:-1] + ("0" if code[-1] != "0" else "1")
+    else:
+        msg.case_event.license.number = "330106" + msg.case_event.license.number[6:]
+    forged = msg.SerializeToString()
+    with pytest.raises(RecordRejected) as e:
+        push(parent, [(forged, KEY.sign(forged))])
+    assert e.value.code == "foreign_case" and "330105#6" in str(e.value)
+    with parent.factory() as s:
+        assert s.get(LibCase, neighbour) is None and s.scalar(select(func.count()).select_from(LibLicense)) == 0
+        assert s.get(LibCase, code).status != "concluded" and s.get(FedHead, "330105").seq == 5
+    assert push(parent, raw[5:]).applied == 1  # the genuine record still goes through
