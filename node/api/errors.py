@@ -139,9 +139,42 @@ def _nest(path: list[str], message: str) -> dict:
     return out  # type: ignore[no-any-return]
 
 
+MAX_JSON_DEPTH = 32
+"""No request of this API nests deeper; a deeper body (1,000 levels made the parser recurse until
+it failed with a 500) is refused before it is parsed."""
+
+
+def _json_depth_exceeds(body: bytes, limit: int) -> bool:
+    """Whether ``body`` opens more than ``limit`` arrays/objects at once (brackets inside strings
+    do not count). Only bodies holding more than ``limit`` brackets are walked at all."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for ch in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == 0x5C:  # backslash
+                escaped = True
+            elif ch == 0x22:
+                in_string = False
+        elif ch == 0x22:
+            in_string = True
+        elif ch in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
 def _refuse_unstorable_text():  # type: ignore[no-untyped-def]
     sources: list[tuple[str, Any]] = [("path", request.view_args or {}),
                                       ("query", request.args.to_dict(flat=False))]
+    if request.is_json and _json_depth_exceeds(request.get_data(cache=True), MAX_JSON_DEPTH):
+        msg = f"the JSON body nests arrays or objects more than {MAX_JSON_DEPTH} levels deep"
+        return _body(400, msg, {"json": {"_schema": [msg]}})
     if request.is_json:
         # A NUL or a lone surrogate reaches a JSON string only as a \u escape, as bytes the UTF-8
         # decoder passes for surrogates (lead byte 0xED) or in a UTF-16/32 body (NUL bytes): a

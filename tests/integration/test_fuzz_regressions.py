@@ -220,3 +220,23 @@ def test_error_schema_documents_the_bodies_sent(api):  # type: ignore[no-untyped
     r = api.post(f"/api/v1/public/cases/{code}/withdrawal", {"id_last4": ID_NUMBER[-4:]})
     _error(r, 409, "json", "event")
     assert r.json["allowed_transitions"] == [] and r.json["state"]
+
+
+def test_json_nested_a_thousand_levels_is_a_400_not_a_crash(api):
+    deep = "[" * 1000 + "]" * 1000
+    r = api.c.post("/api/v1/public/applications", data=deep, content_type="application/json")
+    assert r.status_code == 400 and "32 levels" in r.json["message"] and r.json["errors"]["json"]["_schema"]
+    braces_in_text = {"item_code": "X", "applicant": {"name": "[" * 200 + "{" * 200, "id_number": "1"}}
+    r = api.post("/api/v1/public/applications", braces_in_text)
+    assert r.status_code == 422  # brackets inside strings are text: the body is parsed and validated as usual
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "1899-12-31T00:00:00+08:00"])
+def test_date_times_at_the_calendars_edge_are_422_naming_the_field(api, when):
+    r = api.get("/api/v1/library/cases", "inspector", query_string={"since": when})
+    assert r.status_code == 422 and "since" in r.json["errors"]["query"], r.json
+    r = api.get("/api/v1/library/cases", "inspector", query_string={"until": when})
+    assert r.status_code == 422 and "until" in r.json["errors"]["query"], r.json
+    code = api.apply_online()
+    r = api.post(f"/api/v1/cases/{code}/transitions", {"event": "accept", "version": 1, "occurred_at": when}, "clerk")
+    assert r.status_code == 422 and "occurred_at" in r.json["errors"]["json"], r.json

@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields, validate
 
-from node.api.ids import Id
+from node.api.ids import Id, Moment
 from node.api.resources.catalog.schemas import MaterialRefSchema, NoticeSchema  # noqa: F401
 from node.domain.identity import ID_TYPES
 from node.domain.lifecycle import Event, Processing, Result, Status
@@ -46,8 +46,8 @@ class CaseTransitionSchema(Schema):
     version = fields.Integer(required=True, metadata={"description": "the case version you saw (optimistic lock)"})
     reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
     opinion = fields.String(load_default=None, allow_none=True, validate=TEXT)
-    occurred_at = fields.AwareDateTime(load_default=None, allow_none=True,
-                                       metadata={"description": "original time, paper/offline cases only"})
+    occurred_at = Moment(load_default=None, allow_none=True,
+                         metadata={"description": "original time, paper/offline cases only"})
     result = fields.String(load_default=None, allow_none=True, validate=validate.OneOf([r.value for r in Result]))
     missing = fields.List(fields.Nested(MissingSchema), load_default=None, allow_none=True,
                           validate=validate.Length(max=100))

@@ -1,3 +1,4 @@
+from node.api.ids import Moment
 from marshmallow import Schema, fields, validate
 
 
@@ -7,8 +8,8 @@ class LibraryCaseQueryArgsSchema(Schema):
     item_code = fields.String(validate=validate.Length(1, 40))
     status = fields.String(validate=validate.Length(1, 20))
     stage = fields.String(validate=validate.OneOf(["accept", "undertake", "review", "approve", "conclude"]))
-    since = fields.AwareDateTime()
-    until = fields.AwareDateTime()
+    since = Moment()
+    until = Moment()
     page = fields.Integer(load_default=1, validate=validate.Range(1, 100000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
