@@ -12,13 +12,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import grpc
 
-from federation import tls
-from federation.pb.v1 import federation_pb2 as pb
-
-from federation import catalog
+from federation import catalog, tls
 from federation.envelope import Signer
 from federation.identity import Identity, load_identity
 from federation.log import SignedLog
+from federation.pb.v1 import federation_pb2 as pb
 from node.ports import CatalogChangeFields
 
 if TYPE_CHECKING:
@@ -60,13 +58,15 @@ class OwnerPull:
         return asyncio.run(fetch_case_detail(self.identity, addr, owner, code, requester, purpose))
 
 
-def install(ctx: "NodeContext") -> None:
-    """The node's ports from its federation identity (``<data dir>/federation``), if it has one."""
+def install(ctx: "NodeContext") -> Identity | None:
+    """The node's ports from its federation identity (``<data dir>/federation``), if it has one;
+    returns the identity (None: no identity, no signed log)."""
     if ctx.catalog_codec is None:
         ctx.catalog_codec = CatalogCodec(None)  # changes relayed from above are read with or without an identity
     ident = load_identity(ctx.settings.data_dir)
     if ident is not None:
         attach(ctx, Signer(ident.node_id, ident.key_id, ident.sign), id_hash_key(ctx.settings), ident)
+    return ident
 
 
 def attach(ctx: "NodeContext", signer: Signer, id_key: bytes | None = None, identity: Identity | None = None) -> None:
@@ -116,10 +116,7 @@ def peer_addresses() -> dict[str, str]:
     return out
 
 
-def attach_identity(ctx: "NodeContext") -> Identity | None:
-    """``install``, returning the identity (None: the node has none, and no signed log)."""
-    install(ctx)
-    return load_identity(ctx.settings.data_dir)
+attach_identity = install  # the name the federation's own callers know
 
 
 def commands() -> Sequence["click.Command"]:

@@ -92,7 +92,7 @@ class OwnerGateway(Protocol):
 
 
 class Plugin(Protocol):
-    def install(self, ctx: "NodeContext") -> None:
+    def install(self, ctx: "NodeContext") -> object:
         """Give ``ctx`` its ports (signer, event sink, catalog codec, owner gateway) where this
         node has what they need (e.g. a federation identity)."""
 

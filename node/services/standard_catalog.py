@@ -92,10 +92,6 @@ class Adoption:
     item: ItemVersion | None
 
 
-def node_id(ctx: NodeContext) -> str:
-    return ctx.node_id
-
-
 def head(session: Session, publisher: str) -> int:
     """The highest change number held from ``publisher`` (0: none)."""
     return int(session.scalar(select(func.coalesce(func.max(CatalogChange.seq), 0))
@@ -179,7 +175,7 @@ def _items(s: Session, codes: Iterable[str]) -> dict[str, tuple[Item, ItemVersio
 
 
 def _views(ctx: NodeContext, s: Session, rows: list[CatalogChange]) -> list[StandardChange]:
-    me = node_id(ctx)
+    me = ctx.node_id
     here = level_of(me)
     local = _items(s, (r.item_code for r in rows))
     states: dict[tuple[str, str], StandardState | None] = {}
@@ -341,7 +337,7 @@ def adopt_standard_item(uow: Work, item_code: str, department_id: int | None = N
     if unknown:
         raise InvalidInput(f"not a localization field; the name, legal limit and kind come from the standard",
                            field=unknown[0])
-    me = node_id(ctx)
+    me = ctx.node_id
     s = uow.session
     views = _views(ctx, s, _changes_of(s, item_code))
     local = _items(s, [item_code]).get(item_code)

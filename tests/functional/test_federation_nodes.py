@@ -229,3 +229,52 @@ def test_inspector_fetches_a_case_file_from_its_owner_with_audit(fed):  # type: 
     finally:
         con.close()
     assert actors == ["node:330000"]
+
+
+def test_a_county_with_its_own_key_cannot_write_its_neighbours_case_upward(fed):  # type: ignore[no-untyped-def]
+    """Whoever holds Xihu's key and database appends a validly signed Xihu record about a Gongshu
+    case; Xihu's real uplink pushes it: the city refuses it as a foreign case (an alert with the
+    record named), the Gongshu case in the city's library stays as Gongshu signed it, and Xihu's
+    log stops there instead of being relayed."""
+    from datetime import datetime, timezone
+
+    from federation.log import append_pending  # the node's own sealing
+    from federation.pb.v1 import federation_pb2 as pb
+    from federation.plugin import attach_identity
+    from node.config import Settings
+    from node.services.context import SYSTEM, NodeContext
+
+    gongshu, city = Http(fed["330105"].url), Http(fed["330100"].url)
+    code = gongshu.apply()
+    wait_until(lambda: _city_has(city, code), what="the Gongshu case at the city")
+    before = _city_has(city, code)
+    xihu_dir = fed["330106"].data_dir
+    ctx = NodeContext.build(Settings.from_env({}, database_url=f"sqlite:///{xihu_dir / 'yiwang.db'}",
+                                              data_dir=xihu_dir))
+    assert attach_identity(ctx) is not None and ctx.signer is not None and ctx.signer.node_id == "330106"
+    now = datetime.now(timezone.utc)
+    ev = pb.CaseEvent(service_code=code, item_code=SIGN_ITEM, event="withdraw", status="withdrawn",
+                      occurred_at_ms=int(now.timestamp() * 1000), recorded_at_ms=int(now.timestamp() * 1000))
+    with ctx.uow(SYSTEM, now) as uow:  # SQLite: sealed (numbered, signed, chained) in this transaction
+        sealed = append_pending(uow, ctx.signer, [ev])
+        uow.commit()
+    forged_seq = sealed[0].seq
+    ctx.engine.dispose()
+
+    def refused() -> bool:
+        c = sqlite3.connect(f"file:{fed['330100'].data_dir / 'yiwang.db'}?mode=ro", uri=True, timeout=30)
+        try:
+            return bool(c.execute("select count(*) from fed_alerts where origin='330106' and kind='foreign_case' "
+                                  "and detail like ?", (f"%330106#{forged_seq}%",)).fetchone()[0])
+        finally:
+            c.close()
+
+    wait_until(refused, timeout=60, what="the city's foreign_case alert")
+    assert _city_has(city, code) == before  # status, record and signer as Gongshu left them
+    assert forged_seq not in [s for s, _, _ in records(fed["330100"].data_dir, "330106")]
+
+
+def _city_has(city: Http, code: str):  # type: ignore[no-untyped-def]
+    st, page = city.call("GET", "/api/v1/library/cases?region=330105", user="inspector")
+    row = next((c for c in page["items"] if c["service_code"] == code), None) if st == 200 else None
+    return row and (row["status"], row["record_seq"], row["signed_by"])
