@@ -969,7 +969,7 @@ def end_check(run: Run) -> None:
         with psycopg.connect(_libpq(run.urls[n]), autocommit=True) as c:
             h = one(c, "SELECT seq, acc FROM fed_heads WHERE origin = %s", COUNTY)
             cnt = one(c, "SELECT count(*) FROM fed_records WHERE origin = %s", COUNTY)[0]
-            alerts = one(c, "SELECT count(*) FROM fed_alerts")[0]
+            alerts = one(c, "SELECT count(*) FROM alerts")[0]
             libc = one(c, "SELECT count(*), md5(string_agg(concat_ws(':', service_code, origin, status, "
                           "last_event, record_seq, record_hash, concluded_at), ',' ORDER BY service_code)) "
                           "FROM lib_cases")

@@ -172,7 +172,8 @@ def receive_changes(ctx: NodeContext, changes: list[tuple[bytes, bytes]], key_fo
     except CatalogChangeRejected as e:
         if e.code in ALERT_KINDS:
             with ctx.uow(SYSTEM, now) as uow:
-                record_alert(uow.session, e.origin or root_id, e.code, str(e), e.proof, peer, now)
+                record_alert(uow.session, e.origin or root_id, e.code, str(e), e.proof, peer, now,
+                             raised_by=ctx.node_id, subject=f"catalog#{e.seq}" if e.seq else "catalog")
                 uow.commit()
         raise
 

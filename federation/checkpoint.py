@@ -51,7 +51,7 @@ def accept_checkpoint(ctx: NodeContext, peer: str, cp: pb.SignedCheckpoint, keys
     stored; an inconsistent one is not, but the alert with its evidence is (then it raises)."""
     with ctx.uow(SYSTEM) as uow:
         try:
-            out = receive_checkpoint(uow.session, peer, cp, keys, in_subtree, uow.now)
+            out = receive_checkpoint(uow.session, peer, cp, keys, in_subtree, uow.now, raised_by=ctx.node_id)
         except RecordRejected as e:
             if e.code == "inconsistent_checkpoint":
                 uow.commit()
@@ -61,7 +61,7 @@ def accept_checkpoint(ctx: NodeContext, peer: str, cp: pb.SignedCheckpoint, keys
 
 
 def receive_checkpoint(session: Session, peer: str, cp: pb.SignedCheckpoint, keys: KeyLookup,
-                       in_subtree: InSubtree, now: datetime) -> str:
+                       in_subtree: InSubtree, now: datetime, *, raised_by: str) -> str:
     """Verify and store; returns 'consistent' or 'pending' (records not here yet); raises
     RecordRejected('inconsistent_checkpoint') after recording an alert with the proof."""
     body = pb.CheckpointBody()
@@ -90,7 +90,7 @@ def receive_checkpoint(session: Session, peer: str, cp: pb.SignedCheckpoint, key
                    f"{body.head_hash.hex()[:16]}…, the records received hash to {rec.acc[:16]}…")
         proof["received"] = {"seq": rec.seq, "acc": rec.acc}
     if problem is not None:
-        record_alert(session, body.origin, "inconsistent_checkpoint", problem, proof, peer, now)
+        record_alert(session, body.origin, "inconsistent_checkpoint", problem, proof, peer, now, raised_by=raised_by)
         raise RecordRejected("inconsistent_checkpoint", problem, body.origin, body.size)
     if earlier is None:
         session.add(FedCheckpoint(origin=body.origin, size=body.size, head_hash=body.head_hash.hex(), body=cp.body,

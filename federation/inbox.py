@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from federation.envelope import GENESIS, Parsed, RecordRejected, accumulate, parse
 from federation.library import apply_records, insert_rows
 from node.domain.servicecode import division_of
-from node.persistence.models import FedAlert, FedCheckpoint, FedHead, FedRecord
+from node.persistence.alerts import raise_alert
+from node.persistence.models import FedCheckpoint, FedHead, FedRecord
 
 CST = timezone(timedelta(hours=8), "CST")
 KeyLookup = Callable[[str, str, datetime], "bytes | None"]
@@ -236,8 +237,10 @@ class ForkDetected(RecordRejected):
 
 
 def record_alert(session: Session, origin: str, kind: str, detail: str, proof: dict, peer: str | None,
-                 now: datetime) -> None:
-    session.add(FedAlert(origin=origin, kind=kind, detail=detail, proof=proof, peer=peer, created_at=now))
+                 now: datetime, *, raised_by: str, subject: str = "") -> int:
+    """Raise the alert once; the same kind about the same node and subject again is a sighting."""
+    return raise_alert(session, now, kind=kind, origin=origin, detail=detail, proof=proof, raised_by=raised_by,
+                       subject=subject, peer=peer)
 
 
 def cursors(session: Session) -> list[tuple[str, int, bytes]]:

@@ -101,7 +101,8 @@ class FederationServicer(pb_grpc.FederationServicer):
         except RecordRejected as e:
             if isinstance(e, ForkDetected) or e.code in ALERT_KINDS:
                 with self.ctx.uow(SYSTEM, now) as uow:  # nothing of the batch, only the evidence
-                    record_alert(uow.session, e.origin or peer, e.code, str(e), getattr(e, "proof", {}), peer, now)
+                    record_alert(uow.session, e.origin or peer, e.code, str(e), getattr(e, "proof", {}), peer, now,
+                                 raised_by=self.ctx.node_id, subject=f"{e.origin}#{e.seq}" if e.seq else "")
                     uow.commit()
             raise
         return pb.BatchAck(batch_id=batch.batch_id, applied=res.applied, duplicates=res.duplicates,

@@ -204,7 +204,7 @@ def test_tampered_county_record_is_detected_at_the_city(fed):  # type: ignore[no
     def alerted() -> bool:
         c = sqlite3.connect(f"file:{fed['330100'].data_dir / 'yiwang.db'}?mode=ro", uri=True, timeout=30)
         try:
-            return bool(c.execute("select count(*) from fed_alerts where origin='330105' and kind='inconsistent_checkpoint'").fetchone()[0])
+            return bool(c.execute("select count(*) from alerts where origin='330105' and kind='inconsistent_checkpoint'").fetchone()[0])
         finally:
             c.close()
 
@@ -264,7 +264,7 @@ def test_a_county_with_its_own_key_cannot_write_its_neighbours_case_upward(fed):
     def refused() -> bool:
         c = sqlite3.connect(f"file:{fed['330100'].data_dir / 'yiwang.db'}?mode=ro", uri=True, timeout=30)
         try:
-            return bool(c.execute("select count(*) from fed_alerts where origin='330106' and kind='foreign_case' "
+            return bool(c.execute("select count(*) from alerts where origin='330106' and kind='foreign_case' "
                                   "and detail like ?", (f"%330106#{forged_seq}%",)).fetchone()[0])
         finally:
             c.close()

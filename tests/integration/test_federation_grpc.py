@@ -22,7 +22,7 @@ from federation.registry import install_directory, publish_directory, revoke
 from federation.plugin import attach_identity
 from federation.runtime import DirectoryTrust
 from node.config import Settings
-from node.persistence.models import FedAlert, FedRecord
+from node.persistence.models import Alert, FedRecord
 from node.services.context import NodeContext
 from tests.support import Client
 
@@ -156,7 +156,7 @@ def test_wire_attacks_get_clear_statuses_and_change_nothing(fed):  # type: ignor
 
     asyncio.run(run())
     with fed.ctxs["330100"].factory() as s:
-        assert [a.kind for a in s.scalars(select(FedAlert))] == ["bad_signature"]
+        assert [a.kind for a in s.scalars(select(Alert))] == ["bad_signature"]
     assert count(fed.ctxs["330100"], "330105") == 2
 
 

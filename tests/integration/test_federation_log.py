@@ -12,7 +12,7 @@ from federation.envelope import GENESIS, RecordRejected, Signer, parse
 from federation.inbox import ForkDetected, receive_batch, record_alert
 from federation.pb.v1 import federation_pb2 as pb
 from node.config import Settings
-from node.persistence.models import FedAlert, FedCheckpoint, FedHead, FedRecord, LibCase, LibLicense
+from node.persistence.models import Alert, FedCheckpoint, FedHead, FedRecord, LibCase, LibLicense
 from node.services.context import CST, NodeContext
 from tests.support import ID_NUMBER
 
@@ -151,9 +151,9 @@ def test_fork_is_recorded_with_proof(api, county, parent):
     with pytest.raises(ForkDetected) as e:
         push(parent, [(forged, KEY.sign(forged))])
     with parent.factory() as s:
-        record_alert(s, "330105", "fork", str(e.value), e.value.proof, "330105", NOW)
+        record_alert(s, "330105", "fork", str(e.value), e.value.proof, "330105", NOW, raised_by="330100")
         s.commit()
-        alert = s.scalars(select(FedAlert)).one()
+        alert = s.scalars(select(Alert)).one()
         assert alert.proof["seq"] == 1 and alert.proof["stored"]["body"] != alert.proof["presented"]["body"]
         assert bytes(s.get(FedRecord, ("330105", 1)).body) == raw[0][0]  # never overwritten
 
@@ -209,7 +209,7 @@ def test_editing_a_synced_record_in_the_county_database_is_detected_at_the_paren
         accept_checkpoint(parent, "330105", cp, keys, in_subtree)
     assert e.value.code == "inconsistent_checkpoint"
     with parent.factory() as s:
-        alert = s.scalars(select(FedAlert)).one()
+        alert = s.scalars(select(Alert)).one()
         assert alert.kind == "inconsistent_checkpoint" and "checkpoint" in alert.proof
 
 

@@ -14,7 +14,7 @@ from federation.plugin import attach
 from federation.envelope import Signer
 from federation.pb.v1 import federation_pb2 as pb
 from node.config import Settings
-from node.persistence.models import CatalogChange, FedAlert
+from node.persistence.models import CatalogChange, Alert
 from node.services.context import CST, NodeContext
 from tests.support import Client
 
@@ -226,7 +226,7 @@ def test_bad_changes_are_rejected_and_change_nothing(api, province, city, attack
     assert e.value.code == code, e.value
     assert held(city) == raw[:1]
     with city.factory() as s:
-        alerts = list(s.scalars(select(FedAlert)))
+        alerts = list(s.scalars(select(Alert)))
     if code in ("bad_signature", "unknown_key", "wrong_origin", "fork"):
         assert [a.kind for a in alerts] == [code] and alerts[0].peer == "330000"
         if code == "fork":

@@ -11,7 +11,8 @@ from .cases import Upload, Case, CaseMaterial, CaseTransition, Extension, Licens
 from .notifications import Notification
 from .audit import AuditHead, AuditEntry, AuditQueued
 from .bench import BenchRow
-from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, FedAlert, LibCase, LibLicense
+from .alerts import ALERT_STATES, Alert
+from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, LibCase, LibLicense
 
 __all__ = [
     "NAMING", "CST", "TZDateTime", "Base", "TenantScoped", "Audited",
@@ -21,5 +22,6 @@ __all__ = [
     "Notification",
     "AuditHead", "AuditEntry", "AuditQueued",
     "BenchRow",
-    "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "FedAlert", "LibCase", "LibLicense",
+    "ALERT_STATES", "Alert",
+    "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "LibCase", "LibLicense",
 ]

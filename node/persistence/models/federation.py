@@ -1,10 +1,10 @@
-"""Federation: the per-origin signed log, cursors, checkpoints, alerts and the shared library."""
+"""Federation: the per-origin signed log, cursors, checkpoints and the shared library."""
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Date, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TZDateTime
@@ -55,19 +55,6 @@ class FedCheckpoint(Base):
     head_hash: Mapped[str] = mapped_column(String(64))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(TZDateTime())
-
-
-class FedAlert(Base):
-    """Evidence of misbehaviour (a fork, an inconsistent checkpoint): kept with its proof."""
-
-    __tablename__ = "fed_alerts"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    origin: Mapped[str] = mapped_column(String(6), index=True)
-    kind: Mapped[str] = mapped_column(String(30))
-    detail: Mapped[str] = mapped_column(Text)
-    proof: Mapped[dict[str, Any]] = mapped_column(JSON)
-    peer: Mapped[str | None] = mapped_column(String(6))
     created_at: Mapped[datetime] = mapped_column(TZDateTime())
 
 
