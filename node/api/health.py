@@ -9,9 +9,9 @@ serve it and whoever looks sees why.
 """
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 
 from flask import Flask
 from sqlalchemy import text
@@ -35,7 +35,8 @@ def _broker(url: str) -> Callable[[], str]:
     def check() -> str:
         from kombu import Connection
 
-        with Connection(url, connect_timeout=DEADLINE_S, transport_options={"max_retries": 0}) as conn:
+        options = {"socket_timeout": DEADLINE_S, "max_retries": 0}
+        with Connection(url, connect_timeout=DEADLINE_S, transport_options=options) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=DEADLINE_S)
         return OK
     return check
@@ -46,25 +47,32 @@ def _describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {first}"[:300]
 
 
-def readiness(checks: dict[str, Callable[[], str]], pool: ThreadPoolExecutor) -> dict[str, str]:
-    """Each check's answer: "ok", or what is wrong; all run at once, none waits past the deadline."""
-    futures = {name: pool.submit(fn) for name, fn in checks.items()}
+def readiness(checks: dict[str, Callable[[], str]]) -> dict[str, str]:
+    """Each check's answer: "ok", or what is wrong; all run at once, none waits past the deadline.
+    Checks run on daemon threads: one stuck on a dead peer neither holds the answer nor keeps
+    the process from exiting."""
     out: dict[str, str] = {}
-    for name, f in futures.items():
+
+    def run(name: str, fn: Callable[[], str]) -> None:
         try:
-            out[name] = f.result(timeout=DEADLINE_S + 0.5)
-        except FutureTimeout:
-            out[name] = f"no answer within {DEADLINE_S:g} s"
+            out[name] = fn()
         except Exception as e:  # noqa: BLE001 - whatever failed is the answer
             out[name] = _describe(e)
-    return out
+
+    threads = [threading.Thread(target=run, args=item, daemon=True, name=f"readyz-{item[0]}")
+               for item in checks.items()]
+    for t in threads:
+        t.start()
+    end = time.monotonic() + DEADLINE_S + 0.5
+    for t in threads:
+        t.join(max(0.0, end - time.monotonic()))
+    return {name: out.get(name, f"no answer within {DEADLINE_S:g} s") for name in checks}
 
 
 def register_health(app: Flask, settings: Settings, ctx: NodeContext) -> None:
     checks: dict[str, Callable[[], str]] = {"database": _database(ctx)}
     if settings.broker_url:
         checks["broker"] = _broker(settings.broker_url)
-    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
 
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
@@ -74,7 +82,7 @@ def register_health(app: Flask, settings: Settings, ctx: NodeContext) -> None:
     @app.get("/readyz")
     def readyz():  # type: ignore[no-untyped-def]
         """Readiness: the database answers a query, the broker (when configured) a connection."""
-        results = readiness(checks, pool)
+        results = readiness(checks)
         if not settings.broker_url:
             results["broker"] = "not configured (notifications are delivered in-process)"
         ready = all(v == OK for k, v in results.items() if k in checks)
