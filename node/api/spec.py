@@ -19,8 +19,8 @@ from collections.abc import Hashable, Iterable
 from typing import Any
 
 from flask import Flask
-from marshmallow import ValidationError, fields, validate
 from flask_smorest.spec.plugins import unicodeconverter2paramschema
+from marshmallow import ValidationError, fields, validate
 from werkzeug.routing import BaseConverter, UnicodeConverter
 
 from node.api.ids import Moment
