@@ -10,7 +10,7 @@ from node.domain.errors import DomainError
 from node.domain.masking import mask_id_number, mask_name, mask_phone
 from node.services import catalog, public
 
-bp = Blueprint("ui", __name__, template_folder="templates")
+bp = Blueprint("ui", __name__, template_folder="templates", static_folder="static", static_url_path="/static/ui")
 
 KIND_ZH = {"immediate": "即办件", "promised": "承诺件", "joint": "联办件", "reported": "上报件"}
 STATUS_ZH = {"submitted": "已申报，待受理", "in_progress": "办理中", "supplementing": "待补正材料",

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from node.config import Settings
+from node.persistence.files import private_dir
 
 
 def _ctx():  # type: ignore[no-untyped-def]
@@ -42,7 +43,7 @@ def db_upgrade(revision: str) -> None:
 
     s = Settings.from_env()
     if s.database_url.startswith("sqlite"):
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(s.data_dir, tighten=True)
     upgrade(s.database_url, revision)
     click.echo(f"schema at {revision}")
 
@@ -69,7 +70,7 @@ def node_run(host: str, port: int, workers: int | None, threads: int, migrate: b
 
     s = Settings.from_env()
     if migrate:
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(s.data_dir, tighten=True)
         upgrade(s.database_url)
     if workers is None:
         workers = 1 if s.database_url.startswith("sqlite") else 2 * (os.cpu_count() or 1)
@@ -178,7 +179,7 @@ def worker(concurrency: int, beat: bool) -> None:
     app = make_celery(s)
     argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}"]
     if beat:  # beat's schedule state lives with the node's data, not in whatever the cwd is
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(s.data_dir, tighten=True)
         argv += ["--beat", f"--schedule={s.data_dir / 'celerybeat-schedule'}"]
     app.worker_main(argv)
 

@@ -1,21 +1,18 @@
 """Engine and session factory; tenant isolation applied to every ORM read."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
 from .audit import capture_after_flush
+from .files import secure_sqlite
 from .models import Case, TenantScoped
 from .session import unit_of_work
 
 
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        secure_sqlite(url)  # 0600 before SQLite creates it (its WAL and shm files take its mode)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

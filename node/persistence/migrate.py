@@ -6,6 +6,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from .files import secure_sqlite
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -17,6 +19,7 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    secure_sqlite(url)  # the first upgrade creates the database file: 0600, never world-readable
     command.upgrade(alembic_config(url), revision)
 
 

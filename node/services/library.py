@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from node.domain.errors import Conflict, InvalidInput, NotFound
 from node.domain.lifecycle import Actor
 from node.domain.masking import keyed_hash
+from node.domain import servicecode
 from node.domain.policy import Action, require
 from node.persistence import audit
 from node.persistence.models import LibCase, LibLicense
@@ -115,6 +116,7 @@ def request_case_file(uow: Work, code: str, purpose: str) -> CaseFileRequest:
     audited here; commit it before ``fetch_case_file`` asks the owner, so the access is on record
     even when no answer comes. The data stays where it is owned."""
     require(uow.actor, Action.FETCH_CASE_FILE)
+    code = servicecode.normalize(code)  # a malformed or mistyped code is a 422 naming it, as everywhere
     if not purpose.strip():
         raise InvalidInput("say why you need the case file", field="purpose")
     row = uow.session.get(LibCase, code)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from node.domain.errors import InvalidInput, NotFound, Unauthenticated
+from node.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from node.domain.lifecycle import Actor
 from node.domain.policy import Action, Target, can, require
 from node.domain.roles import Role
@@ -131,7 +131,8 @@ def list_staff(uow: Work) -> list[Staff]:
 
 def update_staff(uow: Work, staff_id: int, *, backup_id: int | None = None,
                  absent: bool | None = None, active: bool | None = None, clear_backup: bool = False) -> Staff:
-    """Set the A/B post (backup) or mark someone absent, so their backup takes over their cases."""
+    """Set the A/B post (backup), mark someone absent (their backup takes over their cases) or
+    deactivate them (never oneself, never the last active hall admin)."""
     actor = uow.actor
     require(actor, Action.UPDATE_STAFF, field="role")
     s = uow.session
@@ -147,6 +148,25 @@ def update_staff(uow: Work, staff_id: int, *, backup_id: int | None = None,
         st.backup_id = None
     if absent is not None:
         st.absent = absent
+    if active is False and st.active:
+        _check_deactivation(uow, st)
     if active is not None:
         st.active = active
     return st
+
+
+def _check_deactivation(uow: Work, st: Staff) -> None:
+    """Nobody deactivates their own account (a slip of the hand would lock them out, and an
+    account that ends itself leaves no second person accountable), and the last active hall admin
+    is never deactivated: nobody could create accounts or departments any more. The active
+    admins' rows are locked, so two admins deactivating each other at once cannot both win."""
+    if uow.actor.kind == "staff" and st.id == uow.actor.staff_id:
+        raise Conflict("you cannot deactivate your own account; ask another hall admin to do it",
+                       field="active")
+    if st.role != Role.ADMIN.value:
+        return
+    admins = uow.session.scalars(select(Staff.id).where(Staff.role == Role.ADMIN.value, Staff.active.is_(True))
+                                 .with_for_update()).all()
+    if not set(admins) - {st.id}:
+        raise Conflict("this is the last active hall admin; create or reactivate another admin first",
+                       field="active")

@@ -5,13 +5,18 @@ from sqlalchemy import select
 
 from node.domain.errors import Conflict, InvalidInput, NotFound
 from node.domain.policy import Action, require
-from node.persistence.models import Rectification
+from node.persistence.models import Case, Rectification
 
 from .context import Work
 
 
 def list_rectifications(uow: Work, status: str | None = None) -> list[Rectification]:
-    q = select(Rectification).order_by(Rectification.id.desc())
+    """The rectifications the actor's read scope covers (``policy.read_scope``): department staff
+    their department's (the tenancy filter on ``Rectification``), an agent only those about its
+    service point's cases — the join on ``Case`` brings the case's scope into the query, because
+    a rectification row carries the department, not the service point."""
+    q = (select(Rectification).join(Case, Case.id == Rectification.case_id)
+         .order_by(Rectification.id.desc()))
     if status:
         q = q.where(Rectification.status == status)
     return list(uow.session.scalars(q))

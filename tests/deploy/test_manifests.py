@@ -392,22 +392,25 @@ def _python_snippets() -> list[tuple[str, str]]:
     return out
 
 
-def test_http_probes_use_healthz() -> None:
+def test_http_probes_ready_on_readyz_and_live_on_healthz() -> None:
+    """Readiness asks the dependencies (/readyz); liveness only the process (/healthz), so a
+    database outage takes pods out of the service without restarting them all."""
     http_probes = 0
     for wl, _, c in containers():
         ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
-        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz"), ("startupProbe", "/healthz")):
             http = c.get(probe, {}).get("httpGet")
             if http:
                 http_probes += 1
-                assert http["path"] == "/healthz", (wl, probe)
+                assert http["path"] == path, (wl, probe)
                 assert ports.get(http["port"], http["port"]) == 8000, (wl, probe)
     assert http_probes >= 2
     api = next(c for wl, _, c in containers() if wl == "yiwang-api")
-    assert api["readinessProbe"]["httpGet"]["path"] == api["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
     fed = next(c for wl, _, c in containers() if wl == "yiwang-federation")
     assert fed["readinessProbe"]["tcpSocket"]["port"] == "grpc"  # mTLS gRPC: no HTTP to ask
-    assert "127.0.0.1:8000/healthz" in " ".join(compose()["services"]["api"]["healthcheck"]["test"])
+    assert "127.0.0.1:8000/readyz" in " ".join(compose()["services"]["api"]["healthcheck"]["test"])
     assert "127.0.0.1:8000/healthz" in instructions("HEALTHCHECK")[-1]
 
 

@@ -45,7 +45,7 @@ class Cases(MethodView):
             return staff_view(cases.get_case(uow, code))
 
 
-@blp.route("/<string:code>")
+@blp.route("/<service_code:code>")
 class CaseOne(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(200, CaseSchema)
@@ -55,7 +55,7 @@ class CaseOne(MethodView):
             return staff_view(cases.get_case(uow, code))
 
 
-@blp.route("/<string:code>/transitions")
+@blp.route("/<service_code:code>/transitions")
 class CaseTransitions(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(CaseTransitionSchema)
@@ -72,7 +72,7 @@ class CaseTransitions(MethodView):
             return staff_view(cases.apply_transition(uow, code, t))
 
 
-@blp.route("/<string:code>/claim")
+@blp.route("/<service_code:code>/claim")
 class CaseClaim(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(ClaimSchema)
@@ -83,7 +83,7 @@ class CaseClaim(MethodView):
             return staff_view(cases.claim_case(uow, code, args["staff_id"]))
 
 
-@blp.route("/<string:code>/extensions")
+@blp.route("/<service_code:code>/extensions")
 class CaseExtensions(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(ExtensionCreateSchema)
@@ -94,7 +94,7 @@ class CaseExtensions(MethodView):
             return cases.request_extension(uow, code, args["days"], args["reason"])
 
 
-@blp.route(f"/<string:code>/extensions/<int(min=1, max={MAX_ID}):extension_id>/decision")
+@blp.route(f"/<service_code:code>/extensions/<int(min=1, max={MAX_ID}):extension_id>/decision")
 class CaseExtensionDecision(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(ExtensionDecisionSchema)

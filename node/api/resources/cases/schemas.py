@@ -2,6 +2,7 @@ from marshmallow import Schema, fields, validate
 
 from node.api.ids import Id, Moment
 from node.api.resources.catalog.schemas import MaterialRefSchema, NoticeSchema  # noqa: F401
+from node.api.spec import Unique
 from node.domain.identity import ID_TYPES
 from node.domain.lifecycle import Event, Processing, Result, Status
 
@@ -11,7 +12,10 @@ TEXT = validate.Length(max=2000)
 class ApplicantSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 100))
     id_type = fields.String(load_default="resident_id", validate=validate.OneOf(ID_TYPES))
-    id_number = fields.String(required=True, validate=validate.Length(4, 32))
+    id_number = fields.String(required=True, validate=validate.Length(4, 32), metadata={"description": (
+        "resident_id: 18 characters, the last a check digit or X (GB 11643, checked); uscc: 18 characters of "
+        "digits and capital letters except I, O, S, V, Z, the last a check character (GB 32100, checked); "
+        "passport, other: 4-32 letters, digits or '-'. A number that fails is refused (422 naming the field).")})
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\+?\d{5,20}$",
                           error="digits only, e.g. 13800000000"))
     org = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
@@ -24,9 +28,10 @@ class CaseCreateSchema(Schema):
     form = fields.Dict(keys=fields.String(validate=validate.Length(1, 64)),
                        values=fields.String(validate=validate.Length(max=2000)), load_default=dict,
                        validate=validate.Length(max=100), metadata={"description": "the application form's fields"})
-    materials = fields.List(fields.Nested(MaterialRefSchema), load_default=list, validate=validate.Length(max=200))
+    materials = fields.List(fields.Nested(MaterialRefSchema), load_default=list,
+                            validate=[validate.Length(max=200), Unique("upload_id")])
     conditional_materials = fields.List(fields.String(validate=validate.Length(1, 40)), load_default=list,
-                                        validate=validate.Length(max=100))
+                                        validate=[validate.Length(max=100), Unique()])
 
 
 class WindowCaseCreateSchema(CaseCreateSchema):
@@ -52,7 +57,7 @@ class CaseTransitionSchema(Schema):
     missing = fields.List(fields.Nested(MissingSchema), load_default=None, allow_none=True,
                           validate=validate.Length(max=100))
     materials = fields.List(fields.Nested(MaterialRefSchema), load_default=None, allow_none=True,
-                            validate=validate.Length(max=200))
+                            validate=[validate.Length(max=200), Unique("upload_id")])
     license_valid_until = fields.Date(load_default=None, allow_none=True)
 
 

@@ -1,5 +1,7 @@
 from marshmallow import Schema, fields, validate
 
+from node.api.spec import Unique
+
 
 class MaterialRefSchema(Schema):
     material_code = fields.String(required=True, validate=validate.Length(1, 40))
@@ -7,9 +9,10 @@ class MaterialRefSchema(Schema):
 
 
 class CompletenessArgsSchema(Schema):
-    materials = fields.List(fields.Nested(MaterialRefSchema), load_default=list, validate=validate.Length(max=200))
+    materials = fields.List(fields.Nested(MaterialRefSchema), load_default=list,
+                            validate=[validate.Length(max=200), Unique("upload_id")])
     conditional_materials = fields.List(fields.String(validate=validate.Length(1, 40)), load_default=list,
-                                        validate=validate.Length(max=100))
+                                        validate=[validate.Length(max=100), Unique()])
 
 
 class NoticeSchema(Schema):

@@ -1,7 +1,8 @@
 from marshmallow import Schema, fields, validate
 
 from node.api.ids import Id
-from node.domain.items import FILE_TYPES, MAX_STAGES, ItemKind, StageKind
+from node.api.spec import Unique
+from node.domain.items import FILE_TYPES, MAX_STAGES, POWER_CODE, ItemKind, StageKind
 from node.domain.roles import STAGE_ROLES
 
 DAYS = validate.Range(0, 3650)
@@ -15,7 +16,8 @@ class MaterialDefSchema(Schema):
     copies = fields.Integer(load_default=1, validate=validate.Range(1, 20))
     requirement = fields.String(load_default="required", validate=validate.OneOf(["required", "conditional"]))
     condition = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
-    file_types = fields.List(fields.String(validate=validate.OneOf(sorted(FILE_TYPES))), load_default=list)
+    file_types = fields.List(fields.String(validate=validate.OneOf(sorted(FILE_TYPES))), load_default=list,
+                             validate=Unique())
 
 
 class FeeSchema(Schema):
@@ -38,7 +40,8 @@ class ItemContentSchema(Schema):
                          metadata={"description": "immediate 即办件, promised 承诺件, joint 联办件, reported 上报件"})
     legal_limit_days = fields.Integer(required=True, validate=DAYS, metadata={"description": "法定时限, working days"})
     promised_limit_days = fields.Integer(required=True, validate=DAYS, metadata={"description": "承诺时限 ≤ legal"})
-    materials = fields.List(fields.Nested(MaterialDefSchema), load_default=list, validate=validate.Length(max=100))
+    materials = fields.List(fields.Nested(MaterialDefSchema), load_default=list,
+                            validate=[validate.Length(max=100), Unique("code")])
     stages = fields.List(fields.Nested(StageDefSchema), required=True, validate=validate.Length(1, MAX_STAGES))
     fees = fields.List(fields.Nested(FeeSchema), load_default=list, validate=validate.Length(max=50))
     conditions = fields.String(load_default="", validate=validate.Length(max=5000))
@@ -51,7 +54,9 @@ class ItemContentSchema(Schema):
 
 
 class ItemCreateSchema(ItemContentSchema):
-    code = fields.String(required=True, validate=validate.Length(4, 40), metadata={"description": "权力编码"})
+    code = fields.String(required=True, validate=[validate.Length(4, 40), validate.Regexp(
+        POWER_CODE.pattern, error="a power code (权力编码) is 4-40 characters of digits, capital letters and '-'")],
+                         metadata={"description": "权力编码"})
     department_id = Id(load_default=None, allow_none=True)
 
 

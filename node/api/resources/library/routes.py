@@ -56,7 +56,7 @@ class LicenseComparison(MethodView):
             return library.compare_licenses(uow, args["numbers"], args.get("holder_id_number"), args.get("on"))
 
 
-@blp.route("/cases/<string:code>/detail")
+@blp.route("/cases/<service_code:code>/detail")
 class LibraryCaseDetail(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(CaseDetailArgsSchema, location="query")

@@ -1,5 +1,7 @@
-from node.api.ids import Moment
 from marshmallow import Schema, fields, validate
+
+from node.api.ids import Moment
+from node.api.spec import Unique
 
 
 class LibraryCaseQueryArgsSchema(Schema):
@@ -78,7 +80,7 @@ class LicenseVerdictSchema(Schema):
 
 class LicenseCompareSchema(Schema):
     numbers = fields.List(fields.String(validate=validate.Length(1, 40)), required=True,
-                          validate=validate.Length(1, 50))
+                          validate=[validate.Length(1, 50), Unique()])
     holder_id_number = fields.String(validate=validate.Length(4, 32))
     on = fields.Date()
 

@@ -38,7 +38,7 @@ class Applications(MethodView):
         return {"code": code, "status": "submitted", "item_code": args["item_code"]}
 
 
-@blp.route("/cases/<string:code>")
+@blp.route("/cases/<service_code:code>")
 class PublicCase(MethodView):
     @blp.arguments(LookupArgsSchema, location="query")
     @blp.response(200, PublicCaseSchema)
@@ -47,7 +47,7 @@ class PublicCase(MethodView):
         return _view(code, args["id_last4"])
 
 
-@blp.route("/cases/<string:code>/supply")
+@blp.route("/cases/<service_code:code>/supply")
 class PublicSupply(MethodView):
     @blp.arguments(SupplySchema)
     @blp.response(200, PublicCaseSchema)
@@ -58,7 +58,7 @@ class PublicSupply(MethodView):
         return _view(code, args["id_last4"])
 
 
-@blp.route("/cases/<string:code>/withdrawal")
+@blp.route("/cases/<service_code:code>/withdrawal")
 class PublicWithdraw(MethodView):
     @blp.arguments(WithdrawSchema)
     @blp.response(200, PublicCaseSchema)
@@ -69,7 +69,7 @@ class PublicWithdraw(MethodView):
         return _view(code, args["id_last4"])
 
 
-@blp.route("/cases/<string:code>/evaluation")
+@blp.route("/cases/<service_code:code>/evaluation")
 class PublicEvaluation(MethodView):
     @blp.arguments(EvaluationCreateSchema)
     @blp.response(201, EvaluationSchema)

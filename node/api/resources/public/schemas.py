@@ -1,6 +1,7 @@
 from marshmallow import Schema, fields, validate
 
 from node.api.resources.cases.schemas import LicenseViewSchema, MaterialRefSchema, StageViewSchema
+from node.api.spec import Unique
 
 LAST4 = fields.String(required=True, validate=validate.Regexp(r"^[0-9Xx]{4}$|^[0-9A-Za-z]{4}$",
                       error="the last 4 characters of the applicant's ID number"))
@@ -46,7 +47,8 @@ class PublicCaseSchema(Schema):
 
 class SupplySchema(Schema):
     id_last4 = LAST4
-    materials = fields.List(fields.Nested(MaterialRefSchema), required=True, validate=validate.Length(1, 200))
+    materials = fields.List(fields.Nested(MaterialRefSchema), required=True,
+                            validate=[validate.Length(1, 200), Unique("upload_id")])
 
 
 class WithdrawSchema(Schema):
