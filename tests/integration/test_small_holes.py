@@ -310,40 +310,33 @@ def test_readiness_gives_up_on_a_broker_that_never_answers(settings, clock):
         c.engine.dispose()
 
 
-def test_readiness_names_a_dropped_postgresql_database_while_liveness_stays_up(settings, clock):
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL half: the SQLite half breaks the file instead")
-    from tests.conftest import _pg_exec
-
+def test_readiness_names_a_broken_database_while_liveness_stays_up(settings, clock):
+    """PostgreSQL: the node's database is dropped under it; SQLite: its file is overwritten."""
     app, c = _app(settings, clock)
     client = app.test_client()
     assert client.get("/readyz").status_code == 200
-    name = settings.database_url.rsplit("/", 1)[1]
-    _pg_exec(f"DROP DATABASE {name} WITH (FORCE)")
-    r = client.get("/readyz")
-    assert r.status_code == 503, r.json
-    assert r.json["status"] == "unavailable" and name in r.json["checks"]["database"], r.json
-    assert "broker" in r.json["checks"]  # says it is not configured rather than leaving it out
+    if settings.database_url.startswith("postgresql"):
+        from tests.conftest import _pg_exec
+
+        name = settings.database_url.rsplit("/", 1)[1]
+        _pg_exec(f"DROP DATABASE {name} WITH (FORCE)")
+        r = client.get("/readyz")
+        assert r.status_code == 503, r.json
+        assert r.json["status"] == "unavailable" and name in r.json["checks"]["database"], r.json
+        assert "broker" in r.json["checks"]  # says it is not configured rather than leaving it out
+    else:
+        c.engine.dispose()
+        path = Path(settings.database_url.split("///", 1)[1])
+        for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            side.unlink(missing_ok=True)
+        path.write_bytes(b"this is not a database" * 100)
+        r = client.get("/readyz")
+        assert r.status_code == 503 and "not a database" in r.json["checks"]["database"], r.json
     live = client.get("/healthz")
     assert live.status_code == 200 and live.json["status"] == "ok"
     c.engine.dispose()
-    _pg_exec(f"CREATE DATABASE {name}")  # the fixture drops it again
-
-
-def test_readiness_names_a_broken_sqlite_database(settings, clock):
-    if not settings.database_url.startswith("sqlite"):
-        pytest.skip("SQLite half")
-    app, c = _app(settings, clock)
-    client = app.test_client()
-    assert client.get("/readyz").status_code == 200
-    c.engine.dispose()
-    path = Path(settings.database_url.split("///", 1)[1])
-    for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        side.unlink(missing_ok=True)
-    path.write_bytes(b"this is not a database" * 100)
-    r = client.get("/readyz")
-    assert r.status_code == 503 and "not a database" in r.json["checks"]["database"], r.json
-    assert client.get("/healthz").status_code == 200
+    if settings.database_url.startswith("postgresql"):
+        _pg_exec(f"CREATE DATABASE {name}")  # the fixture drops it again
 
 
 # --- 6. the unified social credit code's check character ------------------------------------
