@@ -52,7 +52,10 @@ def create_app(settings: Settings | None = None, ctx: NodeContext | None = None)
 
     @app.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
-        return {"status": "ok", "node_id": settings.node_id}
+        from node.services.health import federation_health
+
+        fed = federation_health(app.extensions["yiwang"])
+        return {"status": "ok", "node_id": settings.node_id, **({"federation": fed} if fed else {})}
 
     try:
         from admin_ui import register as register_ui
