@@ -68,6 +68,29 @@ class Uplink:
         self.parent_id = parent_of(ctx.node_id)
         self._saved_at = 0.0
         self._saved_state: object = None
+        self._swept: dict[str, int] = {}  # per origin: the sweep's position in the records already sent
+        self._swept_at = 0.0
+
+    SWEEP = 1000  # records re-checked per idle round
+
+    def _sweep(self) -> None:
+        """Re-check, a window at a time, the records already sent (they are not read again to be
+        sent): an idle round walks ``SWEEP`` more of each origin's log, wrapping at its end, so
+        a record edited after it was pushed is found at home too -- and, the parent holding it,
+        ``yiwang federation repair`` restores it."""
+        found: list[Damage] = []
+        with self.ctx.factory() as s:
+            for origin, head in self._local_heads().items():
+                pos = self._swept.get(origin, 0)
+                good, damage = read_checked(s, origin, pos, self.SWEEP)
+                if damage is not None:
+                    found.append(damage)
+                    pos = damage.seq
+                else:
+                    pos = good[-1][0] if good else 0
+                self._swept[origin] = 0 if pos >= head else pos
+        if found:
+            self._raise_damage(found)
 
     def _stub(self) -> pb_grpc.FederationStub:
         if self._channel is None:
@@ -225,6 +248,9 @@ class Uplink:
                         checkpoint = asyncio.create_task(self.push_checkpoint())
                     backoff = 0.5
                     if n == 0:
+                        if loop.time() - self._swept_at >= 1.0:
+                            self._swept_at = loop.time()
+                            await asyncio.to_thread(self._sweep)
                         await asyncio.wait_for(stop.wait(), timeout=self.idle)
                 except asyncio.TimeoutError:
                     continue
