@@ -257,6 +257,158 @@ def serve(listen: str, parent_addr: str | None, batch_size: int, checkpoint_ever
     asyncio.run(main())
 
 
+def _node_ctx():  # type: ignore[no-untyped-def]
+    from node.config import Settings
+    from node.services.context import NodeContext
+
+    return NodeContext.build(Settings.from_env())
+
+
+def _alert_line(a: dict[str, Any]) -> str:
+    return (f"#{a['id']:<5} {a['state']:<12} {a['kind']:<24} {a['origin']} {a['subject'] or '-':<16} "
+            f"x{a['sightings']:<4} raised by {a['raised_by']}, last seen {a['last_seen'][:19]}\n       {a['detail']}")
+
+
+def _alert_dict(a: Any) -> dict[str, Any]:
+    from federation.codec import iso
+
+    return {c.key: (iso(v) if hasattr(v, "isoformat") else v) for c in a.__table__.columns
+            if c.key != "fingerprint" for v in [getattr(a, c.key)]}
+
+
+@federation.group("alerts", invoke_without_command=True)
+@click.option("--state", type=click.Choice(["open", "acknowledged", "resolved"]), default=None)
+@click.option("--kind", default=None)
+@click.option("--origin", default=None, help="the node the alerts are about")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 200))
+@click.option("--json", "as_json", is_flag=True, help="one JSON document instead of lines")
+@click.pass_context
+@_refusals
+def alerts_cmd(cctx: click.Context, state: str | None, kind: str | None, origin: str | None, limit: int,
+               as_json: bool) -> None:
+    """Alerts about this node and the nodes below it, newest first (or: alerts ack|resolve ID)."""
+    if cctx.invoked_subcommand is not None:
+        return
+    from node.services import alerts as service
+    from node.services.context import SYSTEM
+
+    ctx = _node_ctx()
+    with ctx.uow(SYSTEM) as uow:
+        rows, _ = service.list_alerts(uow, kind=kind, state=state, origin=origin, limit=limit)
+        items = [_alert_dict(a) for a in rows]
+    if as_json:
+        click.echo(json.dumps({"items": items}, ensure_ascii=False, indent=2))
+    elif not items:
+        click.echo("no alerts")
+    for a in items if not as_json else []:
+        click.echo(_alert_line(a))
+
+
+def _change_alert(action: str, alert_id: int, note: str | None) -> None:
+    from node.domain.errors import DomainError
+    from node.services import alerts as service
+    from node.services.context import SYSTEM
+
+    ctx = _node_ctx()
+    try:
+        a = ctx.run(SYSTEM, service.acknowledge if action == "ack" else service.resolve, alert_id, note)
+    except DomainError as e:
+        raise ValueError(e.message) from None
+    click.echo(f"alert #{a.id} {a.state}")
+
+
+@alerts_cmd.command("ack")
+@click.argument("alert_id", type=int)
+@click.option("--note", default=None)
+@_refusals
+def alerts_ack(alert_id: int, note: str | None) -> None:
+    """Acknowledge an open alert (the change travels upward)."""
+    _change_alert("ack", alert_id, note)
+
+
+@alerts_cmd.command("resolve")
+@click.argument("alert_id", type=int)
+@click.option("--note", required=True, help="how it was resolved")
+@_refusals
+def alerts_resolve(alert_id: int, note: str) -> None:
+    """Resolve an alert, saying how (seen again, it opens again)."""
+    _change_alert("resolve", alert_id, note)
+
+
+@federation.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@_refusals
+def status(as_json: bool) -> None:
+    """Each link: the uplink's cursors, lag, last success and what blocks it; the children's contact."""
+    from federation.status import format_status, read_status
+
+    ctx = _node_ctx()
+    with ctx.factory() as s:
+        st = read_status(s, ctx.node_id, ctx.clock())
+    if as_json:
+        click.echo(json.dumps(st, ensure_ascii=False, indent=2))
+    else:
+        click.echo("\n".join(format_status(st)))
+
+
+@federation.command("repair")
+@click.option("--parent", "parent_addr", default=None,
+              help="host:port of the parent's gRPC server (default: the uplink's last address)")
+@_refusals
+def repair_cmd(parent_addr: str | None) -> None:
+    """Restore damaged records of this node's store from the parent's signed copies; exits 1 naming
+    what cannot be restored (never pushed: restore from a backup)."""
+    import asyncio
+
+    import grpc
+
+    from federation import tls
+    from federation.identity import require_identity
+    from federation.pb.v1 import federation_pb2 as pb
+    from federation.pb.v1 import federation_pb2_grpc as pb_grpc
+    from federation.repair import find_damage, repair
+    from federation.runtime import DirectoryTrust
+    from node.persistence.models import FedLink
+
+    ctx = _node_ctx()
+    ident = require_identity(ctx.settings.data_dir)
+    if ident.parent_id is None:
+        raise ValueError("the province has no parent to restore from: restore its database from a backup")
+    if parent_addr is None:
+        with ctx.factory() as s:
+            link = s.get(FedLink, ident.parent_id)
+            parent_addr = link.address if link is not None else None
+        if parent_addr is None:
+            raise ValueError("give --parent host:port (the uplink has not recorded its parent's address yet)")
+    if not find_damage(ctx):
+        from federation.repair import resolve_stale
+
+        resolve_stale(ctx, set())
+        click.echo("no damaged record: nothing to repair")
+        return
+
+    def fetch(origin: str, seq: int) -> tuple[list[Any], int]:
+        async def call() -> tuple[list[Any], int]:
+            async with grpc.aio.secure_channel(parent_addr, tls.channel_credentials(ident),
+                                               options=tls.channel_options(ident.parent_id or "")) as ch:
+                r = await pb_grpc.FederationStub(ch).FetchRecords(
+                    pb.FetchRecordsRequest(origin=origin, from_seq=seq, to_seq=seq), timeout=30)
+                return list(r.records), r.held_seq
+        try:
+            return asyncio.run(call())
+        except grpc.RpcError as e:
+            raise OSError(f"{ident.parent_id} at {parent_addr}: {e.details()}") from None  # type: ignore[attr-defined]
+
+    report = repair(ctx, fetch, DirectoryTrust(ident).key_for, ident.parent_id)
+    for subject in report.repaired:
+        click.echo(f"restored {subject} from {ident.parent_id}'s signed copy")
+    for line in report.unrecoverable:
+        click.echo(f"cannot restore {line}", err=True)
+    if not report.ok:
+        sys.exit(1)
+    click.echo("the log is intact: the uplink sends again")
+
+
 @click.command("demo")
 @click.option("--dir", "base", default="var/demo", show_default=True, help="where the four nodes keep their data")
 @click.option("--http-port", default=8000, show_default=True, type=int, help="first HTTP port (4 consecutive)")

@@ -57,9 +57,12 @@ def accumulate(acc: bytes, record_hash: bytes) -> bytes:
     return hashlib.sha256(acc + record_hash).digest()
 
 
-def seal(signer: Signer, seq: int, prev_hash: bytes, created_at_ms: int, event: pb.CaseEvent) -> Parsed:
+def seal(signer: Signer, seq: int, prev_hash: bytes, created_at_ms: int,
+         event: pb.CaseEvent | pb.AlertEvent) -> Parsed:
+    """A record of ``event``: a case event or an alert (``RecordBody.entry``)."""
+    entry = {"alert": event} if isinstance(event, pb.AlertEvent) else {"case_event": event}
     msg = pb.RecordBody(origin=signer.node_id, seq=seq, prev_hash=prev_hash, key_id=signer.key_id,
-                        created_at_ms=created_at_ms, case_event=event)
+                        created_at_ms=created_at_ms, **entry)
     body = msg.SerializeToString(deterministic=True)
     return Parsed(body, signer.sign(body), msg, hashlib.sha256(body).digest())
 

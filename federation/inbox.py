@@ -18,9 +18,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from federation.envelope import GENESIS, Parsed, RecordRejected, accumulate, parse
+from federation.alerts_sync import apply_alert_records
 from federation.library import apply_records, insert_rows
 from node.domain.servicecode import division_of
 from node.persistence.alerts import raise_alert
+from node.persistence.session import unit_of_work as session_uow
+from node.services.alerts import raise_incident
+from node.services.context import Work
 from node.persistence.models import FedCheckpoint, FedHead, FedRecord
 
 CST = timezone(timedelta(hours=8), "CST")
@@ -188,6 +192,7 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
                 session.execute(update(FedHead).where(FedHead.origin == origin)
                                 .values(seq=seq, hash=head_hash.hex(), acc=accs[origin].hex(), updated_at=now))
         apply_records(session, fresh)
+        apply_alert_records(session, fresh)
     result.applied = len(fresh)
     result.cursors = heads
     return result
@@ -238,7 +243,13 @@ class ForkDetected(RecordRejected):
 
 def record_alert(session: Session, origin: str, kind: str, detail: str, proof: dict, peer: str | None,
                  now: datetime, *, raised_by: str, subject: str = "") -> int:
-    """Raise the alert once; the same kind about the same node and subject again is a sighting."""
+    """Raise the alert once; the same kind about the same node and subject again is a sighting.
+    In a node's unit of work (the servers' and the uplink's) it goes through the alerts service,
+    which publishes the incident upward when this opened it."""
+    uow = session_uow(session)
+    if isinstance(uow, Work) and uow.ctx.node_id == raised_by:
+        return raise_incident(uow, kind=kind, origin=origin, detail=detail, proof=proof, subject=subject,
+                              peer=peer).id
     return raise_alert(session, now, kind=kind, origin=origin, detail=detail, proof=proof, raised_by=raised_by,
                        subject=subject, peer=peer)
 

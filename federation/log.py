@@ -62,6 +62,14 @@ class SignedLog:
     def seal_queued(self, factory: sessionmaker[Session], now: datetime) -> int:
         return seal_queued(factory, now, self.signer)
 
+    def publish_alert(self, uow: UnitOfWork, alert: Any) -> None:
+        """``node.ports.AlertLog``: seal the alert's record now, in ``uow``'s transaction, on either
+        backend (alerts are rare: holding the head for one record costs nothing)."""
+        from federation.alerts_sync import alert_event
+
+        _seal(uow, self.signer, [(_ms(uow.now), alert_event(alert))], _lock_head(uow.session, self.signer.node_id))
+        uow.session.flush()
+
 
 class _Pending:
     """The events of one unit of work (its ``CommitHook``)."""
@@ -163,7 +171,8 @@ def _lock_head(session: Session, origin: str) -> Any:
     return session.connection().execute(_LOCK, {"origin": origin}).one_or_none()
 
 
-def _seal(uow: UnitOfWork, signer: Signer, events: list[tuple[int, pb.CaseEvent]], head: Any) -> list[Parsed]:
+def _seal(uow: UnitOfWork, signer: Signer, events: list[tuple[int, pb.CaseEvent | pb.AlertEvent]],
+          head: Any) -> list[Parsed]:
     """Number, sign and insert ``events`` (created at ms, event) after ``head`` (locked by
     ``_lock_head``); apply them to the library."""
     session, now = uow.session, uow.now

@@ -75,7 +75,7 @@ def attach(ctx: "NodeContext", signer: Signer, id_key: bytes | None = None, iden
     ctx.signer = signer
     if id_key is not None:
         ctx.id_hash_key = id_key
-    ctx.events = SignedLog(signer, ctx.id_hash_key)
+    ctx.events = ctx.alert_log = SignedLog(signer, ctx.id_hash_key)
     ctx.catalog_codec = CatalogCodec(signer)
     ctx.owner_gateway = OwnerPull(identity) if identity is not None else None
 

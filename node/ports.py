@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import click
     from sqlalchemy.orm import Session, sessionmaker
 
-    from node.persistence.models import Case
+    from node.persistence.models import Alert, Case
     from node.persistence.uow import UnitOfWork
     from node.services.context import NodeContext
 
@@ -55,6 +55,14 @@ class CaseEventSink(Protocol):
 
     def seal_queued(self, factory: "sessionmaker[Session]", now: datetime) -> int:
         """Seal what committed units of work left queued (PostgreSQL); returns how many."""
+
+
+class AlertLog(Protocol):
+    """Where an incident's opening and each change of its state go so that the levels above see
+    it (the federation: a record in this node's signed log, written in ``uow``'s transaction)."""
+
+    def publish_alert(self, uow: "UnitOfWork", alert: "Alert") -> None:
+        """Take ``alert`` as it stands now, in ``uow``'s transaction."""
 
 
 @dataclass(frozen=True)

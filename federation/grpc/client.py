@@ -16,13 +16,17 @@ from sqlalchemy import select
 
 from federation.checkpoint import make_checkpoint
 from federation.grpc.server import MAX_BATCH, MAX_MESSAGE
-from federation.log import read_signed
+from federation.selfcheck import Damage, read_checked
+from federation.status import blocking_of, parent_of, save_link
 from federation.pb.v1 import federation_pb2 as pb
 from federation.pb.v1 import federation_pb2_grpc as pb_grpc
 from node.persistence.models import FedHead
-from node.services.context import NodeContext
+from node.services.context import SYSTEM, NodeContext
 
 log = logging.getLogger("yiwang.uplink")
+REFUSALS = {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
+            grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.DATA_LOSS, grpc.StatusCode.INVALID_ARGUMENT}
+"""What the parent answers when it refuses what we sent (not when it cannot be reached)."""
 
 
 @dataclass
@@ -33,6 +37,15 @@ class UplinkStats:
     last_error: str | None = None
     caught_up: bool = False
     parent_cursors: dict[str, int] = field(default_factory=dict)
+    blocking: str | None = None
+
+
+class DamagedLog(Exception):
+    """Records of this node's store that must not be sent: they are not what their origin signed."""
+
+    def __init__(self, damages: list[Damage]) -> None:
+        self.damages = damages
+        super().__init__("; ".join(d.describe() for d in damages) + " -- run 'yiwang federation repair'")
 
 
 class Uplink:
@@ -52,6 +65,32 @@ class Uplink:
         self.window = max(1, window)  # batches in flight before waiting for an ack
         self.stats = UplinkStats()
         self._channel: grpc.aio.Channel | None = None
+        self.parent_id = parent_of(ctx.node_id)
+        self._saved_at = 0.0
+        self._saved_state: object = None
+        self._swept: dict[str, int] = {}  # per origin: the sweep's position in the records already sent
+        self._swept_at = 0.0
+
+    SWEEP = 1000  # records re-checked per idle round
+
+    def _sweep(self) -> None:
+        """Re-check, a window at a time, the records already sent (they are not read again to be
+        sent): an idle round walks ``SWEEP`` more of each origin's log, wrapping at its end, so
+        a record edited after it was pushed is found at home too -- and, the parent holding it,
+        ``yiwang federation repair`` restores it."""
+        found: list[Damage] = []
+        with self.ctx.factory() as s:
+            for origin, head in self._local_heads().items():
+                pos = self._swept.get(origin, 0)
+                good, damage = read_checked(s, origin, pos, self.SWEEP)
+                if damage is not None:
+                    found.append(damage)
+                    pos = damage.seq
+                else:
+                    pos = good[-1][0] if good else 0
+                self._swept[origin] = 0 if pos >= head else pos
+        if found:
+            self._raise_damage(found)
 
     def _stub(self) -> pb_grpc.FederationStub:
         if self._channel is None:
@@ -67,11 +106,50 @@ class Uplink:
         with self.ctx.factory() as s:
             return {h.origin: h.seq for h in s.scalars(select(FedHead))}
 
-    def _read(self, origin: str, after: int) -> tuple[list[pb.SignedRecord], int]:
-        """The next batch after ``after`` and the sequence number of its last record."""
+    def _read(self, origin: str, after: int) -> tuple[list[pb.SignedRecord], int, Damage | None]:
+        """The next batch after ``after`` (checked: ``federation.selfcheck``), the sequence number of
+        its last record and the damaged record the batch stops short of, if any."""
         with self.ctx.factory() as s:
-            rows = read_signed(s, origin, after, self.batch_size)
-        return [pb.SignedRecord(body=body, signature=sig) for _, body, sig in rows], (rows[-1][0] if rows else after)
+            rows, damage = read_checked(s, origin, after, self.batch_size)
+        return ([pb.SignedRecord(body=body, signature=sig) for _, body, sig in rows], (rows[-1][0] if rows else after),
+                damage)
+
+    def _raise_damage(self, damages: list[Damage]) -> None:
+        """The incident, at once: one ``damaged_log`` alert per damaged record (later rounds count
+        sightings), with both hashes as evidence."""
+        from federation.inbox import record_alert
+
+        with self.ctx.uow(SYSTEM) as uow:
+            for d in damages:
+                record_alert(uow.session, d.origin, "damaged_log", d.describe(), d.proof(), None, uow.now,
+                             raised_by=self.ctx.node_id, subject=d.subject)
+            uow.commit()
+
+    def _save(self, ok: bool, error: str | None) -> None:
+        if self.parent_id is None:
+            return
+        with self.ctx.uow(SYSTEM) as uow:
+            now = uow.now
+            values: dict[str, object] = dict(address=self.target, last_attempt=now, last_error=error,
+                                             blocking=self.stats.blocking, cursors=dict(self.stats.parent_cursors),
+                                             sent=self.stats.sent, failures=self.stats.failures)
+            if ok:
+                values["last_success"] = now
+            save_link(uow.session, self.parent_id, "parent", now, **values)
+            uow.commit()
+
+    async def _note(self, ok: bool, error: str | None = None) -> None:
+        """Persist the link's state for ``yiwang federation status``: when it changed, else at most
+        once a second (a failure to write it never stops the uplink)."""
+        state = (ok, error, self.stats.blocking, tuple(sorted(self.stats.parent_cursors.items())))
+        now = asyncio.get_running_loop().time()
+        if state == self._saved_state and now - self._saved_at < 1.0:
+            return
+        try:
+            await asyncio.to_thread(self._save, ok, error)
+            self._saved_state, self._saved_at = state, now
+        except Exception as e:  # noqa: BLE001 - status is best effort; the sync is what matters
+            log.info("could not record the uplink's state: %s", e)
 
     async def sync_once(self) -> int:
         """Push everything the parent lacks; returns the number of records it newly applied."""
@@ -79,7 +157,9 @@ class Uplink:
         reply = await stub.GetCursors(pb.CursorsRequest(sender=self.ctx.signer.node_id if self.ctx.signer else ""),
                                       timeout=30)
         theirs = {c.origin: c.seq for c in reply.cursors}
+        self.stats.parent_cursors.update(theirs)
         mine = await asyncio.to_thread(self._local_heads)
+        damages: list[Damage] = []
         todo = {o: theirs.get(o, 0) for o, seq in mine.items() if seq > theirs.get(o, 0)}
         applied = 0
         if todo:
@@ -105,7 +185,9 @@ class Uplink:
             in_step = True
             for origin, pos in sorted(todo.items()):
                 while in_step and pos < mine[origin]:
-                    records, last = await asyncio.to_thread(self._read, origin, pos)
+                    records, last, damage = await asyncio.to_thread(self._read, origin, pos)
+                    if damage is not None:
+                        damages.append(damage)  # what precedes it still goes; nothing of the origin after it
                     if not records:
                         break
                     batch_id += 1
@@ -114,6 +196,8 @@ class Uplink:
                     pos = last
                     if len(inflight) >= self.window:
                         in_step = await settle()
+                    if damage is not None:
+                        break
                 if not in_step:
                     break  # the parent is elsewhere than expected: the next round resumes from its cursors
             while inflight:
@@ -122,7 +206,10 @@ class Uplink:
             while await call.read() is not grpc.aio.EOF:
                 pass
         self.stats.rounds += 1
+        if damages:
+            raise DamagedLog(damages)
         self.stats.caught_up = True
+        self.stats.blocking = None
         return applied
 
     async def push_checkpoint(self) -> str:
@@ -152,6 +239,7 @@ class Uplink:
             while not stop.is_set():
                 try:
                     n = await self.sync_once()
+                    await self._note(True)
                     if checkpoint is not None and checkpoint.done():
                         done, checkpoint = checkpoint, None
                         done.result()  # raises what pushing it raised
@@ -160,6 +248,9 @@ class Uplink:
                         checkpoint = asyncio.create_task(self.push_checkpoint())
                     backoff = 0.5
                     if n == 0:
+                        if loop.time() - self._swept_at >= 1.0:
+                            self._swept_at = loop.time()
+                            await asyncio.to_thread(self._sweep)
                         await asyncio.wait_for(stop.wait(), timeout=self.idle)
                 except asyncio.TimeoutError:
                     continue
@@ -167,6 +258,17 @@ class Uplink:
                     self.stats.failures += 1
                     self.stats.caught_up = False
                     self.stats.last_error = e.details() if isinstance(e, grpc.aio.AioRpcError) else str(e)
+                    if isinstance(e, DamagedLog):
+                        self.stats.blocking = f"own store: {e}"
+                        try:
+                            await asyncio.to_thread(self._raise_damage, e.damages)
+                        except Exception as err:  # noqa: BLE001 - raised again next round
+                            log.error("could not raise the damaged_log alert: %s", err)
+                    elif isinstance(e, grpc.aio.AioRpcError) and e.code() in REFUSALS:
+                        self.stats.blocking = blocking_of(self.stats.last_error or "")
+                    else:
+                        self.stats.blocking = None
+                    await self._note(False, self.stats.last_error)
                     log.warning("uplink to %s: %s (retry in %.1fs)", self.target, self.stats.last_error, backoff,
                                 exc_info=not isinstance(e, (grpc.aio.AioRpcError, ConnectionError, OSError)))
                     await _drop(checkpoint)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any, AsyncIterator, Callable, Protocol
 
 import grpc
@@ -15,7 +16,8 @@ from federation.envelope import RecordRejected
 from federation.inbox import CheckedBatch, ForkDetected, check_batch, cursors, receive_batch, record_alert
 from federation.pb.v1 import federation_pb2 as pb
 from federation.pb.v1 import federation_pb2_grpc as pb_grpc
-from node.persistence.models import CatalogChange, FedHead
+from federation.status import save_link
+from node.persistence.models import CatalogChange, FedHead, FedRecord
 from node.services.context import SYSTEM, NodeContext
 
 log = logging.getLogger("yiwang.federation")
@@ -62,6 +64,25 @@ class FederationServicer(pb_grpc.FederationServicer):
         self.ctx = ctx
         self.trust = trust
         self.case_detail = case_detail
+        self._contact: dict[str, float] = {}
+
+    async def _touch(self, peer: str) -> None:
+        """Note that a child called in (``fed_links``, for ``yiwang federation status``), at most
+        every 5 seconds per child; best effort."""
+        t = time.monotonic()
+        if t - self._contact.get(peer, -1e9) < 5.0:
+            return
+        self._contact[peer] = t
+
+        def save() -> None:
+            with self.ctx.uow(SYSTEM) as uow:
+                save_link(uow.session, peer, "child", uow.now, last_success=uow.now)
+                uow.commit()
+
+        try:
+            await asyncio.to_thread(save)
+        except Exception as e:  # noqa: BLE001 - the status is not worth failing a call for
+            log.info("could not note %s's contact: %s", peer, e)
 
     async def _peer(self, context: grpc.aio.ServicerContext) -> str:
         peer = self.trust.peer_id(context)
@@ -79,6 +100,7 @@ class FederationServicer(pb_grpc.FederationServicer):
 
     async def GetCursors(self, request: pb.CursorsRequest, context: grpc.aio.ServicerContext) -> pb.CursorsReply:
         peer = await self._child(context)
+        await self._touch(peer)
 
         def read() -> list[tuple[str, int, bytes]]:
             with self.ctx.factory() as s:
@@ -164,6 +186,27 @@ class FederationServicer(pb_grpc.FederationServicer):
             log.error("checkpoint from %s rejected: %s", peer, e)
             await context.abort(STATUS.get(e.code, grpc.StatusCode.INVALID_ARGUMENT), f"{e.code}: {e}")
         return pb.CheckpointAck(accepted=True, detail=detail)
+
+    async def FetchRecords(self, request: pb.FetchRecordsRequest, context: grpc.aio.ServicerContext) -> pb.FetchRecordsReply:
+        """A child's records as stored here, exactly as signed (a child repairs its damaged rows from
+        them, verifying each signature and link itself): its own and its descendants' only."""
+        peer = await self._child(context)
+        if not self.trust.in_subtree(peer, request.origin):
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                f"{peer} may read back records of itself and the nodes below it only, not {request.origin}")
+        if request.from_seq < 1 or request.to_seq < request.from_seq or request.to_seq - request.from_seq >= MAX_BATCH:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"from_seq..to_seq: 1 <= from <= to, at most {MAX_BATCH}")
+
+        def read() -> tuple[list[pb.SignedRecord], int]:
+            with self.ctx.factory() as s:
+                rows = s.execute(select(FedRecord.body, FedRecord.signature).where(
+                    FedRecord.origin == request.origin, FedRecord.seq >= request.from_seq,
+                    FedRecord.seq <= request.to_seq).order_by(FedRecord.seq)).all()
+                head = s.get(FedHead, request.origin)
+                return [pb.SignedRecord(body=bytes(b), signature=bytes(g)) for b, g in rows], (head.seq if head else 0)
+
+        records, held = await asyncio.to_thread(read)
+        return pb.FetchRecordsReply(records=records, held_seq=held)
 
     async def FetchCaseDetail(self, request: pb.CaseDetailRequest, context: grpc.aio.ServicerContext) -> pb.CaseDetailReply:
         peer = await self._peer(context)

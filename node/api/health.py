@@ -5,7 +5,9 @@ when a dependency is down, or the orchestrator would restart healthy processes i
 the database is away. ``/readyz`` (readiness) asks each dependency for real — a query on the
 schema's own table and a connection to the Celery broker when one is configured — each within a
 short deadline, and answers 503 naming what is wrong, so traffic goes only to a node that can
-serve it and whoever looks sees why.
+serve it and whoever looks sees why. A node of a federation also says there whether its own signed
+log is sound (``"federation": "ok"`` or ``"degraded: …"``, status ``degraded``, still 200: the
+hall serves while the uplink waits for ``yiwang federation repair``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from sqlalchemy import text
 
 from node.config import Settings
 from node.services.context import NodeContext
+from node.services.health import federation_health
 
 DEADLINE_S = 2.0
 OK = "ok"
@@ -86,5 +89,10 @@ def register_health(app: Flask, settings: Settings, ctx: NodeContext) -> None:
         if not settings.broker_url:
             results["broker"] = "not configured (notifications are delivered in-process)"
         ready = all(v == OK for k, v in results.items() if k in checks)
-        body = {"status": "ok" if ready else "unavailable", "node_id": settings.node_id, "checks": results}
+        # A damaged own log blocks the uplink but not the hall: "degraded" is said, traffic still comes.
+        fed = federation_health(ctx) if ready else None
+        if fed is not None:
+            results["federation"] = fed
+        status = "unavailable" if not ready else ("degraded" if fed and fed != OK else "ok")
+        body = {"status": status, "node_id": settings.node_id, "checks": results}
         return body, 200 if ready else 503

@@ -61,3 +61,14 @@ def check_parent(child_id: str, parent_id: str | None, *, child_field: str = "no
             "city": "a city enrolls only counties xxyyzz with its first 4 digits",
             "county": "a county enrolls nobody"}[level_of(parent_id)]
     raise ValueError(f"{child_field}: {child_id} is a {lvl} whose parent is {want}, not {parent_id} ({rule})")
+
+
+def subtree_prefix(node_id: str) -> str:
+    """The prefix every division in ``node_id``'s subtree (itself included) starts with:
+    ``33`` for the province 330000, ``3301`` for the city 330100, the whole code for a county."""
+    return {"province": node_id[:2], "city": node_id[:4], "county": node_id}[level_of(node_id)]
+
+
+def in_subtree(node_id: str, ancestor: str) -> bool:
+    """Is ``node_id`` the division ``ancestor`` or one below it?"""
+    return node_id.startswith(subtree_prefix(ancestor))

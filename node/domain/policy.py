@@ -18,6 +18,7 @@ from typing import Callable
 
 from .errors import PermissionDenied
 from .lifecycle import Actor
+from .divisions import in_subtree
 from .roles import HALL_WIDE, Role
 
 
@@ -43,6 +44,8 @@ class Action(StrEnum):
     ADOPT_STANDARD = "adopt_standard"
     IMPORT_CALENDAR = "import_calendar"
     VERIFY_AUDIT = "verify_audit"
+    READ_ALERTS = "read_alerts"
+    HANDLE_ALERT = "handle_alert"  # acknowledge or resolve
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,10 @@ RULES: dict[Action, tuple[Rule, str]] = {
     Action.IMPORT_CALENDAR: (_roles(Role.ADMIN, why="this needs one of the roles: admin"), "role"),
     Action.VERIFY_AUDIT: (_roles(Role.ADMIN, Role.INSPECTOR, why="this needs one of the roles: admin, inspector"),
                           "role"),
+    Action.READ_ALERTS: (_roles(Role.ADMIN, Role.INSPECTOR, why="alerts are for the hall admin and inspectors"),
+                         "role"),
+    Action.HANDLE_ALERT: (_roles(Role.ADMIN, Role.INSPECTOR,
+                                 why="only the hall admin or an inspector acknowledges or resolves alerts"), "role"),
 }
 
 
@@ -196,6 +203,14 @@ def require(actor: Actor, action: Action, target: Target = NOBODY, field: str | 
 def allowed_actions(actor: Actor, target: Target = NOBODY) -> list[str]:
     """Every action ``actor`` may do to ``target``: what a page may offer."""
     return [a.value for a in Action if can(actor, a, target)]
+
+
+def alert_visible(node_id: str, origin: str) -> bool:
+    """An alert about a node is for that node's admin and for the admins and inspectors of every
+    node above it. Staff are accounts of one node, so at ``node_id`` that is: the alert is about
+    ``node_id`` or a division below it. (What a county raises about its parent -- a bad catalog
+    change, say -- travels up in its log and is seen where that parent's supervisors are.)"""
+    return in_subtree(origin, node_id)
 
 
 def read_scope(actor: Actor | None) -> tuple[int | None, int | None]:

@@ -91,20 +91,52 @@ class License(_message.Message):
     def __init__(self, number: _Optional[str] = ..., name: _Optional[str] = ..., holder_hash: _Optional[str] = ..., holder_masked: _Optional[str] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ..., issuing_department: _Optional[str] = ..., status: _Optional[str] = ..., digest: _Optional[str] = ...) -> None: ...
 
 class RecordBody(_message.Message):
-    __slots__ = ("origin", "seq", "prev_hash", "key_id", "created_at_ms", "case_event")
+    __slots__ = ("origin", "seq", "prev_hash", "key_id", "created_at_ms", "case_event", "alert")
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     PREV_HASH_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     CASE_EVENT_FIELD_NUMBER: _ClassVar[int]
+    ALERT_FIELD_NUMBER: _ClassVar[int]
     origin: str
     seq: int
     prev_hash: bytes
     key_id: str
     created_at_ms: int
     case_event: CaseEvent
-    def __init__(self, origin: _Optional[str] = ..., seq: _Optional[int] = ..., prev_hash: _Optional[bytes] = ..., key_id: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., case_event: _Optional[_Union[CaseEvent, _Mapping]] = ...) -> None: ...
+    alert: AlertEvent
+    def __init__(self, origin: _Optional[str] = ..., seq: _Optional[int] = ..., prev_hash: _Optional[bytes] = ..., key_id: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., case_event: _Optional[_Union[CaseEvent, _Mapping]] = ..., alert: _Optional[_Union[AlertEvent, _Mapping]] = ...) -> None: ...
+
+class AlertEvent(_message.Message):
+    __slots__ = ("kind", "origin", "subject", "detail", "proof_json", "peer", "state", "sightings", "first_seen_ms", "last_seen_ms", "state_by", "note", "raised_by")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    PROOF_JSON_FIELD_NUMBER: _ClassVar[int]
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SIGHTINGS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_MS_FIELD_NUMBER: _ClassVar[int]
+    STATE_BY_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    RAISED_BY_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    origin: str
+    subject: str
+    detail: str
+    proof_json: bytes
+    peer: str
+    state: str
+    sightings: int
+    first_seen_ms: int
+    last_seen_ms: int
+    state_by: str
+    note: str
+    raised_by: str
+    def __init__(self, kind: _Optional[str] = ..., origin: _Optional[str] = ..., subject: _Optional[str] = ..., detail: _Optional[str] = ..., proof_json: _Optional[bytes] = ..., peer: _Optional[str] = ..., state: _Optional[str] = ..., sightings: _Optional[int] = ..., first_seen_ms: _Optional[int] = ..., last_seen_ms: _Optional[int] = ..., state_by: _Optional[str] = ..., note: _Optional[str] = ..., raised_by: _Optional[str] = ...) -> None: ...
 
 class SignedRecord(_message.Message):
     __slots__ = ("body", "signature")
@@ -185,6 +217,24 @@ class CheckpointAck(_message.Message):
     accepted: bool
     detail: str
     def __init__(self, accepted: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class FetchRecordsRequest(_message.Message):
+    __slots__ = ("origin", "from_seq", "to_seq")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
+    TO_SEQ_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    from_seq: int
+    to_seq: int
+    def __init__(self, origin: _Optional[str] = ..., from_seq: _Optional[int] = ..., to_seq: _Optional[int] = ...) -> None: ...
+
+class FetchRecordsReply(_message.Message):
+    __slots__ = ("records", "held_seq")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    HELD_SEQ_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[SignedRecord]
+    held_seq: int
+    def __init__(self, records: _Optional[_Iterable[_Union[SignedRecord, _Mapping]]] = ..., held_seq: _Optional[int] = ...) -> None: ...
 
 class CaseDetailRequest(_message.Message):
     __slots__ = ("service_code", "requester_role", "requester", "purpose")

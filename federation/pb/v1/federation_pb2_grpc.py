@@ -49,6 +49,11 @@ class FederationStub:
                 request_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.SignedCheckpoint.SerializeToString,
                 response_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.CheckpointAck.FromString,
                 _registered_method=True)
+        self.FetchRecords = channel.unary_unary(
+                '/yiwang.federation.v1.Federation/FetchRecords',
+                request_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.FetchRecordsRequest.SerializeToString,
+                response_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.FetchRecordsReply.FromString,
+                _registered_method=True)
         self.FetchCaseDetail = channel.unary_unary(
                 '/yiwang.federation.v1.Federation/FetchCaseDetail',
                 request_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.CaseDetailRequest.SerializeToString,
@@ -89,6 +94,14 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FetchRecords(self, request, context):
+        """A child's signed records as stored here (its own or its descendants'): what `yiwang
+        federation repair` restores a damaged row from.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def FetchCaseDetail(self, request, context):
         """An inspector's request for a case's full file, answered by the owning node only.
         """
@@ -125,6 +138,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.PushCheckpoint,
                     request_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.SignedCheckpoint.FromString,
                     response_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.CheckpointAck.SerializeToString,
+            ),
+            'FetchRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.FetchRecords,
+                    request_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.FetchRecordsRequest.FromString,
+                    response_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.FetchRecordsReply.SerializeToString,
             ),
             'FetchCaseDetail': grpc.unary_unary_rpc_method_handler(
                     servicer.FetchCaseDetail,
@@ -223,6 +241,33 @@ class Federation:
             '/yiwang.federation.v1.Federation/PushCheckpoint',
             federation_dot_pb_dot_v1_dot_federation__pb2.SignedCheckpoint.SerializeToString,
             federation_dot_pb_dot_v1_dot_federation__pb2.CheckpointAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yiwang.federation.v1.Federation/FetchRecords',
+            federation_dot_pb_dot_v1_dot_federation__pb2.FetchRecordsRequest.SerializeToString,
+            federation_dot_pb_dot_v1_dot_federation__pb2.FetchRecordsReply.FromString,
             options,
             channel_credentials,
             insecure,

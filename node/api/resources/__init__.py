@@ -7,6 +7,7 @@ from node.api.blueprint import Blueprint
 
 def _all() -> list[Blueprint]:
     from .admin.routes import blp as admin
+    from .alerts.routes import blp as alerts
     from .auth.routes import blp as auth
     from .cases.routes import blp as cases
     from .catalog.routes import blp as catalog
@@ -18,7 +19,7 @@ def _all() -> list[Blueprint]:
     from .standard.routes import blp as standard
     from .uploads.routes import blp as uploads
 
-    return [auth, org, items, catalog, uploads, cases, public, rect, admin, library, standard]
+    return [auth, org, items, catalog, uploads, cases, public, rect, admin, library, standard, alerts]
 
 
 class _Lazy(list):  # type: ignore[type-arg]

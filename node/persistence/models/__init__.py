@@ -12,6 +12,7 @@ from .notifications import Notification
 from .audit import AuditHead, AuditEntry, AuditQueued
 from .bench import BenchRow
 from .alerts import ALERT_STATES, Alert
+from .links import FedLink
 from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, LibCase, LibLicense
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "AuditHead", "AuditEntry", "AuditQueued",
     "BenchRow",
     "ALERT_STATES", "Alert",
+    "FedLink",
     "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "LibCase", "LibLicense",
 ]
