@@ -12,7 +12,7 @@ from .notifications import Notification
 from .audit import AuditHead, AuditEntry, AuditQueued
 from .bench import BenchRow
 from .alerts import ALERT_STATES, Alert
-from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, LibCase, LibLicense
+from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, FedTreeNode, LibCase, LibLicense
 
 __all__ = [
     "NAMING", "CST", "TZDateTime", "Base", "TenantScoped", "Audited",
@@ -23,5 +23,5 @@ __all__ = [
     "AuditHead", "AuditEntry", "AuditQueued",
     "BenchRow",
     "ALERT_STATES", "Alert",
-    "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "LibCase", "LibLicense",
+    "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "FedTreeNode", "LibCase", "LibLicense",
 ]
