@@ -29,7 +29,7 @@ from federation.checkpoint import make_checkpoint, open_tree_checkpoint
 from federation.envelope import RecordRejected, Signer
 from federation.inbox import InSubtree, KeyLookup, record_alert
 from federation.merkle import (TreeReader, consistency_proof, decomposition, inclusion_proof, leaf_hash,
-                               verify_consistency, verify_inclusion, verify_own_range)
+                               scan_range, verify_consistency, verify_inclusion)
 from federation.pb.v1 import federation_pb2 as pb
 from node.persistence.models import FedCheckpoint, FedHead, FedRecord
 from node.services.context import SYSTEM, NodeContext
@@ -64,6 +64,7 @@ class ParentAudit:
     proof: dict[str, Any] = field(default_factory=dict)
     prefix: int = 0  # leaves compared with the child's: min(our records, its size)
     asked: list[tuple[int, int]] = field(default_factory=list)
+    leaf_asked: int | None = None
     questions: int = 0
 
     def step(self, msg: pb.AuditMessage) -> pb.AuditQuestion:
@@ -77,7 +78,7 @@ class ParentAudit:
             raise RecordRejected("malformed", "an audit starts with the checkpoint")
         if kind == "hashes" and self.asked:
             return self._hashes(list(msg.hashes.hashes))
-        if kind == "leaf":
+        if kind == "leaf" and self.leaf_asked is not None and msg.leaf.index == self.leaf_asked:
             return self._leaf(msg.leaf)
         raise RecordRejected("malformed", f"unexpected {kind!r} in a checkpoint audit")
 
@@ -132,7 +133,7 @@ class ParentAudit:
             self._fail(self.problem or "checkpoint disagrees")  # beyond our records: nothing to name
         level, index = differs  # type: ignore[misc]
         if level == 0:
-            self.asked = []
+            self.asked, self.leaf_asked = [], index
             return pb.AuditQuestion(leaf=pb.LeafAsk(index=index, tree_size=self.body.size))
         self.asked = [(level - 1, 2 * index), (level - 1, 2 * index + 1)]
         return _ask(self.asked)
@@ -146,6 +147,9 @@ class ParentAudit:
             raise RecordRejected("malformed", f"{origin}#{seq} is not held here", origin, seq)
         body = bytes(lp.body)
         theirs_hash, ours_hash = hashlib.sha256(body).hexdigest(), str(ours.hash)
+        if theirs_hash == ours_hash:  # its answers contradict one another: nothing to name
+            self._fail(f"{self.problem or 'checkpoint disagrees'}; {origin}'s answers to the audit are not "
+                       f"consistent (its leaf {lp.index} is the record received)")
         proven = verify_inclusion(lp.index, self.body.size, leaf_hash(body), list(lp.inclusion), self.body.tree_root)
         self.proof["received"] = {"seq": seq, "hash": ours_hash, "leaf": ours.leaf, "body": _b64(bytes(ours.body)),
                                   "signature": _b64(bytes(ours.signature))}
@@ -213,18 +217,19 @@ class OwnTree:
         self.accepted_size = 0  # the last size the parent accepted (where the next proof starts)
 
     def scan(self, session: Session) -> list[tuple[int, str, str]]:
+        """Run the rolling check; returns what it newly found (``verify_own_range``'s tuples)."""
         head = session.get(FedHead, self.signer.node_id)
         size = head.seq if head is not None else 0
-        found = verify_own_range(session, self.signer.node_id, self.checked + 1, size)
+        found = scan_range(session, self.signer.node_id, self.checked + 1, size)
         self.checked = size
         if self.cursor >= size:
             self.cursor = 0
         upto = min(size, self.cursor + self.window)
-        found += verify_own_range(session, self.signer.node_id, self.cursor + 1, upto)
+        found += scan_range(session, self.signer.node_id, self.cursor + 1, upto)
         self.cursor = upto
-        fresh = [f for f in found if f[0] - 1 not in self.damaged]
-        for seq, _, now in found:
-            self.damaged[seq - 1] = bytes.fromhex(now)
+        fresh = [(seq, old, new) for seq, old, new, _ in found if seq - 1 not in self.damaged]
+        for seq, _, _, leaf in found:
+            self.damaged[seq - 1] = leaf
         if fresh:
             log.error("%s's own log is damaged: %s", self.signer.node_id,
                       ", ".join(f"#{seq} stored {old[:16]}… now {new[:16]}…" for seq, old, new in fresh))

@@ -271,24 +271,34 @@ def tree_table() -> Table:
 def verify_own_range(session: Session, origin: str, from_seq: int, to_seq: int,
                      batch: int = 2000) -> list[tuple[int, str, str]]:
     """Re-hash the stored bodies of ``origin``'s records ``from_seq..to_seq`` (inclusive) and
-    return ``(seq, stored_hash, recomputed_hash)`` for each whose body no longer hashes to the leaf
-    stored when it was sealed or received (hex leaf hashes). Empty: the range is intact.
+    return ``(seq, stored_hash, recomputed_hash)`` for each record whose body no longer hashes to
+    what was stored when it was sealed or received: ``stored_hash`` is ``fed_records.hash`` (the
+    record's identity, sha256 of the body as signed), ``recomputed_hash`` the sha256 of the body as
+    it is now. A record whose stored Merkle leaf no longer matches its body is listed too (then the
+    two hashes may be equal). Empty: the range is intact. Reads in batches; O(range), no writes.
 
     For the node's own check of its log (before sending, before signing a checkpoint): an edit in
     the database shows here even though the tree's stored hashes were never touched. A record
-    whose stored leaf was edited too is caught by the parent instead (its copy of the tree differs).
-    """
-    out: list[tuple[int, str, str]] = []
+    whose stored hashes were edited along with its body is caught by the parent instead (its copy
+    of the tree differs: ``federation.audit``)."""
+    return [(seq, stored, now) for seq, stored, now, _ in scan_range(session, origin, from_seq, to_seq, batch)]
+
+
+def scan_range(session: Session, origin: str, from_seq: int, to_seq: int,
+               batch: int = 2000) -> list[tuple[int, str, str, bytes]]:
+    """``verify_own_range`` with, for each damaged record, the leaf hash of its body as now stored."""
+    out: list[tuple[int, str, str, bytes]] = []
     last = from_seq - 1
     while last < to_seq:
-        rows = session.execute(select(FedRecord.seq, FedRecord.body, FedRecord.leaf).where(
+        rows = session.execute(select(FedRecord.seq, FedRecord.body, FedRecord.hash, FedRecord.leaf).where(
             FedRecord.origin == origin, FedRecord.seq > last, FedRecord.seq <= to_seq)
             .order_by(FedRecord.seq).limit(batch)).all()
         if not rows:
             break
-        for seq, body, stored in rows:
-            now = leaf_hash(bytes(body)).hex()
-            if now != stored:
-                out.append((seq, stored, now))
+        for seq, body, stored_hash, stored_leaf in rows:
+            raw = bytes(body)
+            now_hash, now_leaf = hashlib.sha256(raw).hexdigest(), leaf_hash(raw)
+            if now_hash != stored_hash or now_leaf.hex() != stored_leaf:
+                out.append((seq, stored_hash, now_hash, now_leaf))
         last = rows[-1][0]
     return out

@@ -103,7 +103,7 @@ def edit_body(ctx, seq, *, tree_too=False):
         s.execute(update(FedRecord).where(FedRecord.origin == "330105", FedRecord.seq == seq).values(body=new))
         if tree_too:
             s.execute(update(FedRecord).where(FedRecord.origin == "330105", FedRecord.seq == seq)
-                      .values(leaf=leaf_hash(new).hex()))
+                      .values(leaf=leaf_hash(new).hex(), hash=hashlib.sha256(new).hexdigest()))
             leaves = [bytes.fromhex(v) for v in s.scalars(select(FedRecord.leaf).where(
                 FedRecord.origin == "330105").order_by(FedRecord.seq))]
             s.execute(delete(FedTreeNode).where(FedTreeNode.origin == "330105"))
@@ -174,7 +174,7 @@ def test_an_edited_record_is_named_by_the_parent(api, county, parent, tree_too):
     if tree_too:
         assert found == []  # the county's own check cannot see it: the parent does
     else:
-        assert found == [(victim, leaf_hash(old).hex(), leaf_hash(new).hex())]
+        assert found == [(victim, hashlib.sha256(old).hexdigest(), hashlib.sha256(new).hexdigest())]
     steps = []
     with pytest.raises(RecordRejected) as e:
         audit(parent, OwnTree(county, SIGNER) if tree_too else own, steps)
@@ -360,3 +360,29 @@ def test_the_migration_builds_the_tree_of_a_log_already_stored(api, county, sett
     upgrade(settings.database_url)
     assert tree_state() == before
     assert before[2] == [leaf_hash(b).hex() for b, _ in raw]
+
+
+def test_against_a_parent_one_version_behind_the_checkpoint_waits_and_nothing_fails(api, county):
+    """A parent without ``AuditCheckpoint`` (the generated servicer answers UNIMPLEMENTED, as an
+    older node does) gets no checkpoint; the uplink says so instead of failing its rounds."""
+    import asyncio
+
+    import grpc
+
+    from federation.audit import push_tree_checkpoint
+    from federation.pb.v1 import federation_pb2_grpc as pb_grpc
+
+    api.apply_online()
+
+    async def run():
+        server = grpc.aio.server()
+        pb_grpc.add_FederationServicer_to_server(pb_grpc.FederationServicer(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+                return await push_tree_checkpoint(pb_grpc.FederationStub(ch), OwnTree(county, SIGNER), asyncio.to_thread)
+        finally:
+            await server.stop(0)
+
+    assert asyncio.run(run()) == "parent too old for Merkle checkpoints"
