@@ -125,7 +125,6 @@ class ParentAudit:
                                  self.body.origin)
         with self.ctx.factory() as s:
             ours = TreeReader(s, self.body.origin)
-            ours.prefetch(self.asked)
             differs = next(((lv, ix) for (lv, ix), h in zip(self.asked, theirs) if ours(lv, ix) != h), None)
         if differs is None:
             if self.problem is None and self.prefix < self.body.size:  # agrees on what we hold
@@ -254,7 +253,6 @@ class OwnTree:
         tree = self.reader(session)
         if kind == "subtrees":
             refs = [(r.level, r.index) for r in q.subtrees.subtrees]
-            tree.prefetch(refs)
             return pb.AuditMessage(hashes=pb.SubtreeHashes(hashes=[tree(lv, ix) for lv, ix in refs]))
         if kind == "leaf":
             rec = session.get(FedRecord, (self.signer.node_id, q.leaf.index + 1))

@@ -67,7 +67,7 @@ class KeyEntry:
         return self.last_seq is not None and seq <= self.last_seq
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"key_id": self.key_id, "public_key_b64": b64e(self.public_key), "valid_from": iso(self.valid_from),
+        d: dict[str, Any] = {"key_id": self.key_id, "public_key_b64": b64e(self.public_key), "valid_from": iso(self.valid_from),
              "valid_until": iso(self.valid_until) if self.valid_until else None,
              "revoked_at": iso(self.revoked_at) if self.revoked_at else None}
         if self.last_seq is not None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from typing import Callable, Iterable, Mapping, Sequence, cast
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from node.persistence.models import FedRecord, FedTreeNode
@@ -239,16 +239,6 @@ class TreeReader:
             h = self._cache[key] = bytes.fromhex(v)
         return h
 
-    def prefetch(self, refs: Iterable[tuple[int, int]]) -> None:
-        """Load many (level >= 1) subtrees in one query (a proof's or a root's worth)."""
-        want = [(lv, ix) for lv, ix in refs if lv > 0 and (lv, ix) not in self._cache]
-        if not want:
-            return
-        rows = self.session.execute(select(FedTreeNode.level, FedTreeNode.idx, FedTreeNode.hash).where(
-            FedTreeNode.origin == self.origin, tuple_(FedTreeNode.level, FedTreeNode.idx).in_(want)))
-        for lv, ix, h in rows:
-            self._cache[(lv, ix)] = bytes.fromhex(h)
-
     def __call__(self, level: int, index: int) -> bytes:
         if self.damaged:
             lo, hi = index << level, (index + 1) << level
@@ -259,9 +249,7 @@ class TreeReader:
         return self.stored(level, index)
 
     def root(self, size: int) -> bytes:
-        parts = decomposition(size)
-        self.prefetch(parts)
-        return root_of([self(lv, ix) for lv, ix in parts])
+        return root_of([self(lv, ix) for lv, ix in decomposition(size)])
 
 
 def tree_table() -> Table:

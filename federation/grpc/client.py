@@ -51,7 +51,7 @@ class Uplink:
         self.checkpoint_every = checkpoint_every
         self.window = max(1, window)  # batches in flight before waiting for an ack
         self.stats = UplinkStats()
-        self.own_tree = OwnTree(ctx, ctx.signer) if ctx.signer is not None else None
+        self.own_tree = OwnTree(ctx, ctx.signer) if ctx.signer is not None else None  # type: ignore[arg-type]
         self._channel: grpc.aio.Channel | None = None
 
     def _stub(self) -> pb_grpc.FederationStub:
