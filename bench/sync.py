@@ -14,7 +14,7 @@ the hall's items (service code from ``node.domain.servicecode``, a resident ID c
 and each event recorded as the services record it (``Work.case_event`` -> the node's event sink,
 the federation's ``SignedLog``: masked name and ID, keyed hashes, license digest). A chunk of
 events is one unit of work (``NodeContext.uow``): queued with its commit (on PostgreSQL the events
-are committed to the queue with the change) and sealed, chained, accumulated, inserted and applied
+are committed to the queue with the change) and sealed, chained, added to the Merkle tree, inserted and applied
 to the county's own library right after it (``SignedLog.seal_queued``).
 
 Phases (one run):
@@ -32,7 +32,7 @@ Phases (one run):
               rate; then restarted, and the backlog drained while arrivals continue. Catch-up rate =
               records applied per second from the first record after the restart until the lag is
               back within the target; compared with the arrival rate.
-8. check      every node holds the same log (head, accumulator, counts), no alert was raised.
+8. check      every node holds the same log (head, Merkle frontier, counts), no alert was raised.
 
 Uplinks push batches of ``--batch-size`` records (default 5000, the server's ``MAX_BATCH`` and the
 default of ``yiwang federation serve``; smaller batches cost a fixed share per batch — pass
@@ -797,7 +797,7 @@ def generate(run: Run) -> None:
     args, county = run.args, run.county
     assert county is not None
     _say(f"generate: {args.records:,} records at the county (PostgreSQL), {args.chunk} per transaction, "
-         f"through the unit of work and SignedLog.seal_queued (queue, then seal, chain, accumulate, insert, "
+         f"through the unit of work and SignedLog.seal_queued (queue, then seal, chain, tree, insert, "
          f"apply to the county's library)")
     with run.window("generate", []) as w:
         t0 = time.monotonic()
@@ -957,7 +957,7 @@ def _catch_up(run: Run, fr: FixedRate, t_restart: float) -> dict[str, float]:
 
 
 def end_check(run: Run) -> None:
-    """8. Every node holds the same log of the county (head, accumulator, count) and the same
+    """8. Every node holds the same log of the county (head, Merkle frontier, count) and the same
     library (digests of cases and licenses); no alert was raised anywhere."""
     def one(c: Any, sql: str, *params: Any) -> tuple[Any, ...]:
         row = c.execute(sql, params or None).fetchone()
@@ -967,7 +967,7 @@ def end_check(run: Run) -> None:
     heads = {}
     for n in (COUNTY, CITY, PROVINCE):
         with psycopg.connect(_libpq(run.urls[n]), autocommit=True) as c:
-            h = one(c, "SELECT seq, acc FROM fed_heads WHERE origin = %s", COUNTY)
+            h = one(c, "SELECT seq, frontier FROM fed_heads WHERE origin = %s", COUNTY)
             cnt = one(c, "SELECT count(*) FROM fed_records WHERE origin = %s", COUNTY)[0]
             alerts = one(c, "SELECT count(*) FROM alerts")[0]
             libc = one(c, "SELECT count(*), md5(string_agg(concat_ws(':', service_code, origin, status, "
@@ -978,7 +978,7 @@ def end_check(run: Run) -> None:
             heads[n] = (h[0], h[1], cnt, alerts, libc[0], libl[0], libc[1], libl[1])
     same = len({h[:3] + h[4:] for h in heads.values()}) == 1
     no_alerts = all(h[3] == 0 for h in heads.values())
-    agree = ("hold the same log (head, accumulator, count) and library (digest of cases and licenses)"
+    agree = ("hold the same log (head, Merkle frontier, count) and library (digest of cases and licenses)"
              if same else "DIFFER: " + repr(heads))
     alerted = "no alerts" if no_alerts else "ALERTS: " + repr({n: h[3] for n, h in heads.items()})
     _say(f"check: county log #{heads[COUNTY][0]:,}, {heads[COUNTY][4]:,} cases, {heads[COUNTY][5]:,} licenses; "

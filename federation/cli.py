@@ -190,16 +190,101 @@ def import_subtree(export_json: Path) -> None:
 @federation.command("revoke")
 @click.argument("node_id")
 @click.option("--key-id", default=None, help="revoke only this key (default: the whole node)")
+@click.option("--last-seq", type=click.IntRange(0), default=None,
+              help="the highest sequence number still valid under the key(s) (default: the highest this node holds)")
 @_refusals
-def revoke(node_id: str, key_id: str | None) -> None:
-    """(Province) revoke a node or one of its keys from now on."""
+def revoke(node_id: str, key_id: str | None, last_seq: int | None) -> None:
+    """(Province) revoke a node or one of its keys: later records under it are refused, however dated."""
     from federation.codec import utcnow
-    from federation.identity import require_identity
+    from federation.directory import NodeEntry
+    from federation.identity import cached_directory, require_identity
     from federation.registry import revoke as record_revocation
+    from federation.revocation import accepted_under
 
-    record_revocation(require_identity(_data_dir()), node_id, key_id, utcnow())
-    click.echo(f"revoked {node_id}{' key ' + key_id if key_id else ''}; "
+    ident = require_identity(_data_dir())
+    d = cached_directory(ident)
+    entry: NodeEntry | None = d.node(node_id) if d is not None else None
+    kids = [k.key_id for k in entry.keys if key_id in (None, k.key_id)] if entry is not None else []
+    if last_seq is not None:
+        limits = {k: last_seq for k in kids}
+    else:
+        from node.config import Settings
+        from node.services.context import NodeContext
+
+        ctx = NodeContext.build(Settings.from_env())
+        try:
+            with ctx.factory() as s:
+                limits = accepted_under(s, node_id, kids)
+        finally:
+            ctx.engine.dispose()
+    record_revocation(ident, node_id, key_id, utcnow(), limits)
+    shown = ", ".join(f"{k} after #{n}" for k, n in sorted(limits.items())) or "-"
+    click.echo(f"revoked {node_id}{' key ' + key_id if key_id else ''} (records refused: {shown}); "
                "publish with 'yiwang federation directory publish'")
+
+
+@federation.command("receipt")
+@click.argument("origin", required=False)
+@click.argument("seq", required=False, type=click.IntRange(1))
+@click.option("--code", default=None, help="the latest record of this case (service code) instead of ORIGIN SEQ")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_refusals
+def receipt(origin: str | None, seq: int | None, code: str | None, out: Path) -> None:
+    """A self-contained receipt of one record (inclusion proof + signed checkpoint + directory)."""
+    from federation.codec import utcnow
+    from federation.identity import cached_directory, require_identity
+    from federation.receipts import make_receipt, record_of_case
+    from node.config import Settings
+    from node.services.context import NodeContext
+
+    if (code is None) == (origin is None or seq is None):
+        raise ValueError("give ORIGIN SEQ or --code SERVICE_CODE")
+    ident = require_identity(_data_dir())
+    d = cached_directory(ident)
+    if d is None:
+        raise ValueError(f"{ident.node_id} has no cached directory")
+    ctx = NodeContext.build(Settings.from_env())
+    try:
+        with ctx.factory() as s:
+            if code is not None:
+                origin, seq = record_of_case(s, code)
+            try:
+                r = make_receipt(s, origin, seq, d.signed, utcnow(), ctx.signer)  # type: ignore[arg-type]
+            except LookupError as e:
+                raise ValueError(str(e)) from None
+    finally:
+        ctx.engine.dispose()
+    _write(out, r)
+    click.echo(f"receipt of {origin}#{seq} (in a tree of {r['tree_size']}) written to {out}")
+
+
+@federation.command("verify-receipt")
+@click.argument("receipt_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--directory", "directory_json", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a signed directory you trust (default: this node's, else the one the receipt carries)")
+def verify_receipt_cmd(receipt_json: Path, directory_json: Path | None) -> None:
+    """Check a receipt offline: signatures, checkpoint and inclusion proof. Exit 1 if it fails."""
+    from federation.directory import DirectoryError, bootstrap_directory
+    from federation.identity import cached_directory, load_identity
+    from federation.receipts import ReceiptError, verify_receipt
+
+    try:
+        trusted = None
+        if directory_json is not None:
+            signed = _read(directory_json)
+            trusted = bootstrap_directory(signed, str(signed.get("signer")))
+        else:
+            ident = load_identity(_data_dir())
+            trusted = cached_directory(ident) if ident is not None else None
+        out = verify_receipt(_read(receipt_json), trusted)
+    except (ReceiptError, DirectoryError, ValueError) as e:
+        click.echo(f"INVALID: {e}", err=True)
+        sys.exit(1)
+    click.echo(f"VALID: {out['origin']}#{out['seq']} ({out['service_code']} {out['event']} -> {out['status']}), "
+               f"hash {out['hash']}")
+    click.echo(f"  signed by key {out['key_id']} at {out['signed_at']}; in {out['origin']}'s tree of "
+               f"{out['tree_size']} records, root {out['root']} (checkpoint {out['checkpoint_at']})")
+    click.echo(f"  keys from directory version {out['directory_version']}: {out['anchor']}")
 
 
 @federation.command("show")

@@ -43,6 +43,7 @@ class KeyEntry:
     valid_from: datetime
     valid_until: datetime | None = None
     revoked_at: datetime | None = None
+    last_seq: int | None = None
 
     def valid_at(self, at: datetime) -> bool:
         """``valid_from <= at < valid_until`` and ``at < revoked_at``."""
@@ -52,10 +53,26 @@ class KeyEntry:
             return False
         return self.revoked_at is None or at < self.revoked_at
 
+    def valid_for(self, at: datetime, seq: int | None, node_revoked_at: datetime | None = None) -> bool:
+        """May this key have signed record ``seq`` (or a checkpoint of that size) dated ``at``?
+        Not before ``valid_from`` nor from ``valid_until`` (rotation); once revoked (the key or its
+        node), only up to ``last_seq`` — or, without a sequence number, before the revocation."""
+        if at < self.valid_from or (self.valid_until is not None and at >= self.valid_until):
+            return False
+        revs = [r for r in (self.revoked_at, node_revoked_at) if r is not None]
+        if not revs:
+            return True
+        if seq is None:
+            return at < min(revs)
+        return self.last_seq is not None and seq <= self.last_seq
+
     def to_dict(self) -> dict[str, Any]:
-        return {"key_id": self.key_id, "public_key_b64": b64e(self.public_key), "valid_from": iso(self.valid_from),
-                "valid_until": iso(self.valid_until) if self.valid_until else None,
-                "revoked_at": iso(self.revoked_at) if self.revoked_at else None}
+        d: dict[str, Any] = {"key_id": self.key_id, "public_key_b64": b64e(self.public_key), "valid_from": iso(self.valid_from),
+             "valid_until": iso(self.valid_until) if self.valid_until else None,
+             "revoked_at": iso(self.revoked_at) if self.revoked_at else None}
+        if self.last_seq is not None:
+            d["last_seq"] = self.last_seq
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "key") -> "KeyEntry":
@@ -79,7 +96,10 @@ class KeyEntry:
         until = t("valid_until")
         if until is not None and until < valid_from:
             raise DirectoryError(f"{where}.valid_until: before valid_from")
-        return cls(kid, raw, valid_from, until, t("revoked_at"))
+        last = d.get("last_seq")
+        if last is not None and (not isinstance(last, int) or isinstance(last, bool) or last < 0):
+            raise DirectoryError(f"{where}.last_seq: a sequence number (an integer >= 0)")
+        return cls(kid, raw, valid_from, until, t("revoked_at"), last)
 
 
 @dataclass(frozen=True)
@@ -121,8 +141,8 @@ class NodeEntry:
 
 def merge_keys(old: Iterable[KeyEntry], new: Iterable[KeyEntry]) -> tuple[KeyEntry, ...]:
     """Union by key id. A key never changes its public bytes or ``valid_from``; ``valid_until``
-    once set stays; the earliest revocation wins. So a report can add and close keys, never
-    reopen or rewrite history."""
+    once set stays; the earliest revocation and the lowest ``last_seq`` win. So a report can add
+    and close keys, never reopen or rewrite history."""
     out: dict[str, KeyEntry] = {k.key_id: k for k in old}
     for k in new:
         prev = out.get(k.key_id)
@@ -132,9 +152,10 @@ def merge_keys(old: Iterable[KeyEntry], new: Iterable[KeyEntry]) -> tuple[KeyEnt
         if prev.public_key != k.public_key:
             raise DirectoryError(f"key {k.key_id}: public key differs from the one on record")
         revs = [r for r in (prev.revoked_at, k.revoked_at) if r is not None]
+        lasts = [n for n in (prev.last_seq, k.last_seq) if n is not None]
         out[k.key_id] = KeyEntry(prev.key_id, prev.public_key, prev.valid_from,
                                  prev.valid_until if prev.valid_until is not None else k.valid_until,
-                                 min(revs) if revs else None)
+                                 min(revs) if revs else None, min(lasts) if lasts else None)
     return tuple(sorted(out.values(), key=lambda k: (k.valid_from, k.key_id)))
 
 
@@ -149,24 +170,25 @@ def merge_entry(old: NodeEntry | None, new: NodeEntry) -> NodeEntry:
 
 
 def apply_revocation(entries: Iterable[Mapping[str, Any]], node_id: str, key_id: str | None,
-                     at: datetime) -> list[dict[str, Any]]:
-    """Entries with ``node_id`` (or only its key ``key_id``) revoked from ``at``; an earlier
-    revocation already on record is kept."""
+                     at: datetime, last_seqs: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
+    """Entries with ``node_id`` (or only its key ``key_id``) revoked from ``at``; ``last_seqs``
+    (key id -> the highest sequence number accepted under it) fixes what stays valid. An earlier
+    revocation (or a lower ``last_seq``) already on record is kept."""
     require_aware(at, "at")
+    last_seqs = last_seqs or {}
     out, found = [], False
     for raw in entries:
         e = NodeEntry.from_dict(raw)
         if e.node_id == node_id:
             found = True
+            if key_id is not None and key_id not in {k.key_id for k in e.keys}:
+                raise DirectoryError(f"key_id: node {node_id} has no key {key_id}")
+            closed = [KeyEntry(k.key_id, k.public_key, k.valid_from, k.valid_until, at, last_seqs.get(k.key_id))
+                      for k in e.keys if key_id is None or k.key_id == key_id]
+            when = e.revoked_at
             if key_id is None:
                 when = min(at, e.revoked_at) if e.revoked_at else at
-                e = NodeEntry(e.node_id, e.name, e.parent_id, e.level, e.keys, when)
-            else:
-                if key_id not in {k.key_id for k in e.keys}:
-                    raise DirectoryError(f"key_id: node {node_id} has no key {key_id}")
-                e = NodeEntry(e.node_id, e.name, e.parent_id, e.level, merge_keys(e.keys, [
-                    KeyEntry(k.key_id, k.public_key, k.valid_from, k.valid_until, at)
-                    for k in e.keys if k.key_id == key_id]), e.revoked_at)
+            e = NodeEntry(e.node_id, e.name, e.parent_id, e.level, merge_keys(e.keys, closed), when)
         out.append(e.to_dict())
     if not found:
         raise DirectoryError(f"node_id: {node_id} is not in the directory")
@@ -185,16 +207,17 @@ class Directory:
     def node(self, node_id: str) -> NodeEntry | None:
         return self.nodes.get(node_id)
 
-    def key_for(self, node_id: str, key_id: str, at: datetime) -> bytes | None:
-        """The raw public key if ``key_id`` was ``node_id``'s key at ``at`` (valid, not revoked,
-        node not revoked); otherwise ``None``."""
+    def key_for(self, node_id: str, key_id: str, at: datetime, seq: int | None = None) -> bytes | None:
+        """The raw public key if ``key_id`` of ``node_id`` may have signed record ``seq`` dated
+        ``at`` (``KeyEntry.valid_for``: a revoked key up to its ``last_seq`` only, whatever the
+        date; without ``seq``, before the revocation); otherwise ``None``."""
         require_aware(at, "at")
         n = self.nodes.get(node_id)
-        if n is None or (n.revoked_at is not None and at >= n.revoked_at):
+        if n is None:
             return None
         for k in n.keys:
             if k.key_id == key_id:
-                return k.public_key if k.valid_at(at) else None
+                return k.public_key if k.valid_for(at, seq, n.revoked_at) else None
         return None
 
     def is_revoked(self, node_id: str, at: datetime) -> bool:

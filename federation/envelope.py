@@ -52,8 +52,9 @@ class Parsed:
 
 
 def accumulate(acc: bytes, record_hash: bytes) -> bytes:
-    """The log accumulator: ``acc_n = sha256(acc_{n-1} || hash_n)``. A checkpoint signs ``acc_size``,
-    which commits to every record's exact bytes, so an edit anywhere in a stored log shows."""
+    """The v1 (linear) log accumulator ``acc_n = sha256(acc_{n-1} || hash_n)``: only for checking the
+    checkpoints of a child one version behind (``checkpoint.receive_checkpoint``); v2 checkpoints
+    sign a Merkle root (``federation.merkle``)."""
     return hashlib.sha256(acc + record_hash).digest()
 
 

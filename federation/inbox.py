@@ -17,9 +17,10 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from federation.envelope import GENESIS, Parsed, RecordRejected, accumulate, parse
+from federation.envelope import GENESIS, Parsed, RecordRejected, parse
 from federation.alerts_sync import apply_alert_records
 from federation.library import apply_records, insert_rows
+from federation.merkle import TreeReader, append_leaves, leaf_hash, pack, tree_rows, tree_table, unpack
 from node.domain.servicecode import division_of
 from node.persistence.alerts import raise_alert
 from node.persistence.session import unit_of_work as session_uow
@@ -28,8 +29,10 @@ from node.services.context import Work
 from node.persistence.models import FedCheckpoint, FedHead, FedRecord
 
 CST = timezone(timedelta(hours=8), "CST")
-KeyLookup = Callable[[str, str, datetime], "bytes | None"]
-"""(origin, key_id, at) -> raw Ed25519 public key valid for that origin at that time, or None."""
+KeyLookup = Callable[[str, str, datetime, "int | None"], "bytes | None"]
+"""(origin, key_id, at, seq) -> raw Ed25519 public key of that origin valid for a record (or a
+checkpoint of that size) ``seq`` signed at ``at``, or None. A revoked key's limit is its ``last_seq``
+(what receivers had accepted under it), never the signing time the record claims."""
 InSubtree = Callable[[str, str], bool]
 """(peer, origin) -> may ``peer`` deliver records authored by ``origin`` (itself or a descendant)?"""
 
@@ -61,22 +64,21 @@ def _public_key(raw: bytes):  # type: ignore[no-untyped-def]
         return None
 
 
-def _check_sig(rec: Parsed, keys: KeyLookup, cache: dict[tuple[str, str, int], Any] | None = None) -> None:
-    """``cache`` keeps one batch's key lookups: the records a node appends in one transaction share
-    origin, key id and signing time, so the directory is asked once for all of them."""
+def _check_sig(rec: Parsed, keys: KeyLookup, cache: dict[bytes, Any] | None = None) -> None:
+    """``cache`` keeps one batch's public keys (by their raw bytes); the key's validity is asked
+    of the directory for every record, since it depends on the record's sequence number."""
     from cryptography.exceptions import InvalidSignature
 
-    k = (rec.origin, rec.msg.key_id, rec.msg.created_at_ms)
-    pub = cache.get(k) if cache is not None else None
+    at = datetime.fromtimestamp(rec.msg.created_at_ms / 1000, CST)
+    raw = keys(rec.origin, rec.msg.key_id, at, rec.seq)
+    if raw is None:
+        raise RecordRejected("unknown_key", f"key {rec.msg.key_id!r} is not a valid key of {rec.origin} for "
+                             f"#{rec.seq} (unknown, expired, or revoked before that record)", rec.origin, rec.seq)
+    pub = cache.get(raw) if cache is not None else None
     if pub is None:
-        at = datetime.fromtimestamp(rec.msg.created_at_ms / 1000, CST)
-        raw = keys(rec.origin, rec.msg.key_id, at)
-        if raw is None:
-            raise RecordRejected("unknown_key", f"key {rec.msg.key_id!r} is not a valid key of {rec.origin} at "
-                                 f"{at.isoformat()} (unknown, expired or revoked)", rec.origin, rec.seq)
         pub = _public_key(raw)
         if pub is not None and cache is not None:
-            cache[k] = pub
+            cache[raw] = pub
     try:
         if pub is None:
             raise InvalidSignature()
@@ -118,7 +120,7 @@ def check_batch(raw: Iterable[tuple[bytes, bytes]], keys: KeyLookup) -> CheckedB
     ``receive_batch`` raises it when it reaches that record, so a batch is rejected for the same
     reason either way. A server runs this for the next batch while the previous one is written."""
     records = [parse(b, s) for b, s in raw]
-    cache: dict[tuple[str, str, int], Any] = {}
+    cache: dict[bytes, Any] = {}
     rejected: dict[int, RecordRejected] = {}
     for i, rec in enumerate(records):
         try:
@@ -138,19 +140,20 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
     checked = raw if isinstance(raw, CheckedBatch) else None
     records = checked.records if checked is not None else [parse(b, s) for b, s in raw]  # type: ignore[union-attr]
     heads: dict[str, tuple[int, bytes]] = {}
-    accs: dict[str, bytes] = {}
+    frontiers: dict[str, list[bytes]] = {}
     for origin in sorted({r.origin for r in records}):
         if not in_subtree(peer, origin):
             raise RecordRejected("wrong_origin", f"{peer} may not deliver records of {origin}: "
                                  "it is not that node or one of its descendants", origin)
         h = session.execute(select(FedHead).where(FedHead.origin == origin).with_for_update()).scalar_one_or_none()
         heads[origin] = (h.seq, bytes.fromhex(h.hash)) if h else (0, GENESIS)
-        accs[origin] = bytes.fromhex(h.acc) if h else GENESIS
+        frontiers[origin] = unpack(h.frontier) if h else []
     start = dict(heads)
     result = BatchResult()
     fresh: list[Parsed] = []
     rows: list[dict] = []
-    key_cache: dict[tuple[str, str, int], Any] = {}
+    key_cache: dict[bytes, Any] = {}
+    leaves: dict[str, list[bytes]] = {}
     for i, rec in enumerate(records):
         if checked is None:
             _check_sig(rec, keys, key_cache)
@@ -175,22 +178,26 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
         if rec.msg.prev_hash != prev:
             raise RecordRejected("broken_chain", f"{rec.origin}#{rec.seq} does not link to #{seq}", rec.origin, rec.seq)
         heads[rec.origin] = (rec.seq, rec.hash)
-        accs[rec.origin] = accumulate(accs[rec.origin], rec.hash)
+        leaf = leaf_hash(rec.body)
+        leaves.setdefault(rec.origin, []).append(leaf)
         fresh.append(rec)
         rows.append(dict(origin=rec.origin, seq=rec.seq, body=rec.body, signature=rec.signature, hash=rec.hash.hex(),
-                         acc=accs[rec.origin].hex(), key_id=rec.msg.key_id, received_from=peer, stored_at=now))
+                         leaf=leaf.hex(), key_id=rec.msg.key_id, received_from=peer, stored_at=now))
     if fresh:
-        _check_pending_checkpoints(session, start, rows)
         insert_rows(session, FedRecord.__table__, rows)  # type: ignore[arg-type]
+        for origin, new_leaves in leaves.items():
+            insert_rows(session, tree_table(),
+                        tree_rows(origin, append_leaves(start[origin][0], frontiers[origin], new_leaves)))
+        _check_pending_checkpoints(session, start, rows)
         for origin, (seq, head_hash) in heads.items():
             if (seq, head_hash) == start[origin]:
                 continue
             if start[origin][0] == 0:
-                session.add(FedHead(origin=origin, seq=seq, hash=head_hash.hex(), acc=accs[origin].hex(), pushed_seq=0,
-                                    updated_at=now))
+                session.add(FedHead(origin=origin, seq=seq, hash=head_hash.hex(), frontier=pack(frontiers[origin]),
+                                    pushed_seq=0, updated_at=now))
             else:
                 session.execute(update(FedHead).where(FedHead.origin == origin)
-                                .values(seq=seq, hash=head_hash.hex(), acc=accs[origin].hex(), updated_at=now))
+                                .values(seq=seq, hash=head_hash.hex(), frontier=pack(frontiers[origin]), updated_at=now))
         apply_records(session, fresh)
         apply_alert_records(session, fresh)
     result.applied = len(fresh)
@@ -200,31 +207,33 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
 
 def _check_pending_checkpoints(session: Session, start: dict[str, tuple[int, bytes]], rows: list[dict]) -> None:
     """A checkpoint that arrived before the records it covers was kept as 'pending': now that
-    those records are here, their accumulated hash must be what the origin signed then."""
+    those records are here (inserted in this transaction, tree included), the tree's root at that
+    size must be the one the origin signed then."""
     by_origin: dict[str, dict[int, dict]] = {}
     for r in rows:
         by_origin.setdefault(r["origin"], {})[r["seq"]] = r
     for origin, fresh in by_origin.items():
         cps = session.scalars(select(FedCheckpoint).where(
-            FedCheckpoint.origin == origin, FedCheckpoint.size > start[origin][0],
+            FedCheckpoint.origin == origin, FedCheckpoint.scheme == "merkle", FedCheckpoint.size > start[origin][0],
             FedCheckpoint.size <= max(fresh))).all()
+        reader = TreeReader(session, origin)
         for cp in cps:
-            row = fresh[cp.size]
-            if row["acc"] != cp.head_hash:
-                raise CheckpointMismatch(origin, cp, row)
+            root = reader.root(cp.size).hex()
+            if root != cp.head_hash:
+                raise CheckpointMismatch(origin, cp, fresh[cp.size], root)
 
 
 class CheckpointMismatch(RecordRejected):
     """Validly signed records that contradict a checkpoint the same origin signed earlier."""
 
-    def __init__(self, origin: str, cp: FedCheckpoint, row: dict) -> None:
+    def __init__(self, origin: str, cp: FedCheckpoint, row: dict, root: str) -> None:
         super().__init__("inconsistent_checkpoint",
-                         f"{origin}'s records up to #{cp.size} hash to {row['acc'][:16]}…, but its checkpoint of "
+                         f"{origin}'s records up to #{cp.size} have the tree root {root[:16]}…, but its checkpoint of "
                          f"that size said {cp.head_hash[:16]}…", origin, cp.size)
         self.proof = {
             "checkpoint": {"body": base64.b64encode(bytes(cp.body)).decode(),
                            "signature": base64.b64encode(bytes(cp.signature)).decode()},
-            "received": {"seq": row["seq"], "acc": row["acc"], "body": base64.b64encode(row["body"]).decode(),
+            "received": {"seq": row["seq"], "root": root, "body": base64.b64encode(row["body"]).decode(),
                          "signature": base64.b64encode(row["signature"]).decode()},
         }
 

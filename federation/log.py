@@ -17,8 +17,9 @@ from sqlalchemy import BigInteger, Table, TextClause, any_, bindparam, delete, s
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
-from federation.envelope import GENESIS, Parsed, Signer, accumulate, seal
+from federation.envelope import GENESIS, Parsed, Signer, seal
 from federation.library import apply_records, insert_rows
+from federation.merkle import append_leaves, leaf_hash, pack, tree_rows, tree_table, unpack
 from federation.pb.v1 import federation_pb2 as pb
 from node.domain.masking import keyed_hash, mask_id_number, mask_name
 from node.persistence.models import Case, Department, FedHead, FedQueued, FedRecord
@@ -155,10 +156,10 @@ def append_pending(uow: UnitOfWork, signer: Signer, events: list[pb.CaseEvent]) 
 # building ORM statements (and the ORM's DML bookkeeping) cost more than the rows themselves.
 _HEADS = cast(Table, FedHead.__table__)
 _QUEUE = cast(Table, FedQueued.__table__)
-_LOCK = (select(_HEADS.c.seq, _HEADS.c.hash, _HEADS.c.acc).where(_HEADS.c.origin == bindparam("origin"))
+_LOCK = (select(_HEADS.c.seq, _HEADS.c.hash, _HEADS.c.frontier).where(_HEADS.c.origin == bindparam("origin"))
          .with_for_update())
 _SET_HEAD = (update(_HEADS).where(_HEADS.c.origin == bindparam("head_origin"))
-             .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"), acc=bindparam("new_acc"),
+             .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"), frontier=bindparam("new_frontier"),
                      updated_at=bindparam("new_updated_at", type_=_HEADS.c.updated_at.type)))
 _READ_QUEUE = (select(_QUEUE.c.id, _QUEUE.c.created_at_ms, _QUEUE.c.event).order_by(_QUEUE.c.id)
                .limit(bindparam("batch")))
@@ -166,7 +167,7 @@ _DELETE_QUEUED = delete(_QUEUE).where(_QUEUE.c.id == any_(bindparam("ids", type_
 
 
 def _lock_head(session: Session, origin: str) -> Any:
-    """This node's head (seq, hash, acc), row-locked for the rest of the transaction (None
+    """This node's head (seq, hash, frontier), row-locked for the rest of the transaction (None
     before its first record)."""
     return session.connection().execute(_LOCK, {"origin": origin}).one_or_none()
 
@@ -177,26 +178,30 @@ def _seal(uow: UnitOfWork, signer: Signer, events: list[tuple[int, pb.CaseEvent 
     ``_lock_head``); apply them to the library."""
     session, now = uow.session, uow.now
     if head is None:
-        seq, prev, acc = 0, GENESIS, GENESIS
+        seq, prev, frontier = 0, GENESIS, []
     else:
-        seq, prev, acc = head.seq, bytes.fromhex(head.hash), bytes.fromhex(head.acc)
+        seq, prev, frontier = head.seq, bytes.fromhex(head.hash), unpack(head.frontier)
+    size = seq
     out: list[Parsed] = []
     rows = []
+    leaves = []
     for created_ms, ev in events:
         seq += 1
         rec = seal(signer, seq, prev, created_ms, ev)
-        acc = accumulate(acc, rec.hash)
+        leaf = leaf_hash(rec.body)
+        leaves.append(leaf)
         out.append(rec)
         rows.append(dict(origin=rec.origin, seq=rec.seq, body=rec.body, signature=rec.signature, hash=rec.hash.hex(),
-                         acc=acc.hex(), key_id=signer.key_id, received_from=None, stored_at=now))
+                         leaf=leaf.hex(), key_id=signer.key_id, received_from=None, stored_at=now))
         prev = rec.hash
     insert_rows(session, FedRecord.__table__, rows)  # type: ignore[arg-type]
+    insert_rows(session, tree_table(), tree_rows(signer.node_id, append_leaves(size, frontier, leaves)))
     if head is None:
-        session.add(FedHead(origin=signer.node_id, seq=seq, hash=prev.hex(), acc=acc.hex(), pushed_seq=0,
+        session.add(FedHead(origin=signer.node_id, seq=seq, hash=prev.hex(), frontier=pack(frontier), pushed_seq=0,
                             updated_at=now))
     else:
         session.connection().execute(_SET_HEAD, {"head_origin": signer.node_id, "new_seq": seq, "new_hash": prev.hex(),
-                                                 "new_acc": acc.hex(), "new_updated_at": now})
+                                                 "new_frontier": pack(frontier), "new_updated_at": now})
     apply_records(session, out)
     return out
 

@@ -76,7 +76,7 @@ def collect_entries(province_identity: Identity) -> list[dict[str, Any]]:
     add(NodeEntry.from_dict(province_identity.directory_entry()))
     entries = [nodes[n].to_dict() for n in sorted(nodes)]
     for r in read_json(province_identity.home / "revocations.json", []):
-        entries = apply_revocation(entries, r["node_id"], r.get("key_id"), parse_iso(r["at"]))
+        entries = apply_revocation(entries, r["node_id"], r.get("key_id"), parse_iso(r["at"]), r.get("last_seq"))
     return entries
 
 
@@ -90,18 +90,24 @@ def publish_directory(province_identity: Identity, now: datetime) -> dict[str, A
     return signed
 
 
-def revoke(province_identity: Identity, node_id: str, key_id: str | None, at: datetime) -> None:
+def revoke(province_identity: Identity, node_id: str, key_id: str | None, at: datetime,
+           last_seqs: Mapping[str, int] | None = None) -> None:
     """Record a revocation (of a node, or one of its keys) from ``at``; it takes effect in the
-    next published directory and is re-applied to every later one."""
+    next published directory and is re-applied to every later one. ``last_seqs`` (key id -> the
+    highest sequence number accepted under it, see ``federation.revocation``) is what receivers
+    go by: later records under the key are refused however they are dated."""
     _require_province(province_identity, "revokes")
     require_aware(at, "at")
     check_node_id(node_id)
     if node_id == province_identity.node_id and key_id in (None, province_identity.key_id):
         raise ValueError("key_id: the province cannot revoke itself or its current key; rotate the key first")
     entries = collect_entries(province_identity)
-    apply_revocation(entries, node_id, key_id, at)
+    apply_revocation(entries, node_id, key_id, at, last_seqs)
     path = province_identity.home / "revocations.json"
-    write_json(path, read_json(path, []) + [{"node_id": node_id, "key_id": key_id, "at": iso(at)}])
+    entry: dict[str, Any] = {"node_id": node_id, "key_id": key_id, "at": iso(at)}
+    if last_seqs is not None:
+        entry["last_seq"] = dict(last_seqs)
+    write_json(path, read_json(path, []) + [entry])
 
 
 def export_subtree_entries(identity: Identity, now: datetime) -> dict[str, Any]:

@@ -18,8 +18,9 @@ from typing import Callable
 
 from sqlalchemy import select, update
 
-from federation.envelope import GENESIS, Parsed, RecordRejected, accumulate, parse
+from federation.envelope import GENESIS, Parsed, RecordRejected, parse
 from federation.inbox import verify_signature
+from federation.merkle import leaf_hash
 from federation.pb.v1 import federation_pb2 as pb
 from federation.selfcheck import Damage, scan_log
 from node.persistence.models import Alert, FedHead, FedRecord
@@ -27,7 +28,7 @@ from node.services import alerts
 from node.services.context import SYSTEM, NodeContext
 
 CST = timezone(timedelta(hours=8), "CST")
-KeyFor = Callable[[str, str, datetime], "bytes | None"]
+KeyFor = Callable[[str, str, datetime, "int | None"], "bytes | None"]
 Fetch = Callable[[str, int], "tuple[list[pb.SignedRecord], int]"]
 """(origin, seq) -> the parent's stored copies of that record (none or one) and its head for origin."""
 
@@ -55,7 +56,7 @@ def _check_copy(rec: Parsed, d: Damage, key_for: KeyFor, prev: bytes, next_prev:
     if (rec.origin, rec.seq) != (d.origin, d.seq):
         return f"the parent sent {rec.origin}#{rec.seq} instead"
     at = datetime.fromtimestamp(rec.msg.created_at_ms / 1000, CST)
-    pub = key_for(rec.origin, rec.msg.key_id, at)
+    pub = key_for(rec.origin, rec.msg.key_id, at, rec.seq)  # a revoked key: up to its last_seq only
     if pub is None or not verify_signature(pub, rec.signature, rec.body):
         return f"its signature does not verify under {rec.origin}'s key {rec.msg.key_id!r}"
     if rec.msg.prev_hash != prev:
@@ -65,10 +66,10 @@ def _check_copy(rec: Parsed, d: Damage, key_for: KeyFor, prev: bytes, next_prev:
     return None
 
 
-def _neighbours(ctx: NodeContext, d: Damage) -> tuple[bytes, bytes | None, str | None]:
-    """(hash of the stored predecessor, prev_hash named by the stored successor, predecessor's acc)."""
+def _neighbours(ctx: NodeContext, d: Damage) -> tuple[bytes, bytes | None]:
+    """(hash of the stored predecessor, prev_hash named by the stored successor)."""
     with ctx.factory() as s:
-        before = s.execute(select(FedRecord.hash, FedRecord.acc).where(
+        before = s.execute(select(FedRecord.hash).where(
             FedRecord.origin == d.origin, FedRecord.seq == d.seq - 1)).one_or_none()
         after = s.scalar(select(FedRecord.body).where(FedRecord.origin == d.origin, FedRecord.seq == d.seq + 1))
     prev = bytes.fromhex(before.hash) if before is not None else GENESIS
@@ -80,7 +81,7 @@ def _neighbours(ctx: NodeContext, d: Damage) -> tuple[bytes, bytes | None, str |
             next_prev = msg.prev_hash
         except Exception:  # noqa: BLE001 - a damaged successor is named by the scan on its own
             next_prev = None
-    return prev, next_prev, (before.acc if before is not None else None) if d.seq > 1 else GENESIS.hex()
+    return prev, next_prev
 
 
 def repair(ctx: NodeContext, fetch: Fetch, key_for: KeyFor, parent: str) -> RepairReport:
@@ -99,16 +100,15 @@ def repair(ctx: NodeContext, fetch: Fetch, key_for: KeyFor, parent: str) -> Repa
         except RecordRejected as e:
             report.unrecoverable.append(f"{d.subject}: {parent}'s copy is unusable ({e}); restore from a backup")
             continue
-        prev, next_prev, prev_acc = _neighbours(ctx, d)
+        prev, next_prev = _neighbours(ctx, d)
         why = _check_copy(rec, d, key_for, prev, next_prev)
         if why is not None:
             report.unrecoverable.append(f"{d.subject}: {parent}'s copy was refused: {why}; restore from a backup")
             continue
         with ctx.uow(SYSTEM) as uow:
+            # The Merkle leaf too: the tree above it was built from the original record's leaf.
             values: dict[str, object] = dict(body=rec.body, signature=rec.signature, hash=rec.hash.hex(),
-                                             key_id=rec.msg.key_id)
-            if prev_acc is not None:
-                values["acc"] = accumulate(bytes.fromhex(prev_acc), rec.hash).hex()
+                                             key_id=rec.msg.key_id, leaf=leaf_hash(rec.body).hex())
             uow.session.execute(update(FedRecord).where(FedRecord.origin == d.origin, FedRecord.seq == d.seq)
                                 .values(**values))
             for a in uow.session.scalars(select(Alert).where(Alert.kind == "damaged_log", Alert.origin == d.origin,

@@ -52,8 +52,8 @@ class DirectoryTrust:
             return None
         return peer
 
-    def key_for(self, origin: str, key_id: str, at: datetime) -> bytes | None:
-        return self.directory.key_for(origin, key_id, at)
+    def key_for(self, origin: str, key_id: str, at: datetime, seq: int | None = None) -> bytes | None:
+        return self.directory.key_for(origin, key_id, at, seq)
 
     def in_subtree(self, peer: str, origin: str) -> bool:
         return origin == peer or self.directory.is_ancestor(peer, origin)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import grpc
 from sqlalchemy import select
 
-from federation.checkpoint import make_checkpoint
+from federation.audit import OwnTree, push_tree_checkpoint
 from federation.grpc.server import MAX_BATCH, MAX_MESSAGE
 from federation.selfcheck import Damage, read_checked
 from federation.status import blocking_of, parent_of, save_link
@@ -64,6 +64,7 @@ class Uplink:
         self.checkpoint_every = checkpoint_every
         self.window = max(1, window)  # batches in flight before waiting for an ack
         self.stats = UplinkStats()
+        self.own_tree = OwnTree(ctx, ctx.signer) if ctx.signer is not None else None  # type: ignore[arg-type]
         self._channel: grpc.aio.Channel | None = None
         self.parent_id = parent_of(ctx.node_id)
         self._saved_at = 0.0
@@ -213,24 +214,16 @@ class Uplink:
         return applied
 
     async def push_checkpoint(self) -> str:
-        if self.ctx.signer is None:
+        """A Merkle checkpoint of this node's log, audited by the parent (``federation.audit``)."""
+        if self.own_tree is None:
             return "no identity"
-
-        def build() -> pb.SignedCheckpoint | None:
-            with self.ctx.factory() as s:
-                return make_checkpoint(s, self.ctx.signer, self.ctx.clock())  # type: ignore[arg-type]
-
-        cp = await asyncio.to_thread(build)
-        if cp is None:
-            return "empty log"
-        ack = await self._stub().PushCheckpoint(cp, timeout=60)
-        return ack.detail
+        return await push_tree_checkpoint(self._stub(), self.own_tree, asyncio.to_thread)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sync until ``stop`` is set, reconnecting with backoff while the parent is unreachable.
 
-        A checkpoint walks the whole log (seconds on a large one), so it is built and pushed beside
-        the sync instead of holding records back; a failed checkpoint counts as a failed round."""
+        A checkpoint (with its rolling re-check of stored bodies and the parent's questions) runs
+        beside the sync instead of holding records back; a failed checkpoint counts as a failed round."""
         backoff = 0.5
         last_cp = 0.0
         checkpoint: asyncio.Task[str] | None = None

@@ -11,6 +11,7 @@ from typing import Any, AsyncIterator, Callable, Protocol
 import grpc
 from sqlalchemy import select
 
+from federation.audit import ParentAudit
 from federation.checkpoint import accept_checkpoint
 from federation.envelope import RecordRejected
 from federation.inbox import CheckedBatch, ForkDetected, check_batch, cursors, receive_batch, record_alert
@@ -47,7 +48,7 @@ class Trust(Protocol):
 
     def peer_id(self, context: grpc.aio.ServicerContext) -> str | None: ...
 
-    def key_for(self, origin: str, key_id: str, at: Any) -> bytes | None: ...
+    def key_for(self, origin: str, key_id: str, at: Any, seq: int | None = None) -> bytes | None: ...
 
     def in_subtree(self, peer: str, origin: str) -> bool: ...
 
@@ -207,6 +208,20 @@ class FederationServicer(pb_grpc.FederationServicer):
 
         records, held = await asyncio.to_thread(read)
         return pb.FetchRecordsReply(records=records, held_seq=held)
+    async def AuditCheckpoint(self, request_iterator: AsyncIterator[pb.AuditMessage],
+                              context: grpc.aio.ServicerContext) -> AsyncIterator[pb.AuditQuestion]:
+        """A child's Merkle checkpoint and the questions that check it (``federation.audit``)."""
+        peer = await self._child(context)
+        audit = ParentAudit(self.ctx, peer, self.trust.key_for, self.trust.in_subtree)
+        try:
+            async for msg in request_iterator:
+                question = await asyncio.to_thread(audit.step, msg)
+                yield question
+                if question.WhichOneof("msg") == "verdict":
+                    return
+        except RecordRejected as e:
+            log.error("checkpoint audit of %s rejected: %s", peer, e)
+            await context.abort(STATUS.get(e.code, grpc.StatusCode.INVALID_ARGUMENT), f"{e.code}: {e}")
 
     async def FetchCaseDetail(self, request: pb.CaseDetailRequest, context: grpc.aio.ServicerContext) -> pb.CaseDetailReply:
         peer = await self._peer(context)

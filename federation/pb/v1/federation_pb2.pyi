@@ -147,18 +147,20 @@ class SignedRecord(_message.Message):
     def __init__(self, body: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class CheckpointBody(_message.Message):
-    __slots__ = ("origin", "size", "head_hash", "created_at_ms", "key_id")
+    __slots__ = ("origin", "size", "head_hash", "created_at_ms", "key_id", "tree_root")
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     HEAD_HASH_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    TREE_ROOT_FIELD_NUMBER: _ClassVar[int]
     origin: str
     size: int
     head_hash: bytes
     created_at_ms: int
     key_id: str
-    def __init__(self, origin: _Optional[str] = ..., size: _Optional[int] = ..., head_hash: _Optional[bytes] = ..., created_at_ms: _Optional[int] = ..., key_id: _Optional[str] = ...) -> None: ...
+    tree_root: bytes
+    def __init__(self, origin: _Optional[str] = ..., size: _Optional[int] = ..., head_hash: _Optional[bytes] = ..., created_at_ms: _Optional[int] = ..., key_id: _Optional[str] = ..., tree_root: _Optional[bytes] = ...) -> None: ...
 
 class SignedCheckpoint(_message.Message):
     __slots__ = ("body", "signature")
@@ -167,6 +169,78 @@ class SignedCheckpoint(_message.Message):
     body: bytes
     signature: bytes
     def __init__(self, body: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class TreeCheckpoint(_message.Message):
+    __slots__ = ("checkpoint", "proof_from", "consistency")
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FROM_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    checkpoint: SignedCheckpoint
+    proof_from: int
+    consistency: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, checkpoint: _Optional[_Union[SignedCheckpoint, _Mapping]] = ..., proof_from: _Optional[int] = ..., consistency: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class SubtreeRef(_message.Message):
+    __slots__ = ("level", "index")
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    level: int
+    index: int
+    def __init__(self, level: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...
+
+class SubtreeAsk(_message.Message):
+    __slots__ = ("subtrees",)
+    SUBTREES_FIELD_NUMBER: _ClassVar[int]
+    subtrees: _containers.RepeatedCompositeFieldContainer[SubtreeRef]
+    def __init__(self, subtrees: _Optional[_Iterable[_Union[SubtreeRef, _Mapping]]] = ...) -> None: ...
+
+class SubtreeHashes(_message.Message):
+    __slots__ = ("hashes",)
+    HASHES_FIELD_NUMBER: _ClassVar[int]
+    hashes: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, hashes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class LeafAsk(_message.Message):
+    __slots__ = ("index", "tree_size")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    tree_size: int
+    def __init__(self, index: _Optional[int] = ..., tree_size: _Optional[int] = ...) -> None: ...
+
+class LeafProof(_message.Message):
+    __slots__ = ("index", "body", "signature", "inclusion")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    INCLUSION_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    body: bytes
+    signature: bytes
+    inclusion: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, index: _Optional[int] = ..., body: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., inclusion: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class AuditMessage(_message.Message):
+    __slots__ = ("checkpoint", "hashes", "leaf")
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    HASHES_FIELD_NUMBER: _ClassVar[int]
+    LEAF_FIELD_NUMBER: _ClassVar[int]
+    checkpoint: TreeCheckpoint
+    hashes: SubtreeHashes
+    leaf: LeafProof
+    def __init__(self, checkpoint: _Optional[_Union[TreeCheckpoint, _Mapping]] = ..., hashes: _Optional[_Union[SubtreeHashes, _Mapping]] = ..., leaf: _Optional[_Union[LeafProof, _Mapping]] = ...) -> None: ...
+
+class AuditQuestion(_message.Message):
+    __slots__ = ("need_proof_from", "subtrees", "leaf", "verdict")
+    NEED_PROOF_FROM_FIELD_NUMBER: _ClassVar[int]
+    SUBTREES_FIELD_NUMBER: _ClassVar[int]
+    LEAF_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    need_proof_from: int
+    subtrees: SubtreeAsk
+    leaf: LeafAsk
+    verdict: CheckpointAck
+    def __init__(self, need_proof_from: _Optional[int] = ..., subtrees: _Optional[_Union[SubtreeAsk, _Mapping]] = ..., leaf: _Optional[_Union[LeafAsk, _Mapping]] = ..., verdict: _Optional[_Union[CheckpointAck, _Mapping]] = ...) -> None: ...
 
 class OriginCursor(_message.Message):
     __slots__ = ("origin", "seq", "head_hash")

@@ -54,6 +54,11 @@ class FederationStub:
                 request_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.FetchRecordsRequest.SerializeToString,
                 response_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.FetchRecordsReply.FromString,
                 _registered_method=True)
+        self.AuditCheckpoint = channel.stream_stream(
+                '/yiwang.federation.v1.Federation/AuditCheckpoint',
+                request_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.AuditMessage.SerializeToString,
+                response_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.AuditQuestion.FromString,
+                _registered_method=True)
         self.FetchCaseDetail = channel.unary_unary(
                 '/yiwang.federation.v1.Federation/FetchCaseDetail',
                 request_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.CaseDetailRequest.SerializeToString,
@@ -102,6 +107,14 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AuditCheckpoint(self, request_iterator, context):
+        """v2: a Merkle checkpoint, then the parent's questions (subtree hashes, a leaf with its
+        inclusion proof) until its verdict. A parent one version behind answers UNIMPLEMENTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def FetchCaseDetail(self, request, context):
         """An inspector's request for a case's full file, answered by the owning node only.
         """
@@ -143,6 +156,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.FetchRecords,
                     request_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.FetchRecordsRequest.FromString,
                     response_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.FetchRecordsReply.SerializeToString,
+            ),
+            'AuditCheckpoint': grpc.stream_stream_rpc_method_handler(
+                    servicer.AuditCheckpoint,
+                    request_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.AuditMessage.FromString,
+                    response_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.AuditQuestion.SerializeToString,
             ),
             'FetchCaseDetail': grpc.unary_unary_rpc_method_handler(
                     servicer.FetchCaseDetail,
@@ -268,6 +286,33 @@ class Federation:
             '/yiwang.federation.v1.Federation/FetchRecords',
             federation_dot_pb_dot_v1_dot_federation__pb2.FetchRecordsRequest.SerializeToString,
             federation_dot_pb_dot_v1_dot_federation__pb2.FetchRecordsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuditCheckpoint(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/yiwang.federation.v1.Federation/AuditCheckpoint',
+            federation_dot_pb_dot_v1_dot_federation__pb2.AuditMessage.SerializeToString,
+            federation_dot_pb_dot_v1_dot_federation__pb2.AuditQuestion.FromString,
             options,
             channel_credentials,
             insecure,

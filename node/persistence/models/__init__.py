@@ -13,7 +13,7 @@ from .audit import AuditHead, AuditEntry, AuditQueued
 from .bench import BenchRow
 from .alerts import ALERT_STATES, Alert
 from .links import FedLink
-from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, LibCase, LibLicense
+from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, FedTreeNode, LibCase, LibLicense
 
 __all__ = [
     "NAMING", "CST", "TZDateTime", "Base", "TenantScoped", "Audited",
@@ -25,5 +25,5 @@ __all__ = [
     "BenchRow",
     "ALERT_STATES", "Alert",
     "FedLink",
-    "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "LibCase", "LibLicense",
+    "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "FedTreeNode", "LibCase", "LibLicense",
 ]

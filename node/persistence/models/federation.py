@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Date, Integer, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TZDateTime
@@ -19,7 +19,7 @@ class FedRecord(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     hash: Mapped[str] = mapped_column(String(64))
-    acc: Mapped[str] = mapped_column(String(64))  # sha256(acc of seq-1 || hash): commits to the whole log
+    leaf: Mapped[str] = mapped_column(String(64))  # Merkle leaf hash sha256(0x00 || body), as sealed or received
     key_id: Mapped[str] = mapped_column(String(32))
     received_from: Mapped[str | None] = mapped_column(String(6))
     stored_at: Mapped[datetime] = mapped_column(TZDateTime())
@@ -32,7 +32,7 @@ class FedHead(Base):
     origin: Mapped[str] = mapped_column(String(6), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
-    acc: Mapped[str] = mapped_column(String(64))
+    frontier: Mapped[str] = mapped_column(Text, default="")  # the Merkle tree's perfect subtrees at seq, largest first (hex)
     pushed_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # acknowledged by our parent
     updated_at: Mapped[datetime] = mapped_column(TZDateTime())
 
@@ -47,12 +47,27 @@ class FedQueued(Base):
     event: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class FedTreeNode(Base):
+    """A perfect subtree (level >= 1) of an origin's Merkle tree, stored when its last leaf is
+    appended (``federation.merkle``): proofs and roots are lookups, never a walk of the log."""
+
+    __tablename__ = "fed_tree"
+    origin: Mapped[str] = mapped_column(String(6), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 class FedCheckpoint(Base):
+    """A checkpoint received from a child. ``scheme``: 'merkle' (``head_hash`` is the tree root of
+    the first ``size`` records) or 'linear' (before revision 0007: the old accumulator)."""
+
     __tablename__ = "fed_checkpoints"
     id: Mapped[int] = mapped_column(primary_key=True)
     origin: Mapped[str] = mapped_column(String(6), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     head_hash: Mapped[str] = mapped_column(String(64))
+    scheme: Mapped[str] = mapped_column(String(10), default="merkle")
     body: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(TZDateTime())
