@@ -122,7 +122,7 @@ def test_alerts_reach_the_parent_in_their_state(api, city, templates, tmp_path, 
         with city.factory() as s:
             raw = [(bytes(r.body), bytes(r.signature)) for r in s.scalars(
                 select(FedRecord).where(FedRecord.origin == "330100").order_by(FedRecord.seq))]
-        keys = lambda origin, key_id, at: PUB if origin == "330100" else None  # noqa: E731
+        keys = lambda origin, key_id, at, seq=None: PUB if origin == "330100" else None  # noqa: E731
         with province.factory() as s:
             receive_batch(s, "330100", raw[:1], keys, lambda p, o: o == p, clock.now())
             s.commit()

@@ -26,7 +26,7 @@ PUB = KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 COUNTY = "330105"
 
 
-def key_for(origin, key_id, at):
+def key_for(origin, key_id, at, seq=None):
     return PUB if origin == COUNTY and key_id == "k1" else None
 
 
