@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support import ID_NUMBER, JPG, PDF, SIGN_ITEM, SIGN_MATERIALS
+from tests.support import ID_NUMBER, SIGN_ITEM, SIGN_MATERIALS, material_bytes
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
@@ -73,7 +73,7 @@ class Server:
 
 def _upload(base: str, code: str, kind: str) -> str:
     boundary = "----yiwangtest"
-    data = (PDF if kind == "pdf" else JPG) + code.encode()
+    data = material_bytes(kind, code)
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{code}.{kind}\"\r\n"
             "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
     st, out = _post(base + "/api/v1/uploads", body, f"multipart/form-data; boundary={boundary}")
