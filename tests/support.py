@@ -124,12 +124,14 @@ def submit_concurrently(ctx: Any, data: dict[str, Any], threads: int, each: int)
     return codes
 
 
-def minimal_pdf(text: str = "") -> bytes:
+def minimal_pdf(text: str = "", pad: int = 0, extra: bytes = b"", catalog: bytes = b"") -> bytes:
     """A real one-page PDF (header, objects, cross-reference table, trailer) whose page shows
-    ``text``: distinct text, distinct digest. It passes the node's full structure check."""
+    ``text``: distinct text, distinct digest. It passes the node's full structure check. ``pad``
+    bytes of blank page content make it large; ``extra`` goes between the objects and the
+    cross-reference table (offsets stay right); ``catalog`` is added to the document catalog."""
     safe = text.encode("ascii", "backslashreplace").replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
-    content = b"BT /F1 12 Tf 72 720 Td (" + safe + b") Tj ET"
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+    content = b" " * pad + b"BT /F1 12 Tf 72 720 Td (" + safe + b") Tj ET"
+    objs = [b"<< /Type /Catalog /Pages 2 0 R " + catalog + b">>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
             b"/Resources << /Font << /F1 5 0 R >> >> >>",
@@ -140,6 +142,7 @@ def minimal_pdf(text: str = "") -> bytes:
     for i, body in enumerate(objs, 1):
         offsets.append(len(out))
         out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    out += extra
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)

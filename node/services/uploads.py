@@ -19,6 +19,7 @@ and expiring the ones no application took.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -190,7 +191,8 @@ def purge_uploads(ctx: NodeContext, now: datetime | None = None, batch: int = 50
         rows += len(expired)
         if len(expired) < batch:
             break
-    untouched = cutoff.timestamp()
+    # Files age on the file system's clock, whatever clock the node reads (a test's, a replay's).
+    untouched = time.time() - ctx.settings.upload_max_age_hours * 3600
     candidates = gone | set(ctx.store.listing(untouched))
     blobs = 0
     with ctx.factory() as s:

@@ -7,20 +7,25 @@ from celery import Celery
 
 from node.config import Settings
 from node.services.context import NodeContext
-from node.services.uploads import purge_uploads as purge
+from node.services.uploads import purge_uploads
 
 from .names import PURGE_UPLOADS
 
 log = logging.getLogger("yiwang.tasks")
 
 
-def register(app: Celery, settings: Settings) -> None:
-    state: dict[str, NodeContext] = {}
+def purge_now(settings: Settings) -> str:
+    """One purge on a node built for it (hourly: not worth keeping a context between runs)."""
+    ctx = NodeContext.build(settings)
+    try:
+        report = purge_uploads(ctx)
+    finally:
+        ctx.engine.dispose()
+    log.info("%s", report)
+    return str(report)
 
+
+def register(app: Celery, settings: Settings) -> None:
     @app.task(name=PURGE_UPLOADS)
-    def purge_uploads() -> str:
-        if "ctx" not in state:  # built inside the worker process, never at import
-            state["ctx"] = NodeContext.build(settings)
-        report = purge(state["ctx"])
-        log.info("%s", report)
-        return str(report)
+    def purge_expired_uploads() -> str:
+        return purge_now(settings)
