@@ -41,7 +41,7 @@ OFD_ENTRY_TYPES = frozenset({".xml", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".
 PDF_FORBIDDEN = frozenset({"/JavaScript", "/JS", "/Launch", "/EmbeddedFile", "/EmbeddedFiles", "/RichMedia",
                            "/SubmitForm", "/ImportData", "/XFA", "/GoToE"})
 _EXECUTABLE_MAGIC = (b"MZ", b"\x7fELF", b"#!", b"\xca\xfe\xba\xbe", b"\xfe\xed\xfa", b"\xcf\xfa\xed\xfe", b"PK\x03\x04")
-_MARKUP = re.compile(rb"<\s*(?:!doctype|html|script|body|iframe|svg|object|embed|meta)\b", re.I)
+_MARKUP = re.compile(rb"<\s*(?:!doctype|html|script|body|iframe|svg|object|embed|meta)\b", re.IGNORECASE)
 
 
 def _bad(message: str) -> InvalidInput:

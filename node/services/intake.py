@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from node.domain import servicecode
 from node.domain.completeness import Notice
-from node.domain.errors import Conflict, DomainError, InvalidInput
+from node.domain.errors import Conflict, DomainError
 from node.domain.identity import validate_id
 from node.domain.items import ItemStatus
 from node.domain.lifecycle import Actor, Event, Status
@@ -32,7 +32,7 @@ from .context import Work
 from .materials import completeness
 from .uploads import binding_rows, store_upload, usable_by
 
-__all__ = ["store_upload", "submit_case", "check_completeness"]  # store_upload: where callers have always found it
+__all__ = ["check_completeness", "store_upload", "submit_case"]  # store_upload: where callers have always found it
 
 
 class IncompleteApplication(DomainError):

@@ -55,7 +55,7 @@ class Budget:
     pending: int
 
     @classmethod
-    def of(cls, settings: Settings, staff: bool) -> "Budget":
+    def of(cls, settings: Settings, staff: bool) -> Budget:
         if staff:
             return cls(settings.staff_upload_quota_bytes, settings.staff_upload_quota_files,
                        settings.staff_upload_max_pending)

@@ -227,7 +227,7 @@ def test_two_applications_racing_for_the_same_uploads_one_wins(node):
         t.start()
     for t in threads:
         t.join()
-    assert sorted(codes)[0] == 201 and codes.count(201) == 1
+    assert codes.count(201) == 1
     assert all(c in (409, 422) for c in codes if c != 201)
 
 
