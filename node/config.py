@@ -11,8 +11,8 @@
 | ``YIWANG_NOTIFY_WEBHOOK_URL`` | the SMS provider's webhook for the ``webhook`` backend | unset |
 | ``YIWANG_MAX_UPLOAD_BYTES`` | largest accepted material file | ``20971520`` (20 MiB) |
 | ``YIWANG_UPLOAD_QUOTA_BYTES`` | bytes one anonymous client (address) may upload per rolling hour | ``67108864`` (64 MiB) |
-| ``YIWANG_UPLOAD_QUOTA_FILES`` | files one anonymous client may upload per rolling hour | ``40`` |
-| ``YIWANG_UPLOAD_MAX_PENDING`` | uploads one anonymous client may hold that no application uses yet | ``30`` |
+| ``YIWANG_UPLOAD_QUOTA_FILES`` | files one anonymous client may upload per rolling hour | ``100`` |
+| ``YIWANG_UPLOAD_MAX_PENDING`` | uploads one anonymous client may hold that no application uses yet | ``50`` |
 | ``YIWANG_STAFF_UPLOAD_QUOTA_BYTES`` | bytes one staff account may upload per rolling hour | ``2147483648`` (2 GiB) |
 | ``YIWANG_STAFF_UPLOAD_QUOTA_FILES`` | files one staff account may upload per rolling hour | ``1000`` |
 | ``YIWANG_STAFF_UPLOAD_MAX_PENDING`` | unused uploads one staff account may hold | ``500`` |
@@ -42,8 +42,8 @@ class Settings:
     notify_webhook_url: str | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
     upload_quota_bytes: int = 64 * 1024 * 1024
-    upload_quota_files: int = 40
-    upload_max_pending: int = 30
+    upload_quota_files: int = 100
+    upload_max_pending: int = 50
     staff_upload_quota_bytes: int = 2 * 1024 * 1024 * 1024
     staff_upload_quota_files: int = 1000
     staff_upload_max_pending: int = 500
@@ -79,8 +79,8 @@ class Settings:
             notify_webhook_url=e.get("YIWANG_NOTIFY_WEBHOOK_URL") or None,
             max_upload_bytes=int(e.get("YIWANG_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
             upload_quota_bytes=int(e.get("YIWANG_UPLOAD_QUOTA_BYTES", 64 * 1024 * 1024)),
-            upload_quota_files=int(e.get("YIWANG_UPLOAD_QUOTA_FILES", 40)),
-            upload_max_pending=int(e.get("YIWANG_UPLOAD_MAX_PENDING", 30)),
+            upload_quota_files=int(e.get("YIWANG_UPLOAD_QUOTA_FILES", 100)),
+            upload_max_pending=int(e.get("YIWANG_UPLOAD_MAX_PENDING", 50)),
             staff_upload_quota_bytes=int(e.get("YIWANG_STAFF_UPLOAD_QUOTA_BYTES", 2 * 1024 * 1024 * 1024)),
             staff_upload_quota_files=int(e.get("YIWANG_STAFF_UPLOAD_QUOTA_FILES", 1000)),
             staff_upload_max_pending=int(e.get("YIWANG_STAFF_UPLOAD_MAX_PENDING", 500)),

@@ -192,3 +192,29 @@ def material_bytes(kind: str, tag: str = "") -> bytes:
     if kind == "ofd":
         return minimal_ofd(tag=tag)
     return tiny_image(kind, tag)
+
+
+def more_upload_sets(ctx: Any, uploaded: dict[str, str], sets: int) -> list[list[dict[str, str]]]:
+    """``sets`` more sets of already uploaded materials (material code -> upload id): new upload
+    rows with random ids over the same stored files, written through the node's models (audited),
+    for tests that submit many applications (an upload serves one application)."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from node.persistence.models import Upload
+    from node.persistence.uow import SYSTEM
+
+    with ctx.factory() as s:
+        rows = {u.id: u for u in s.scalars(select(Upload).where(Upload.id.in_(list(uploaded.values()))))}
+    out = [[{"material_code": c, "upload_id": secrets.token_hex(16)} for c in uploaded] for _ in range(sets)]
+
+    def add(uow: Any) -> None:
+        for mats in out:
+            for m in mats:
+                t = rows[uploaded[m["material_code"]]]
+                uow.session.add(Upload(id=m["upload_id"], digest=t.digest, size=t.size, file_type=t.file_type,
+                                       filename=t.filename, created_at=uow.now, uploaded_by="local"))
+
+    ctx.run(SYSTEM, add)
+    return out

@@ -37,7 +37,7 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 48 + b"P
 
 @pytest.fixture
 def settings(db_url, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
-    """The shipped upload limits (20 MiB a file, 64 MiB and 40 files an hour, 30 pending)."""
+    """The shipped upload limits (20 MiB a file, 64 MiB and 100 files an hour, 50 pending)."""
     return Settings.from_env({}, database_url=db_url, data_dir=tmp_path / "data", token_ttl_hours=24 * 365 * 5)
 
 
