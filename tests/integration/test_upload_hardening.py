@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from node.config import Settings
-from node.persistence.models import Upload, UploadBinding
+from node.persistence.models import Case, Upload, UploadBinding
 from node.services.context import NodeContext
 from node.services.uploads import purge_uploads
 from tests.support import (
@@ -239,6 +239,27 @@ def test_a_staff_upload_serves_that_account_only(node):
     refused = _apply(api, ids)  # the public naming a clerk's upload
     assert refused.status_code == 422
     assert "another account" in refused.json["notice"]["invalid"][0]["problem"]
+
+
+def test_a_supplement_binds_its_upload_and_cannot_take_another_case_s(node):
+    ctx, api = node()
+    other = _upload_set(api, "other")
+    assert _apply(api, other).status_code == 201
+    code = api.apply_online()
+    api.fire(code, "accept", "clerk")
+    api.fire(code, "request_supplement", "cgj-handler", reason="效果图不清晰",
+             missing=[{"material_code": "design", "name": "店招店牌设计效果图"}])
+    url = f"/api/v1/public/cases/{code}/supply"
+    taken = api.post(url, {"id_last4": "002x", "materials": [{"material_code": "design", "upload_id": other[2]}]})
+    assert taken.status_code == 422
+    assert "already part of another application" in taken.json["notice"]["invalid"][0]["problem"]
+    fresh = api.upload(tag="v2")
+    assert api.post(url, {"id_last4": "002x", "materials": [{"material_code": "design", "upload_id": fresh}]}
+                    ).status_code == 200
+    with ctx.factory() as s:
+        bound_to = s.scalar(select(Case.code).join(UploadBinding, UploadBinding.case_id == Case.id)
+                            .where(UploadBinding.upload_id == fresh).execution_options(all_tenants=True))
+    assert bound_to == code
 
 
 def test_upload_ids_are_random_tokens(node):
