@@ -215,7 +215,7 @@ def register_error_handlers(app: Flask) -> None:
     def _integrity(e: IntegrityError):  # type: ignore[no-untyped-def]
         log.info("integrity error: %s", e.orig)
         if "upload_bindings" in str(e.orig):
-            msg = "a file this application names was just used by another application: upload it again"
+            msg = "a file this application names was just taken by another application, or has expired: upload it again"
             return _body(409, msg, {"json": {"materials": [msg]}})
         return _body(409, "the record conflicts with one that exists already (duplicate or stale reference)")
 

@@ -374,3 +374,37 @@ def test_the_purge_runs_from_beat_and_from_the_command_line(node, clock, monkeyp
     assert out.exit_code == 0, out.output
     assert "purged 1 expired uploads and 1 stored files" in out.output
     assert _rows(ctx) == 0 and _blobs(ctx) == set()
+
+
+# --------------------------------------------------------------------------------------- migration
+
+
+def test_the_migration_binds_uploads_existing_cases_use_to_the_first_of_them(node, db_url, clock):
+    from sqlalchemy import create_engine, text
+
+    from node.persistence.migrate import downgrade, upgrade
+
+    ctx, api = node()
+    first = _upload_set(api, "legacy")
+    assert _apply(api, first).status_code == 201
+    second = _upload_set(api, "second")
+    assert _apply(api, second).status_code == 201
+    ctx.engine.dispose()
+    downgrade(db_url, "0005")
+    eng = create_engine(db_url)
+    with eng.begin() as c:  # before the rule, a second case could name the first case's upload
+        case_ids = [r[0] for r in c.execute(text("select id from cases order by id"))]
+        c.execute(text("update case_materials set upload_id = :u where case_id = :c and material_code = 'id'"),
+                  {"u": first[1], "c": case_ids[1]})
+    eng.dispose()
+    upgrade(db_url)
+    with ctx.factory() as s:
+        bindings = dict(list(s.execute(select(UploadBinding.upload_id, UploadBinding.case_id)).tuples()))
+    assert bindings[first[1]] == case_ids[0]  # the first case that used it
+    assert set(bindings) == set(first) | set(second) - {second[1]}
+    reuse = _apply(api, first)
+    assert reuse.status_code == 422
+    clock.advance(hours=25)
+    report = purge_uploads(ctx)  # only the upload the edit left unused goes
+    with ctx.factory() as s:
+        assert report.rows == 1 and s.get(Upload, second[1]) is None
