@@ -33,6 +33,7 @@ MAX_IMAGE_PIXELS = 60_000_000
 but scans of materials are far smaller)."""
 OFD_MAX_UNPACKED = 200 * 1024 * 1024
 OFD_MAX_ENTRIES = 10_000
+OFD_MAX_XML = 16 * 1024 * 1024
 OFD_MAX_RATIO = 100
 """An entry that unpacks to more than a mebibyte may be at most this many times its packed size."""
 OFD_ENTRY_TYPES = frozenset({".xml", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".jb2",
@@ -328,15 +329,26 @@ def check_ofd(data: bytes) -> None:
             _check_ofd_name(info.filename)
         if "OFD.xml" not in names:
             raise _bad("the file is not an OFD document: OFD.xml is missing at the root of the package")
+        _check_zip_layout(data, zf)
         total = 0
         for info in infos:
             if info.is_dir():
                 continue
             if info.flag_bits & 0x1:
                 raise _bad(f"the OFD package holds an encrypted file ({info.filename}): not accepted")
-            content = b"".join(_unpack(zf, info, OFD_MAX_UNPACKED - total))
-            total += len(content)
-            _check_ofd_entry(info.filename, content)
+            xml = info.filename.lower().endswith(".xml")
+            head, kept, size = b"", [], 0
+            for chunk in _unpack(zf, info, OFD_MAX_UNPACKED - total):
+                if len(head) < 16:
+                    head += chunk[:16]
+                size += len(chunk)
+                if xml:
+                    if size > OFD_MAX_XML:
+                        raise _bad(f"{info.filename[:80]} in the OFD package is larger than an OFD description "
+                                   f"can be ({OFD_MAX_XML // (1024 * 1024)} MiB)")
+                    kept.append(chunk)
+            total += size
+            _check_ofd_entry(info.filename, head, b"".join(kept) if xml else b"")
 
 
 def _check_ofd_name(name: str) -> None:
@@ -371,8 +383,28 @@ def _unpack(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> Iterator
             from e
 
 
-def _check_ofd_entry(name: str, content: bytes) -> None:
-    if content.startswith(_EXECUTABLE_MAGIC):
+def _check_zip_layout(data: bytes, zf: zipfile.ZipFile) -> None:
+    """Every byte of the archive belongs to an entry, the central directory or its end record:
+    nothing hides before, between or after the entries (the archive readers never look there,
+    other programs might)."""
+    infos = sorted(zf.infolist(), key=lambda i: i.header_offset)
+    pos = 0
+    for info in infos:
+        if info.header_offset != pos or data[pos:pos + 4] != b"PK\x03\x04":
+            raise _bad("the OFD package holds data that belongs to none of its files: it may hide another file")
+        name_len, extra_len = struct.unpack("<HH", data[pos + 26:pos + 30])
+        pos += 30 + name_len + extra_len + info.compress_size
+        if info.flag_bits & 0x08:  # a data descriptor follows the data (its signature is optional)
+            pos += 4 if data[pos:pos + 4] == b"PK\x07\x08" else 0
+            pos += 20 if info.compress_size >= 0xFFFFFFFF or info.file_size >= 0xFFFFFFFF else 12
+    start_dir = getattr(zf, "start_dir", pos)
+    eocd = data.rfind(b"PK\x05\x06")
+    if pos != start_dir or eocd < 0 or eocd + 22 + len(zf.comment) != len(data):
+        raise _bad("the OFD package holds data that belongs to none of its files: it may hide another file")
+
+
+def _check_ofd_entry(name: str, head: bytes, content: bytes) -> None:
+    if head.startswith(_EXECUTABLE_MAGIC):
         raise _bad(f"the OFD package holds a program or an archive under the name {name[:80]}: not accepted")
     if name.lower().endswith(".xml"):
         head = content[:4096].lower()

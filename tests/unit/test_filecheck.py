@@ -170,3 +170,37 @@ def test_a_content_type_that_disagrees_is_refused() -> None:
     assert "sent as" in _refused(minimal_pdf("x"), "a.pdf", "text/html")
     assert "agree" in _refused(minimal_pdf("x"), "a.pdf", "image/png")
     assert check_file(minimal_pdf("x"), "a.pdf", "application/octet-stream") == "pdf"
+
+
+def test_data_appended_to_an_ofd_package_is_refused() -> None:
+    assert "belongs to none of its files" in _refused(minimal_ofd() + HTML, "a.ofd")
+
+
+def test_data_hidden_between_the_entries_of_an_ofd_package_is_refused() -> None:
+    ofd = minimal_ofd()
+    with zipfile.ZipFile(io.BytesIO(ofd)) as z:
+        second = sorted(z.infolist(), key=lambda i: i.header_offset)[1].header_offset
+        start_dir = z.start_dir  # type: ignore[attr-defined]
+    # shift the entries after the first one, and the central directory's offsets, by the payload
+    import struct
+
+    payload = EXE
+    cd = bytearray(ofd[start_dir:])
+    i = 0
+    while cd[i:i + 4] == b"PK\x01\x02":
+        (off,) = struct.unpack("<I", cd[i + 42:i + 46])
+        if off >= second:
+            cd[i + 42:i + 46] = struct.pack("<I", off + len(payload))
+        n, e, c = struct.unpack("<HHH", cd[i + 28:i + 34])
+        i += 46 + n + e + c
+    cd[i + 16:i + 20] = struct.pack("<I", start_dir + len(payload))  # end record: where the directory starts
+    forged = ofd[:second] + payload + ofd[second:start_dir] + bytes(cd)
+    with zipfile.ZipFile(io.BytesIO(forged)) as z:
+        assert z.read("OFD.xml")  # archive readers do not notice
+    assert "belongs to none of its files" in _refused(forged, "a.ofd")
+
+
+def test_an_oversized_xml_in_an_ofd_is_refused() -> None:
+    big = b"<?xml version='1.0'?><ofd:Page xmlns:ofd='x'>" + b"<ofd:T/>" * (3 * 1024 * 1024) + b"</ofd:Page>"
+    stored = _zip({"OFD.xml": b"<ofd:OFD xmlns:ofd='x'/>", "Doc_0/Pages/Page_1/Content.xml": big}, zipfile.ZIP_STORED)
+    assert "larger than" in _refused(stored, "a.ofd")
