@@ -22,8 +22,8 @@ from node.domain.errors import InvalidInput
 
 KINDS = ("pdf", "jpg", "png", "ofd")
 EXTENSIONS = {".pdf": "pdf", ".jpg": "jpg", ".jpeg": "jpg", ".png": "png", ".ofd": "ofd"}
-CONTENT_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png",
-                 "application/ofd": "ofd"}
+CONTENT_TYPES = {"application/pdf": "pdf", "application/x-pdf": "pdf", "image/jpeg": "jpg", "image/jpg": "jpg",
+                 "image/pjpeg": "jpg", "image/png": "png", "image/x-png": "png", "application/ofd": "ofd"}
 GENERIC_CONTENT_TYPES = {"", "application/octet-stream", "binary/octet-stream", "application/zip",
                          "application/x-zip-compressed"}
 _NAMES = {"pdf": "a PDF document", "jpg": "a JPEG image", "png": "a PNG image", "ofd": "an OFD document"}
