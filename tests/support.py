@@ -133,8 +133,8 @@ def minimal_pdf(text: str = "", pad: int = 0, extra: bytes = b"", catalog: bytes
     content = b" " * pad + b"BT /F1 12 Tf 72 720 Td (" + safe + b") Tj ET"
     objs = [b"<< /Type /Catalog /Pages 2 0 R " + catalog + b">>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+             b"/Resources << /Font << /F1 5 0 R >> >> >>"),
             b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")

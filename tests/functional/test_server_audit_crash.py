@@ -23,7 +23,13 @@ from sqlalchemy import create_engine, text
 
 from node.config import Settings
 from node.services.context import NodeContext
-from tests.support import ID_NUMBER, SIGN_ITEM, SIGN_MATERIALS, material_bytes, more_upload_sets
+from tests.support import (
+    ID_NUMBER,
+    SIGN_ITEM,
+    SIGN_MATERIALS,
+    material_bytes,
+    more_upload_sets,
+)
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 

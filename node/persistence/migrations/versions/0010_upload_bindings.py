@@ -10,7 +10,6 @@ Create Date: 2026-12-02 04:30:00
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0010'
 down_revision = '0005'
 branch_labels = None
