@@ -54,6 +54,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -64,7 +65,7 @@ TARGET_RATIO = 0.5
 
 ITEM = "330105-XK-CG-001"  # 店招店牌 (signboard), five required materials
 MATERIALS = {"application": "pdf", "id": "pdf", "design": "pdf", "site-photo": "jpg", "owner-consent": "pdf"}
-CONTENT = {"pdf": b"%PDF-1.4\n% yiwang bench material\n", "jpg": b"\xff\xd8\xff\xe0 yiwang bench photo"}
+POOL_RATE = 600.0  # submissions/s the pool of unused uploads is sized for (see _upload_pool)
 APPLICANT = {"name": "张三明", "id_number": "11010519491231002X", "phone": "13912345678"}
 
 BASELINE = "/api/v1/_bench/rows"
@@ -185,10 +186,13 @@ class Result:
         return float(min(buckets))
 
 
-async def _one(sess: aiohttp.ClientSession, url: str, body: bytes, res: Result, t_sched: float,
+Body = bytes | Callable[[], bytes]
+
+
+async def _one(sess: aiohttp.ClientSession, url: str, body: Body, res: Result, t_sched: float,
                loop: asyncio.AbstractEventLoop) -> None:
     try:
-        async with sess.post(url, data=body, headers=JSON_HEADERS) as r:
+        async with sess.post(url, data=body() if callable(body) else body, headers=JSON_HEADERS) as r:
             await r.read()
             status = r.status
     except Exception as e:  # noqa: BLE001 - counted and reported
@@ -203,7 +207,7 @@ async def _one(sess: aiohttp.ClientSession, url: str, body: bytes, res: Result, 
     res.done_at.append(t)
 
 
-async def closed_loop(sess: aiohttp.ClientSession, label: str, url: str, body: bytes, clients: int,
+async def closed_loop(sess: aiohttp.ClientSession, label: str, url: str, body: Body, clients: int,
                       duration: float) -> Result:
     """``clients`` workers each send the next request as soon as the previous one is answered."""
     loop = asyncio.get_running_loop()
@@ -220,7 +224,7 @@ async def closed_loop(sess: aiohttp.ClientSession, label: str, url: str, body: b
     return res
 
 
-async def open_loop(sess: aiohttp.ClientSession, label: str, url: str, body: bytes, rate: float,
+async def open_loop(sess: aiohttp.ClientSession, label: str, url: str, body: Body, rate: float,
                     duration: float, drain: float) -> Result:
     """Requests start at fixed intervals regardless of completions (no coordinated omission:
     latency runs from the scheduled start, so a client that falls behind is charged for it).
@@ -357,9 +361,88 @@ async def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float
     raise SystemExit(f"the server did not answer /healthz within {timeout:g}s")
 
 
+def _material(kind: str, tag: str) -> bytes:
+    """A real file (the node parses every upload whole): a one-page PDF or an 8x8 JPEG."""
+    import io
+
+    if kind == "jpg":
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.new("RGB", (8, 8), (len(tag) * 40 % 256, 120, 200)).save(buf, format="JPEG")
+        return buf.getvalue()
+    content = b"BT /F1 12 Tf 72 720 Td (yiwang bench " + tag.encode("ascii") + b") Tj ET"
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for i, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)
+
+
+class BodyPool:
+    """Submission bodies, each naming its own five uploads (an upload serves one application).
+    Once the pool is used up the last body is sent again: the server refuses it (422), and the
+    run reports the pool ran dry instead of quietly measuring refusals."""
+
+    def __init__(self, bodies: list[bytes]) -> None:
+        self.bodies = bodies
+        self.next = 0
+
+    def __call__(self) -> bytes:
+        i = self.next
+        self.next += 1
+        return self.bodies[min(i, len(self.bodies) - 1)]
+
+    @property
+    def dry(self) -> bool:
+        return self.next > len(self.bodies)
+
+
+def _upload_pool(db_url: str, data_dir: str, uploaded: dict[str, str], sets: int) -> list[list[dict[str, str]]]:
+    """``sets`` more sets of the five uploaded files (same stored blobs, new upload rows with
+    random ids), made through the node's own models and unit of work in this process, audited
+    like any upload: uploading them over HTTP would take longer than the measured phases."""
+    import secrets as _secrets
+
+    from sqlalchemy import select
+
+    from node.config import Settings
+    from node.persistence.models import Upload
+    from node.persistence.uow import SYSTEM
+    from node.services.context import NodeContext
+
+    ctx = NodeContext.build(Settings.from_env({"DATABASE_URL": db_url, "YIWANG_DATA_DIR": data_dir}))
+    try:
+        with ctx.factory() as s:
+            rows = {u.id: u for u in s.scalars(select(Upload).where(Upload.id.in_(list(uploaded.values()))))}
+        out: list[list[dict[str, str]]] = []
+        for start in range(0, sets, 1000):
+            batch = [[{"material_code": c, "upload_id": _secrets.token_hex(16)} for c in uploaded]
+                     for _ in range(min(1000, sets - start))]
+
+            def add(uow: Any, batch: list[list[dict[str, str]]] = batch) -> None:
+                for mats in batch:
+                    for m in mats:
+                        t = rows[uploaded[m["material_code"]]]
+                        uow.session.add(Upload(id=m["upload_id"], digest=t.digest, size=t.size, file_type=t.file_type,
+                                               filename=t.filename, created_at=uow.now, uploaded_by="local"))
+
+            ctx.run(SYSTEM, add)
+            out.extend(batch)
+        return out
+    finally:
+        ctx.engine.dispose()
+
+
 async def _upload(sess: aiohttp.ClientSession, base: str, code: str, kind: str) -> str:
     form = aiohttp.FormData()
-    form.add_field("file", CONTENT[kind] + code.encode(), filename=f"{code}.{kind}",
+    form.add_field("file", _material(kind, code), filename=f"{code}.{kind}",
                    content_type="application/pdf" if kind == "pdf" else "image/jpeg")
     async with sess.post(base + "/api/v1/uploads", data=form) as r:
         body = await r.json()
@@ -372,12 +455,13 @@ async def _upload(sess: aiohttp.ClientSession, base: str, code: str, kind: str) 
 # driving
 
 
-async def _drive(args: argparse.Namespace, base: str, meter: CpuMeter) -> list[Result]:
+async def _drive(args: argparse.Namespace, base: str, meter: CpuMeter, env: dict[str, str]) -> list[Result]:
     baseline_body = json.dumps({"note": "bench"}).encode()
     timeout = aiohttp.ClientTimeout(total=args.request_timeout)
     conn = aiohttp.TCPConnector(limit=max(args.clients, args.open_connections), keepalive_timeout=25)
     async with aiohttp.ClientSession(connector=conn, timeout=timeout) as sess:
-        materials = [{"material_code": c, "upload_id": await _upload(sess, base, c, k)} for c, k in MATERIALS.items()]
+        uploaded = {c: await _upload(sess, base, c, k) for c, k in MATERIALS.items()}
+        materials = [{"material_code": c, "upload_id": i} for c, i in uploaded.items()]
         submit_body = json.dumps({"item_code": ITEM, "applicant": APPLICANT, "materials": materials},
                                  ensure_ascii=False).encode()
         # one request each, so a broken setup fails loudly before any timing
@@ -385,7 +469,14 @@ async def _drive(args: argparse.Namespace, base: str, meter: CpuMeter) -> list[R
             async with sess.post(base + path, data=body, headers=JSON_HEADERS) as resp:
                 if resp.status != 201:
                     raise SystemExit(f"POST {path} answered {resp.status}: {await resp.text()}")
-        targets = [t for t in (("baseline", BASELINE, baseline_body), ("submission", SUBMIT, submit_body))
+        sets = int((args.warmup + args.rounds * args.duration) * args.pool_rate + args.rate * args.duration) + 100
+        _say(f"  setup: {sets} more sets of the five uploads (each application needs its own) ...")
+        pool = BodyPool([json.dumps({"item_code": ITEM, "applicant": APPLICANT, "materials": m},
+                                    ensure_ascii=False).encode()
+                         for m in _upload_pool(env["DATABASE_URL"], env["YIWANG_DATA_DIR"], uploaded, sets)])
+        args.pool = pool
+        targets: list[tuple[str, str, Body]] = [
+            t for t in (("baseline", BASELINE, baseline_body), ("submission", SUBMIT, pool))
                    if args.only in (None, t[0])]
         results: list[Result] = []
         for label, path, body in targets:
@@ -480,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drain", type=float, default=5.0,
                     help="fixed-rate phase: seconds to wait for stragglers after the last request was sent")
     ap.add_argument("--quick", action="store_true", help="smoke run: 3 s phases, 1 s warm-up")
+    ap.add_argument("--pool-rate", type=float, default=POOL_RATE,
+                    help="submissions/s the pool of unused uploads is sized for (an upload serves one application)")
     ap.add_argument("--only", choices=["baseline", "submission"], help="run one endpoint's phases (for tuning)")
     ap.add_argument("--no-verify", action="store_true", help="skip walking the audit chain at the end")
     ap.add_argument("--enrolled", action="store_true",
@@ -543,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_wait_healthy(base, server))
         worker_pids = _session_pids(server.pid)
         _say(f"server up on {base}; measured phases of {args.duration:g}s")
-        results = asyncio.run(_drive(args, base, CpuMeter(server.pid, db_name)))
+        results = asyncio.run(_drive(args, base, CpuMeter(server.pid, db_name), env))
         worker_pids |= _session_pids(server.pid)
         _stop(server)  # graceful: requests the client gave up on finish before anything is counted
         if not args.no_verify:  # links what is still queued, then walks the chain
@@ -586,6 +679,10 @@ def main(argv: list[str] | None = None) -> int:
              + (f"; {queued} deliveries were enqueued (removed again)" if queued is not None else ""))
     if verified:
         _say(verified)
+    pool = getattr(args, "pool", None)
+    if pool is not None and pool.dry:
+        _say(f"the pool of uploads ran dry ({len(pool.bodies)} sets): the last submissions were refused; "
+             "raise --pool-rate")
     errors = sum(r.n_errors for r in results)
     for r in results:
         if r.errors:

@@ -211,6 +211,18 @@ def notify_sweep() -> None:
     click.echo(f"{results.count('sent')} sent, {len(results) - results.count('sent')} not sent")
 
 
+@main.group()
+def uploads() -> None:
+    """Uploaded material files."""
+
+
+@uploads.command("purge")
+def uploads_purge() -> None:
+    """Delete uploads no application uses once older than YIWANG_UPLOAD_MAX_AGE_HOURS (rows and files)."""
+    from node.services.uploads import purge_uploads
+
+    click.echo(str(purge_uploads(_ctx())))
+
 
 _add_plugin_commands()
 

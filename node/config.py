@@ -10,6 +10,14 @@
 | ``YIWANG_NOTIFY_BACKEND`` | ``log`` or ``webhook`` | ``log`` |
 | ``YIWANG_NOTIFY_WEBHOOK_URL`` | the SMS provider's webhook for the ``webhook`` backend | unset |
 | ``YIWANG_MAX_UPLOAD_BYTES`` | largest accepted material file | ``20971520`` (20 MiB) |
+| ``YIWANG_UPLOAD_QUOTA_BYTES`` | bytes one anonymous client (address) may upload per rolling hour | ``67108864`` (64 MiB) |
+| ``YIWANG_UPLOAD_QUOTA_FILES`` | files one anonymous client may upload per rolling hour | ``100`` |
+| ``YIWANG_UPLOAD_MAX_PENDING`` | uploads one anonymous client may hold that no application uses yet | ``50`` |
+| ``YIWANG_STAFF_UPLOAD_QUOTA_BYTES`` | bytes one staff account may upload per rolling hour | ``2147483648`` (2 GiB) |
+| ``YIWANG_STAFF_UPLOAD_QUOTA_FILES`` | files one staff account may upload per rolling hour | ``1000`` |
+| ``YIWANG_STAFF_UPLOAD_MAX_PENDING`` | unused uploads one staff account may hold | ``500`` |
+| ``YIWANG_UPLOAD_MAX_AGE_HOURS`` | an upload no application uses is deleted (row and file) after this many hours | ``24`` |
+| ``YIWANG_TRUSTED_PROXIES`` | comma-separated addresses or networks of reverse proxies whose ``X-Forwarded-For`` names the client; unset: the peer address is the client | unset |
 | ``YIWANG_TOKEN_TTL_HOURS`` | lifetime of a bearer token | ``12`` |
 | ``YIWANG_BENCH_ENDPOINTS`` | ``1`` exposes the benchmark's baseline endpoint | ``0`` |
 | ``YIWANG_DB_POOL_SIZE`` | connections per process (server databases) | ``10`` |
@@ -33,6 +41,14 @@ class Settings:
     notify_backend: str = "log"
     notify_webhook_url: str | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
+    upload_quota_bytes: int = 64 * 1024 * 1024
+    upload_quota_files: int = 100
+    upload_max_pending: int = 50
+    staff_upload_quota_bytes: int = 2 * 1024 * 1024 * 1024
+    staff_upload_quota_files: int = 1000
+    staff_upload_max_pending: int = 500
+    upload_max_age_hours: float = 24.0
+    trusted_proxies: tuple[str, ...] = ()
     token_ttl_hours: int = 12
     bench_endpoints: bool = False
     pool_size: int = 10
@@ -62,9 +78,30 @@ class Settings:
             notify_backend=backend,
             notify_webhook_url=e.get("YIWANG_NOTIFY_WEBHOOK_URL") or None,
             max_upload_bytes=int(e.get("YIWANG_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
+            upload_quota_bytes=int(e.get("YIWANG_UPLOAD_QUOTA_BYTES", 64 * 1024 * 1024)),
+            upload_quota_files=int(e.get("YIWANG_UPLOAD_QUOTA_FILES", 100)),
+            upload_max_pending=int(e.get("YIWANG_UPLOAD_MAX_PENDING", 50)),
+            staff_upload_quota_bytes=int(e.get("YIWANG_STAFF_UPLOAD_QUOTA_BYTES", 2 * 1024 * 1024 * 1024)),
+            staff_upload_quota_files=int(e.get("YIWANG_STAFF_UPLOAD_QUOTA_FILES", 1000)),
+            staff_upload_max_pending=int(e.get("YIWANG_STAFF_UPLOAD_MAX_PENDING", 500)),
+            upload_max_age_hours=float(e.get("YIWANG_UPLOAD_MAX_AGE_HOURS", 24)),
+            trusted_proxies=_trusted_proxies(e.get("YIWANG_TRUSTED_PROXIES", "")),
             token_ttl_hours=int(e.get("YIWANG_TOKEN_TTL_HOURS", 12)),
             bench_endpoints=e.get("YIWANG_BENCH_ENDPOINTS", "0") == "1",
             pool_size=int(e.get("YIWANG_DB_POOL_SIZE", 10)),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _trusted_proxies(value: str) -> tuple[str, ...]:
+    """Addresses or networks (``10.0.0.0/8``); a malformed one stops the node at start."""
+    import ipaddress
+
+    out = tuple(p.strip() for p in value.split(",") if p.strip())
+    for p in out:
+        try:
+            ipaddress.ip_network(p, strict=False)
+        except ValueError as e:
+            raise ValueError(f"YIWANG_TRUSTED_PROXIES: {p!r} is not an address or network") from e
+    return out

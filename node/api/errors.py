@@ -206,11 +206,17 @@ def register_error_handlers(app: Flask) -> None:
         resp = _body(e.status, e.message, errors, **{k: v for k, v in body.items() if k != "message"})
         if e.status == 401:
             resp.headers["WWW-Authenticate"] = 'Bearer realm="yiwang"'
+        retry_after = getattr(e, "retry_after", None)
+        if retry_after is not None:
+            resp.headers["Retry-After"] = str(retry_after)
         return resp
 
     @app.errorhandler(IntegrityError)
     def _integrity(e: IntegrityError):  # type: ignore[no-untyped-def]
         log.info("integrity error: %s", e.orig)
+        if "upload_bindings" in str(e.orig):
+            msg = "a file this application names was just taken by another application, or has expired: upload it again"
+            return _body(409, msg, {"json": {"materials": [msg]}})
         return _body(409, "the record conflicts with one that exists already (duplicate or stale reference)")
 
     @app.errorhandler(StaleDataError)

@@ -6,7 +6,7 @@ arguments (uploads: id -> anything with a ``file_type``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 
 @dataclass
@@ -29,8 +29,10 @@ class Notice:
 
 def check(item_code: str, item_name: str, defs_list: Sequence[Mapping[str, Any]],
           materials: Sequence[Mapping[str, Any]], conditional: Sequence[str],
-          uploads: Mapping[str, Any]) -> tuple[Notice, dict[str, list[Any]]]:
-    """The notice, and the uploads given per material code (only those that fit)."""
+          uploads: Mapping[str, Any], usable: Callable[[Any], str | None] | None = None,
+          ) -> tuple[Notice, dict[str, list[Any]]]:
+    """The notice, and the uploads given per material code (only those that fit). ``usable``
+    names what forbids this application using an upload (or None)."""
     notice = Notice(item_code, item_name)
     defs = {m["code"]: m for m in defs_list}
     given: dict[str, list[Any]] = {}
@@ -50,6 +52,10 @@ def check(item_code: str, item_name: str, defs_list: Sequence[Mapping[str, Any]]
         if types and up.file_type not in types:
             notice.invalid.append({"field": f"materials[{i}].upload_id", "material_code": code,
                                    "problem": f"a {up.file_type} file was given; accepted: {', '.join(types)}"})
+            continue
+        problem = usable(up) if usable is not None else None
+        if problem:
+            notice.invalid.append({"field": f"materials[{i}].upload_id", "material_code": code, "problem": problem})
             continue
         given.setdefault(code, []).append(up)
     for i, c in enumerate(conditional):

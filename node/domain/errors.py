@@ -10,15 +10,16 @@ class DomainError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, field: str | None = None, **extra: object) -> None:
+    def __init__(self, message: str, field: str | None = None, location: str = "json", **extra: object) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.location = location
         self.extra = extra
 
     def body(self) -> dict[str, object]:
         errors: dict[str, object] = {(self.field or "_schema"): [self.message]}
-        out: dict[str, object] = {"message": self.message, "errors": {"json": errors}}
+        out: dict[str, object] = {"message": self.message, "errors": {self.location: errors}}
         out.update(self.extra)
         return out
 
@@ -45,6 +46,17 @@ class Conflict(DomainError):
     """The record changed or exists already (409)."""
 
     status = 409
+
+
+class QuotaExceeded(DomainError):
+    """A budget used up (429); ``retry_after`` is how many seconds until it allows the request again."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int, field: str | None = None, location: str = "json") -> None:
+        super().__init__(message, field=field, location=location, retry_after=retry_after)
+        self.retry_after = max(1, int(retry_after))
+        self.extra["retry_after"] = self.retry_after
 
 
 class IllegalTransition(Conflict):

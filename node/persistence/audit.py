@@ -115,6 +115,11 @@ def capture_rows(buffer: AuditBuffer, table_name: str, op: str, rows: list[dict[
 
 
 @functools.cache
+def _primary_key(table: Table) -> str:
+    return ",".join(c.key for c in table.primary_key.columns)
+
+
+@functools.cache
 def _check_json_safe(table: Table) -> None:
     """Rows travel to PostgreSQL as their audit JSON: no bytes (hex there) and no secret (left out)."""
     if any(isinstance(c.type, LargeBinary) for c in table.c) or "password_hash" in table.c:
@@ -130,7 +135,7 @@ def insert_rows(uow: "UnitOfWork", table: Table, rows: list[dict[str, Any]], now
     at once."""
     pending = uow.audit.entries
     first = len(pending)
-    capture_rows(uow.audit, table.name, "insert", rows)
+    capture_rows(uow.audit, table.name, "insert", rows, key=_primary_key(table))
     if uow.links_after_commit and not now:
         _check_json_safe(table)
         rows_json = b"[" + b",".join(e[CHANGES_JSON] for e in pending[first:]) + b"]"

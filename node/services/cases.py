@@ -33,12 +33,14 @@ from node.persistence.models import (
     Extension,
     License,
     Staff,
+    UploadBinding,
 )
 
 from . import notifications
 from .catalog import stage_defs
 from .context import Work, as_cst
 from .materials import completeness
+from .uploads import binding_rows, usable_by
 
 HANDLER_STAGES = (StageKind.UNDERTAKE,)
 
@@ -114,10 +116,12 @@ def apply_transition(uow: Work, code: str, t: TransitionInput) -> Case:
     if t.event == Event.SUPPLY:
         if not new_materials:
             raise InvalidInput("supply the requested materials", field="materials")
-        notice, given = completeness(s, case.item_version, new_materials, [])
+        notice, given = completeness(s, case.item_version, new_materials, [], usable=usable_by(actor, case.id))
         if notice.invalid:
             raise InvalidInput("some supplied materials are not acceptable", field="materials",
                                notice=notice.as_dict())
+        supplied = [up for ups in given.values() for up in ups]
+        s.add_all(UploadBinding(**b) for b in binding_rows(supplied, case.id, uow.now))
         for mcode, ups in given.items():
             for up in ups:
                 case.materials.append(CaseMaterial(case_id=case.id, department_id=case.department_id, material_code=mcode,

@@ -1,20 +1,19 @@
 """Intake: uploads, the completeness check (一次性告知) and submission by every channel."""
 from __future__ import annotations
 
-import secrets
 from types import SimpleNamespace
 from typing import Any, cast
 
 from node.domain import servicecode
 from node.domain.completeness import Notice
-from node.domain.errors import Conflict, DomainError, InvalidInput
+from node.domain.errors import Conflict, DomainError
 from node.domain.identity import validate_id
 from node.domain.items import ItemStatus
 from node.domain.lifecycle import Actor, Event, Status
 from node.domain.policy import Action, Target, require
 from node.domain.roles import Role
-from node.persistence.blobs import sniff_file_type
 from node.persistence.cases import (
+    BINDINGS,
     MATERIALS,
     NOTIFICATIONS,
     TRANSITIONS,
@@ -25,34 +24,19 @@ from node.persistence.cases import (
     item_version,
     read_for_intake,
 )
-from node.persistence.models import Case, ItemVersion, Upload
+from node.persistence.models import Case, ItemVersion
 
 from . import notifications
 from .catalog import current_version
 from .context import Work
 from .materials import completeness
+from .uploads import binding_rows, store_upload, usable_by
+
+__all__ = ["check_completeness", "store_upload", "submit_case"]  # store_upload: where callers have always found it
 
 
 class IncompleteApplication(DomainError):
     status = 422
-
-
-def store_upload(uow: Work, filename: str, data: bytes) -> Upload:
-    settings = uow.ctx.settings
-    if not data:
-        raise InvalidInput("the file is empty", field="file")
-    if len(data) > settings.max_upload_bytes:
-        raise InvalidInput(f"the file is {len(data)} bytes; the limit is {settings.max_upload_bytes}", field="file")
-    kind = sniff_file_type(data, filename)
-    if kind is None:
-        raise InvalidInput("only PDF, JPG, PNG or OFD files are accepted (checked by content, not by name)",
-                           field="file")
-    digest = uow.ctx.store.put(data)  # content addressed: a crash leaves at most an unreferenced blob
-    up = Upload(id=secrets.token_hex(16), digest=digest, size=len(data), file_type=kind,
-                filename=(filename or "upload")[-255:], created_at=uow.now)
-    uow.session.add(up)
-    uow.session.flush()
-    return up
 
 
 def check_completeness(uow: Work, item_code: str, materials: list[dict[str, Any]], conditional: list[str]) -> Notice:
@@ -111,7 +95,8 @@ def _write_case(uow: Work, channel: str, processing: str, data: dict[str, Any], 
     if got.item_status != ItemStatus.ACTIVE:
         raise Conflict(f"item '{v.item.code}' is {got.item_status} and takes no applications", field="item_code")
     require(actor, Action.SUBMIT_CASE, Target(department_id=v.department_id), field="item_code")
-    notice, given = completeness(uow.session, v, materials, data.get("conditional_materials", []), got.uploads)
+    notice, given = completeness(uow.session, v, materials, data.get("conditional_materials", []), got.uploads,
+                                 usable=usable_by(actor))
     if not notice.complete:
         raise IncompleteApplication("the application is incomplete: see 'notice' for everything missing at once",
                                     field="materials", notice=notice.as_dict())
@@ -142,7 +127,8 @@ def _write_case(uow: Work, channel: str, processing: str, data: dict[str, Any], 
     n = notifications.outbox_row(uow.now, ctx.settings.node_name, case_id=case_id, code=code, phone=phone,
                                  promised=None, item_name=v.name, template="submitted")
     note = full_row(NOTIFICATIONS, id=ids["notifications"][0], **n) if n is not None else None
-    add_case(uow, NewCase(case_row, transition, material_rows, note), readable=readable)
+    bindings = [full_row(BINDINGS, **b) for b in binding_rows([up for _, up in uploads], case_id, uow.now)]
+    add_case(uow, NewCase(case_row, transition, material_rows, note, bindings), readable=readable)
     if uow.logs_events:
         # The case as written, for the signed record: the values themselves (an ORM instance
         # and its materials cost more than the rest of the record on this hot path).

@@ -5,7 +5,7 @@ from celery import Celery
 
 from node.config import Settings
 
-from .names import DELIVER, DELIVER_MANY, SWEEP  # noqa: F401 - where senders have always found them
+from .names import DELIVER, DELIVER_MANY, PURGE_UPLOADS, SWEEP  # noqa: F401 - where senders have always found them
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -16,10 +16,12 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
-        beat_schedule={"sweep-notifications": {"task": SWEEP, "schedule": 60.0}},
+        beat_schedule={"sweep-notifications": {"task": SWEEP, "schedule": 60.0},
+                       "purge-uploads": {"task": PURGE_UPLOADS, "schedule": 3600.0}},
         timezone="Asia/Shanghai",
     )
-    from . import notifications
+    from . import notifications, uploads
 
     notifications.register(app, settings)
+    uploads.register(app, settings)
     return app

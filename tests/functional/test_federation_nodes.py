@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from federation.demo import Federation
+from tests.support import minimal_pdf, tiny_image
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 ID = "11010519491231002X"
 SIGN_ITEM = "330105-XK-CG-001"
-MATERIALS = {"application": b"%PDF-1.4 a", "id": b"%PDF-1.4 b", "design": b"%PDF-1.4 c",
-             "site-photo": b"\xff\xd8\xff\xe0 d", "owner-consent": b"%PDF-1.4 e"}
+MATERIALS = {"application": minimal_pdf("a"), "id": minimal_pdf("b"), "design": minimal_pdf("c"),
+             "site-photo": tiny_image("jpg", "d"), "owner-consent": minimal_pdf("e")}
 
 
 def free_base() -> int:

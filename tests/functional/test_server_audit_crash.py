@@ -21,7 +21,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support import ID_NUMBER, JPG, PDF, SIGN_ITEM, SIGN_MATERIALS
+from node.config import Settings
+from node.services.context import NodeContext
+from tests.support import (
+    ID_NUMBER,
+    SIGN_ITEM,
+    SIGN_MATERIALS,
+    material_bytes,
+    more_upload_sets,
+)
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
@@ -73,7 +81,7 @@ class Server:
 
 def _upload(base: str, code: str, kind: str) -> str:
     boundary = "----yiwangtest"
-    data = (PDF if kind == "pdf" else JPG) + code.encode()
+    data = material_bytes(kind, code)
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{code}.{kind}\"\r\n"
             "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
     st, out = _post(base + "/api/v1/uploads", body, f"multipart/form-data; boundary={boundary}")
@@ -90,15 +98,25 @@ def test_a_killed_server_loses_no_submission_and_its_queued_audit_entries_are_li
     assert init.returncode == 0, init.stderr  # a federation identity: case events are signed records
     server = Server(env, log)
     try:
-        materials = [{"material_code": c, "upload_id": _upload(server.base, c, k)} for c, k in SIGN_MATERIALS.items()]
-        body = json.dumps({"item_code": SIGN_ITEM, "materials": materials,
-                           "applicant": {"name": "张三明", "id_number": ID_NUMBER, "phone": "13912345678"}},
-                          ensure_ascii=False).encode()
+        uploaded = {c: _upload(server.base, c, k) for c, k in SIGN_MATERIALS.items()}
+        node = NodeContext.build(Settings.from_env(env))
+        try:  # an upload serves one application: a set for each submission
+            sets = more_upload_sets(node, uploaded, 400)
+        finally:
+            node.engine.dispose()
+        bodies = iter([json.dumps({"item_code": SIGN_ITEM, "materials": m,
+                                   "applicant": {"name": "张三明", "id_number": ID_NUMBER, "phone": "13912345678"}},
+                                  ensure_ascii=False).encode() for m in sets])
+        take = threading.Lock()
         answered: list[str] = []
         stop = threading.Event()
 
         def client() -> None:
             while not stop.is_set():
+                with take:
+                    body = next(bodies, None)
+                if body is None:
+                    return
                 try:
                     st, out = _post(server.base + "/api/v1/public/applications", body, "application/json")
                 except OSError:  # the server died under this request: no answer, no promise made

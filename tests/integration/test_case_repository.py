@@ -24,9 +24,11 @@ CLERK = None  # filled from the seeded staff (same ids on both backends)
 
 
 def _uploads(uow: Any) -> None:
-    for i, (m, k) in enumerate(SIGN_MATERIALS.items()):
-        uow.session.add(Upload(id=f"{i:032x}", digest=f"{i:064x}", size=9, file_type=k, filename=f"{m}.{k}",
-                               created_at=uow.now))
+    """Three sets of the five materials: an upload serves one application."""
+    for n in range(3):
+        for i, (m, k) in enumerate(SIGN_MATERIALS.items()):
+            uow.session.add(Upload(id=f"{n:02x}{i:030x}", digest=f"{i:064x}", size=9, file_type=k,
+                                   filename=f"{m}.{k}", created_at=uow.now))
 
 
 def _node(url: str, tmp: Any) -> NodeContext:
@@ -47,12 +49,18 @@ def _feed(ctx: NodeContext) -> list[str]:
         handler = s.scalar(select(Staff).where(Staff.username == "cgj-handler"))
     as_clerk = Actor("staff", clerk.id, Role.CLERK, clerk.department_id)
     as_handler = Actor("staff", handler.id, Role.HANDLER, handler.department_id)
-    mats = [{"material_code": m, "upload_id": f"{i:032x}"} for i, m in enumerate(SIGN_MATERIALS)]
-    base = {"item_code": SIGN_ITEM, "materials": mats, "form": {"地址": "拱墅区湖墅南路1号"}}
-    codes = [ctx.run(None, intake.submit_case, {**base, "applicant": {"name": "张三明", "id_number": ID_NUMBER,
-                                                                       "phone": "13912345678"}}),
-             ctx.run(None, intake.submit_case, {**base, "applicant": {"name": "李四", "id_number": ID_NUMBER}}),
-             ctx.run(as_clerk, intake.submit_case, {**base, "accept": True, "processing": "paper",
+
+    def mats(n: int) -> list[dict[str, str]]:
+        return [{"material_code": m, "upload_id": f"{n:02x}{i:030x}"} for i, m in enumerate(SIGN_MATERIALS)]
+
+    base = {"item_code": SIGN_ITEM, "form": {"地址": "拱墅区湖墅南路1号"}}
+    codes = [ctx.run(None, intake.submit_case, {**base, "materials": mats(0),
+                                                "applicant": {"name": "张三明", "id_number": ID_NUMBER,
+                                                              "phone": "13912345678"}}),
+             ctx.run(None, intake.submit_case, {**base, "materials": mats(1),
+                                                "applicant": {"name": "李四", "id_number": ID_NUMBER}}),
+             ctx.run(as_clerk, intake.submit_case, {**base, "materials": mats(2), "accept": True,
+                                                    "processing": "paper",
                                                     "applicant": {"name": "王五", "id_number": ID_NUMBER,
                                                                   "org": "某某商行"}})]
     ctx.run(as_clerk, cases.transition_case, codes[0], cases.Event.ACCEPT, None)

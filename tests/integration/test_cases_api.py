@@ -321,18 +321,21 @@ def test_publish_item_rules(api):
 
 
 def test_uploads_are_checked_by_content_and_size(api, ctx):
+    import hashlib
     import io
+
+    from tests.support import minimal_pdf
     r = api.c.post("/api/v1/uploads", data={"file": (io.BytesIO(b"MZ\x90\x00 evil"), "a.pdf")},
                    content_type="multipart/form-data")
-    assert r.status_code == 422 and "file" in r.json["errors"]["json"]
+    assert r.status_code == 422 and "file" in r.json["errors"]["files"]
     big = b"%PDF-" + b"0" * (ctx.settings.max_upload_bytes + 10)
     r = api.c.post("/api/v1/uploads", data={"file": (io.BytesIO(big), "a.pdf")}, content_type="multipart/form-data")
     assert r.status_code in (413, 422)
-    r = api.c.post("/api/v1/uploads", data={"file": (io.BytesIO(b"%PDF-1.7 ok"), "a.pdf")},
+    ok = minimal_pdf("ok")
+    r = api.c.post("/api/v1/uploads", data={"file": (io.BytesIO(ok), "a.pdf")},
                    content_type="multipart/form-data")
-    import hashlib
-    assert r.json["digest"] == hashlib.sha256(b"%PDF-1.7 ok").hexdigest()
-    assert ctx.store.get(r.json["digest"]) == b"%PDF-1.7 ok"
+    assert r.json["digest"] == hashlib.sha256(ok).hexdigest()
+    assert ctx.store.get(r.json["digest"]) == ok
 
 
 def test_auth_errors(api):
@@ -408,6 +411,6 @@ def test_a_service_code_collision_is_retried_and_leaves_nothing_half_written(api
     assert len(calls) == 2 and second != first
     after = (count(ctx, Case), count(ctx, CaseMaterial), count(ctx, Notification), count(ctx, AuditEntry))
     # one case more, with its 5 materials and its notification; audited: the 5 uploads, then the case,
-    # its transition, 5 materials and the notification. Nothing of the failed try.
-    assert [a - b for a, b in zip(after, before)] == [1, 5, 1, 5 + 8]
+    # its transition, 5 materials, the notification and the 5 uploads' bindings. Nothing of the failed try.
+    assert [a - b for a, b in zip(after, before)] == [1, 5, 1, 5 + 8 + 5]
     assert verify_audit(ctx).ok

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import ID_NUMBER, JPG, SIGN_ITEM
+from tests.support import ID_NUMBER, SIGN_ITEM, tiny_image
 
 pytestmark = pytest.mark.integration
 
@@ -205,7 +205,7 @@ def test_calendar_import_with_malformed_holidays_is_422(api, block, field):  # t
 def test_upload_ignores_other_multipart_parts_as_documented(api):  # type: ignore[no-untyped-def]
     spec = api.get("/api/openapi.json").json
     assert spec["components"]["schemas"]["UploadArgs"].get("additionalProperties", True) is not False
-    r = api.c.post("/api/v1/uploads", data={"file": (io.BytesIO(JPG + b"x"), "file.jpg"), "note": "-6.6e+16"},
+    r = api.c.post("/api/v1/uploads", data={"file": (io.BytesIO(tiny_image("jpg", "x")), "file.jpg"), "note": "-6.6e+16"},
                    content_type="multipart/form-data")
     assert r.status_code == 201, r.json
 

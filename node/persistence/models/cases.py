@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -25,15 +26,31 @@ if TYPE_CHECKING:
 
 
 class Upload(Audited, Base):
-    """A stored file awaiting (or referenced by) a submission; content addressed by SHA-256."""
+    """A stored file awaiting (or referenced by) a submission; content addressed by SHA-256.
+
+    ``uploaded_by`` is who sent it (``staff:<id>``, ``client:<address>``, ``local`` for in-process
+    callers; None for rows older than the column): the quota counts on it, across every worker."""
 
     __tablename__ = "uploads"
+    __table_args__ = (Index("ix_uploads_uploaded_by_created_at", "uploaded_by", "created_at"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     digest: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     file_type: Mapped[str] = mapped_column(String(10))
     filename: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(TZDateTime())
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), index=True)
+    uploaded_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class UploadBinding(Audited, Base):
+    """An upload bound to the one application (case) that uses it: the primary key makes a second
+    case naming the same upload fail, even when two submissions race. An upload with no binding
+    is pending, and expires (``services.uploads.purge_uploads``)."""
+
+    __tablename__ = "upload_bindings"
+    upload_id: Mapped[str] = mapped_column(ForeignKey("uploads.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    bound_at: Mapped[datetime] = mapped_column(TZDateTime())
 
 
 class Case(TenantScoped, Audited, Base):

@@ -10,7 +10,9 @@ class UploadArgsSchema(Schema):
 
 
 class UploadSchema(Schema):
-    id = fields.String()
+    id = fields.String(metadata={"description": "the upload's token (128 random bits): name it in one application "
+                                                "(it is bound to the first that does); keep it to yourself until then. "
+                                                "Unused uploads expire."})
     digest = fields.String(metadata={"description": "SHA-256 of the file"})
     size = fields.Integer()
     file_type = fields.String()
