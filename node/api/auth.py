@@ -19,6 +19,12 @@ def ctx() -> NodeContext:
     return current_app.extensions["yiwang"]
 
 
+def client_address() -> str:
+    """Who is asking, for throttles and locks: the peer's address (the client's own behind
+    ``YIWANG_TRUSTED_PROXIES`` reverse proxies, whose X-Forwarded-For ProxyFix reads)."""
+    return (request.remote_addr or "unknown")[:128]
+
+
 def bearer() -> str | None:
     h = request.headers.get("Authorization", "")
     if not h:

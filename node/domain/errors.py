@@ -10,15 +10,16 @@ class DomainError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, field: str | None = None, **extra: object) -> None:
+    def __init__(self, message: str, field: str | None = None, *, location: str = "json", **extra: object) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.location = location
         self.extra = extra
 
     def body(self) -> dict[str, object]:
         errors: dict[str, object] = {(self.field or "_schema"): [self.message]}
-        out: dict[str, object] = {"message": self.message, "errors": {"json": errors}}
+        out: dict[str, object] = {"message": self.message, "errors": {self.location: errors}}
         out.update(self.extra)
         return out
 
@@ -58,3 +59,33 @@ class IllegalTransition(Conflict):
             state=state,
             allowed_transitions=allowed,
         )
+
+
+class WrongSecret(DomainError):
+    """A secret that proves a right (the ID tail of a case, a password) did not match — or the
+    record it would prove does not exist: both answer alike, so neither can be probed. Entry
+    points count it towards a lock (``node.services.guard``)."""
+
+
+class SecondFactorRefused(WrongSecret, NotFound):
+    """The service code and the ID tail do not name a case (404)."""
+
+
+class WrongPassword(WrongSecret, Unauthenticated):
+    """The user name and the password do not name an active account (401)."""
+
+
+class Locked(DomainError):
+    """Too many failed attempts: the code, account or client is locked for a while (423)."""
+
+    status = 423
+
+    def __init__(self, message: str, field: str | None = None, retry_after: int = 1, **extra: object) -> None:
+        super().__init__(message, field, retry_after=max(1, int(retry_after)), **extra)
+        self.retry_after = max(1, int(retry_after))
+
+
+class TooManyAttempts(Locked):
+    """More attempts than the throttle allows in its window (429)."""
+
+    status = 429

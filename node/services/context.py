@@ -18,6 +18,7 @@ from node.persistence.blobs import BlobStore, LocalBlobStore
 from node.persistence.db import make_engine, make_session_factory
 from node.persistence.models import Case, CalendarYear, ItemVersion
 from node.persistence.uow import SYSTEM, UnitOfWork
+from node.services.throttle import Throttle
 from node.ports import CaseEventFacts, CaseEventSink, OwnerGateway, Signer, StandardCatalogCodec
 
 CST = timezone(timedelta(hours=8), "CST")
@@ -56,6 +57,7 @@ class NodeContext:
     owner_gateway: OwnerGateway | None = None
     id_hash_key: bytes = b""
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
+    _throttle: Throttle | None = field(default=None, repr=False)
     item_versions: dict[int, ItemVersion] = field(default_factory=dict, repr=False)
     """Published item versions loaded so far (immutable once published), detached, by id."""
 
@@ -107,6 +109,13 @@ class NodeContext:
                 years[row.year] = parse_schedule(row.year, row.data)
             self._calendar = WorkingCalendar(years.values())
         return self._calendar
+
+    @property
+    def throttle(self) -> Throttle:
+        """The rate limits of the public lookup and of sign-in (``node.services.throttle``)."""
+        if self._throttle is None:
+            self._throttle = Throttle.from_settings(self.settings)
+        return self._throttle
 
     def invalidate_calendar(self) -> None:
         self._calendar = None

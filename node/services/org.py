@@ -6,11 +6,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from node.domain.errors import InvalidInput, NotFound, Unauthenticated
+from node.domain.errors import InvalidInput, NotFound, Unauthenticated, WrongPassword
 from node.domain.lifecycle import Actor
+from node.domain.passwords import check_password
 from node.domain.policy import Action, Target, can, require
 from node.domain.roles import Role
 from node.persistence.models import ApiToken, Department, Staff
@@ -39,9 +40,9 @@ def login(uow: Work, username: str, password: str) -> tuple[str, Staff]:
     staff = s.scalar(select(Staff).where(Staff.username == username))
     if staff is None or not staff.active:
         check_password_hash(_DUMMY_HASH, password)  # same cost whether or not the user exists
-        raise Unauthenticated("wrong username or password", field="password")
+        raise WrongPassword("wrong username or password", field="password")
     if not check_password_hash(staff.password_hash, password):
-        raise Unauthenticated("wrong username or password", field="password")
+        raise WrongPassword("wrong username or password", field="password")
     token = secrets.token_urlsafe(32)
     s.add(ApiToken(token_hash=hashlib.sha256(token.encode()).hexdigest(), staff_id=staff.id,
                    created_at=uow.now, expires_at=uow.now + timedelta(hours=uow.ctx.settings.token_ttl_hours)))
@@ -96,8 +97,7 @@ def create_staff(uow: Work, *, username: str, name: str, password: str, role: st
         r = Role(role)
     except ValueError:
         raise InvalidInput(f"unknown role '{role}'; one of {', '.join(x.value for x in Role)}", field="role") from None
-    if len(password) < 8:
-        raise InvalidInput("a password needs at least 8 characters", field="password")
+    check_password(password, username, name)
     require(uow.actor, Action.CREATE_STAFF, Target(department_id=department_id, role=r),
             field="department_id" if uow.actor.role == Role.CHIEF and r not in (Role.ADMIN, Role.INSPECTOR, Role.AGENT)
             else "role")
@@ -149,4 +149,19 @@ def update_staff(uow: Work, staff_id: int, *, backup_id: int | None = None,
         st.absent = absent
     if active is not None:
         st.active = active
+    return st
+
+
+def set_password(uow: Work, username: str, password: str) -> Staff:
+    """Give an account a new password (the policy of ``node.domain.passwords``); whoever may
+    create such an account may (the system: ``yiwang staff set-password``). Its tokens are
+    revoked: whoever knew the old password is signed out."""
+    s = uow.session
+    st = s.scalar(select(Staff).where(Staff.username == username))
+    if st is None:
+        raise NotFound(f"no account '{username}'", field="username")
+    require(uow.actor, Action.CREATE_STAFF, Target(department_id=st.department_id, role=Role(st.role)), field="username")
+    check_password(password, st.username, st.name)
+    st.password_hash = generate_password_hash(password)
+    s.execute(delete(ApiToken).where(ApiToken.staff_id == st.id))
     return st

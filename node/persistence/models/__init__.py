@@ -11,6 +11,7 @@ from .cases import Upload, Case, CaseMaterial, CaseTransition, Extension, Licens
 from .notifications import Notification
 from .audit import AuditHead, AuditEntry, AuditQueued
 from .bench import BenchRow
+from .access import AccessLock
 from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, FedAlert, LibCase, LibLicense
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "Notification",
     "AuditHead", "AuditEntry", "AuditQueued",
     "BenchRow",
+    "AccessLock",
     "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "FedAlert", "LibCase", "LibLicense",
 ]
