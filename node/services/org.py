@@ -97,7 +97,6 @@ def create_staff(uow: Work, *, username: str, name: str, password: str, role: st
         r = Role(role)
     except ValueError:
         raise InvalidInput(f"unknown role '{role}'; one of {', '.join(x.value for x in Role)}", field="role") from None
-    check_password(password, username, name)
     require(uow.actor, Action.CREATE_STAFF, Target(department_id=department_id, role=r),
             field="department_id" if uow.actor.role == Role.CHIEF and r not in (Role.ADMIN, Role.INSPECTOR, Role.AGENT)
             else "role")
@@ -113,6 +112,7 @@ def create_staff(uow: Work, *, username: str, name: str, password: str, role: st
         raise InvalidInput(f"a '{r}' must belong to a department or service point", field="department_id")
     if s.scalar(select(Staff.id).where(Staff.username == username)) is not None:
         raise InvalidInput(f"username '{username}' is taken", field="username")
+    check_password(password, username, name)
     st = Staff(username=username, name=name, password_hash=generate_password_hash(password), role=r.value,
                department_id=department_id, phone=phone, absent=False, active=True, created_at=uow.now)
     s.add(st)
