@@ -11,7 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from node.domain.errors import InvalidInput, NotFound, Unauthenticated, WrongPassword
 from node.domain.lifecycle import Actor
-from node.domain.passwords import check_password
+from node.domain.passwords import DEMO_PASSWORD, check_password
 from node.domain.policy import Action, Target, can, require
 from node.domain.roles import Role
 from node.persistence.models import ApiToken, Department, Staff
@@ -162,6 +162,9 @@ def set_password(uow: Work, username: str, password: str) -> Staff:
         raise NotFound(f"no account '{username}'", field="username")
     require(uow.actor, Action.CREATE_STAFF, Target(department_id=st.department_id, role=Role(st.role)), field="username")
     check_password(password, st.username, st.name)
+    if password == DEMO_PASSWORD and not uow.ctx.settings.demo:
+        raise InvalidInput("这是演示密码，不能使用 / this is the demo password: a node outside demo mode refuses "
+                           "to start while an account has it", field="password")
     st.password_hash = generate_password_hash(password)
     s.execute(delete(ApiToken).where(ApiToken.staff_id == st.id))
     return st

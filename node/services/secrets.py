@@ -15,7 +15,11 @@ worker`` — calls ``require_strong_secrets`` and stops, saying which secret and
 """
 from __future__ import annotations
 
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
@@ -64,12 +68,43 @@ def _settings_problems(ctx: NodeContext) -> list[WeakSecret]:
     return out
 
 
+MEMO = "not-demo-passwords"
+"""In the data dir: SHA-256 of each password hash already found not to be the demo password.
+The answer for a given hash never changes, so a start checks only hashes it has not seen (each
+check costs a sign-in's scrypt: a hall of 200 accounts would otherwise wait a minute at every
+start)."""
+
+
+def _memo(ctx: NodeContext) -> Path:
+    return Path(ctx.settings.data_dir) / MEMO
+
+
 def demo_accounts(ctx: NodeContext) -> list[str]:
     """User names of the active accounts whose password is the demo password."""
     with ctx.factory() as s:
         rows = s.execute(select(Staff.username, Staff.password_hash).where(Staff.active.is_(True))
                          .order_by(Staff.id)).all()
-    return [u for u, h in rows if check_password_hash(h, DEMO_PASSWORD)]
+    memo = _memo(ctx)
+    try:
+        known = set(memo.read_text().split())
+    except OSError:
+        known = set()
+    by_digest = {hashlib.sha256(h.encode()).hexdigest(): h for _, h in rows}
+    todo = [(d, h) for d, h in by_digest.items() if d not in known]
+    demo: set[str] = set()
+    if todo:
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1, len(todo))) as pool:
+            found = list(pool.map(lambda h: check_password_hash(h, DEMO_PASSWORD), [h for _, h in todo]))
+        demo = {h for (_, h), d in zip(todo, found) if d}
+        cleared = [d for (d, h) in todo if h not in demo]
+        if cleared:
+            try:
+                memo.parent.mkdir(parents=True, exist_ok=True)
+                with memo.open("a") as f:
+                    f.write("".join(d + "\n" for d in cleared))
+            except OSError:
+                pass  # a read-only data dir: checked again at the next start
+    return [u for u, h in rows if h in demo]
 
 
 def weak_secrets(ctx: NodeContext) -> list[WeakSecret]:
