@@ -80,8 +80,8 @@ class Locked(DomainError):
 
     status = 423
 
-    def __init__(self, message: str, field: str | None = None, retry_after: int = 1, **extra: object) -> None:
-        super().__init__(message, field, retry_after=max(1, int(retry_after)), **extra)
+    def __init__(self, message: str, field: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(message, field, retry_after=max(1, int(retry_after)))
         self.retry_after = max(1, int(retry_after))
 
 
