@@ -206,3 +206,16 @@ def test_the_lock_and_the_throttle_hold_across_app_instances(ctx, clock, tmp_pat
     other = c.apply_online()  # the count of requests per code is shared through Redis
     assert [lookup(x, other, RIGHT, client=f"192.0.2.{i}").status_code
             for i, x in enumerate((c, d, c, d, c, d))] == [200, 200, 200, 200, 429, 429]
+
+
+def test_the_track_page_is_behind_the_same_lock(api):  # type: ignore[no-untyped-def]
+    code = api.apply_online()
+    for t in wrong_tails()[:3]:
+        r = api.c.post("/track", data={"code": code, "id_last4": t}, environ_base={"REMOTE_ADDR": "198.51.100.7"})
+        assert r.status_code == 404 and "未查到" in r.get_data(as_text=True)
+    for t in wrong_tails()[3:5]:  # the API and the page count together
+        assert lookup(api, code, t).status_code == 404
+    r = api.c.post("/track", data={"code": code, "id_last4": RIGHT}, environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert r.status_code == 423 and int(r.headers["Retry-After"]) > 0
+    page = r.get_data(as_text=True)
+    assert "锁定" in page and "分钟后再试" in page and "张*明" not in page
