@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, render_template, request
 
-from node.domain.errors import DomainError
+from node.domain import servicecode
+from node.domain.errors import DomainError, Locked
 from node.domain.masking import mask_id_number, mask_name, mask_phone
-from node.services import catalog, public
+from node.services import catalog, guard, public
 
 bp = Blueprint("ui", __name__, template_folder="templates", static_folder="static", static_url_path="/static/ui")
 
@@ -47,20 +48,36 @@ def item(code: str):  # type: ignore[no-untyped-def]
     return render_template("item.html", v=v)
 
 
-@bp.get("/track")
+@bp.route("/track", methods=["GET", "POST"])
 def track():  # type: ignore[no-untyped-def]
-    code = (request.args.get("code") or "").strip()
-    last4 = (request.args.get("id_last4") or "").strip()
+    """The lookup form; the ID tail is posted (never in the address), behind the same throttle
+    and locks as the API (``node.services.guard``)."""
+    if request.method == "GET":
+        return render_template("track.html", case=None, error=None, code=(request.args.get("code") or "").strip())
+    code = (request.form.get("code") or "").strip()
+    last4 = (request.form.get("id_last4") or "").strip()
     if not code:
-        return render_template("track.html", case=None, error=None, code="", last4="")
+        return render_template("track.html", case=None, error="请输入统一服务监管码。", code=""), 422
+    client = (request.remote_addr or "unknown")[:128]
     try:
-        with _ctx().uow() as uow:
-            case, lic, ev = public.lookup_case(uow, code, last4)
-            view = _track_view(case, lic, ev)
+        code = servicecode.normalize(code)
+        targets = guard.lookup_targets(_ctx(), code, client)
+        view = guard.attempt(_ctx(), None, targets, _lookup, code, last4, what="lookup", client=client)
+    except Locked as e:
+        wait = max(1, -(-e.retry_after // 60))
+        msg = (f"查询过于频繁，请 {wait} 分钟后再试。" if e.status == 429 else
+               f"该监管码（或您的网络地址）因多次核验失败已暂时锁定，请 {wait} 分钟后再试。")
+        return (render_template("track.html", case=None, error=msg, code=code), e.status,
+                {"Retry-After": str(e.retry_after)})
     except DomainError as e:
         msg = "统一服务监管码有误，请核对后重新输入。" if e.status == 422 else "未查到与该监管码和证件号后四位相符的办件。"
-        return render_template("track.html", case=None, error=msg, code=code, last4=last4), e.status
-    return render_template("track.html", case=view, error=None, code=code, last4=last4)
+        return render_template("track.html", case=None, error=msg, code=code), e.status
+    return render_template("track.html", case=view, error=None, code=code)
+
+
+def _lookup(uow, code, last4):  # type: ignore[no-untyped-def]
+    case, lic, ev = public.lookup_case(uow, code, last4)
+    return _track_view(case, lic, ev)
 
 
 def _track_view(case, lic, ev):  # type: ignore[no-untyped-def]

@@ -591,12 +591,14 @@ def main(argv: list[str] | None = None) -> int:
     db_url = args.pg_url.rsplit("/", 1)[0] + "/" + db_name
     tmp = Path(tempfile.mkdtemp(prefix="yiwang-bench-"))
     env = dict(os.environ, DATABASE_URL=db_url, YIWANG_DATA_DIR=str(tmp / "data"), YIWANG_BENCH_ENDPOINTS="1",
+               YIWANG_DEMO="1",  # the demo hall (`yiwang seed demo`, its demo accounts): demo mode
                CELERY_BROKER_URL=args.redis_url)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     kind = "gthread" if args.threads > 1 else "sync, no keep-alive"
     _say(f"yiwang intake bench: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
          f"server, PostgreSQL and client on this machine")
+    _say("demo mode (YIWANG_DEMO=1): the demo hall and its demo accounts, on a throw-away database")
     _say(f"server: yiwang node run --workers {args.workers} --threads {args.threads} ({kind}); "
          f"database {db_name}")
     _say(f"notifications: only enqueued to the Celery broker {args.redis_url} (no worker runs); "

@@ -470,7 +470,8 @@ class FedNode:
         e = dict(os.environ)
         e.pop("CELERY_BROKER_URL", None)
         e.update(YIWANG_DATA_DIR=str(self.data_dir), DATABASE_URL=self.db_url, YIWANG_NODE_ID=self.node_id,
-                 YIWANG_NODE_NAME=self.hall, YIWANG_ID_HASH_KEY=self.id_key, PYTHONUNBUFFERED="1")
+                 YIWANG_NODE_NAME=self.hall, YIWANG_ID_HASH_KEY=self.id_key, PYTHONUNBUFFERED="1",
+                 YIWANG_DEMO="1")  # the demo hall's data: demo mode (node.services.secrets)
         return e
 
     def start(self, uplink: bool) -> None:
@@ -783,6 +784,7 @@ def set_up(run: Run) -> None:
     args = run.args
     _say(f"setup: identities for {', '.join(n for n, *_ in NODES)} (enrolled, signed directory) in a temp dir; "
          f"PostgreSQL databases {', '.join(run.dbs.values())}")
+    _say("demo mode (YIWANG_DEMO=1) for the nodes' processes: the demo hall's data on throw-away databases")
     dirs = make_identities(run.tmp)
     for n, *_ in NODES:
         run.urls[n] = fresh_database(args.pg_url, run.dbs[n])

@@ -336,10 +336,20 @@ def serve(listen: str, parent_addr: str | None, batch_size: int, checkpoint_ever
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run(Settings.from_env(), listen, parent_addr, stop, batch_size=batch_size,
+        await run(settings, listen, parent_addr, stop, batch_size=batch_size,
                   checkpoint_every=checkpoint_every)
 
-    asyncio.run(main())
+    from node.services.secrets import WeakSecrets
+
+    settings = Settings.from_env()
+    if settings.demo:
+        click.echo("DEMO MODE (YIWANG_DEMO=1): demo secrets and demo accounts are accepted; never use it for "
+                   "real cases", err=True)
+    try:
+        asyncio.run(main())
+    except WeakSecrets as e:
+        click.echo(f"yiwang: {e}", err=True)
+        sys.exit(3)
 
 
 def _node_ctx():  # type: ignore[no-untyped-def]

@@ -1,6 +1,7 @@
 """A federation on one machine: province 330000, city 330100 and districts 330105 (Gongshu) and
 330106 (Xihu), each a real node (HTTP API process + federation process) on loopback ports with its
-own SQLite database. Used by ``yiwang demo`` and by the functional tests."""
+own SQLite database. Used by ``yiwang demo`` and by the functional tests: every process runs in
+demo mode (``YIWANG_DEMO=1``: the demo key and the demo accounts are accepted)."""
 from __future__ import annotations
 
 import os
@@ -14,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from federation.identity import enroll_child, init_identity, install_enrollment, load_identity, make_enrollment_request
+from node.domain.passwords import DEMO_PASSWORD
 from federation.registry import export_subtree_entries, import_subtree_entries, install_directory, publish_directory
 
 NODES = [("330000", "浙江省", None, "浙江省政务服务中心"), ("330100", "杭州市", "330000", "杭州市民中心"),
@@ -47,7 +49,8 @@ class NodeProc:
             e.pop(k, None)
         e.update(YIWANG_FEDERATION_PEERS=self.peers,
                  YIWANG_DATA_DIR=str(self.data_dir), YIWANG_NODE_ID=self.node_id, YIWANG_NODE_NAME=self.hall,
-                 YIWANG_ID_HASH_KEY=os.environ.get("YIWANG_ID_HASH_KEY", DEMO_ID_KEY), PYTHONUNBUFFERED="1")
+                 YIWANG_ID_HASH_KEY=os.environ.get("YIWANG_ID_HASH_KEY", DEMO_ID_KEY), PYTHONUNBUFFERED="1",
+                 YIWANG_DEMO="1")
         return e
 
 
@@ -73,7 +76,7 @@ class Federation:
         return self.nodes[node_id]
 
     # --- one-time set-up -------------------------------------------------------------------
-    def prepare(self, password: str = "yiwang-demo") -> None:
+    def prepare(self, password: str = DEMO_PASSWORD) -> None:
         """Identities, enrollment down the hierarchy, the directory, schemas and demo data."""
         self.prepare_identities()
         for n in self.nodes.values():

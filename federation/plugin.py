@@ -91,6 +91,32 @@ def id_hash_key(settings: "Settings") -> bytes:
     return f.read_bytes().strip() if f.exists() else b""
 
 
+MIN_ID_KEY_LENGTH = 16
+
+
+def weak_secrets(ctx: "NodeContext") -> list[tuple[str, str]]:
+    """``node.ports.Plugin.weak_secrets``: the ID hash key. Missing is refused only at a node with
+    a federation identity (it hashes ID numbers into its signed records); a placeholder, the demo
+    key or a short key is refused wherever it is set."""
+    from federation.demo import DEMO_ID_KEY
+
+    key = id_hash_key(ctx.settings)
+    fix = ("set YIWANG_ID_HASH_KEY (or the file <data dir>/federation/id_hash.key) to the province's key: one "
+           "random value, e.g. from 'openssl rand -hex 32', the same at every node of the province and never "
+           "published (deploy/README.md)")
+    if not key:
+        return [("YIWANG_ID_HASH_KEY is not set although this node has a federation identity (ID numbers would "
+                 "be hashed with an empty key)", fix)] if ctx.signer is not None else []
+    text = key.decode("utf-8", "replace")
+    if "change-me" in text.lower():
+        return [("YIWANG_ID_HASH_KEY is the shipped placeholder (CHANGE-ME...)", fix)]
+    if text == DEMO_ID_KEY:
+        return [("YIWANG_ID_HASH_KEY is the demo key of 'yiwang demo'", fix)]
+    if len(key) < MIN_ID_KEY_LENGTH:
+        return [(f"YIWANG_ID_HASH_KEY is shorter than {MIN_ID_KEY_LENGTH} characters (it can be guessed)", fix)]
+    return []
+
+
 async def fetch_case_detail(ident: Identity, target: str, owner: str, code: str, requester: str,
                             purpose: str) -> dict[str, Any]:
     """Ask the owning node for a case's full file over mutual TLS (as an inspector of this node)."""

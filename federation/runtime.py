@@ -18,6 +18,7 @@ from federation.registry import install_directory
 from federation.pb.v1 import federation_pb2 as pb
 from node.config import Settings
 from node.services.context import NodeContext
+from node.services.secrets import require_strong_secrets
 
 log = logging.getLogger("yiwang.federation")
 
@@ -105,6 +106,7 @@ async def run(settings: Settings, listen: str, parent: str | None, stop: asyncio
     from federation.grpc.server import FederationServicer, serve
 
     ctx = NodeContext.build(settings)  # the plugins' ports: this node's signed log once it has an identity
+    require_strong_secrets(ctx)  # outside demo mode: no missing, placeholder or demo key, no demo account
     ident = load_identity(settings.data_dir)
     if ident is None or not ident.enrolled:
         raise SystemExit("this node has no enrolled federation identity: run 'yiwang federation init' and enroll it")

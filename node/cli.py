@@ -9,12 +9,33 @@ import click
 
 from node.config import Settings
 from node.persistence.files import private_dir
+from node.domain.passwords import DEMO_PASSWORD
 
 
 def _ctx():  # type: ignore[no-untyped-def]
     from node.services.context import NodeContext
 
     return NodeContext.build(Settings.from_env())
+
+
+def refuse_weak_secrets(s: Settings) -> None:
+    """Exit 3 with one message naming each weak secret and its fix, outside demo mode
+    (``node.services.secrets``); in demo mode say so."""
+    from node.services.context import NodeContext
+    from node.services.secrets import WeakSecrets, require_strong_secrets
+
+    if s.demo:
+        click.echo("DEMO MODE (YIWANG_DEMO=1): demo secrets and demo accounts are accepted; never use it for "
+                   "real cases", err=True)
+        return
+    ctx = NodeContext.build(s)
+    try:
+        require_strong_secrets(ctx)
+    except WeakSecrets as e:
+        click.echo(f"yiwang: {e}", err=True)
+        sys.exit(3)
+    finally:
+        ctx.engine.dispose()
 
 
 @click.group()
@@ -72,6 +93,7 @@ def node_run(host: str, port: int, workers: int | None, threads: int, migrate: b
     if migrate:
         private_dir(s.data_dir, tighten=True)
         upgrade(s.database_url)
+    refuse_weak_secrets(s)
     if workers is None:
         workers = 1 if s.database_url.startswith("sqlite") else 2 * (os.cpu_count() or 1)
 
@@ -86,7 +108,7 @@ def node_run(host: str, port: int, workers: int | None, threads: int, migrate: b
             self.cfg.set("timeout", 60)
 
         def load(self):  # type: ignore[no-untyped-def]
-            return create_app(s)
+            return create_app(s, verify_secrets=False)  # checked above, once for every worker
 
     click.echo(f"Yiwang node {s.node_id} ({s.node_name}) on http://{host}:{port}  API docs: /api/openapi.json")
     _App().run()
@@ -98,7 +120,7 @@ def seed() -> None:
 
 
 @seed.command("demo")
-@click.option("--password", default="yiwang-demo", show_default=True, help="password of every demo account")
+@click.option("--password", default=DEMO_PASSWORD, show_default=True, help="password of every demo account")
 def seed_demo(password: str) -> None:
     """Gongshu district's demo hall: four departments, their items, staff and a village point."""
     from node.seed import load_demo
@@ -106,6 +128,9 @@ def seed_demo(password: str) -> None:
     ctx = _ctx()
     for line in load_demo(ctx, password):
         click.echo(line)
+    if password == DEMO_PASSWORD and not ctx.settings.demo:
+        click.echo(f"note: not in demo mode (YIWANG_DEMO=1): the node refuses to start while these accounts keep "
+                   f"the demo password '{DEMO_PASSWORD}' (yiwang staff set-password)", err=True)
 
 
 @main.group()
@@ -122,8 +147,31 @@ def staff_create_admin(username: str, name: str, password: str) -> None:
     from node.services.context import SYSTEM
     from node.services.org import create_staff
 
-    st = _ctx().run(SYSTEM, create_staff, username=username, name=name, password=password, role="admin")
+    from node.domain.errors import DomainError
+
+    try:
+        st = _ctx().run(SYSTEM, create_staff, username=username, name=name, password=password, role="admin")
+    except DomainError as e:
+        click.echo(f"not created: {e.field or ''}: {e}", err=True)
+        sys.exit(2)
     click.echo(f"admin '{st.username}' created (id {st.id})")
+
+
+@staff.command("set-password")
+@click.option("--username", required=True)
+@click.password_option()
+def staff_set_password(username: str, password: str) -> None:
+    """Give an account a new password (e.g. one still on the demo password); signs it out everywhere."""
+    from node.domain.errors import DomainError
+    from node.services.context import SYSTEM
+    from node.services.org import set_password
+
+    try:
+        _ctx().run(SYSTEM, set_password, username, password)
+    except DomainError as e:
+        click.echo(f"not changed: {e.field or ''}: {e}", err=True)
+        sys.exit(2)
+    click.echo(f"password of '{username}' changed; its sessions are signed out")
 
 
 @main.group()
@@ -176,6 +224,7 @@ def worker(concurrency: int, beat: bool) -> None:
     if not s.broker_url:
         click.echo("set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker", err=True)
         sys.exit(2)
+    refuse_weak_secrets(s)
     app = make_celery(s)
     argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}"]
     if beat:  # beat's schedule state lives with the node's data, not in whatever the cwd is

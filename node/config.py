@@ -21,6 +21,17 @@
 | ``YIWANG_TOKEN_TTL_HOURS`` | lifetime of a bearer token | ``12`` |
 | ``YIWANG_BENCH_ENDPOINTS`` | ``1`` exposes the benchmark's baseline endpoint | ``0`` |
 | ``YIWANG_DB_POOL_SIZE`` | connections per process (server databases) | ``10`` |
+| ``YIWANG_DEMO`` | ``1``: demo mode (``yiwang demo``, the benches): the demo secrets and accounts are accepted. Otherwise the node refuses to start with a missing, placeholder (``CHANGE-ME``) or demo secret, or with an account whose password is still the demo one | ``0`` |
+| ``YIWANG_LOOKUP_LIMIT`` | public lookups (view, supply, withdraw, rate) per client (IP address) | ``30/minute`` |
+| ``YIWANG_LOOKUP_CODE_LIMIT`` | public lookups per service code | ``10/minute`` |
+| ``YIWANG_SIGNIN_LIMIT`` | staff sign-in attempts per client | ``20/minute`` |
+| ``YIWANG_SIGNIN_ACCOUNT_LIMIT`` | staff sign-in attempts per user name | ``10/minute`` |
+| ``YIWANG_LOCK_AFTER`` | wrong second factors (or passwords) in a row that lock a service code (or an account) | ``5`` |
+| ``YIWANG_LOCK_CLIENT_AFTER`` | failed sign-ins that lock the client (IP address) | ``20`` |
+| ``YIWANG_LOCK_MINUTES`` | how long a lock holds (kept in the database: across workers and restarts) | ``15`` |
+
+Throttling counts in Redis when ``CELERY_BROKER_URL`` is a ``redis://`` URL (shared by every
+worker), in the process's memory otherwise; locks are rows of the database either way.
 """
 from __future__ import annotations
 
@@ -52,6 +63,14 @@ class Settings:
     token_ttl_hours: int = 12
     bench_endpoints: bool = False
     pool_size: int = 10
+    demo: bool = False
+    lookup_limit: str = "30/minute"
+    lookup_code_limit: str = "10/minute"
+    signin_limit: str = "20/minute"
+    signin_account_limit: str = "10/minute"
+    lock_after: int = 5
+    lock_client_after: int = 20
+    lock_minutes: int = 15
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -89,6 +108,14 @@ class Settings:
             token_ttl_hours=int(e.get("YIWANG_TOKEN_TTL_HOURS", 12)),
             bench_endpoints=e.get("YIWANG_BENCH_ENDPOINTS", "0") == "1",
             pool_size=int(e.get("YIWANG_DB_POOL_SIZE", 10)),
+            demo=e.get("YIWANG_DEMO", "0") == "1",
+            lookup_limit=e.get("YIWANG_LOOKUP_LIMIT", "30/minute"),
+            lookup_code_limit=e.get("YIWANG_LOOKUP_CODE_LIMIT", "10/minute"),
+            signin_limit=e.get("YIWANG_SIGNIN_LIMIT", "20/minute"),
+            signin_account_limit=e.get("YIWANG_SIGNIN_ACCOUNT_LIMIT", "10/minute"),
+            lock_after=int(e.get("YIWANG_LOCK_AFTER", 5)),
+            lock_client_after=int(e.get("YIWANG_LOCK_CLIENT_AFTER", 20)),
+            lock_minutes=int(e.get("YIWANG_LOCK_MINUTES", 15)),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

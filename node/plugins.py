@@ -24,3 +24,14 @@ def install(ctx: "NodeContext") -> "NodeContext":
     for p in plugins():
         p.install(ctx)
     return ctx
+
+
+def weak_secrets(ctx: "NodeContext") -> list[tuple[str, str]]:
+    """(what, how to fix it) for each missing, placeholder or demo secret a plugin holds (see
+    ``node.services.secrets``)."""
+    out: list[tuple[str, str]] = []
+    for p in plugins():
+        check = getattr(p, "weak_secrets", None)
+        if check is not None:
+            out.extend(check(ctx))
+    return out

@@ -106,3 +106,7 @@ class Plugin(Protocol):
 
     def commands(self) -> Sequence["click.Command"]:
         """Commands added to ``yiwang``."""
+
+    def weak_secrets(self, ctx: "NodeContext") -> list[tuple[str, str]]:
+        """(what, how to fix it) for each of the plugin's secrets that is missing, a shipped
+        placeholder or a demo value: outside demo mode the node refuses to start with them."""

@@ -18,12 +18,18 @@ class _Api(Api):
     ERROR_SCHEMA = ErrorSchema  # documents the error body our handlers actually send
 
 
-def create_app(settings: Settings | None = None, ctx: NodeContext | None = None) -> Flask:
+def create_app(settings: Settings | None = None, ctx: NodeContext | None = None, verify_secrets: bool = True) -> Flask:
+    """The node's WSGI app. Built from settings (what gunicorn calls), it first refuses weak
+    secrets outside demo mode (``node.services.secrets``; ``yiwang node run`` checks once, before
+    its workers start, and passes ``verify_secrets=False``). Given a context (tests), it trusts it."""
     settings = settings or (ctx.settings if ctx else Settings.from_env())
     if ctx is None:
+        from node.services.secrets import require_strong_secrets
         from node.tasks.dispatch import PostCommitLinker, make_dispatcher
 
         ctx = NodeContext.build(settings)  # with the federation's ports, once the node has an identity
+        if verify_secrets:
+            require_strong_secrets(ctx)
         ctx.dispatch_notifications = make_dispatcher(ctx)
         if links_after_commit(ctx.engine):
             ctx.link_queued = PostCommitLinker(ctx.link_now, linger=0.2)

@@ -7,6 +7,7 @@ from typing import Callable, Iterator, TypeVar
 from flask import current_app, g, request
 from sqlalchemy.exc import IntegrityError
 
+from node.api import clients
 from node.domain.errors import Unauthenticated
 from node.domain.lifecycle import Actor
 from node.services.context import NodeContext, Work
@@ -17,6 +18,12 @@ SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 def ctx() -> NodeContext:
     return current_app.extensions["yiwang"]
+
+
+def client_address() -> str:
+    """Who is asking, for throttles, locks and upload budgets: the peer's address, or the one a
+    trusted reverse proxy (``YIWANG_TRUSTED_PROXIES``) forwarded (``node.api.clients``)."""
+    return clients.client_address(ctx().settings.trusted_proxies)[:128]
 
 
 def bearer() -> str | None:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from node.domain.errors import DomainError
+from node.domain.errors import DomainError, Locked
 
 log = logging.getLogger("yiwang.api")
 
@@ -38,6 +38,8 @@ class ErrorSchema(Schema):
                                  "nested fields; '_schema' for the request as a whole)"})
     state = fields.String(metadata={"description": "illegal transition: the case's state"})
     allowed_transitions = fields.List(fields.String(), metadata={"description": "illegal transition: allowed events"})
+    retry_after = fields.Integer(metadata={"description": "429/423: seconds until the next attempt is allowed "
+                                                          "(also the Retry-After header)"})
 
 
 def _body(status: int, message: str, errors: dict | None = None, **extra: object):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ class DomainError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, field: str | None = None, location: str = "json", **extra: object) -> None:
+    def __init__(self, message: str, field: str | None = None, *, location: str = "json", **extra: object) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
@@ -70,3 +70,33 @@ class IllegalTransition(Conflict):
             state=state,
             allowed_transitions=allowed,
         )
+
+
+class WrongSecret(DomainError):
+    """A secret that proves a right (the ID tail of a case, a password) did not match — or the
+    record it would prove does not exist: both answer alike, so neither can be probed. Entry
+    points count it towards a lock (``node.services.guard``)."""
+
+
+class SecondFactorRefused(WrongSecret, NotFound):
+    """The service code and the ID tail do not name a case (404)."""
+
+
+class WrongPassword(WrongSecret, Unauthenticated):
+    """The user name and the password do not name an active account (401)."""
+
+
+class Locked(DomainError):
+    """Too many failed attempts: the code, account or client is locked for a while (423)."""
+
+    status = 423
+
+    def __init__(self, message: str, field: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(message, field, retry_after=max(1, int(retry_after)))
+        self.retry_after = max(1, int(retry_after))
+
+
+class TooManyAttempts(Locked):
+    """More attempts than the throttle allows in its window (429)."""
+
+    status = 429

@@ -19,6 +19,7 @@ from node.persistence.db import make_engine, make_session_factory
 from node.persistence.models import Case, CalendarYear, ItemVersion
 from node.persistence.uow import SYSTEM, UnitOfWork
 from node.ports import AlertLog, CaseEventFacts, CaseEventSink, OwnerGateway, Signer, StandardCatalogCodec
+from node.services.throttle import Throttle
 
 CST = timezone(timedelta(hours=8), "CST")
 """China Standard Time: working days and deadlines are dates in this zone."""
@@ -57,6 +58,7 @@ class NodeContext:
     alert_log: AlertLog | None = None
     id_hash_key: bytes = b""
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
+    _throttle: Throttle | None = field(default=None, repr=False)
     item_versions: dict[int, ItemVersion] = field(default_factory=dict, repr=False)
     """Published item versions loaded so far (immutable once published), detached, by id."""
 
@@ -108,6 +110,13 @@ class NodeContext:
                 years[row.year] = parse_schedule(row.year, row.data)
             self._calendar = WorkingCalendar(years.values())
         return self._calendar
+
+    @property
+    def throttle(self) -> Throttle:
+        """The rate limits of the public lookup and of sign-in (``node.services.throttle``)."""
+        if self._throttle is None:
+            self._throttle = Throttle.from_settings(self.settings)
+        return self._throttle
 
     def invalidate_calendar(self) -> None:
         self._calendar = None

@@ -6,11 +6,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from node.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from node.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated, WrongPassword
 from node.domain.lifecycle import Actor
+from node.domain.passwords import DEMO_PASSWORD, check_password
 from node.domain.policy import Action, Target, can, require
 from node.domain.roles import Role
 from node.persistence.models import ApiToken, Department, Staff
@@ -39,9 +40,9 @@ def login(uow: Work, username: str, password: str) -> tuple[str, Staff]:
     staff = s.scalar(select(Staff).where(Staff.username == username))
     if staff is None or not staff.active:
         check_password_hash(_DUMMY_HASH, password)  # same cost whether or not the user exists
-        raise Unauthenticated("wrong username or password", field="password")
+        raise WrongPassword("wrong username or password", field="password")
     if not check_password_hash(staff.password_hash, password):
-        raise Unauthenticated("wrong username or password", field="password")
+        raise WrongPassword("wrong username or password", field="password")
     token = secrets.token_urlsafe(32)
     s.add(ApiToken(token_hash=hashlib.sha256(token.encode()).hexdigest(), staff_id=staff.id,
                    created_at=uow.now, expires_at=uow.now + timedelta(hours=uow.ctx.settings.token_ttl_hours)))
@@ -96,8 +97,6 @@ def create_staff(uow: Work, *, username: str, name: str, password: str, role: st
         r = Role(role)
     except ValueError:
         raise InvalidInput(f"unknown role '{role}'; one of {', '.join(x.value for x in Role)}", field="role") from None
-    if len(password) < 8:
-        raise InvalidInput("a password needs at least 8 characters", field="password")
     require(uow.actor, Action.CREATE_STAFF, Target(department_id=department_id, role=r),
             field="department_id" if uow.actor.role == Role.CHIEF and r not in (Role.ADMIN, Role.INSPECTOR, Role.AGENT)
             else "role")
@@ -113,6 +112,7 @@ def create_staff(uow: Work, *, username: str, name: str, password: str, role: st
         raise InvalidInput(f"a '{r}' must belong to a department or service point", field="department_id")
     if s.scalar(select(Staff.id).where(Staff.username == username)) is not None:
         raise InvalidInput(f"username '{username}' is taken", field="username")
+    check_password(password, username, name)
     st = Staff(username=username, name=name, password_hash=generate_password_hash(password), role=r.value,
                department_id=department_id, phone=phone, absent=False, active=True, created_at=uow.now)
     s.add(st)
@@ -170,3 +170,19 @@ def _check_deactivation(uow: Work, st: Staff) -> None:
     if not set(admins) - {st.id}:
         raise Conflict("this is the last active hall admin; create or reactivate another admin first",
                        field="active")
+def set_password(uow: Work, username: str, password: str) -> Staff:
+    """Give an account a new password (the policy of ``node.domain.passwords``); whoever may
+    create such an account may (the system: ``yiwang staff set-password``). Its tokens are
+    revoked: whoever knew the old password is signed out."""
+    s = uow.session
+    st = s.scalar(select(Staff).where(Staff.username == username))
+    if st is None:
+        raise NotFound(f"no account '{username}'", field="username")
+    require(uow.actor, Action.CREATE_STAFF, Target(department_id=st.department_id, role=Role(st.role)), field="username")
+    check_password(password, st.username, st.name)
+    if password == DEMO_PASSWORD and not uow.ctx.settings.demo:
+        raise InvalidInput("这是演示密码，不能使用 / this is the demo password: a node outside demo mode refuses "
+                           "to start while an account has it", field="password")
+    st.password_hash = generate_password_hash(password)
+    s.execute(delete(ApiToken).where(ApiToken.staff_id == st.id))
+    return st

@@ -90,7 +90,8 @@ def _upload(base: str, code: str, kind: str) -> str:
 
 
 def test_a_killed_server_loses_no_submission_and_its_queued_audit_entries_are_linked_later(pg_url, tmp_path):
-    env = dict(os.environ, DATABASE_URL=pg_url, YIWANG_DATA_DIR=str(tmp_path / "data"))
+    env = dict(os.environ, DATABASE_URL=pg_url, YIWANG_DATA_DIR=str(tmp_path / "data"),
+               YIWANG_DEMO="1")  # the seeded template's demo accounts, no ID hash key: a demo node
     env.pop("CELERY_BROKER_URL", None)  # notifications delivered in-process to the log gateway
     log = tmp_path / "server.log"
     init = subprocess.run(_yiwang() + ["federation", "init", "--node-id", "330105", "--name", "拱墅区",

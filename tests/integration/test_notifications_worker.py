@@ -146,6 +146,7 @@ def worker_env(db_url: str, broker: str, provider: SmsProvider, tmp_path: Path) 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "YIWANG_"))}
     env.update(DATABASE_URL=db_url, YIWANG_DATA_DIR=str(tmp_path / "worker-data"), CELERY_BROKER_URL=broker,
                YIWANG_NOTIFY_BACKEND="webhook", YIWANG_NOTIFY_WEBHOOK_URL=provider.url, PYTHONUNBUFFERED="1",
+               YIWANG_DEMO="1",  # the seeded template's demo accounts (node.services.secrets)
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
     return env
 

@@ -14,6 +14,7 @@ from .bench import BenchRow
 from .alerts import ALERT_STATES, Alert
 from .links import FedLink
 from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, FedTreeNode, LibCase, LibLicense
+from .access import AccessLock
 
 __all__ = [
     "NAMING", "CST", "TZDateTime", "Base", "TenantScoped", "Audited",
@@ -26,4 +27,5 @@ __all__ = [
     "ALERT_STATES", "Alert",
     "FedLink",
     "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "FedTreeNode", "LibCase", "LibLicense",
+    "AccessLock",
 ]

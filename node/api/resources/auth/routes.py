@@ -1,8 +1,8 @@
 from flask.views import MethodView
 from node.api.blueprint import Blueprint
 
-from node.api.auth import SECURITY, bearer, current, unit_of_work
-from node.services import org
+from node.api.auth import SECURITY, bearer, client_address, ctx, current, unit_of_work
+from node.services import guard, org
 from node.domain.policy import Target, allowed_actions
 from node.services.context import SYSTEM
 
@@ -15,10 +15,16 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Staff 
 class Tokens(MethodView):
     @blp.arguments(TokenCreateSchema)
     @blp.response(201, TokenSchema)
+    @blp.alt_response(401, description="wrong username or password (an unknown account answers alike)")
+    @blp.alt_response(423, description="the account (or this client) is locked after repeated wrong passwords "
+                                       "(Retry-After)")
+    @blp.alt_response(429, description="too many sign-in attempts from this client or for this account (Retry-After)")
     def post(self, args):
         """Sign in: exchange username and password for a bearer token."""
-        with unit_of_work(SYSTEM) as uow:
-            token, staff = org.login(uow, args["username"], args["password"])
+        client = client_address()
+        targets = guard.signin_targets(ctx(), args["username"], client)
+        token, staff = guard.attempt(ctx(), SYSTEM, targets, org.login, args["username"], args["password"],
+                                     what="signin", client=client)
         return {"token": token, "token_type": "Bearer", "staff": staff}
 
     @blp.doc(security=SECURITY)

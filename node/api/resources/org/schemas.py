@@ -19,7 +19,10 @@ class StaffCreateSchema(Schema):
     username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.\-]{3,64}$",
                              error="3-64 letters, digits, '.', '-' or '_'"))
     name = fields.String(required=True, validate=validate.Length(1, 100))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(8, 256))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(
+        8, 256, error="密码需要 {min} 到 {max} 个字符 / a password needs {min} to {max} characters"), metadata={
+        "description": "8-256 characters, not containing the user name, not one character repeated, not a run "
+                       "(12345678), not a common or easily guessed password (node.domain.passwords)"})
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
     department_id = Id(load_default=None, allow_none=True)
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\+?\d{5,20}$"))
