@@ -100,22 +100,26 @@ def sign_application(ctx: Any) -> dict[str, Any]:
 
 
 def submit_concurrently(ctx: Any, data: dict[str, Any], threads: int, each: int) -> list[str]:
-    """``threads`` threads submitting ``data`` ``each`` times through the service; the codes (no error allowed)."""
+    """``threads`` threads submitting ``data`` ``each`` times through the service, each time with a
+    fresh set of its uploads (an upload serves one application); the codes (no error allowed)."""
     import threading
 
     from node.services import intake
 
     codes: list[str] = []
     errors: list[BaseException] = []
+    sets = iter(more_upload_sets(ctx, {m["material_code"]: m["upload_id"] for m in data["materials"]},
+                                 threads * each))
+    batches = [[dict(data, materials=next(sets)) for _ in range(each)] for _ in range(threads)]
 
-    def submit() -> None:
+    def submit(batch: list[dict[str, Any]]) -> None:
         try:
-            for _ in range(each):
-                codes.append(ctx.run(None, intake.submit_case, data))
+            for one in batch:
+                codes.append(ctx.run(None, intake.submit_case, one))
         except BaseException as e:  # noqa: BLE001
             errors.append(e)
 
-    workers = [threading.Thread(target=submit) for _ in range(threads)]
+    workers = [threading.Thread(target=submit, args=(b,)) for b in batches]
     for t in workers:
         t.start()
     for t in workers:

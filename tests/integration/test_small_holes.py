@@ -369,7 +369,7 @@ def test_uscc_check_character_is_verified(api, ctx):
 # --- 7. the OpenAPI document states what the server checks ---------------------------------
 
 CODE_PATHS = ("/api/v1/cases/{code}", "/api/v1/cases/{code}/transitions", "/api/v1/cases/{code}/claim",
-              "/api/v1/cases/{code}/extensions", "/api/v1/public/cases/{code}", "/api/v1/public/cases/{code}/supply",
+              "/api/v1/cases/{code}/extensions", "/api/v1/public/cases/{code}/lookup", "/api/v1/public/cases/{code}/supply",
               "/api/v1/public/cases/{code}/withdrawal", "/api/v1/public/cases/{code}/evaluation",
               "/api/v1/library/cases/{code}/detail")
 UNIQUE = {("CaseCreate", "materials"): "upload_id", ("CaseCreate", "conditional_materials"): None,
