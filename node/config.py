@@ -12,6 +12,7 @@
 | ``YIWANG_MAX_UPLOAD_BYTES`` | largest accepted material file | ``20971520`` (20 MiB) |
 | ``YIWANG_TOKEN_TTL_HOURS`` | lifetime of a bearer token | ``12`` |
 | ``YIWANG_BENCH_ENDPOINTS`` | ``1`` exposes the benchmark's baseline endpoint | ``0`` |
+| ``YIWANG_AUDIT_VERIFY_SECONDS`` | how often beat verifies the audit chain against the live rows; ``0``: never | ``3600`` |
 | ``YIWANG_DB_POOL_SIZE`` | connections per process (server databases) | ``10`` |
 """
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Settings:
     max_upload_bytes: int = 20 * 1024 * 1024
     token_ttl_hours: int = 12
     bench_endpoints: bool = False
+    audit_verify_seconds: float = 3600.0
     pool_size: int = 10
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -64,6 +66,7 @@ class Settings:
             max_upload_bytes=int(e.get("YIWANG_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
             token_ttl_hours=int(e.get("YIWANG_TOKEN_TTL_HOURS", 12)),
             bench_endpoints=e.get("YIWANG_BENCH_ENDPOINTS", "0") == "1",
+            audit_verify_seconds=float(e.get("YIWANG_AUDIT_VERIFY_SECONDS", 3600)),
             pool_size=int(e.get("YIWANG_DB_POOL_SIZE", 10)),
         )
         values.update(overrides)

@@ -94,6 +94,14 @@ def capture_after_flush(session: Session, _ctx: object) -> None:
                     changes[col.key] = [_jsonable(old), _jsonable(new)]
             if op == "update" and not changes:
                 continue
+            vcol = mapper.version_id_col
+            if op == "update" and vcol is not None:
+                # The version counter is bumped by the UPDATE itself, outside the attribute history:
+                # recorded too, or the row would not agree with its replayed entries.
+                vkey = mapper.get_property_by_column(vcol).key
+                new_version = st.dict.get(vkey)
+                if vkey not in changes and isinstance(new_version, int):
+                    changes[vkey] = [new_version - 1, new_version]
             key = ",".join(str(v) for v in mapper.primary_key_from_instance(obj))
             pending.append({"table": mapper.local_table.name, "key": key, "op": op, "changes": changes})
 

@@ -5,7 +5,7 @@ from celery import Celery
 
 from node.config import Settings
 
-from .names import DELIVER, DELIVER_MANY, SWEEP  # noqa: F401 - where senders have always found them
+from .names import DELIVER, DELIVER_MANY, SWEEP, VERIFY_AUDIT  # noqa: F401 - where senders have always found them
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -16,10 +16,13 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
-        beat_schedule={"sweep-notifications": {"task": SWEEP, "schedule": 60.0}},
+        beat_schedule={"sweep-notifications": {"task": SWEEP, "schedule": 60.0},
+                       **({"verify-audit": {"task": VERIFY_AUDIT, "schedule": settings.audit_verify_seconds}}
+                          if settings.audit_verify_seconds > 0 else {})},
         timezone="Asia/Shanghai",
     )
-    from . import notifications
+    from . import audit, notifications
 
     notifications.register(app, settings)
+    audit.register(app, settings)
     return app

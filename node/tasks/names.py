@@ -4,3 +4,4 @@ from __future__ import annotations
 DELIVER = "yiwang.deliver_notification"
 DELIVER_MANY = "yiwang.deliver_notifications"
 SWEEP = "yiwang.sweep_notifications"
+VERIFY_AUDIT = "yiwang.verify_audit"
