@@ -94,12 +94,12 @@ class AuditedTable:
 @cache
 def audited_tables() -> tuple[AuditedTable, ...]:
     out = []
-    for m in sorted(Base.registry.mappers, key=lambda m: m.local_table.name):
+    for m in sorted(Base.registry.mappers, key=lambda m: str(m.local_table)):
         if not issubclass(m.class_, Audited):
             continue
         t = m.local_table
         assert isinstance(t, Table) and len(t.primary_key.columns) == 1, t
-        cols = {a.key: a.columns[0] for a in m.column_attrs if a.key not in SKIPPED_COLUMNS}
+        cols = {a.key: t.c[a.columns[0].key] for a in m.column_attrs if a.key not in SKIPPED_COLUMNS}
         out.append(AuditedTable(t, next(iter(t.primary_key.columns)), cols))
     return tuple(out)
 

@@ -14,6 +14,7 @@ from node.persistence.audit_anchor import ANCHOR_FILE
 from node.persistence.models import Alert, AuditAnchor, AuditEntry, AuditHead, Case, CaseTransition, Notification
 from node.services import notifications as notify
 from node.services.admin import verify_audit, watch_audit
+from tests.integration.test_notifications_worker import broker, redis_db  # noqa: F401 - fixtures: a Redis database of our own
 
 pytestmark = pytest.mark.integration
 
@@ -178,3 +179,61 @@ def test_a_clean_node_raises_no_alert(api, ctx):
     assert watch_audit(ctx).ok
     with ctx.factory() as s:
         assert s.scalar(select(func.count()).select_from(Alert)) == 0
+
+
+def test_beat_is_scheduled_from_the_settings():
+    from node.config import Settings
+    from node.tasks.celery_app import VERIFY_AUDIT, make_celery
+
+    s = Settings.from_env({"YIWANG_AUDIT_VERIFY_SECONDS": "900", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15"})
+    app = make_celery(s)
+    assert app.conf.beat_schedule["verify-audit"] == {"task": VERIFY_AUDIT, "schedule": 900.0}
+    assert VERIFY_AUDIT in app.tasks
+    off = make_celery(Settings.from_env({"YIWANG_AUDIT_VERIFY_SECONDS": "0"}))
+    assert "verify-audit" not in off.conf.beat_schedule
+
+
+@pytest.mark.slow
+def test_a_real_worker_with_beat_raises_the_alert_once(api, ctx, tmp_path, broker):  # type: ignore[no-untyped-def]
+    """``yiwang worker --beat`` with the check every second: beat sends the task, the worker runs it
+    against the node's database, the edited row becomes one alert whose sightings keep counting."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    code, _ = _busy_node(api, ctx)
+    case = _case(ctx, code)
+    _sql(ctx, update(Case).where(Case.id == case.id).values(result_reason="改过的理由"))
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "YIWANG_"))}
+    env.update(DATABASE_URL=ctx.settings.database_url, YIWANG_DATA_DIR=str(tmp_path / "worker-data"),
+               CELERY_BROKER_URL=broker, YIWANG_AUDIT_VERIFY_SECONDS="1", PYTHONUNBUFFERED="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")])))
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "node.cli", "worker", "--concurrency", "1", "--beat"],
+                                env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def alerts() -> list[Alert]:
+        with ctx.factory() as s:
+            return list(s.scalars(select(Alert)))
+
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not (alerts() and alerts()[0].sightings >= 2):
+            assert proc.poll() is None, log.read_text(errors="replace")
+            time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    found = alerts()
+    assert [(a.kind, a.subject) for a in found] == [("audit_mismatch", f"cases:{case.id}")], log.read_text(errors="replace")
+    assert found[0].sightings >= 2 and "result_reason" in found[0].detail
+    assert "yiwang.verify_audit" in log.read_text(errors="replace")
