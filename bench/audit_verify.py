@@ -24,6 +24,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=10000)
     ap.add_argument("--sqlite", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="print where a third verification spends its time")
     args = ap.parse_args()
 
     from node.config import Settings
@@ -69,6 +70,13 @@ def main() -> None:
             r = verify_audit(ctx)
             print(f"verify #{run}: ok={r.ok} entries={r.entries} rows={r.rows} differences={len(r.differences)} "
                   f"in {r.seconds:.2f} s ({ctx.engine.dialect.name}, {args.cases} cases)", flush=True)
+        if args.profile:
+            import cProfile
+            import pstats
+
+            with cProfile.Profile() as prof:
+                verify_audit(ctx)
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
         ctx.engine.dispose()
     finally:
         if not args.sqlite:

@@ -300,10 +300,13 @@ class VerifyReport:
     problem: str | None = None
 
 
-def iter_chain(session: Session, batch: int = 5000) -> Iterator[AuditEntry]:
+def iter_chain(session: Session, batch: int = 5000) -> Iterator[Any]:
+    """The entries' (seq, prev_hash, payload, hash) in order, as plain rows (no ORM objects: a
+    node's whole chain is walked)."""
     last = 0
+    cols = (AuditEntry.seq, AuditEntry.prev_hash, AuditEntry.payload, AuditEntry.hash)
     while True:
-        rows = session.scalars(select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)).all()
+        rows = session.execute(select(*cols).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)).all()
         if not rows:
             return
         yield from rows

@@ -104,17 +104,24 @@ def audited_tables() -> tuple[AuditedTable, ...]:
     return tuple(out)
 
 
-def _same(col: Column[Any], chain: Any, live: Any) -> bool:
+def _kind(col: Column[Any]) -> str:
+    t = col.type
+    if isinstance(t, DateTime) or isinstance(getattr(t, "impl", None), DateTime):
+        return "datetime"
+    return "date" if isinstance(t, Date) else "value"
+
+
+def _same(kind: str, chain: Any, live: Any) -> bool:
     """The chain holds JSON values (times as ISO text, in the zone they were written in); a time
     is the same instant whatever its offset."""
     if chain is None or live is None:
         return chain is None and live is None
-    if isinstance(col.type, DateTime) or isinstance(getattr(col.type, "impl", None), DateTime):
+    if kind == "datetime":
         try:
             return isinstance(live, datetime) and datetime.fromisoformat(chain) == live
         except (TypeError, ValueError):
             return False
-    if isinstance(col.type, Date):
+    if kind == "date":
         return isinstance(live, date) and chain == live.isoformat()
     return bool(chain == live or _jsonable(live) == chain)
 
@@ -177,6 +184,7 @@ def _check_batch(conn: Connection, at: AuditedTable, expected: dict[str, tuple[A
         return 0
     names = list(at.columns)
     cols = [at.columns[n] for n in names]
+    kinds = [_kind(c) for c in cols]
     wanted = [_key_value(at.pk, k) for k in expected]
     live = {str(r[0]): r for r in conn.execute(select(at.pk, *cols).where(at.pk.in_(wanted)))}
     for key, (state, seq) in expected.items():
@@ -189,7 +197,7 @@ def _check_batch(conn: Connection, at: AuditedTable, expected: dict[str, tuple[A
             out.add(RowDifference(at.table.name, key, "deleted_but_present", seq=seq))
             continue
         for i, n in enumerate(names, start=1):
-            if n in state and not _same(cols[i - 1], state[n], row[i]):
+            if n in state and not _same(kinds[i - 1], state[n], row[i]):
                 out.add(RowDifference(at.table.name, key, "differs", n, state[n], row[i], seq))
     return len(live)
 
