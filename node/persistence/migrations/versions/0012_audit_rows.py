@@ -2,7 +2,7 @@
 entries in order, for replaying the chain against the live rows)
 
 Revision ID: 0012
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-03 10:00:00
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = '0012'
-down_revision = '0006'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
