@@ -31,10 +31,10 @@ def raise_alert(session: Session, now: datetime, *, kind: str, origin: str, deta
         detail=detail, proof=proof, peer=peer, raised_by=raised_by, state="open", sightings=1,
         created_at=now, last_seen=now, updated_at=now)
     reopen = Alert.state == "resolved"
-    stmt = stmt.on_conflict_do_update(index_elements=[Alert.fingerprint], set_=dict(
+    upsert = stmt.on_conflict_do_update(index_elements=[Alert.fingerprint], set_=dict(
         sightings=Alert.sightings + 1, last_seen=now,
         state=case((reopen, "open"), else_=Alert.state),
         updated_at=case((reopen, now), else_=Alert.updated_at),
         state_by=case((reopen, None), else_=Alert.state_by),
     )).returning(Alert.id)
-    return int(session.execute(stmt).scalar_one())
+    return int(session.execute(upsert).scalar_one())

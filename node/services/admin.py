@@ -9,13 +9,13 @@ from sqlalchemy.orm import Session
 
 from node.domain.calendar import parse_calendar_file
 from node.domain.policy import Action, require
-from node.persistence.alerts import raise_alert
 from node.persistence.audit import chain_queued, verify_chain
 from node.persistence.audit_anchor import check_anchors, record_anchor
 from node.persistence.audit_replay import RowDifference, replay_rows, snapshot
 from node.persistence.models import AuditHead, CalendarYear
 from node.persistence.uow import SYSTEM
 
+from .alerts import raise_incident
 from .context import NodeContext, Work
 
 
@@ -104,7 +104,8 @@ def verify_audit(ctx: NodeContext, limit: int = 1000) -> AuditVerification:
 def watch_audit(ctx: NodeContext) -> AuditVerification:
     """The periodic check (beat): verify, and raise an ``audit_mismatch`` alert for each broken
     thing -- one per row (``table:key``), one for the chain, one per anchor -- so a row seen again
-    on the next round counts a sighting on its incident instead of opening another."""
+    on the next round counts a sighting on its incident instead of opening another (and, opened,
+    travels upward with this node's signed log like any incident: ``alerts.raise_incident``)."""
     r = verify_audit(ctx)
     if r.ok:
         return r
@@ -120,7 +121,7 @@ def watch_audit(ctx: NodeContext) -> AuditVerification:
         proof.append(d.as_dict())
     with ctx.uow(SYSTEM) as uow:
         for subject, (lines, proof) in incidents.items():
-            raise_alert(uow.session, uow.now, kind="audit_mismatch", origin=node, detail="\n".join(lines)[:4000],
-                        proof={"differences": proof[:50]}, raised_by=node, subject=subject)
+            raise_incident(uow, kind="audit_mismatch", origin=node, detail="\n".join(lines)[:4000],
+                           proof={"differences": proof[:50]}, subject=subject)
         uow.commit()
     return r

@@ -20,9 +20,9 @@ from node.domain.masking import keyed_hash
 from node.domain import servicecode
 from node.domain.policy import Action, require
 from node.persistence import audit
-from node.persistence.alerts import raise_alert
 from node.persistence.models import LibCase, LibLicense
 
+from .alerts import raise_incident
 from .case_file_check import discrepancies
 from .case_schema import CaseSchema
 from .context import SYSTEM, NodeContext, Work
@@ -157,11 +157,10 @@ def fetch_case_file(ctx: NodeContext, actor: Actor, req: CaseFileRequest) -> dic
         history = ctx.signed_history.case_events(uow.session, lib.origin, req.code) if ctx.signed_history else []
         found = discrepancies(case, lib, history)
         if found:
-            raise_alert(uow.session, uow.now, kind="case_file_mismatch", origin=req.owner,
-                        detail=f"the case file {req.code} served by {served_by} differs from its signed records in "
-                               + ", ".join(d["field"] for d in found),
-                        proof={"discrepancies": found[:50], "requested_by": actor.label}, raised_by=ctx.node_id,
-                        subject=req.code)
+            raise_incident(uow, kind="case_file_mismatch", origin=req.owner,
+                           detail=f"the case file {req.code} served by {served_by} differs from its signed records "
+                                  "in " + ", ".join(d["field"] for d in found),
+                           proof={"discrepancies": found[:50], "requested_by": actor.label}, subject=req.code)
         signed = provenance(lib)
         uow.commit()
     return {"case": case, "served_by": served_by, "fetched_at": uow.now, "requested_by": actor.label,
