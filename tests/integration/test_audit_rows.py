@@ -193,6 +193,22 @@ def test_beat_is_scheduled_from_the_settings():
     assert "verify-audit" not in off.conf.beat_schedule
 
 
+def test_the_task_itself_raises_the_alert(api, ctx):  # type: ignore[no-untyped-def]
+    from node.tasks.celery_app import VERIFY_AUDIT, make_celery
+
+    code, _ = _busy_node(api, ctx)
+    task = make_celery(ctx.settings).tasks[VERIFY_AUDIT]
+    assert task()["ok"] is True
+    case = _case(ctx, code)
+    _sql(ctx, update(Case).where(Case.id == case.id).values(concluded_at=case.concluded_at + timedelta(days=1)))
+    out = task()
+    assert (out["ok"], out["differences"]) == (False, 1)
+    task()
+    with ctx.factory() as s:
+        assert [(a.kind, a.subject, a.sightings) for a in s.scalars(select(Alert))] == [
+            ("audit_mismatch", f"cases:{case.id}", 2)]
+
+
 @pytest.mark.slow
 def test_a_real_worker_with_beat_raises_the_alert_once(api, ctx, tmp_path, broker):  # type: ignore[no-untyped-def]
     """``yiwang worker --beat`` with the check every second: beat sends the task, the worker runs it
