@@ -250,3 +250,23 @@ def test_a_file_edited_behind_the_owner_differs_from_its_signed_records_and_is_f
     # and the owner's own audit finds the same two rows
     r = verify_audit(owner)
     assert {(d.table, d.column) for d in r.differences} == {("cases", "accepted_at"), ("case_transitions", "occurred_at")}
+
+
+def test_an_owner_serving_object_reprs_is_refused_naming_it(fed):  # type: ignore[no-untyped-def]
+    """An owner one version behind served reprs and ``str(datetime)``: the inspector's node loads the
+    file with the schema and says the owner's file is not in the agreed form (409), nothing made up."""
+    _, code = _concluded_case(fed)
+    province = fed.ctxs["330000"]
+    real = province.owner_gateway
+
+    class OldOwner:  # what the owner's answer looked like before: the same call, the old presenter's shape
+        def fetch_case_detail(self, owner, code, requester, purpose):  # type: ignore[no-untyped-def]
+            out = real.fetch_case_detail(owner, code, requester, purpose)
+            out["license"] = "<node.persistence.models.cases.License object at 0x7f0>"
+            out["materials"] = [{k: v for k, v in m.items() if k != "name"} for m in out["materials"]]
+            return out
+
+    province.owner_gateway = OldOwner()
+    body = fetch(fed, code, expect=409)
+    assert "code" in body["errors"]["json"] and "330105" in json.dumps(body, ensure_ascii=False)
+    assert "not in the agreed form" in json.dumps(body, ensure_ascii=False)
