@@ -21,7 +21,7 @@ log = logging.getLogger("yiwang.tasks")
 def register(app: Celery, settings: Settings) -> None:
     state: dict[str, NodeContext] = {}
 
-    @app.task(name=VERIFY_AUDIT)
+    @app.task(name=VERIFY_AUDIT, shared=False)  # (shared: a later app in this process would get this closure)
     def verify_audit() -> dict[str, Any]:
         if "ctx" not in state:  # built in the worker process, never at import
             state["ctx"] = NodeContext.build(settings)
