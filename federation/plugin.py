@@ -14,6 +14,7 @@ import grpc
 
 from federation import catalog, tls
 from federation.envelope import Signer
+from federation.history import SignedHistoryReader
 from federation.identity import Identity, load_identity
 from federation.log import SignedLog
 from federation.pb.v1 import federation_pb2 as pb
@@ -78,6 +79,7 @@ def attach(ctx: "NodeContext", signer: Signer, id_key: bytes | None = None, iden
     ctx.events = ctx.alert_log = SignedLog(signer, ctx.id_hash_key)
     ctx.catalog_codec = CatalogCodec(signer)
     ctx.owner_gateway = OwnerPull(identity) if identity is not None else None
+    ctx.signed_history = SignedHistoryReader()
 
 
 def id_hash_key(settings: "Settings") -> bytes:

@@ -20,6 +20,7 @@
 | ``YIWANG_TRUSTED_PROXIES`` | comma-separated addresses or networks of reverse proxies whose ``X-Forwarded-For`` names the client; unset: the peer address is the client | unset |
 | ``YIWANG_TOKEN_TTL_HOURS`` | lifetime of a bearer token | ``12`` |
 | ``YIWANG_BENCH_ENDPOINTS`` | ``1`` exposes the benchmark's baseline endpoint | ``0`` |
+| ``YIWANG_AUDIT_VERIFY_SECONDS`` | how often beat verifies the audit chain against the live rows; ``0``: never | ``3600`` |
 | ``YIWANG_DB_POOL_SIZE`` | connections per process (server databases) | ``10`` |
 | ``YIWANG_DEMO`` | ``1``: demo mode (``yiwang demo``, the benches): the demo secrets and accounts are accepted. Otherwise the node refuses to start with a missing, placeholder (``CHANGE-ME``) or demo secret, or with an account whose password is still the demo one | ``0`` |
 | ``YIWANG_LOOKUP_LIMIT`` | public lookups (view, supply, withdraw, rate) per client (IP address) | ``30/minute`` |
@@ -62,6 +63,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     token_ttl_hours: int = 12
     bench_endpoints: bool = False
+    audit_verify_seconds: float = 3600.0
     pool_size: int = 10
     demo: bool = False
     lookup_limit: str = "30/minute"
@@ -107,6 +109,7 @@ class Settings:
             trusted_proxies=_trusted_proxies(e.get("YIWANG_TRUSTED_PROXIES", "")),
             token_ttl_hours=int(e.get("YIWANG_TOKEN_TTL_HOURS", 12)),
             bench_endpoints=e.get("YIWANG_BENCH_ENDPOINTS", "0") == "1",
+            audit_verify_seconds=float(e.get("YIWANG_AUDIT_VERIFY_SECONDS", 3600)),
             pool_size=int(e.get("YIWANG_DB_POOL_SIZE", 10)),
             demo=e.get("YIWANG_DEMO", "0") == "1",
             lookup_limit=e.get("YIWANG_LOOKUP_LIMIT", "30/minute"),

@@ -99,6 +99,25 @@ class OwnerGateway(Protocol):
     def fetch_case_detail(self, owner: str, code: str, requester: str, purpose: str) -> dict[str, Any]: ...
 
 
+@dataclass(frozen=True)
+class SignedCaseEvent:
+    """One signed record about a case, as this node's library holds it (verified when received)."""
+
+    record: str
+    """``origin#seq``"""
+    event: str
+    status: str
+    occurred_at: datetime | None
+    """to the millisecond (what the record carries)"""
+
+
+class SignedHistory(Protocol):
+    """The signed records this node holds about one case, oldest first (so an inspector's case file
+    can be compared with what its owner signed at the time)."""
+
+    def case_events(self, session: "Session", origin: str, service_code: str) -> list[SignedCaseEvent]: ...
+
+
 class Plugin(Protocol):
     def install(self, ctx: "NodeContext") -> object:
         """Give ``ctx`` its ports (signer, event sink, catalog codec, owner gateway) where this

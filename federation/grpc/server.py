@@ -237,7 +237,7 @@ class FederationServicer(pb_grpc.FederationServicer):
                                              request.purpose)
         except LookupError as e:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(e))
-        return pb.CaseDetailReply(detail_json=json.dumps(detail, ensure_ascii=False, default=str).encode(),
+        return pb.CaseDetailReply(detail_json=json.dumps(detail, ensure_ascii=False).encode(),
                                   owner=self.trust.node_id)
 
     async def PullCatalog(self, request: pb.CatalogRequest,

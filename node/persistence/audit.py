@@ -94,6 +94,14 @@ def capture_after_flush(session: Session, _ctx: object) -> None:
                     changes[col.key] = [_jsonable(old), _jsonable(new)]
             if op == "update" and not changes:
                 continue
+            vcol = mapper.version_id_col
+            if op == "update" and vcol is not None:
+                # The version counter is bumped by the UPDATE itself, outside the attribute history:
+                # recorded too, or the row would not agree with its replayed entries.
+                vkey = mapper.get_property_by_column(vcol).key
+                new_version = st.dict.get(vkey)
+                if vkey not in changes and isinstance(new_version, int):
+                    changes[vkey] = [new_version - 1, new_version]
             key = ",".join(str(v) for v in mapper.primary_key_from_instance(obj))
             pending.append({"table": mapper.local_table.name, "key": key, "op": op, "changes": changes})
 
@@ -297,10 +305,13 @@ class VerifyReport:
     problem: str | None = None
 
 
-def iter_chain(session: Session, batch: int = 5000) -> Iterator[AuditEntry]:
+def iter_chain(session: Session, batch: int = 5000) -> Iterator[Any]:
+    """The entries' (seq, prev_hash, payload, hash) in order, as plain rows (no ORM objects: a
+    node's whole chain is walked)."""
     last = 0
+    cols = (AuditEntry.seq, AuditEntry.prev_hash, AuditEntry.payload, AuditEntry.hash)
     while True:
-        rows = session.scalars(select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)).all()
+        rows = session.execute(select(*cols).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)).all()
         if not rows:
             return
         yield from rows

@@ -18,7 +18,15 @@ from node.persistence.blobs import BlobStore, LocalBlobStore
 from node.persistence.db import make_engine, make_session_factory
 from node.persistence.models import Case, CalendarYear, ItemVersion
 from node.persistence.uow import SYSTEM, UnitOfWork
-from node.ports import AlertLog, CaseEventFacts, CaseEventSink, OwnerGateway, Signer, StandardCatalogCodec
+from node.ports import (
+    AlertLog,
+    CaseEventFacts,
+    CaseEventSink,
+    OwnerGateway,
+    SignedHistory,
+    Signer,
+    StandardCatalogCodec,
+)
 from node.services.throttle import Throttle
 
 CST = timezone(timedelta(hours=8), "CST")
@@ -56,6 +64,7 @@ class NodeContext:
     catalog_codec: StandardCatalogCodec | None = None
     owner_gateway: OwnerGateway | None = None
     alert_log: AlertLog | None = None
+    signed_history: SignedHistory | None = None
     id_hash_key: bytes = b""
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
     _throttle: Throttle | None = field(default=None, repr=False)

@@ -6,10 +6,12 @@ sequence number and hash, and when it was signed.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from node.domain.errors import Conflict, InvalidInput, NotFound
@@ -20,7 +22,10 @@ from node.domain.policy import Action, require
 from node.persistence import audit
 from node.persistence.models import LibCase, LibLicense
 
-from .context import NodeContext, Work
+from .alerts import raise_incident
+from .case_file_check import discrepancies
+from .case_schema import CaseSchema
+from .context import SYSTEM, NodeContext, Work
 
 
 def provenance(row: LibCase | LibLicense) -> dict[str, Any]:
@@ -130,10 +135,33 @@ def request_case_file(uow: Work, code: str, purpose: str) -> CaseFileRequest:
 
 def fetch_case_file(ctx: NodeContext, actor: Actor, req: CaseFileRequest) -> dict[str, Any]:
     """Ask the owning node over the federation (``OwnerGateway``); it checks this node is above
-    it and audits the access on its side."""
+    it and audits the access on its side. The file is loaded (validated) with the one case
+    schema, compared with the signed records this library holds (``case_file_check``), and every
+    difference is flagged in the answer and raised as a ``case_file_mismatch`` alert here."""
     assert ctx.owner_gateway is not None
     try:
-        return ctx.owner_gateway.fetch_case_detail(req.owner, req.code, actor.label, req.purpose)
+        raw = ctx.owner_gateway.fetch_case_detail(req.owner, req.code, actor.label, req.purpose)
     except Exception as e:  # the owner's refusal or an unreachable owner: say what happened
         details = e.details() if callable(getattr(e, "details", None)) else str(e)  # type: ignore[attr-defined]
         raise Conflict(f"the owning node {req.owner} did not serve the file: {details}", field="code") from None
+    served_by = str(raw.pop("served_by", req.owner))
+    try:
+        case = CaseSchema().load(raw)
+    except ValidationError as e:
+        raise Conflict(f"the owning node {req.owner} served a case file not in the agreed form "
+                       f"(an older version?): {json.dumps(e.messages, ensure_ascii=False)[:500]}", field="code") from None
+    with ctx.uow(SYSTEM) as uow:
+        lib = uow.session.get(LibCase, req.code)
+        if lib is None:
+            raise NotFound(f"no synced case {req.code} in this node's library", field="code")
+        history = ctx.signed_history.case_events(uow.session, lib.origin, req.code) if ctx.signed_history else []
+        found = discrepancies(case, lib, history)
+        if found:
+            raise_incident(uow, kind="case_file_mismatch", origin=req.owner,
+                           detail=f"the case file {req.code} served by {served_by} differs from its signed records "
+                                  "in " + ", ".join(d["field"] for d in found),
+                           proof={"discrepancies": found[:50], "requested_by": actor.label}, subject=req.code)
+        signed = provenance(lib)
+        uow.commit()
+    return {"case": case, "served_by": served_by, "fetched_at": uow.now, "requested_by": actor.label,
+            "purpose": req.purpose, "signed_record": signed, "discrepancies": found}

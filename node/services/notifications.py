@@ -13,13 +13,14 @@ import logging
 import urllib.error
 import urllib.request
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from node.config import Settings
 from node.domain.lifecycle import Actor
+from node.persistence import audit
 from node.persistence.models import Case, Notification
 
 from .context import NodeContext
@@ -112,13 +113,18 @@ def deliver_notification(ctx: NodeContext, notification_id: int, gateway: Gatewa
     """
     now = ctx.clock()
     with ctx.uow(Actor("system"), now) as uow:
-        claimed = cast(CursorResult[Any], uow.session.execute(
+        attempts_now = uow.session.execute(
             update(Notification)
             .where(Notification.id == notification_id,
                    or_(Notification.status == "pending",
                        (Notification.status == "sending") & (Notification.claimed_at < now - LEASE)))
             .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1)
-        )).rowcount
+            .returning(Notification.attempts)
+        ).scalar_one_or_none()
+        claimed = attempts_now is not None
+        if claimed:  # a Core update is not seen by the flush's capture: record it (old values were not read)
+            audit.record(uow, "notifications", str(notification_id), "update",
+                         {"status": [None, "sending"], "claimed_at": [None, now], "attempts": [None, attempts_now]})
         uow.commit()
     if not claimed:
         return "skipped"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.domain.masking import mask_id_number, mask_name, mask_phone
+from node.domain.masking import keyed_hash, mask_id_number, mask_name, mask_phone
 from node.persistence.models import Case, License
 from .cases import allowed_for
 
@@ -13,7 +13,28 @@ def _stages(case: Case) -> list[dict[str, Any]]:
                  time_limit_days=s["time_limit_days"]) for i, s in enumerate(case.item_version.stages)]
 
 
+def _materials(case: Case) -> list[dict[str, Any]]:
+    names = {m.get("code"): m.get("name") for m in case.item_version.materials or []}
+    return [dict(material_code=m.material_code, name=names.get(m.material_code) or m.material_code, digest=m.digest,
+                 size=m.size, file_type=m.file_type, filename=m.filename, added_at=m.added_at) for m in case.materials]
+
+
+def _transitions(case: Case) -> list[dict[str, Any]]:
+    return [dict(seq=t.seq, event=t.event, from_status=t.from_status, from_stage=t.from_stage, to_status=t.to_status,
+                 to_stage=t.to_stage, actor=t.actor, actor_role=t.actor_role, occurred_at=t.occurred_at,
+                 recorded_at=t.recorded_at, backfilled=t.backfilled, stage_deadline=t.stage_deadline,
+                 reason=t.reason, data=t.data) for t in case.transitions]
+
+
+def _license(lic: License | None) -> dict[str, Any] | None:
+    if lic is None:
+        return None
+    return dict(number=lic.number, name=lic.name, holder_name=lic.holder_name, valid_from=lic.valid_from,
+                valid_until=lic.valid_until, issued_at=lic.issued_at, status=lic.status)
+
+
 def staff_view(case: Case) -> dict[str, Any]:
+    """The case as staff see it (``case_schema.CaseSchema``): plain values, nothing of the ORM."""
     stages = _stages(case)
     return dict(
         code=case.code, version=case.version, item_code=case.item_code, item_name=case.item_version.name,
@@ -27,8 +48,8 @@ def staff_view(case: Case) -> dict[str, Any]:
         accepted_at=case.accepted_at, concluded_at=case.concluded_at, legal_deadline=case.legal_deadline,
         promised_deadline=case.promised_deadline, stage_deadline=case.stage_deadline,
         paused_days=case.paused_days, extended_days=case.extended_days, result=case.result,
-        result_reason=case.result_reason, license=case.license, materials=case.materials,
-        transitions=case.transitions,
+        result_reason=case.result_reason, license=_license(case.license), materials=_materials(case),
+        transitions=_transitions(case),
     )
 
 
@@ -51,15 +72,17 @@ def public_view(case: Case, license: License | None, rated: bool) -> dict[str, A
     )
 
 
-def _columns(row: Any) -> dict[str, Any]:
-    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
-
-
-def case_file(case: Case) -> dict[str, Any]:
-    """The full case file (what an inspector above fetches from the owner): the staff view with
-    its materials, history and license as plain values."""
+def case_file(case: Case, id_hash_key: bytes) -> dict[str, Any]:
+    """The case file an inspector above fetches from the owner: the staff view, field for field,
+    except the applicant's identifiers. An inspector checks how a case was handled, not who to
+    reach: the ID number and the phone are masked as on public pages, and the ID number's keyed
+    hash is added so an inspector holding a complainant's ID number can tell it is the same person
+    (the library's ``applicant_id_hash``). The name, the enterprise, the form, the materials'
+    names, digests and sizes and the license (holder's name, never the holder's ID number) are
+    as staff see them: they are what is inspected."""
     view = staff_view(case)
-    view["materials"] = [_columns(m) for m in case.materials]
-    view["transitions"] = [_columns(t) for t in case.transitions]
-    view["license"] = _columns(case.license) if case.license is not None else None
+    a = view["applicant"]
+    view["applicant"] = dict(a, id_number=mask_id_number(a["id_number"]),
+                             phone=mask_phone(a["phone"]) if a["phone"] else None,
+                             id_number_hash=keyed_hash(id_hash_key, case.applicant_id_number))
     return view

@@ -220,8 +220,8 @@ def test_inspector_fetches_a_case_file_from_its_owner_with_audit(fed):  # type: 
     wait_until(lambda: len(records(fed["330000"].data_dir, "330105")) == head, what="sync")
     st, detail = province.call("GET", f"/api/v1/library/cases/{code}/detail?purpose=%E6%8A%95%E8%AF%89%E6%A0%B8%E6%9F%A5", user="inspector")
     assert st == 200, detail
-    assert detail["served_by"] == "330105" and detail["applicant"]["id_number"] == ID
-    assert len(detail["materials"]) == 5
+    assert detail["served_by"] == "330105" and detail["case"]["applicant"]["id_number"] == ID[:4] + "*" * 10 + ID[-4:]
+    assert len(detail["case"]["materials"]) == 5 and detail["discrepancies"] == []
     st, _ = province.call("GET", f"/api/v1/library/cases/{code}/detail?purpose=x", user="clerk")
     assert st == 403
     con = sqlite3.connect(f"file:{fed['330105'].data_dir / 'yiwang.db'}?mode=ro", uri=True)

@@ -9,7 +9,7 @@ from .org import Department, Staff, ApiToken
 from .catalog import Item, ItemVersion, CalendarYear, CatalogChange
 from .cases import Upload, UploadBinding, Case, CaseMaterial, CaseTransition, Extension, License, Evaluation, Rectification
 from .notifications import Notification
-from .audit import AuditHead, AuditEntry, AuditQueued
+from .audit import AuditHead, AuditEntry, AuditQueued, AuditAnchor
 from .bench import BenchRow
 from .alerts import ALERT_STATES, Alert
 from .links import FedLink
@@ -22,7 +22,7 @@ __all__ = [
     "Item", "ItemVersion", "CalendarYear", "CatalogChange",
     "Upload", "UploadBinding", "Case", "CaseMaterial", "CaseTransition", "Extension", "License", "Evaluation", "Rectification",
     "Notification",
-    "AuditHead", "AuditEntry", "AuditQueued",
+    "AuditHead", "AuditEntry", "AuditQueued", "AuditAnchor",
     "BenchRow",
     "ALERT_STATES", "Alert",
     "FedLink",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TZDateTime
@@ -23,6 +23,9 @@ class AuditEntry(Base):
     """
 
     __tablename__ = "audit_log"
+    # One row's entries in order: replaying them against the live rows (``audit_replay``) reads
+    # the chain table by table, row by row, without sorting it.
+    __table_args__ = (Index("ix_audit_log_row", "table_name", "row_key", "seq"),)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(TZDateTime())
     actor: Mapped[str] = mapped_column(String(40))
@@ -50,3 +53,16 @@ class AuditQueued(Base):
     op: Mapped[str] = mapped_column(String(10))
     prefix: Mapped[bytes] = mapped_column(LargeBinary)
     suffix: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditAnchor(Base):
+    """A chain head a verification found intact (``audit_anchor``): the chain must still hold
+    entry ``seq`` with this ``hash`` later, so cutting the chain's last entries off (and setting
+    ``audit_head`` back to match) does not pass as intact. A copy of the newest is kept outside
+    the database, in the node's data directory."""
+
+    __tablename__ = "audit_heads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime] = mapped_column(TZDateTime())

@@ -21,8 +21,23 @@ class CalendarImportSchema(Schema):
     meaning = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
+class RowDifferenceSchema(Schema):
+    table = fields.String()
+    key = fields.String()
+    problem = fields.String(metadata={"description": "differs, extra (no entry), missing (gone), deleted_but_present"})
+    column = fields.String(allow_none=True)
+    chain = fields.Raw(allow_none=True, metadata={"description": "the value the audit chain recorded"})
+    live = fields.Raw(allow_none=True, metadata={"description": "the value the row holds"})
+    seq = fields.Integer(allow_none=True, metadata={"description": "the row's last audit entry"})
+
+
 class AuditReportSchema(Schema):
     entries = fields.Integer()
+    rows = fields.Integer(metadata={"description": "live rows replayed against the chain"})
     ok = fields.Boolean()
     first_bad_seq = fields.Integer(allow_none=True)
     problem = fields.String(allow_none=True)
+    anchor_problems = fields.List(fields.String())
+    differences = fields.List(fields.Nested(RowDifferenceSchema))
+    more_differences = fields.Integer()
+    seconds = fields.Float()

@@ -5,6 +5,14 @@ from node.api.resources.catalog.schemas import MaterialRefSchema, NoticeSchema  
 from node.api.spec import Unique
 from node.domain.identity import ID_TYPES
 from node.domain.lifecycle import Event, Processing, Result, Status
+from node.services.case_schema import (  # noqa: F401 - the one schema of a case, shared with the case file
+    ApplicantViewSchema,
+    CaseSchema,
+    LicenseViewSchema,
+    MaterialViewSchema,
+    StageViewSchema,
+    TransitionViewSchema,
+)
 
 TEXT = validate.Length(max=2000)
 
@@ -93,82 +101,6 @@ class ExtensionSchema(Schema):
     decided_by = fields.Integer(allow_none=True)
     decided_at = fields.DateTime(allow_none=True)
     decision_note = fields.String(allow_none=True)
-
-
-class StageViewSchema(Schema):
-    index = fields.Integer()
-    kind = fields.String()
-    name = fields.String()
-    role = fields.String()
-    time_limit_days = fields.Integer()
-
-
-class TransitionViewSchema(Schema):
-    seq = fields.Integer()
-    event = fields.String()
-    from_status = fields.String(allow_none=True)
-    from_stage = fields.Integer(allow_none=True)
-    to_status = fields.String()
-    to_stage = fields.Integer(allow_none=True)
-    actor = fields.String()
-    actor_role = fields.String(allow_none=True)
-    occurred_at = fields.DateTime()
-    recorded_at = fields.DateTime()
-    backfilled = fields.Boolean()
-    stage_deadline = fields.Date(allow_none=True)
-    reason = fields.String(allow_none=True)
-    data = fields.Dict()
-
-
-class MaterialViewSchema(Schema):
-    material_code = fields.String()
-    digest = fields.String()
-    size = fields.Integer()
-    file_type = fields.String()
-    filename = fields.String()
-    added_at = fields.DateTime()
-
-
-class LicenseViewSchema(Schema):
-    number = fields.String()
-    name = fields.String()
-    holder_name = fields.String()
-    valid_from = fields.Date()
-    valid_until = fields.Date(allow_none=True)
-    issued_at = fields.DateTime()
-    status = fields.String()
-
-
-class CaseSchema(Schema):
-    code = fields.String()
-    version = fields.Integer()
-    item_code = fields.String()
-    item_name = fields.String()
-    item_version = fields.Integer()
-    department_id = fields.Integer()
-    channel = fields.String()
-    service_point_id = fields.Integer(allow_none=True)
-    processing = fields.String()
-    applicant = fields.Dict()
-    form = fields.Dict()
-    status = fields.String()
-    stage = fields.Nested(StageViewSchema, allow_none=True)
-    stages = fields.List(fields.Nested(StageViewSchema))
-    allowed_events = fields.List(fields.String())
-    assignee_id = fields.Integer(allow_none=True)
-    submitted_at = fields.DateTime()
-    accepted_at = fields.DateTime(allow_none=True)
-    concluded_at = fields.DateTime(allow_none=True)
-    legal_deadline = fields.Date(allow_none=True)
-    promised_deadline = fields.Date(allow_none=True)
-    stage_deadline = fields.Date(allow_none=True)
-    paused_days = fields.Integer()
-    extended_days = fields.Integer()
-    result = fields.String(allow_none=True)
-    result_reason = fields.String(allow_none=True)
-    license = fields.Nested(LicenseViewSchema, allow_none=True)
-    materials = fields.List(fields.Nested(MaterialViewSchema))
-    transitions = fields.List(fields.Nested(TransitionViewSchema))
 
 
 class CasePageSchema(Schema):

@@ -6,6 +6,7 @@ from node.services import library
 
 from .schemas import (
     CaseDetailArgsSchema,
+    LibraryCaseFileSchema,
     LibraryCasePageSchema,
     LibraryCaseQueryArgsSchema,
     LicenseComparisonSchema,
@@ -60,9 +61,9 @@ class LicenseComparison(MethodView):
 class LibraryCaseDetail(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(CaseDetailArgsSchema, location="query")
-    @blp.response(200)
+    @blp.response(200, LibraryCaseFileSchema)
     def get(self, args, code):
-        """The full case file, fetched from the owning node (inspectors; audited at both ends)."""
+        """The full case file, fetched from the owning node and compared with its signed records (inspectors; audited at both ends)."""
         who = actor()
         with unit_of_work(who) as uow:
             req = library.request_case_file(uow, code, args["purpose"])

@@ -2,6 +2,7 @@ from marshmallow import Schema, fields, validate
 
 from node.api.ids import Moment
 from node.api.spec import Unique
+from node.services.case_schema import CaseSchema
 
 
 class LibraryCaseQueryArgsSchema(Schema):
@@ -21,6 +22,7 @@ class ProvenanceMixin(Schema):
     key_id = fields.String()
     record_seq = fields.Integer()
     signed_at = fields.DateTime()
+    record_hash = fields.String()
 
 
 class LibraryCaseSchema(ProvenanceMixin):
@@ -43,7 +45,6 @@ class LibraryCaseSchema(ProvenanceMixin):
     stage_deadline = fields.Date(allow_none=True)
     result = fields.String(allow_none=True)
     applicant_name_masked = fields.String()
-    record_hash = fields.String()
 
 
 class LibraryCasePageSchema(Schema):
@@ -95,3 +96,22 @@ class LicenseComparisonSchema(Schema):
 
 class CaseDetailArgsSchema(Schema):
     purpose = fields.String(required=True, validate=validate.Length(1, 500))
+
+
+class CaseFileDiscrepancySchema(Schema):
+    field = fields.String(metadata={"description": "the case file's field, e.g. accepted_at or transitions[1].occurred_at"})
+    case_file = fields.Raw(allow_none=True, metadata={"description": "what the owner's file says now"})
+    signed_record = fields.Raw(allow_none=True, metadata={"description": "what the owner signed at the time"})
+    record = fields.String(metadata={"description": "the signed record, origin#seq"})
+
+
+class LibraryCaseFileSchema(Schema):
+    case = fields.Nested(CaseSchema, metadata={"description": "the owner's case file: its staff API's case, "
+                                                              "the applicant's ID number and phone masked"})
+    served_by = fields.String(metadata={"description": "the owning node that served the file"})
+    fetched_at = fields.AwareDateTime()
+    requested_by = fields.String(metadata={"description": "the inspector who asked (audited here and at the owner)"})
+    purpose = fields.String()
+    signed_record = fields.Nested(ProvenanceMixin, metadata={"description": "the library's latest signed record of the case"})
+    discrepancies = fields.List(fields.Nested(CaseFileDiscrepancySchema), metadata={
+        "description": "every difference between the file and the signed records (empty: they agree)"})
