@@ -227,6 +227,7 @@ def test_a_real_worker_with_beat_raises_the_alert_once(api, ctx, tmp_path, broke
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "YIWANG_"))}
     env.update(DATABASE_URL=ctx.settings.database_url, YIWANG_DATA_DIR=str(tmp_path / "worker-data"),
                CELERY_BROKER_URL=broker, YIWANG_AUDIT_VERIFY_SECONDS="1", PYTHONUNBUFFERED="1",
+               YIWANG_DEMO="1",  # the seeded template's demo accounts (node.services.secrets)
                PYTHONPATH=os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")])))
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
@@ -253,3 +254,19 @@ def test_a_real_worker_with_beat_raises_the_alert_once(api, ctx, tmp_path, broke
     assert [(a.kind, a.subject) for a in found] == [("audit_mismatch", f"cases:{case.id}")], log.read_text(errors="replace")
     assert found[0].sightings >= 2 and "result_reason" in found[0].detail
     assert "yiwang.verify_audit" in log.read_text(errors="replace")
+
+
+def test_uploads_bindings_purges_and_refused_lookups_keep_the_node_intact(api, ctx, clock):
+    """What the other hardening writes — upload bindings, the purge of unused uploads (rows deleted
+    through the audit), the failed second factors (audited, never a row) — replays cleanly."""
+    from node.services.uploads import purge_uploads
+
+    code = api.apply_online()
+    api.upload("pdf", tag="never used")  # an upload no application takes
+    r = api.post(f"/api/v1/public/cases/{code}/lookup", {"id_last4": "0000"})
+    assert r.status_code in (404, 422, 423), r.json  # a wrong factor: refused and audited
+    clock.advance(days=3)
+    assert purge_uploads(ctx, clock.now()).rows >= 1
+    report = verify_audit(ctx)
+    assert report.ok, report.lines()
+    assert report.differences == []
