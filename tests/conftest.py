@@ -139,3 +139,17 @@ def app(ctx):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def api(app) -> Client:  # type: ignore[no-untyped-def]
     return Client(app.test_client())
+
+
+@pytest.fixture
+def parent(templates, tmp_path, clock):  # type: ignore[no-untyped-def]
+    """A second node on its own SQLite copy of the seeded template (a parent receiving records)."""
+    import shutil
+
+    from node.services.context import NodeContext
+
+    f = tmp_path / "parent.db"
+    shutil.copy(templates["sqlite"], f)
+    c = NodeContext.build(Settings.from_env({}, database_url=f"sqlite:///{f}", data_dir=tmp_path / "p"), clock=clock.now)
+    yield c
+    c.engine.dispose()

@@ -15,21 +15,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from federation.demo import Federation
-from tests.functional.test_federation_nodes import SIGN_ITEM, Http, agree, free_base, records, wait_until
+from tests.functional.test_federation_nodes import SIGN_ITEM, Http, agree, fed, free_base, records, wait_until  # noqa: F401 - fed: the same running federation fixture
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def fed(tmp_path_factory):  # type: ignore[no-untyped-def]
-    base = free_base()
-    f = Federation(tmp_path_factory.mktemp("federation"), http_base=base, grpc_base=base + 50)
-    f.checkpoint_every = 3
-    f.prepare()
-    f.start_all()
-    yield f
-    f.stop_all()
 
 
 def _cli(fed, node: str, *args: str) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def,type-arg]

@@ -2,7 +2,6 @@
 tree kept as records are sealed and received, the parent's audit (consistency proof, bisection,
 the record named), pending checkpoints, a child one version behind, receipts checked offline."""
 import hashlib
-import shutil
 from datetime import datetime
 
 import pytest
@@ -18,9 +17,8 @@ from federation.merkle import (TreeReader, append_leaves, leaf_hash, pack, root_
                                verify_own_range)
 from federation.pb.v1 import federation_pb2 as pb
 from federation.plugin import attach
-from node.config import Settings
 from node.persistence.models import Alert, FedCheckpoint, FedHead, FedRecord, FedTreeNode
-from node.services.context import CST, NodeContext
+from node.services.context import CST
 
 pytestmark = pytest.mark.integration
 KEY = Ed25519PrivateKey.generate()
@@ -41,15 +39,6 @@ def in_subtree(peer, origin):
 def county(ctx):
     attach(ctx, SIGNER, b"province-wide-test-key")
     return ctx
-
-
-@pytest.fixture
-def parent(templates, tmp_path, clock):
-    f = tmp_path / "parent.db"
-    shutil.copy(templates["sqlite"], f)
-    c = NodeContext.build(Settings.from_env({}, database_url=f"sqlite:///{f}", data_dir=tmp_path / "p"), clock=clock.now)
-    yield c
-    c.engine.dispose()
 
 
 def records(ctx):

@@ -1,5 +1,4 @@
 """The signed per-origin log and the parent's inbox, without the network in between."""
-import shutil
 from datetime import datetime
 
 import pytest
@@ -10,10 +9,8 @@ from sqlalchemy import func, select
 from federation.plugin import attach
 from federation.envelope import GENESIS, RecordRejected, Signer, parse
 from federation.inbox import ForkDetected, receive_batch, record_alert
-from federation.pb.v1 import federation_pb2 as pb
-from node.config import Settings
-from node.persistence.models import Alert, FedCheckpoint, FedHead, FedRecord, LibCase, LibLicense
-from node.services.context import CST, NodeContext
+from node.persistence.models import Alert, FedHead, FedRecord, LibCase, LibLicense
+from node.services.context import CST
 from tests.support import ID_NUMBER
 
 pytestmark = pytest.mark.integration
@@ -34,15 +31,6 @@ def in_subtree(peer, origin):
 def county(ctx):
     attach(ctx, Signer("330105", "k1", KEY.sign), b"province-wide-test-key")
     return ctx
-
-
-@pytest.fixture
-def parent(templates, tmp_path, clock):
-    f = tmp_path / "parent.db"
-    shutil.copy(templates["sqlite"], f)
-    c = NodeContext.build(Settings.from_env({}, database_url=f"sqlite:///{f}", data_dir=tmp_path / "p"), clock=clock.now)
-    yield c
-    c.engine.dispose()
 
 
 def county_records(ctx):
