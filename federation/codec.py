@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from node.persistence.files import private_dir
+
 
 def canonical_json(obj: Any) -> bytes:
     """The one byte form of ``obj`` that gets signed; floats are refused (they do not round-trip)."""
@@ -93,7 +95,7 @@ def utcnow() -> datetime:
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write via a temporary file and rename, so a crash never leaves half a key or certificate;
     the file is created with ``mode`` (0600 for private keys) before any byte is written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)  # a node's data and key directories are its own: created 0700
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         os.fchmod(fd, mode)
