@@ -408,34 +408,13 @@ def _upload_pool(db_url: str, data_dir: str, uploaded: dict[str, str], sets: int
     """``sets`` more sets of the five uploaded files (same stored blobs, new upload rows with
     random ids), made through the node's own models and unit of work in this process, audited
     like any upload: uploading them over HTTP would take longer than the measured phases."""
-    import secrets as _secrets
-
-    from sqlalchemy import select
-
     from node.config import Settings
-    from node.persistence.models import Upload
-    from node.persistence.uow import SYSTEM
     from node.services.context import NodeContext
+    from tests.support import more_upload_sets
 
     ctx = NodeContext.build(Settings.from_env({"DATABASE_URL": db_url, "YIWANG_DATA_DIR": data_dir}))
     try:
-        with ctx.factory() as s:
-            rows = {u.id: u for u in s.scalars(select(Upload).where(Upload.id.in_(list(uploaded.values()))))}
-        out: list[list[dict[str, str]]] = []
-        for start in range(0, sets, 1000):
-            batch = [[{"material_code": c, "upload_id": _secrets.token_hex(16)} for c in uploaded]
-                     for _ in range(min(1000, sets - start))]
-
-            def add(uow: Any, batch: list[list[dict[str, str]]] = batch) -> None:
-                for mats in batch:
-                    for m in mats:
-                        t = rows[uploaded[m["material_code"]]]
-                        uow.session.add(Upload(id=m["upload_id"], digest=t.digest, size=t.size, file_type=t.file_type,
-                                               filename=t.filename, created_at=uow.now, uploaded_by="local"))
-
-            ctx.run(SYSTEM, add)
-            out.extend(batch)
-        return out
+        return more_upload_sets(ctx, uploaded, sets)
     finally:
         ctx.engine.dispose()
 

@@ -198,10 +198,11 @@ def material_bytes(kind: str, tag: str = "") -> bytes:
     return tiny_image(kind, tag)
 
 
-def more_upload_sets(ctx: Any, uploaded: dict[str, str], sets: int) -> list[list[dict[str, str]]]:
+def more_upload_sets(ctx: Any, uploaded: dict[str, str], sets: int, batch: int = 1000) -> list[list[dict[str, str]]]:
     """``sets`` more sets of already uploaded materials (material code -> upload id): new upload
     rows with random ids over the same stored files, written through the node's models (audited),
-    for tests that submit many applications (an upload serves one application)."""
+    ``batch`` sets per unit of work, for tests and benchmarks that submit many applications (an
+    upload serves one application)."""
     import secrets
 
     from sqlalchemy import select
@@ -211,14 +212,18 @@ def more_upload_sets(ctx: Any, uploaded: dict[str, str], sets: int) -> list[list
 
     with ctx.factory() as s:
         rows = {u.id: u for u in s.scalars(select(Upload).where(Upload.id.in_(list(uploaded.values()))))}
-    out = [[{"material_code": c, "upload_id": secrets.token_hex(16)} for c in uploaded] for _ in range(sets)]
+    out: list[list[dict[str, str]]] = []
+    for start in range(0, sets, batch):
+        part = [[{"material_code": c, "upload_id": secrets.token_hex(16)} for c in uploaded]
+                for _ in range(min(batch, sets - start))]
 
-    def add(uow: Any) -> None:
-        for mats in out:
-            for m in mats:
-                t = rows[uploaded[m["material_code"]]]
-                uow.session.add(Upload(id=m["upload_id"], digest=t.digest, size=t.size, file_type=t.file_type,
-                                       filename=t.filename, created_at=uow.now, uploaded_by="local"))
+        def add(uow: Any, part: list[list[dict[str, str]]] = part) -> None:
+            for mats in part:
+                for m in mats:
+                    t = rows[uploaded[m["material_code"]]]
+                    uow.session.add(Upload(id=m["upload_id"], digest=t.digest, size=t.size, file_type=t.file_type,
+                                           filename=t.filename, created_at=uow.now, uploaded_by="local"))
 
-    ctx.run(SYSTEM, add)
+        ctx.run(SYSTEM, add)
+        out.extend(part)
     return out
