@@ -106,6 +106,7 @@ def case_event(uow: UnitOfWork, case: Case, f: CaseEventFacts, key: bytes, dept:
         applicant_id_masked=mask_id_number(case.applicant_id_number),
         material_digests=sorted({m.digest for m in case.materials}),
         evaluation_score=f.evaluation_score, extension_days=f.extension_days, reason=(f.reason or "")[:500],
+        joint_code=f.joint_code, part_no=f.part_no,
     )
     lic = case.license
     if lic is not None and f.event in ("conclude", "record_paper_result", "license"):

@@ -44,6 +44,8 @@ class CaseEventFacts:
     reason: str | None = None
     evaluation_score: int = 0
     extension_days: int = 0
+    joint_code: str = ""  # a part's joint case (a joint case: its own code)
+    part_no: int = 0  # the part's number in its joint case (0: the joint case itself, or none)
 
 
 class CaseEventSink(Protocol):

@@ -1,5 +1,7 @@
-"""The demo hall: Gongshu district (330105) — city management, market supervision, traffic police
-and planning — with the items the Gongshu documents name, and a village service point."""
+"""The demo hall: Gongshu district (330105) — city management, market supervision, traffic police,
+planning, public security, tax and the Kangqiao town — with the items the Gongshu documents name,
+the joint items (联办件) and bundles (一件事: 企业开办, 店招店牌, 农村村民住宅建房) made of them, and a
+village service point."""
 from __future__ import annotations
 
 from typing import Any, Iterator
@@ -18,7 +20,12 @@ DEPARTMENTS = [
     ("jj", "交警拱墅大队", "department"),
     ("gh", "规划拱墅分局", "department"),
     ("kq-bm", "康桥街道便民服务中心", "service_point"),
+    ("ga", "拱墅区公安分局", "department"),
+    ("sw", "国家税务总局杭州市拱墅区税务局", "department"),
+    ("kq", "康桥街道办事处", "town"),
 ]
+STAFFED = ("cgj", "scjg", "jj", "gh", "ga", "sw", "kq")
+"""The units whose staff the demo creates (chief, two handlers, reviewer, approver each)."""
 
 
 def _stages(undertake: int, review: int, approve: int, conclude: int = 0, accept: int = 1) -> list[dict[str, Any]]:
@@ -94,6 +101,120 @@ ITEMS: list[dict[str, Any]] = [
      "materials": [APPLICATION, ID_CARD, _m("premises", "经营场所证明")],
      "legal_basis": "《促进个体工商户发展条例》；《市场主体登记管理条例》",
      "issues_license": True, "license_name": "营业执照", "license_validity_days": None},
+    # 店招店牌: the market supervisor's check of the name on the sign (the fourth department of the
+    # Gongshu shop-sign procedure: 城管办, 工商分局, 交警, 规划分局)
+    {"code": "330105-XK-SJ-002", "dept": "scjg", "name": "店招店牌登记名称核对（字号与登记名称一致性审查）",
+     "kind": "promised", "legal_limit_days": 15, "promised_limit_days": 3, "stages": _stages(1, 1, 0),
+     "materials": [APPLICATION, LICENSE_COPY, _m("design", "店招店牌设计效果图")],
+     "legal_basis": "《企业名称登记管理规定》第二十一条；《市场主体登记管理条例》",
+     "conditions": "店招店牌所用字号与登记的名称（字号）一致。", "issues_license": False},
+    # 企业开办: registration, seal engraving, organization code, national and local tax
+    {"code": "330105-XK-SJ-003", "dept": "scjg", "name": "企业设立登记",
+     "kind": "promised", "legal_limit_days": 15, "promised_limit_days": 3, "stages": _stages(1, 1, 0),
+     "materials": [_m("application", "公司登记（备案）申请书"), _m("articles", "公司章程"),
+                   _m("shareholders", "股东主体资格证明或自然人身份证明", form="copy"),
+                   _m("officers", "法定代表人、董事、监事和经理的任职文件及身份证明", form="copy"),
+                   _m("premises", "住所使用证明")],
+     "legal_basis": "《中华人民共和国公司法》第二十九条；《市场主体登记管理条例》第十九条",
+     "conditions": "申请材料齐全、符合法定形式。", "issues_license": True, "license_name": "营业执照",
+     "license_validity_days": None},
+    {"code": "330105-XK-SJ-004", "dept": "scjg", "name": "组织机构代码登记",
+     "kind": "promised", "legal_limit_days": 5, "promised_limit_days": 2, "stages": _stages(1, 0, 0),
+     "materials": [APPLICATION, LICENSE_COPY],
+     "legal_basis": "《组织机构代码管理办法》（国家质量技术监督局令第6号）；《国务院办公厅关于加快推进“三证合一”登记制度改革的意见》",
+     "issues_license": True, "license_name": "组织机构代码证", "license_validity_days": 1460},
+    {"code": "330105-XK-GA-001", "dept": "ga", "name": "公章刻制备案",
+     "kind": "promised", "legal_limit_days": 5, "promised_limit_days": 1, "stages": _stages(1, 0, 0),
+     "materials": [APPLICATION, LICENSE_COPY, _m("legal-rep-id", "法定代表人身份证明", form="copy"),
+                   _m("seal-sample", "印章印模")],
+     "legal_basis": "《印铸刻字业暂行管理规则》；《国务院关于第三批取消中央指定地方实施行政许可事项的决定》（国发〔2017〕7号）",
+     "issues_license": False},
+    {"code": "330105-XK-SW-001", "dept": "sw", "name": "税务登记（原国税事项）",
+     "kind": "promised", "legal_limit_days": 30, "promised_limit_days": 1, "stages": _stages(1, 0, 0),
+     "materials": [APPLICATION, LICENSE_COPY, _m("bank-account", "银行开户证明", form="copy")],
+     "legal_basis": "《中华人民共和国税收征收管理法》第十五条；《税务登记管理办法》",
+     "issues_license": False},
+    {"code": "330105-XK-SW-002", "dept": "sw", "name": "税务登记（原地税事项）",
+     "kind": "promised", "legal_limit_days": 30, "promised_limit_days": 1, "stages": _stages(1, 0, 0),
+     "materials": [APPLICATION, LICENSE_COPY],
+     "legal_basis": "《中华人民共和国税收征收管理法》第十五条；《税务登记管理办法》",
+     "issues_license": False},
+    # 农村村民住宅建房: the town's review, then the district planning approval after a joint site
+    # inspection (联合踏勘) of the town and the planning bureau
+    {"code": "330105-XK-KQ-001", "dept": "kq", "name": "农村村民住宅建房申请审查（街道审核）",
+     "kind": "promised", "legal_limit_days": 20, "promised_limit_days": 7, "stages": _stages(3, 2, 1),
+     "materials": [_m("application", "农村宅基地和建房（规划许可）申请表"), ID_CARD,
+                   _m("household", "户口簿", form="copy"), _m("village-opinion", "村民小组、村委会意见")],
+     "legal_basis": "《中华人民共和国土地管理法》第六十二条；《浙江省土地管理条例》",
+     "conditions": "一户一宅；符合村庄规划和用途管制要求。", "issues_license": False},
+    {"code": "330105-XK-GH-002", "dept": "gh", "name": "乡村建设规划许可证核发（农村村民住宅）",
+     "kind": "promised", "legal_limit_days": 20, "promised_limit_days": 10,
+     "stages": [{"kind": "accept", "name": "受理", "time_limit_days": 1, "role": "clerk"},
+                {"kind": "undertake", "name": "承办", "time_limit_days": 3, "role": "handler"},
+                {"kind": "joint_inspection", "name": "联合踏勘", "time_limit_days": 3, "role": "reviewer",
+                 "departments": ["kq", "gh"]},
+                {"kind": "approve", "name": "批准", "time_limit_days": 2, "role": "approver"},
+                {"kind": "conclude", "name": "办结", "time_limit_days": 0, "role": "clerk"}],
+     "materials": [APPLICATION, ID_CARD, _m("site-plan", "建房位置图及设计图")],
+     "legal_basis": "《中华人民共和国城乡规划法》第四十一条",
+     "issues_license": True, "license_name": "乡村建设规划许可证", "license_validity_days": 365},
+]
+
+
+def _joint_stages() -> list[dict[str, Any]]:
+    """A joint case's own stages: accepted at the window, worked by its parts, concluded with the last."""
+    return [{"kind": "accept", "name": "综合受理", "time_limit_days": 1, "role": "clerk"},
+            {"kind": "undertake", "name": "并联审批", "time_limit_days": 0, "role": "handler"},
+            {"kind": "conclude", "name": "统一出件", "time_limit_days": 0, "role": "clerk"}]
+
+
+def _f(name: str, label: str, maps: list[tuple[str, str]], required: bool = True) -> dict[str, Any]:
+    return {"name": name, "label": label, "required": required,
+            "maps_to": [{"part": p, "field": f} for p, f in maps]}
+
+
+OPENING = ("330105-XK-SJ-003", "330105-XK-GA-001", "330105-XK-SJ-004", "330105-XK-SW-001", "330105-XK-SW-002")
+SIGN_PARTS = ("330105-XK-CG-001", "330105-XK-SJ-002", "330105-XK-JJ-001", "330105-XK-GH-001")
+JOINT_ITEMS: list[dict[str, Any]] = [
+    {"code": "330105-LB-SJ-001", "dept": "scjg", "name": "企业开办一件事（营业执照、公章刻制、组织机构代码、税务登记）",
+     "kind": "joint", "legal_limit_days": 30, "promised_limit_days": 3, "stages": _joint_stages(),
+     "parts": [{"item_code": c} for c in OPENING], "decision": "independent",
+     "materials": [_m("application", "企业开办一表式申请表"), _m("articles", "公司章程"),
+                   _m("officers", "法定代表人、董事、监事和经理的任职文件及身份证明", form="copy"),
+                   _m("premises", "住所使用证明"), _m("seal-sample", "印章印模")],
+     "fields": [_f("company_name", "企业名称", [(OPENING[0], "name"), (OPENING[1], "org_name"),
+                                                (OPENING[2], "org_name"), (OPENING[3], "taxpayer_name"),
+                                                (OPENING[4], "taxpayer_name")]),
+                _f("legal_rep", "法定代表人", [(OPENING[0], "legal_rep"), (OPENING[1], "legal_rep"),
+                                               (OPENING[3], "legal_rep"), (OPENING[4], "legal_rep")]),
+                _f("address", "住所", [(OPENING[0], "address"), (OPENING[2], "address"), (OPENING[3], "address"),
+                                       (OPENING[4], "address")]),
+                _f("registered_capital", "注册资本（万元）", [(OPENING[0], "capital")]),
+                _f("business_scope", "经营范围", [(OPENING[0], "scope"), (OPENING[3], "scope")]),
+                _f("seal_kinds", "刻制印章种类", [(OPENING[1], "seals")], required=False)],
+     "legal_basis": "《国务院办公厅关于进一步优化营商环境降低市场主体制度性交易成本的意见》；浙江省“一件事”集成改革",
+     "conditions": "一表申请、一窗受理、并联办理、统一出件。", "issues_license": False},
+    {"code": "330105-LB-CG-001", "dept": "cgj", "name": "店招店牌设置一件事（城管、市场监管、交警、规划联办）",
+     "kind": "joint", "legal_limit_days": 20, "promised_limit_days": 7, "stages": _joint_stages(),
+     "parts": [{"item_code": c} for c in SIGN_PARTS], "decision": "all_must_approve",
+     "materials": [APPLICATION, ID_CARD, LICENSE_COPY, _m("design", "店招店牌设计效果图"),
+                   _m("site-photo", "设置位置现状照片", types=("jpg", "png")),
+                   _m("owner-consent", "房屋产权人同意设置的证明", form="original_and_copy")],
+     "fields": [_f("shop_name", "店铺名称（字号）", [(SIGN_PARTS[0], "shop_name"), (SIGN_PARTS[1], "trade_name"),
+                                                    (SIGN_PARTS[3], "shop_name")]),
+                _f("address", "设置地址", [(p, "address") for p in SIGN_PARTS]),
+                _f("size", "店招尺寸（长×高，米）", [(SIGN_PARTS[0], "size"), (SIGN_PARTS[3], "size")]),
+                _f("construction_date", "计划施工日期", [(SIGN_PARTS[2], "work_date")], required=False)],
+     "legal_basis": "《城市市容和环境卫生管理条例》第十一条；《杭州市户外广告设施设置管理办法》",
+     "conditions": "窗口集中受理、分开办理、联合审批；任一部门不予许可的，整件不予许可。", "issues_license": False},
+    {"code": "330105-LB-KQ-001", "dept": "kq", "name": "农村村民住宅建房审批",
+     "kind": "joint", "legal_limit_days": 20, "promised_limit_days": 10, "stages": _joint_stages(),
+     "parts": [{"item_code": "330105-XK-KQ-001"}, {"item_code": "330105-XK-GH-002"}], "decision": "all_must_approve",
+     "materials": [_m("application", "农村宅基地和建房（规划许可）申请表"), ID_CARD,
+                   _m("household", "户口簿", form="copy"), _m("village-opinion", "村民小组、村委会意见"),
+                   _m("site-plan", "建房位置图及设计图")],
+     "legal_basis": "《中华人民共和国土地管理法》第六十二条；《中华人民共和国城乡规划法》第四十一条",
+     "conditions": "街道审核与乡村建设规划许可并联办理；任一环节不予许可的，不予批准建房。", "issues_license": False},
 ]
 
 
@@ -109,7 +230,7 @@ def load_demo(ctx: NodeContext, password: str) -> Iterator[str]:
         dept_ids[code] = ctx.run(a, org.create_department, code, name, kind).id
     people = [("clerk", "李窗口", "clerk", None, "13800000001"), ("inspector", "赵监察", "inspector", None, None),
               ("agent-kq", "钱代办", "agent", "kq-bm", "13800000009")]
-    for code in ("cgj", "scjg", "jj", "gh"):
+    for code in STAFFED:
         people += [(f"{code}-chief", f"{code}首席代表", "chief", code, None),
                    (f"{code}-handler", f"{code}承办人A", "handler", code, "13800000002"),
                    (f"{code}-handler-b", f"{code}承办人B", "handler", code, None),
@@ -119,14 +240,14 @@ def load_demo(ctx: NodeContext, password: str) -> Iterator[str]:
     for username, name, role, dept, phone in people:
         made[username] = ctx.run(a, org.create_staff, username=username, name=name, password=password, role=role,
                                           department_id=dept_ids[dept] if dept else None, phone=phone).id
-    for code in ("cgj", "scjg", "jj", "gh"):
+    for code in STAFFED:
         ctx.run(a, org.update_staff, made[f"{code}-handler"], backup_id=made[f"{code}-handler-b"])
-    for it in ITEMS:
+    for it in ITEMS + JOINT_ITEMS:  # the joint items after their parts
         data = {k: v for k, v in it.items() if k != "dept"}
         data["department_id"] = dept_ids[it["dept"]]
         ctx.run(a, catalog.publish_item, data)
     with ctx.factory() as s:
         n = len(list(s.scalars(select(Staff.id))))
-    yield f"demo hall {ctx.settings.node_id} {ctx.settings.node_name}: {len(DEPARTMENTS)} units, {len(ITEMS)} items, {n} accounts"
+    yield f"demo hall {ctx.settings.node_id} {ctx.settings.node_name}: {len(DEPARTMENTS)} units, {len(ITEMS) + len(JOINT_ITEMS)} items, {n} accounts"
     yield f"accounts (password '{password}'): admin, clerk, inspector, agent-kq, <dept>-chief, <dept>-handler, " \
-          "<dept>-handler-b, <dept>-reviewer, <dept>-approver for dept in cgj scjg jj gh"
+          "<dept>-handler-b, <dept>-reviewer, <dept>-approver for dept in " + " ".join(STAFFED)

@@ -34,7 +34,14 @@ class StageKind(StrEnum):
     REVIEW = "review"  # 审核
     APPROVE = "approve"  # 批准
     CONCLUDE = "conclude"  # 办结
+    JOINT_REVIEW = "joint_review"  # 联合审图: every listed department signs off
+    JOINT_INSPECTION = "joint_inspection"  # 联合踏勘: every listed department signs off
 
+
+JOINT_STAGES = frozenset({StageKind.JOINT_REVIEW, StageKind.JOINT_INSPECTION})
+"""Stages that end when every department they list has signed (``stage_signoffs``); they may sit
+anywhere between acceptance and conclusion."""
+MAX_STAGE_DEPARTMENTS = 12
 
 STAGE_ORDER = [StageKind.ACCEPT, StageKind.UNDERTAKE, StageKind.REVIEW, StageKind.APPROVE, StageKind.CONCLUDE]
 STAGE_NAMES_ZH = {
@@ -43,6 +50,8 @@ STAGE_NAMES_ZH = {
     StageKind.REVIEW: "审核",
     StageKind.APPROVE: "批准",
     StageKind.CONCLUDE: "办结",
+    StageKind.JOINT_REVIEW: "联合审图",
+    StageKind.JOINT_INSPECTION: "联合踏勘",
 }
 FILE_TYPES = {"pdf", "jpg", "png", "ofd"}
 
@@ -53,6 +62,7 @@ class StageDef:
     name: str
     time_limit_days: int
     role: Role
+    departments: tuple[str, ...] = ()  # a joint stage's signing departments (codes)
 
 
 def _err(field: str, msg: str) -> InvalidInput:
@@ -94,7 +104,7 @@ def validate_stages(stages: Sequence[dict[str, Any]], promised: int) -> list[Sta
         try:
             kind = StageKind(s.get("kind", ""))
         except ValueError:
-            raise _err(f"{f}.kind", f"must be one of {', '.join(k.value for k in STAGE_ORDER)}") from None
+            raise _err(f"{f}.kind", f"must be one of {', '.join(k.value for k in StageKind)}") from None
         try:
             role = Role(s.get("role", ""))
         except ValueError:
@@ -105,15 +115,28 @@ def validate_stages(stages: Sequence[dict[str, Any]], promised: int) -> list[Sta
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise _err(f"{f}.time_limit_days", "must be a whole number of working days, 0 or more")
         name = (s.get("name") or STAGE_NAMES_ZH[kind]).strip()
-        out.append(StageDef(kind, name, limit, role))
+        depts = s.get("departments")
+        if kind in JOINT_STAGES:
+            if not isinstance(depts, list) or len(depts) < 2:
+                raise _err(f"{f}.departments", "a joint review or inspection lists at least two departments (codes)")
+            if len(depts) > MAX_STAGE_DEPARTMENTS:
+                raise _err(f"{f}.departments", f"at most {MAX_STAGE_DEPARTMENTS} departments")
+            if not all(isinstance(d, str) and d.strip() for d in depts):
+                raise _err(f"{f}.departments", "each department is given by its code")
+            if len(set(depts)) != len(depts):
+                raise _err(f"{f}.departments", "a department is listed twice")
+        elif depts:
+            raise _err(f"{f}.departments", "only a joint review or joint inspection stage lists departments")
+        out.append(StageDef(kind, name, limit, role, tuple(depts or ())))
     if out[0].kind != StageKind.ACCEPT:
         raise _err("stages[0].kind", "the first stage must be accept (受理)")
     if out[-1].kind != StageKind.CONCLUDE:
         raise _err(f"stages[{len(out) - 1}].kind", "the last stage must be conclude (办结)")
-    for i in range(1, len(out)):
-        a, b = STAGE_ORDER.index(out[i - 1].kind), STAGE_ORDER.index(out[i].kind)
-        if b < a or (b == a and out[i].kind in (StageKind.ACCEPT, StageKind.CONCLUDE)):
-            raise _err(f"stages[{i}].kind", f"'{out[i].kind}' may not follow '{out[i - 1].kind}'")
+    ordered = [(i, st) for i, st in enumerate(out) if st.kind not in JOINT_STAGES]
+    for (_, prev), (i, cur) in zip(ordered, ordered[1:]):
+        a, b = STAGE_ORDER.index(prev.kind), STAGE_ORDER.index(cur.kind)
+        if b < a or (b == a and cur.kind in (StageKind.ACCEPT, StageKind.CONCLUDE)):
+            raise _err(f"stages[{i}].kind", f"'{cur.kind}' may not follow '{prev.kind}'")
     total = sum(s.time_limit_days for s in out[1:])
     if total > promised:
         raise _err(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Sequence
 
-from .errors import IllegalTransition, InvalidInput, PermissionDenied
+from .errors import Conflict, IllegalTransition, InvalidInput, PermissionDenied
 from .items import StageDef, StageKind
 from .roles import Role
 
@@ -42,11 +42,14 @@ class Event(StrEnum):
     SUPPLY = "supply"  # the applicant supplied the materials
     WITHDRAW = "withdraw"  # 撤回 by the applicant
     RECORD_PAPER_RESULT = "record_paper_result"  # result of a paper-processed case
+    SIGN_OFF = "sign_off"  # a joint review/inspection ends: guard "every listed department signed"
+    CONCLUDE_JOINT = "conclude_joint"  # a joint case ends: guard "every part concluded" (derived, never fired by hand)
 
 
 class Result(StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
+    PARTIAL = "partial"  # a joint case decided part by part (independent): some approved, some not
 
 
 class Processing(StrEnum):
@@ -56,7 +59,8 @@ class Processing(StrEnum):
 
 
 NEXT, PREV, RESUME = "@next", "@prev", "@resume"
-_IN_STAGE = (StageKind.UNDERTAKE, StageKind.REVIEW, StageKind.APPROVE, StageKind.CONCLUDE)
+_IN_STAGE = (StageKind.UNDERTAKE, StageKind.REVIEW, StageKind.APPROVE, StageKind.CONCLUDE,
+             StageKind.JOINT_REVIEW, StageKind.JOINT_INSPECTION)
 
 TABLE: dict[tuple[str, Event], str] = {
     (Status.SUBMITTED, Event.ACCEPT): NEXT,
@@ -73,12 +77,19 @@ TABLE: dict[tuple[str, Event], str] = {
     (StageKind.REVIEW, Event.SEND_BACK): PREV,
     (StageKind.APPROVE, Event.SEND_BACK): PREV,
     (StageKind.CONCLUDE, Event.SEND_BACK): PREV,
+    (StageKind.JOINT_REVIEW, Event.SIGN_OFF): NEXT,
+    (StageKind.JOINT_INSPECTION, Event.SIGN_OFF): NEXT,
+    (StageKind.JOINT_REVIEW, Event.SEND_BACK): PREV,
+    (StageKind.JOINT_INSPECTION, Event.SEND_BACK): PREV,
     (Status.SUPPLEMENTING, Event.SUPPLY): RESUME,
     (Status.SUPPLEMENTING, Event.WITHDRAW): Status.WITHDRAWN,
     **{(k, Event.REQUEST_SUPPLEMENT): Status.SUPPLEMENTING for k in _IN_STAGE},
     **{(k, Event.WITHDRAW): Status.WITHDRAWN for k in _IN_STAGE},
     **{(k, Event.RECORD_PAPER_RESULT): Status.CONCLUDED for k in _IN_STAGE},
+    **{(k, Event.CONCLUDE_JOINT): Status.CONCLUDED for k in _IN_STAGE},
 }
+DERIVED_EVENTS = frozenset({Event.CONCLUDE_JOINT})
+"""Events the node fires itself, in the unit of work of what caused them (never through the API)."""
 
 REASON_REQUIRED = frozenset({Event.REFUSE, Event.DENY, Event.SEND_BACK, Event.REQUEST_SUPPLEMENT})
 APPLICANT_EVENTS = frozenset({Event.SUPPLY, Event.WITHDRAW})
@@ -135,6 +146,8 @@ def allowed_events(state: CaseState, stages: Sequence[StageDef], processing: Pro
             continue
         if ev == Event.SEND_BACK and state.stage_index is not None and state.stage_index <= 1:
             continue
+        if ev in DERIVED_EVENTS:
+            continue
         out.append(ev.value)
     return out
 
@@ -144,7 +157,7 @@ def responsible_roles(state: CaseState, stages: Sequence[StageDef], event: Event
     if state.status == Status.SUBMITTED:
         return {stages[0].role, Role.CHIEF}
     if event in (Event.SUPPLY, Event.WITHDRAW):
-        return {Role.CLERK, stages[0].role, Role.CHIEF}
+        return {Role.CLERK, stages[0].role, Role.CHIEF, Role.AGENT}  # an agent (代办) acts for the applicant
     if event == Event.RECORD_PAPER_RESULT:
         return {Role.CLERK, Role.CHIEF, stages[state.stage_index or 0].role}
     if state.status == Status.IN_PROGRESS:
@@ -160,12 +173,29 @@ def decide(
     processing: Processing = Processing.ONLINE,
     reason: str | None = None,
     result: Result | None = None,
+    pending_signoffs: Sequence[str] = (),
+    open_parts: int | None = None,
 ) -> Decision:
-    """Check the event against the table, its guards and the actor; return the new state."""
+    """Check the event against the table, its guards and the actor; return the new state.
+
+    Guards given by the caller: ``pending_signoffs``, the departments of a joint stage that have
+    not signed yet (``sign_off`` needs none); ``open_parts``, how many parts of a joint case have
+    not concluded (``conclude_joint`` needs 0, and the outcome in ``result``)."""
     allowed = allowed_events(state, stages, processing)
     pos = position(state, stages)
+    if event in DERIVED_EVENTS:
+        if (pos, event) not in TABLE:
+            raise IllegalTransition(pos, event.value, allowed)
+        if open_parts is None or open_parts > 0:
+            raise IllegalTransition(pos, event.value, allowed)
+        if result is None:
+            raise InvalidInput("a joint case concludes with its outcome", field="result")
+        return Decision(state, CaseState(Status.CONCLUDED, None), event, None, result, False, False)
     if event.value not in allowed:
         raise IllegalTransition(pos, event.value, allowed)
+    if event == Event.SIGN_OFF and pending_signoffs:
+        raise Conflict(f"the stage ends when every listed department has signed; waiting for: "
+                       f"{', '.join(pending_signoffs)}", field="event", pending=list(pending_signoffs))
     if actor.kind == "applicant":
         if event not in APPLICANT_EVENTS:
             raise PermissionDenied(f"an applicant cannot '{event}' a case", field="event")

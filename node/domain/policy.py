@@ -46,6 +46,8 @@ class Action(StrEnum):
     VERIFY_AUDIT = "verify_audit"
     READ_ALERTS = "read_alerts"
     HANDLE_ALERT = "handle_alert"  # acknowledge or resolve
+    SET_ACCEPTANCE_OPTIONS = "set_acceptance_options"  # green channel (绿色通道), free agent (代办员) at acceptance
+    SIGN_OFF_STAGE = "sign_off_stage"  # target: the stage's role and listed departments (联合审图, 联合踏勘)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Target:
     role: Role | None = None  # the role of an account being created
     absent: bool = False  # the assignee is away (A/B post)
     backup_id: int | None = None  # the assignee's backup
+    departments: frozenset[int] = frozenset()  # the departments a joint stage lists
 
 
 NOBODY = Target()
@@ -138,6 +141,16 @@ def _update_staff(a: Actor, t: Target) -> str | None:
     return "this needs one of the roles: admin, chief (of the staff member's department)"
 
 
+def _sign_off(a: Actor, t: Target) -> str | None:
+    """A joint review or inspection: each listed department signs its own row, by the stage's role
+    or its chief representative."""
+    if a.kind != "staff" or a.department_id is None or a.department_id not in t.departments:
+        return "your department is not listed for this joint review or inspection"
+    if a.role not in (t.role, Role.CHIEF):
+        return f"your department signs by its {t.role or 'responsible role'} or its chief representative"
+    return None
+
+
 def _staff_not_agent(a: Actor, _t: Target) -> str | None:
     return None if a.kind == "staff" and a.role not in (None, Role.AGENT) else "the standard catalog is for hall staff"
 
@@ -177,6 +190,9 @@ RULES: dict[Action, tuple[Rule, str]] = {
                          "role"),
     Action.HANDLE_ALERT: (_roles(Role.ADMIN, Role.INSPECTOR,
                                  why="only the hall admin or an inspector acknowledges or resolves alerts"), "role"),
+    Action.SET_ACCEPTANCE_OPTIONS: (_window("the window sets the green channel and the agent at acceptance"),
+                                    "green_channel"),
+    Action.SIGN_OFF_STAGE: (_sign_off, "index"),
 }
 
 

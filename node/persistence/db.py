@@ -57,7 +57,9 @@ def _scope_reads(state: ORMExecuteState) -> None:
             with_loader_criteria(TenantScoped, lambda cls: cls.department_id == tenant, include_aliases=True)
         )
     point = uow.service_point
-    if point is not None:
+    if point is not None:  # an agent: the service point's cases, and those they act in as the free agent (代办)
+        agent = uow.actor.staff_id if uow.actor is not None and uow.actor.staff_id is not None else -1
         state.statement = state.statement.options(
-            with_loader_criteria(Case, lambda cls: cls.service_point_id == point, include_aliases=True)
+            with_loader_criteria(Case, lambda cls: (cls.service_point_id == point) | (cls.agent_staff_id == agent),
+                                 include_aliases=True)
         )

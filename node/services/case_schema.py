@@ -72,6 +72,53 @@ class ApplicantViewSchema(_View):
                        "an ID number the inspector holds (the library's applicant_id_hash)"})
 
 
+class PartViewSchema(_View):
+    part_no = fields.Integer(required=True)
+    item_code = fields.String(required=True)
+    item_name = fields.String(required=True)
+    department_id = fields.Integer(allow_none=True, required=True)
+    department_name = fields.String(allow_none=True, required=True)
+    status = fields.String(required=True)
+    deadline = fields.Date(allow_none=True, required=True, metadata={"description": "the part's promised deadline"})
+    result = fields.String(allow_none=True, required=True)
+    code = fields.String(allow_none=True, required=True, metadata={"description": "the part's own service code"})
+    remote_node = fields.String(allow_none=True, load_default=None)
+
+
+class TimelineStepSchema(_View):
+    part_no = fields.Integer(required=True, metadata={"description": "0: the joint case itself"})
+    code = fields.String(required=True)
+    seq = fields.Integer(required=True)
+    event = fields.String(required=True)
+    to_status = fields.String(required=True)
+    stage = fields.String(allow_none=True, required=True)
+    occurred_at = fields.AwareDateTime(required=True)
+    actor = fields.String(metadata={"description": "staff view only"})
+    actor_role = fields.String(allow_none=True, metadata={"description": "staff view only"})
+    reason = fields.String(allow_none=True, metadata={"description": "staff view only"})
+
+
+class JointViewSchema(_View):
+    decision = fields.String(allow_none=True, required=True, metadata={"description": "all_must_approve | independent"})
+    status = fields.String(required=True, metadata={"description": "derived from the parts' statuses"})
+    parts = fields.List(fields.Nested(PartViewSchema), required=True)
+    timeline = fields.List(fields.Nested(TimelineStepSchema), required=True,
+                           metadata={"description": "every part's transitions and the joint case's, in time order"})
+
+
+class PartOfSchema(_View):
+    joint_code = fields.String(required=True)
+    part_no = fields.Integer(required=True)
+
+
+class SignoffViewSchema(_View):
+    stage_index = fields.Integer(required=True)
+    department = fields.String(required=True, metadata={"description": "the signing department's code"})
+    opinion = fields.String(required=True)
+    signed_by = fields.Integer(required=True)
+    signed_at = fields.AwareDateTime(required=True)
+
+
 class CaseSchema(_View):
     code = fields.String(required=True)
     version = fields.Integer(required=True)
@@ -102,3 +149,13 @@ class CaseSchema(_View):
     license = fields.Nested(LicenseViewSchema, allow_none=True, required=True)
     materials = fields.List(fields.Nested(MaterialViewSchema), required=True)
     transitions = fields.List(fields.Nested(TransitionViewSchema), required=True)
+    # Joint cases (newer than the fields above: absent in a file from an older owner)
+    green_channel = fields.Boolean(load_default=False, metadata={"description": "绿色通道: first in every queue"})
+    agent_staff_id = fields.Integer(allow_none=True, load_default=None,
+                                    metadata={"description": "the free agent (代办员) acting for the applicant"})
+    joint = fields.Nested(JointViewSchema, allow_none=True, load_default=None,
+                          metadata={"description": "a joint case (联办件): its parts and merged timeline"})
+    part_of = fields.Nested(PartOfSchema, allow_none=True, load_default=None,
+                            metadata={"description": "a part: its joint case's code and the part's number"})
+    signoffs = fields.List(fields.Nested(SignoffViewSchema), load_default=list,
+                           metadata={"description": "sign-offs of the item's joint review/inspection stages"})

@@ -20,9 +20,15 @@ from node.domain.lifecycle import (
     Processing,
     Result,
     Status,
+    DERIVED_EVENTS,
     allowed_events,
     decide,
 )
+
+JOINT_CASE_EVENTS = frozenset({Event.ACCEPT, Event.REFUSE, Event.REQUEST_SUPPLEMENT, Event.SUPPLY, Event.WITHDRAW,
+                               Event.CONCLUDE_JOINT})
+"""What a joint case itself does: acceptance (which spawns its parts), refusal, a supplement before
+acceptance; then it concludes with its last part (``conclude_joint``)."""
 from node.domain.roles import Role
 from node.persistence.cases import load_case
 from node.persistence.models import (
@@ -90,6 +96,9 @@ class TransitionInput:
     missing: list[dict[str, Any]] | None = None
     materials: list[dict[str, Any]] | None = None
     license_valid_until: date | None = None
+    green_channel: bool | None = None  # at acceptance (clerk): a key project's case, first in every queue
+    agent_staff_id: int | None = None  # at acceptance: the free agent (代办员) acting for the applicant
+    open_parts: int | None = None  # the guard of conclude_joint (set by the joint service only)
 
 
 def transition_case(uow: Work, code: str, event: Event, expected_version: int | None, **kw: Any) -> Case:
@@ -98,18 +107,37 @@ def transition_case(uow: Work, code: str, event: Event, expected_version: int | 
 
 def apply_transition(uow: Work, code: str, t: TransitionInput) -> Case:
     """Move the case through the one state machine (``lifecycle.decide``)."""
-    ctx, actor = uow.ctx, uow.actor
-    cal = uow.calendar()
-    s = uow.session
-    case = load_case(s, code, lock=True)
+    if t.event in DERIVED_EVENTS:
+        raise InvalidInput(f"'{t.event}' is the node's own step, never fired by hand", field="event")
+    case = load_case(uow.session, code, lock=True)
     if t.expected_version is not None and t.expected_version != case.version:
         raise Conflict(f"the case is at version {case.version}, not {t.expected_version}: someone else "
                        "just changed it; reload and try again", field="version", current_version=case.version)
+    return transition_loaded(uow, case, t)
+
+
+def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: bool = True) -> Case:
+    """``apply_transition`` of a case already loaded (and locked) in this unit of work: the joint
+    services use it for a joint case's parts and for a stage every listed department signs."""
+    from . import joint as joint_cases
+
+    ctx, actor = uow.ctx, uow.actor
+    cal = uow.calendar()
+    s = uow.session
     stages = stage_defs(case.item_version)
     before = state_of(case)
+    joint_item = joint_cases.is_joint(case.item_version)
+    if joint_item and (t.event not in JOINT_CASE_EVENTS
+                       or (before.status == Status.IN_PROGRESS) != (t.event == Event.CONCLUDE_JOINT)):
+        raise Conflict("a joint case (联办件) moves with its parts: work each part at its department",
+                       field="event", state=before.status.value)
     if before.status == Status.IN_PROGRESS:
         _check_assignment(s, case, actor, stages[before.stage_index or 0].kind)
-    d = decide(before, stages, t.event, actor, Processing(case.processing), t.reason, t.result)
+    pending: list[str] = []
+    if t.event == Event.SIGN_OFF and before.stage_index is not None:
+        pending = joint_cases.pending_signoffs(s, case, before.stage_index, stages)
+    d = decide(before, stages, t.event, actor, Processing(case.processing), t.reason, t.result,
+               pending_signoffs=pending, open_parts=t.open_parts)
     at, backfilled = _when(uow.now, t.occurred_at, case)
     on = at.date()
     new_materials = list(t.materials or [])
@@ -136,6 +164,9 @@ def apply_transition(uow: Work, code: str, t: TransitionInput) -> Case:
                              v.promised_limit_days).write_to(case)
     if t.event == Event.ACCEPT:
         case.accepted_at = at
+        joint_cases.set_acceptance_options(uow, case, t.green_channel, t.agent_staff_id)
+        if joint_item:
+            joint_cases.spawn_parts(uow, case)
     if t.event == Event.UNDERTAKE and case.assignee_id is None and actor.role == Role.HANDLER:
         case.assignee_id = actor.staff_id
     license_no = None
@@ -145,7 +176,8 @@ def apply_transition(uow: Work, code: str, t: TransitionInput) -> Case:
         case.result_reason = t.reason if d.result == Result.DENIED else (t.opinion or t.reason)
         if d.result == Result.APPROVED and case.item_version.issues_license:
             license_no = _issue_license(s, ctx, case, on, at, t.license_valid_until)
-    seq = (s.scalar(select(func.max(CaseTransition.seq)).where(CaseTransition.case_id == case.id)) or 0) + 1
+    seq = (s.scalar(select(func.max(CaseTransition.seq)).where(CaseTransition.case_id == case.id)
+                    .execution_options(all_tenants=True)) or 0) + 1
     data: dict[str, Any] = {}
     if t.opinion:
         data["opinion"] = t.opinion
@@ -161,11 +193,16 @@ def apply_transition(uow: Work, code: str, t: TransitionInput) -> Case:
                          reason=t.reason, data=data))
     uow.case_event(case, t.event.value, occurred_at=at, actor_role=actor.role.value if actor.role else None,
                    backfilled=backfilled, reason=t.reason)
-    n = _notify(s, ctx, uow.now, case, d, t, license_no)
+    # A joint case's parts tell the applicant only what they must act on (a supplement); the
+    # acceptance and the results go out once, for the joint case.
+    part = case.joint_case_id is not None
+    n = None if part and t.event != Event.REQUEST_SUPPLEMENT else _notify(s, ctx, uow.now, case, d, t, license_no)
     if n is not None:
         s.flush()
         nid = n.id
         uow.after_commit(lambda: ctx.dispatch_notifications([nid]))
+    if part and sync_joint:
+        joint_cases.part_changed(uow, case)
     return case
 
 
@@ -173,6 +210,8 @@ def _notify(s: Session, ctx: Any, now: datetime, case: Case, d: Decision, t: Tra
             license_no: str | None) -> Any:
     name = case.item_version.name
     hall = ctx.settings.node_name
+    if t.event == Event.CONCLUDE_JOINT:  # every part's result, together: one message
+        return notifications.queue(s, now, hall, case, name, "joint_concluded", t.opinion or "")
     if t.event == Event.ACCEPT:
         return notifications.queue(s, now, hall, case, name, "accepted")
     if t.event == Event.REQUEST_SUPPLEMENT:
@@ -266,6 +305,10 @@ def decide_extension(uow: Work, code: str, extension_id: int, approve: bool, not
         deadlines.extended(deadlines.Clock.of(case), e.days, cal).write_to(case)
         uow.case_event(case, "extension", actor_role=actor.role.value if actor.role else None,
                        reason=e.reason, extension_days=e.days)
+        if case.joint_case_id is not None:
+            from .joint import part_changed
+
+            part_changed(uow, case)
     return e
 
 
@@ -287,9 +330,13 @@ def list_cases(uow: Work, *, status: str | None = None, item_code: str | None = 
         away = select(Staff.id).where(Staff.backup_id == actor.staff_id, Staff.absent.is_(True))
         q = q.where((Case.assignee_id == actor.staff_id) | Case.assignee_id.in_(away))
     total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = list(s.scalars(q.order_by(Case.id.desc()).offset((page - 1) * page_size).limit(page_size)))
+    rows = list(s.scalars(q.order_by(Case.green_channel.desc(), Case.id.desc())
+                          .offset((page - 1) * page_size).limit(page_size)))  # 绿色通道 first
     return rows, total
 
 
 def allowed_for(case: Case) -> list[str]:
-    return allowed_events(state_of(case), stage_defs(case.item_version), Processing(case.processing))
+    allowed = allowed_events(state_of(case), stage_defs(case.item_version), Processing(case.processing))
+    if case.item_version.kind == "joint" and case.item_version.parts:
+        return [] if case.status == Status.IN_PROGRESS else [e for e in allowed if e in JOINT_CASE_EVENTS]
+    return allowed

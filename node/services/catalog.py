@@ -6,8 +6,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, selectinload
 
+from node.domain import joint
 from node.domain.errors import Conflict, InvalidInput, NotFound
 from node.domain.items import (
+    JOINT_STAGES,
     ItemKind,
     ItemStatus,
     StageDef,
@@ -24,26 +26,68 @@ from .context import Work
 
 VERSION_FIELDS = ("name", "kind", "legal_limit_days", "promised_limit_days", "materials", "stages", "fees",
                   "conditions", "legal_basis", "procedure", "issues_license", "license_name",
-                  "license_validity_days")
+                  "license_validity_days", "parts", "decision", "fields")
 
 
 def stage_defs(version: ItemVersion) -> list[StageDef]:
     return validate_stages(version.stages, version.promised_limit_days)
 
 
-def _check_content(data: dict[str, Any]) -> None:
+def _check_content(data: dict[str, Any], s: Any = None, code: str | None = None) -> None:
     try:
         ItemKind(data["kind"])
     except ValueError:
         raise InvalidInput(f"must be one of {', '.join(k.value for k in ItemKind)}", field="kind") from None
     validate_limits(data["legal_limit_days"], data["promised_limit_days"])
     validate_materials(data.get("materials", []))
-    validate_stages(data["stages"], data["promised_limit_days"])
+    stages = validate_stages(data["stages"], data["promised_limit_days"])
+    if s is not None:
+        _check_joint(s, data, code)
+        _check_stage_departments(s, stages)
     if data.get("issues_license") and not (data.get("license_name") or "").strip():
         raise InvalidInput("an item that issues a license must name it", field="license_name")
     if data["kind"] == ItemKind.IMMEDIATE and data["promised_limit_days"] > 0 and len(data["stages"]) > 2:
         raise InvalidInput("an immediate item (即办件) is accepted and concluded on the spot: "
                            "only the accept and conclude stages", field="stages")
+
+
+def _check_joint(s: Any, data: dict[str, Any], code: str | None) -> None:
+    """A joint item's parts: at least two, none twice, each an existing item of this hall that is
+    not itself joint (a part runs its own stages; nesting is not allowed), and the merged form
+    mapped onto them. An item that is not joint lists no parts."""
+    parts, decision, fields = data.get("parts"), data.get("decision"), data.get("fields")
+    if data["kind"] != ItemKind.JOINT:
+        for name, value in (("parts", parts), ("decision", decision), ("fields", fields)):
+            if value:
+                raise InvalidInput(f"only a joint item (联办件) has '{name}'", field=name)
+        return
+    if not parts and not fields and not decision:
+        return  # a joint item worked by one department at its own stages (as before parts existed)
+    codes = joint.validate_parts(parts, decision)
+    for i, pc in enumerate(codes):
+        if pc == code:
+            raise InvalidInput("a joint item cannot be its own part", field=f"parts[{i}].item_code")
+        try:
+            v = current_version(s, pc)
+        except NotFound:
+            raise InvalidInput(f"no item '{pc}' in this hall's catalog", field=f"parts[{i}].item_code") from None
+        if v.item.status == ItemStatus.REPEALED:
+            raise InvalidInput(f"item '{pc}' is repealed", field=f"parts[{i}].item_code")
+        if v.kind == ItemKind.JOINT and v.parts:
+            raise InvalidInput(f"item '{pc}' is itself a joint item; a part is an item of one department",
+                               field=f"parts[{i}].item_code")
+    joint.validate_fields(fields, codes)
+
+
+def _check_stage_departments(s: Any, stages: list[StageDef]) -> None:
+    for i, st in enumerate(stages):
+        if st.kind not in JOINT_STAGES:
+            continue
+        known = set(s.scalars(select(Department.code).where(Department.code.in_(st.departments),
+                                                             Department.kind.in_(("department", "town")))))
+        for d in st.departments:
+            if d not in known:
+                raise InvalidInput(f"no department with code '{d}'", field=f"stages[{i}].departments")
 
 
 def can_manage(actor: Actor, department_id: int) -> None:
@@ -57,10 +101,10 @@ def publish_item(uow: Work, data: dict[str, Any]) -> ItemVersion:
     if dept_id is None:
         raise InvalidInput("say which department the item belongs to", field="department_id")
     can_manage(actor, dept_id)
-    _check_content(data)
     s = uow.session
+    _check_content(data, s, data["code"])
     dept = s.get(Department, dept_id)
-    if dept is None or dept.kind != "department":
+    if dept is None or dept.kind not in ("department", "town"):
         raise InvalidInput(f"department {dept_id} does not exist", field="department_id")
     if s.scalar(select(Item.id).where(Item.code == data["code"]).execution_options(all_tenants=True)):
         raise Conflict(f"an item with code '{data['code']}' exists already; revise it instead", field="code")
@@ -97,7 +141,7 @@ def revise_item(uow: Work, code: str, data: dict[str, Any], expected_version: in
                                              ItemVersion.version == item.current_version))
     merged = {k: getattr(cur, k) for k in VERSION_FIELDS}
     merged.update({k: v for k, v in data.items() if k in VERSION_FIELDS})
-    _check_content(merged)
+    _check_content(merged, s, code)
     item.current_version += 1
     item.updated_at = uow.now
     v = ItemVersion(item_id=item.id, department_id=item.department_id, version=item.current_version,

@@ -155,6 +155,9 @@ class Work(UnitOfWork):
     def case_event(self, case: Case, event: str, **facts: Any) -> None:
         """Hand the case event to the federation's sink (when the node has one), in this transaction."""
         if self.ctx.events is not None:
+            from .joint import event_links
+
+            facts["joint_code"], facts["part_no"] = event_links(self.session, case)
             self.ctx.events.record(self, case, CaseEventFacts(event, facts.pop("occurred_at", self.now),
                                                               facts.pop("actor", self.actor.label), **facts))
 

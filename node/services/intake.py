@@ -6,7 +6,8 @@ from typing import Any, cast
 
 from node.domain import servicecode
 from node.domain.completeness import Notice
-from node.domain.errors import Conflict, DomainError
+from node.domain.errors import Conflict, DomainError, InvalidInput
+from node.domain.joint import check_form
 from node.domain.identity import validate_id
 from node.domain.items import ItemStatus
 from node.domain.lifecycle import Actor, Event, Status
@@ -64,11 +65,14 @@ def submit_case(uow: Work, data: dict[str, Any]) -> str:
     accept = bool(data.get("accept"))
     if accept:
         require(actor, Action.ACCEPT_ON_SUBMISSION)
+    options = {k: data[k] for k in ("green_channel", "agent_staff_id") if data.get(k) is not None}
+    if options and not accept:
+        raise InvalidInput("the green channel and the agent are set at acceptance", field=next(iter(options)))
     code = _write_case(uow, channel, processing, data, readable=accept)
     if accept:
         from .cases import transition_case
 
-        transition_case(uow, code, Event.ACCEPT, expected_version=None)
+        transition_case(uow, code, Event.ACCEPT, expected_version=None, **options)
     return code
 
 
@@ -95,6 +99,8 @@ def _write_case(uow: Work, channel: str, processing: str, data: dict[str, Any], 
     if got.item_status != ItemStatus.ACTIVE:
         raise Conflict(f"item '{v.item.code}' is {got.item_status} and takes no applications", field="item_code")
     require(actor, Action.SUBMIT_CASE, Target(department_id=v.department_id), field="item_code")
+    if v.fields:  # a bundle's merged form (一表式): each field asked once, a required one named when missing
+        check_form(v.fields, data.get("form", {}))
     notice, given = completeness(uow.session, v, materials, data.get("conditional_materials", []), got.uploads,
                                  usable=usable_by(actor))
     if not notice.complete:

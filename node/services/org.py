@@ -74,8 +74,8 @@ def logout(uow: Work, token: str) -> None:
 
 def create_department(uow: Work, code: str, name: str, kind: str = "department") -> Department:
     require(uow.actor, Action.CREATE_DEPARTMENT)
-    if kind not in ("department", "service_point"):
-        raise InvalidInput("must be 'department' or 'service_point'", field="kind")
+    if kind not in ("department", "service_point", "town"):
+        raise InvalidInput("must be 'department', 'town' or 'service_point'", field="kind")
     if uow.session.scalar(select(Department.id).where(Department.code == code)) is not None:
         raise InvalidInput(f"a department with code '{code}' exists already", field="code")
     d = Department(code=code, name=name, kind=kind, created_at=uow.now)

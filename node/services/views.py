@@ -4,8 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from node.domain.masking import keyed_hash, mask_id_number, mask_name, mask_phone
+from sqlalchemy.orm import object_session
+
 from node.persistence.models import Case, License
 from .cases import allowed_for
+from .joint import joint_view, part_of, signoffs
 
 
 def _stages(case: Case) -> list[dict[str, Any]]:
@@ -49,8 +52,22 @@ def staff_view(case: Case) -> dict[str, Any]:
         promised_deadline=case.promised_deadline, stage_deadline=case.stage_deadline,
         paused_days=case.paused_days, extended_days=case.extended_days, result=case.result,
         result_reason=case.result_reason, license=_license(case.license), materials=_materials(case),
-        transitions=_transitions(case),
+        transitions=_transitions(case), **_joint(case),
     )
+
+
+def _joint(case: Case, public: bool = False) -> dict[str, Any]:
+    """A joint case's parts and merged timeline; a part's joint case; the joint stages' sign-offs."""
+    s = object_session(case)
+    out: dict[str, Any] = dict(green_channel=bool(case.green_channel), agent_staff_id=case.agent_staff_id)
+    if s is None:
+        return out
+    out["joint"] = joint_view(s, case, public)
+    out["part_of"] = part_of(s, case)
+    if not public:
+        out["signoffs"] = signoffs(s, case) if any(st["kind"].startswith("joint_") for st in case.item_version.stages) \
+            else []
+    return out
 
 
 def public_view(case: Case, license: License | None, rated: bool) -> dict[str, Any]:
@@ -68,7 +85,7 @@ def public_view(case: Case, license: License | None, rated: bool) -> dict[str, A
         progress=[dict(event=t.event, to_status=t.to_status,
                        stage=stages[t.to_stage]["name"] if t.to_stage is not None else None,
                        occurred_at=t.occurred_at) for t in case.transitions],
-        rated=rated,
+        rated=rated, **{k: v for k, v in _joint(case, public=True).items() if k in ("joint", "part_of")},
     )
 
 

@@ -89,6 +89,12 @@ class Case(TenantScoped, Audited, Base):
     result: Mapped[str | None] = mapped_column(String(10))
     result_reason: Mapped[str | None] = mapped_column(Text)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    joint_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    """A part of a joint case (联办件): the joint case it belongs to (``case_parts`` says which part)."""
+    agent_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    """The free agent (代办员) acting for the applicant: sees every part, supplies for them."""
+    green_channel: Mapped[bool] = mapped_column(Boolean, default=False)
+    """绿色通道: a key project's case, first in every queue (set at acceptance; parts inherit it)."""
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     __mapper_args__ = {"version_id_col": version}
 
@@ -186,3 +192,40 @@ class Rectification(TenantScoped, Audited, Base):
     created_at: Mapped[datetime] = mapped_column(TZDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class CasePart(TenantScoped, Audited, Base):
+    """One part of a joint case (联办件): a local part is a case of its own department
+    (``local_case_id``); a remote part (another node's, built later) has ``remote_node`` and
+    ``remote_code`` instead. Status, deadline and result mirror the part's case, written in the
+    unit of work of the part's transition. ``department_id`` is the part's department (None for
+    a remote part)."""
+
+    __tablename__ = "case_parts"
+    __table_args__ = (UniqueConstraint("joint_case_id", "part_no"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    joint_case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    part_no: Mapped[int] = mapped_column(Integer)
+    item_code: Mapped[str] = mapped_column(String(40))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), nullable=True)  # type: ignore[assignment]
+    local_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), unique=True)
+    remote_node: Mapped[str | None] = mapped_column(String(12))
+    remote_code: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20))
+    deadline: Mapped[date | None] = mapped_column(Date)
+    result: Mapped[str | None] = mapped_column(String(10))
+
+
+class StageSignoff(TenantScoped, Audited, Base):
+    """A department's sign-off of a joint review or joint site inspection stage (联合审图, 联合踏勘):
+    one row per (case, stage, department); ``department_id`` is the signing department."""
+
+    __tablename__ = "stage_signoffs"
+    __table_args__ = (UniqueConstraint("case_id", "stage_index", "department_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    stage_index: Mapped[int] = mapped_column(Integer)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    opinion: Mapped[str] = mapped_column(Text)
+    signed_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    signed_at: Mapped[datetime] = mapped_column(TZDateTime())

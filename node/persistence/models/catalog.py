@@ -53,6 +53,9 @@ class ItemVersion(TenantScoped, Audited, Base):
     issues_license: Mapped[bool] = mapped_column(Boolean, default=False)
     license_name: Mapped[str | None] = mapped_column(String(100))
     license_validity_days: Mapped[int | None] = mapped_column(Integer)
+    parts: Mapped[list[Any] | None] = mapped_column(JSON)  # a joint item's parts: [{item_code}]
+    decision: Mapped[str | None] = mapped_column(String(20))  # all_must_approve | independent
+    fields: Mapped[list[Any] | None] = mapped_column(JSON)  # a bundle's merged form (一表式)
     change_note: Mapped[str] = mapped_column(Text, default="")
     published_at: Mapped[datetime] = mapped_column(TZDateTime())
     published_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

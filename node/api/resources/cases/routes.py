@@ -5,7 +5,7 @@ from node.api.auth import SECURITY, actor, in_unit_of_work, unit_of_work
 from node.api.ids import MAX_ID
 from node.domain.lifecycle import Event, Result
 from node.persistence.cases import is_code_clash
-from node.services import cases, intake
+from node.services import cases, intake, joint
 
 from node.services.views import staff_view
 from .schemas import (
@@ -17,6 +17,8 @@ from .schemas import (
     ExtensionCreateSchema,
     ExtensionDecisionSchema,
     ExtensionSchema,
+    SignoffCreateSchema,
+    SignoffSchema,
     WindowCaseCreateSchema,
 )
 
@@ -67,7 +69,8 @@ class CaseTransitions(MethodView):
             event=Event(args["event"]), expected_version=args["version"], reason=args["reason"],
             opinion=args["opinion"], occurred_at=args["occurred_at"],
             result=Result(args["result"]) if args["result"] else None, missing=args["missing"],
-            materials=args["materials"], license_valid_until=args["license_valid_until"])
+            materials=args["materials"], license_valid_until=args["license_valid_until"],
+            green_channel=args["green_channel"], agent_staff_id=args["agent_staff_id"])
         with unit_of_work(actor()) as uow:
             return staff_view(cases.apply_transition(uow, code, t))
 
@@ -103,3 +106,17 @@ class CaseExtensionDecision(MethodView):
         """Approve or reject an extension request (approver or chief representative)."""
         with unit_of_work(actor()) as uow:
             return cases.decide_extension(uow, code, extension_id, args["approve"], args["note"])
+
+
+@blp.route("/<service_code:code>/stages/<int(max=16):index>/signoffs")
+class CaseStageSignoffs(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(SignoffCreateSchema)
+    @blp.response(201, SignoffSchema)
+    @blp.alt_response(403, description="your department is not listed for this stage")
+    @blp.alt_response(409, description="your department signed already, or the case is not at this stage")
+    def post(self, args, code, index):
+        """Sign your department's row of a joint review or joint site inspection (联合审图, 联合踏勘);
+        the last listed department's signature moves the case to its next stage."""
+        with unit_of_work(actor()) as uow:
+            return joint.sign_off(uow, code, index, args["opinion"])

@@ -46,6 +46,10 @@ class WindowCaseCreateSchema(CaseCreateSchema):
     processing = fields.String(load_default="online", validate=validate.OneOf([p.value for p in Processing]),
                                metadata={"description": "online; paper (result recorded online); offline (uploaded later)"})
     accept = fields.Boolean(load_default=False, metadata={"description": "accept (受理) at once, in the same step"})
+    green_channel = fields.Boolean(load_default=None, allow_none=True,
+                                   metadata={"description": "绿色通道 for a key project (at acceptance; parts inherit it)"})
+    agent_staff_id = Id(load_default=None, allow_none=True,
+                        metadata={"description": "the free agent (代办员) acting for the applicant (at acceptance)"})
 
 
 class MissingSchema(Schema):
@@ -55,7 +59,8 @@ class MissingSchema(Schema):
 
 
 class CaseTransitionSchema(Schema):
-    event = fields.String(required=True, validate=validate.OneOf([e.value for e in Event if e != Event.WITHDRAW]))
+    event = fields.String(required=True, validate=validate.OneOf([e.value for e in Event
+                                                                  if e not in (Event.WITHDRAW, Event.CONCLUDE_JOINT)]))
     version = fields.Integer(required=True, metadata={"description": "the case version you saw (optimistic lock)"})
     reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
     opinion = fields.String(load_default=None, allow_none=True, validate=TEXT)
@@ -67,6 +72,23 @@ class CaseTransitionSchema(Schema):
     materials = fields.List(fields.Nested(MaterialRefSchema), load_default=None, allow_none=True,
                             validate=[validate.Length(max=200), Unique("upload_id")])
     license_valid_until = fields.Date(load_default=None, allow_none=True)
+    green_channel = fields.Boolean(load_default=None, allow_none=True,
+                                   metadata={"description": "accept only: 绿色通道 for a key project"})
+    agent_staff_id = Id(load_default=None, allow_none=True,
+                        metadata={"description": "accept only: the free agent (代办员) acting for the applicant"})
+
+
+class SignoffCreateSchema(Schema):
+    opinion = fields.String(required=True, validate=validate.Length(1, 2000),
+                            metadata={"description": "your department's opinion"})
+
+
+class SignoffSchema(Schema):
+    stage_index = fields.Integer()
+    department_id = fields.Integer()
+    opinion = fields.String()
+    signed_by = fields.Integer()
+    signed_at = fields.DateTime()
 
 
 class CaseQueryArgsSchema(Schema):

@@ -1,8 +1,11 @@
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, post_load, validate
 
 from node.api.ids import Id
 from node.api.spec import Unique
-from node.domain.items import FILE_TYPES, MAX_STAGES, POWER_CODE, ItemKind, StageKind
+from node.domain.items import FILE_TYPES, MAX_STAGE_DEPARTMENTS, MAX_STAGES, POWER_CODE, ItemKind, StageKind
+from node.domain.joint import MAX_FIELDS, MAX_PARTS, DecisionRule
 from node.domain.roles import STAGE_ROLES
 
 DAYS = validate.Range(0, 3650)
@@ -32,6 +35,33 @@ class StageDefSchema(Schema):
     name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=50))
     time_limit_days = fields.Integer(required=True, validate=DAYS)
     role = fields.String(required=True, validate=validate.OneOf(sorted(r.value for r in STAGE_ROLES)))
+    departments = fields.List(fields.String(validate=validate.Length(1, 20)), load_default=None,
+                              validate=[validate.Length(max=MAX_STAGE_DEPARTMENTS), Unique()], metadata={
+                                  "description": "joint_review / joint_inspection only: the departments (codes) "
+                                                 "that each sign the stage"})
+
+    @post_load
+    def _drop_empty(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if data.get("departments") is None:
+            data.pop("departments", None)
+        return data
+
+
+class PartDefSchema(Schema):
+    item_code = fields.String(required=True, validate=validate.Length(1, 40),
+                              metadata={"description": "an item of this hall's catalog, of its own department"})
+
+
+class FieldMapSchema(Schema):
+    part = fields.String(required=True, validate=validate.Length(1, 40), metadata={"description": "a part's item code"})
+    field = fields.String(required=True, validate=validate.Length(1, 64), metadata={"description": "its form field"})
+
+
+class FormFieldSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 64))
+    label = fields.String(required=True, validate=validate.Length(1, 200))
+    required = fields.Boolean(load_default=False)
+    maps_to = fields.List(fields.Nested(FieldMapSchema), required=True, validate=validate.Length(1, MAX_PARTS))
 
 
 class ItemContentSchema(Schema):
@@ -51,6 +81,13 @@ class ItemContentSchema(Schema):
     license_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
     license_validity_days = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 36500))
     change_note = fields.String(load_default="", validate=validate.Length(max=1000))
+    parts = fields.List(fields.Nested(PartDefSchema), validate=validate.Length(max=MAX_PARTS), metadata={
+        "description": "a joint item (联办件): its parts, each an item of its own department (at least two)"})
+    decision = fields.String(validate=validate.OneOf([r.value for r in DecisionRule]), metadata={
+        "description": "a joint item: all_must_approve (any refusal refuses) or independent"})
+    form_fields = fields.List(fields.Nested(FormFieldSchema), data_key="fields", attribute="fields",
+                              validate=validate.Length(max=MAX_FIELDS), metadata={
+        "description": "a bundle (一件事/一表式): the merged form, each field mapped onto the parts' forms"})
 
 
 class ItemCreateSchema(ItemContentSchema):
@@ -96,4 +133,7 @@ class ItemSchema(Schema):
     license_name = fields.String(allow_none=True)
     license_validity_days = fields.Integer(allow_none=True)
     change_note = fields.String()
+    parts = fields.List(fields.Nested(PartDefSchema), allow_none=True)
+    decision = fields.String(allow_none=True)
+    form_fields = fields.List(fields.Nested(FormFieldSchema), allow_none=True, data_key="fields", attribute="fields")
     published_at = fields.DateTime()

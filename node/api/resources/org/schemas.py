@@ -8,7 +8,7 @@ class DepartmentCreateSchema(Schema):
     code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_\-]{2,32}$",
                          error="2-32 lower-case letters, digits, '-' or '_'"))
     name = fields.String(required=True, validate=validate.Length(1, 100))
-    kind = fields.String(load_default="department", validate=validate.OneOf(["department", "service_point"]))
+    kind = fields.String(load_default="department", validate=validate.OneOf(["department", "town", "service_point"]))
 
 
 class DepartmentSchema(DepartmentCreateSchema):

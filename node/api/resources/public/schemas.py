@@ -2,6 +2,7 @@ from marshmallow import Schema, fields, validate
 
 from node.api.resources.cases.schemas import LicenseViewSchema, MaterialRefSchema, StageViewSchema
 from node.api.spec import Unique
+from node.services.case_schema import JointViewSchema, PartOfSchema
 
 LAST4 = fields.String(required=True, validate=validate.Regexp(r"^[0-9Xx]{4}$|^[0-9A-Za-z]{4}$",
                       error="the last 4 characters of the applicant's ID number"))
@@ -43,6 +44,8 @@ class PublicCaseSchema(Schema):
     license = fields.Nested(LicenseViewSchema, allow_none=True)
     progress = fields.List(fields.Nested(ProgressSchema))
     rated = fields.Boolean()
+    joint = fields.Nested(JointViewSchema, allow_none=True, metadata={"description": "a joint case's parts"})
+    part_of = fields.Nested(PartOfSchema, allow_none=True)
 
 
 class SupplySchema(Schema):

@@ -1,0 +1,279 @@
+"""Joint cases in one hall (联办件, 并联审批), joint stages (联合审图, 联合踏勘), agency and the green
+channel (代办, 绿色通道).
+
+A joint case is a ``Case`` of a joint item; accepting it (``cases.transition_loaded``, at the
+window or later) spawns and accepts one case per part, each of its own department, in the same
+unit of work (``spawn_parts``). Every transition of a part re-derives the joint case in the
+part's unit of work (``part_changed``): the part's ``case_parts`` row, the joint deadlines (the
+longest part's), and — with the last part's conclusion — the joint case's own conclusion by its
+decision rule, with one notification. The rules are ``node.domain.joint``'s.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from node.domain import deadlines, joint, servicecode
+from node.domain.errors import Conflict, InvalidInput, NotFound
+from node.domain.items import JOINT_STAGES, ItemKind, ItemStatus, StageDef
+from node.domain.lifecycle import TERMINAL, Event, Status
+from node.domain.policy import Action, Target, require
+from node.domain.roles import Role
+from node.persistence.models import Case, CasePart, CaseTransition, Department, ItemVersion, Staff, StageSignoff
+
+from .catalog import current_version, stage_defs
+from .context import Work
+
+ALL = {"all_tenants": True}
+
+
+def is_joint(v: ItemVersion) -> bool:
+    """A joint item with parts (a joint item without parts is worked by its own department)."""
+    return v.kind == ItemKind.JOINT and bool(v.parts)
+
+
+def set_acceptance_options(uow: Work, case: Case, green_channel: bool | None, agent_staff_id: int | None) -> None:
+    """What the clerk sets at acceptance: the green channel (绿色通道) and the free agent (代办员)."""
+    if green_channel is None and agent_staff_id is None:
+        return
+    require(uow.actor, Action.SET_ACCEPTANCE_OPTIONS, field="green_channel" if green_channel is not None
+            else "agent_staff_id")
+    if green_channel is not None:
+        case.green_channel = green_channel
+    if agent_staff_id is not None:
+        st = uow.session.get(Staff, agent_staff_id)
+        if st is None or st.role != Role.AGENT.value or not st.active:
+            raise InvalidInput(f"staff {agent_staff_id} is not an active agent (代办员)", field="agent_staff_id")
+        case.agent_staff_id = agent_staff_id
+
+
+def spawn_parts(uow: Work, jc: Case) -> None:
+    """Create and accept every part of the joint case ``jc`` (being accepted now). A part item that
+    is not active refuses the acceptance: the unit of work rolls back, nothing is written."""
+    from .cases import TransitionInput, transition_loaded
+
+    s = uow.session
+    v = jc.item_version
+    codes = [p["item_code"] for p in v.parts or []]
+    versions = []
+    for i, code in enumerate(codes):
+        try:
+            pv = current_version(s, code)
+        except NotFound:
+            raise Conflict(f"part {i + 1}: item '{code}' is no longer in the catalog", field=f"parts[{i}].item_code") \
+                from None
+        if pv.item.status != ItemStatus.ACTIVE:
+            raise Conflict(f"part {i + 1}: item '{code}' is {pv.item.status} and takes no applications; "
+                           "the joint case cannot be accepted", field=f"parts[{i}].item_code")
+        versions.append(pv)
+    joint.check_form(v.fields, jc.form or {})
+    forms = joint.part_forms(v.fields, jc.form or {}, codes)
+    s.flush()  # the joint case's id and state are in the database before its parts point to it
+    for no, (code, pv) in enumerate(zip(codes, versions, strict=True), 1):
+        part = Case(code=servicecode.make_code(uow.ctx.node_id, uow.now.date(), uow.ctx.random_part()),
+                    department_id=pv.department_id, item_version_id=pv.id, item_code=code, channel=jc.channel,
+                    service_point_id=jc.service_point_id, submitted_by=jc.submitted_by, processing=jc.processing,
+                    applicant_name=jc.applicant_name, applicant_id_type=jc.applicant_id_type,
+                    applicant_id_number=jc.applicant_id_number, applicant_phone=jc.applicant_phone,
+                    applicant_org=jc.applicant_org, form=forms[code], conditional_materials=[],
+                    status=Status.SUBMITTED.value, submitted_at=uow.now, joint_case_id=jc.id,
+                    agent_staff_id=jc.agent_staff_id, green_channel=jc.green_channel, paused_days=0,
+                    extended_days=0)
+        part.item_version = pv
+        s.add(part)
+        s.flush()
+        part.transitions.append(CaseTransition(
+            case_id=part.id, department_id=part.department_id, seq=1, event="submit", to_status=Status.SUBMITTED.value,
+            actor=uow.actor.label, actor_role=uow.actor.role.value if uow.actor.role else None, occurred_at=uow.now,
+            recorded_at=uow.now, backfilled=False, data={"channel": jc.channel, "joint_code": jc.code, "part_no": no}))
+        row = CasePart(joint_case_id=jc.id, part_no=no, item_code=code, department_id=pv.department_id,
+                       local_case_id=part.id, status=Status.SUBMITTED.value)
+        s.add(row)
+        s.flush()
+        uow.case_event(part, "submit")
+        transition_loaded(uow, part, TransitionInput(Event.ACCEPT), sync_joint=False)
+        _mirror(row, part)
+    _rederive(uow, jc)
+
+
+def _mirror(row: CasePart, part: Case) -> None:
+    for attr, value in (("status", part.status), ("deadline", part.promised_deadline), ("result", part.result)):
+        if getattr(row, attr) != value:
+            setattr(row, attr, value)
+
+
+def _parts(s: Session, jc: Case) -> tuple[list[CasePart], list[Case]]:
+    rows = list(s.scalars(select(CasePart).where(CasePart.joint_case_id == jc.id).order_by(CasePart.part_no)
+                          .execution_options(populate_existing=True, **ALL)))
+    cases = list(s.scalars(select(Case).where(Case.joint_case_id == jc.id).execution_options(populate_existing=True,
+                                                                                             **ALL)))
+    return rows, cases
+
+
+def _rederive(uow: Work, jc: Case) -> None:
+    """The joint case from its parts, in this unit of work: its deadlines (the longest part's) and,
+    once every part has concluded, its own conclusion with one notification."""
+    from .cases import TransitionInput, transition_loaded
+
+    s = uow.session
+    s.flush()
+    rows, cases = _parts(s, jc)
+    by_id = {c.id: c for c in cases}
+    for r in rows:
+        if r.local_case_id in by_id:
+            _mirror(r, by_id[r.local_case_id])
+    states = [joint.PartState(r.part_no, r.status, r.result, r.deadline) for r in rows]
+    if Status(jc.status) in TERMINAL:
+        return
+    clock = deadlines.Clock.of(jc)
+    clock.promised_deadline = joint.deadline(states)
+    clock.legal_deadline = deadlines.joint_deadline(c.legal_deadline for c in cases)
+    clock.write_to(jc)
+    if joint.all_concluded(states):
+        result = joint.outcome(jc.item_version.decision or joint.DecisionRule.ALL_MUST_APPROVE, states)
+        summary = "；".join(f"{r.part_no}.{by_id[r.local_case_id].item_version.name}："
+                           f"{_RESULT_ZH.get(r.result or r.status, r.result or r.status)}"
+                           for r in rows if r.local_case_id in by_id)
+        transition_loaded(uow, jc, TransitionInput(Event.CONCLUDE_JOINT, result=result, open_parts=0,
+                                                   opinion=summary))
+
+
+_RESULT_ZH = {"approved": "准予许可", "denied": "不予许可", "refused": "不予受理", "withdrawn": "已撤回",
+              "partial": "部分准予许可"}
+
+
+def part_changed(uow: Work, part: Case) -> None:
+    """A part's transition (or extension): re-derive its joint case, whose row is locked first, so
+    of two parts concluding at once the second waits and sees the first (it concludes the joint
+    case, exactly once)."""
+    s = uow.session
+    s.flush()
+    jc = s.scalar(select(Case).where(Case.id == part.joint_case_id).with_for_update(of=Case)
+                  .execution_options(populate_existing=True, **ALL))
+    if jc is None:  # pragma: no cover - the foreign key keeps it
+        raise NotFound("the part's joint case is gone", field="code")
+    _rederive(uow, jc)
+
+
+def pending_signoffs(s: Session, case: Case, index: int, stages: list[StageDef]) -> list[str]:
+    """The departments of joint stage ``index`` that have not signed yet (codes, in listed order)."""
+    st = stages[index]
+    if st.kind not in JOINT_STAGES:
+        return []
+    signed = set(s.scalars(select(Department.code).join(StageSignoff, StageSignoff.department_id == Department.id)
+                           .where(StageSignoff.case_id == case.id, StageSignoff.stage_index == index)
+                           .execution_options(**ALL)))
+    return [d for d in st.departments if d not in signed]
+
+
+def sign_off(uow: Work, code: str, index: int, opinion: str) -> StageSignoff:
+    """A listed department signs its own row of a joint review or inspection (联合审图, 联合踏勘)
+    with its opinion; the last signature moves the case on (``sign_off`` through the state
+    machine, guard: every listed department signed)."""
+    from .cases import TransitionInput, transition_loaded
+
+    actor = uow.actor
+    s = uow.session
+    if not opinion.strip():
+        raise InvalidInput("give your department's opinion", field="opinion")
+    case = s.scalar(select(Case).where(Case.code == servicecode.normalize(code)).with_for_update(of=Case)
+                    .execution_options(populate_existing=True, **ALL))
+    if case is None:
+        raise NotFound(f"no case {code}", field="code")
+    stages = stage_defs(case.item_version)
+    if not 0 <= index < len(stages):
+        raise NotFound(f"the case's item has no stage {index}", field="index")
+    st = stages[index]
+    if st.kind not in JOINT_STAGES:
+        raise InvalidInput(f"stage {index} ({st.name}) is not a joint review or inspection", field="index")
+    listed = dict(s.execute(select(Department.id, Department.code).where(Department.code.in_(st.departments))).all())
+    require(actor, Action.SIGN_OFF_STAGE, Target(role=st.role, departments=frozenset(listed)))
+    if case.status != Status.IN_PROGRESS or case.stage_index != index:
+        raise Conflict(f"the case is not at stage {index} ({st.name}) now", field="index")
+    assert actor.department_id is not None
+    mine = s.scalar(select(StageSignoff).where(StageSignoff.case_id == case.id, StageSignoff.stage_index == index,
+                                               StageSignoff.department_id == actor.department_id)
+                    .execution_options(**ALL))
+    if mine is not None:
+        raise Conflict(f"{listed[actor.department_id]} signed this stage already", field="index")
+    row = StageSignoff(case_id=case.id, stage_index=index, department_id=actor.department_id, opinion=opinion,
+                       signed_by=actor.staff_id, signed_at=uow.now)
+    s.add(row)
+    s.flush()
+    if not pending_signoffs(s, case, index, stages):
+        transition_loaded(uow, case, TransitionInput(Event.SIGN_OFF, opinion=opinion))
+    return row
+
+
+def signoffs(s: Session, case: Case) -> list[dict[str, Any]]:
+    rows = s.execute(select(StageSignoff, Department.code).join(Department, Department.id == StageSignoff.department_id)
+                     .where(StageSignoff.case_id == case.id).order_by(StageSignoff.id).execution_options(**ALL)).all()
+    return [dict(stage_index=r.stage_index, department=code, opinion=r.opinion, signed_by=r.signed_by,
+                 signed_at=r.signed_at) for r, code in rows]
+
+
+def joint_view(s: Session, case: Case, public: bool = False) -> dict[str, Any] | None:
+    """A joint case's parts and the merged timeline of every part's transitions (and its own)."""
+    if not is_joint(case.item_version):
+        return None
+    rows, cases = _parts_read(s, case)
+    by_id = {c.id: c for c in cases}
+    depts = dict(s.execute(select(Department.id, Department.name)).all())
+    parts = []
+    timeline: list[dict[str, Any]] = [_step(0, case, t, case.item_version.stages, public) for t in case.transitions]
+    for r in rows:
+        pc = by_id.get(r.local_case_id) if r.local_case_id is not None else None
+        parts.append(dict(part_no=r.part_no, item_code=r.item_code,
+                          item_name=pc.item_version.name if pc is not None else r.item_code,
+                          department_id=r.department_id, department_name=depts.get(r.department_id or 0),
+                          status=r.status, deadline=r.deadline, result=r.result,
+                          code=pc.code if pc is not None else r.remote_code, remote_node=r.remote_node))
+        if pc is not None:
+            timeline += [_step(r.part_no, pc, t, pc.item_version.stages, public) for t in pc.transitions]
+    timeline.sort(key=lambda x: (x["occurred_at"], x["part_no"], x["seq"]))
+    states = [joint.PartState(r.part_no, r.status, r.result, r.deadline) for r in rows]
+    return dict(decision=case.item_version.decision, status=joint.derived_status(states), parts=parts,
+                timeline=timeline)
+
+
+def _parts_read(s: Session, case: Case) -> tuple[list[CasePart], list[Case]]:
+    from sqlalchemy.orm import selectinload
+
+    rows = list(s.scalars(select(CasePart).where(CasePart.joint_case_id == case.id).order_by(CasePart.part_no)
+                          .execution_options(**ALL)))
+    cases = list(s.scalars(select(Case).where(Case.joint_case_id == case.id).options(selectinload(Case.transitions))
+                           .execution_options(**ALL)))
+    return rows, cases
+
+
+def _step(part_no: int, c: Case, t: CaseTransition, stages: list[Any], public: bool) -> dict[str, Any]:
+    stage = stages[t.to_stage].get("name") or stages[t.to_stage]["kind"] if t.to_stage is not None else None
+    out = dict(part_no=part_no, code=c.code, seq=t.seq, event=t.event, to_status=t.to_status, stage=stage,
+               occurred_at=t.occurred_at)
+    if not public:
+        out.update(actor=t.actor, actor_role=t.actor_role, reason=t.reason)
+    return out
+
+
+def part_of(s: Session, case: Case) -> dict[str, Any] | None:
+    """For a part: its joint case's code and the part's number."""
+    if case.joint_case_id is None:
+        return None
+    row = s.execute(select(Case.code, CasePart.part_no).join(CasePart, CasePart.joint_case_id == Case.id)
+                    .where(CasePart.local_case_id == case.id).execution_options(**ALL)).first()
+    return dict(joint_code=row[0], part_no=row[1]) if row is not None else None
+
+
+def event_links(s: Session, case: Any) -> tuple[str, int]:
+    """(joint code, part number) a case's signed event carries: a part's joint case and number; a
+    joint case its own code and 0; any other case nothing."""
+    jid = getattr(case, "joint_case_id", None)
+    if jid is not None:
+        link = part_of(s, case)
+        return (link["joint_code"], link["part_no"]) if link else ("", 0)
+    v = getattr(case, "item_version", None)
+    if v is not None and is_joint(v):
+        return case.code, 0
+    return "", 0
