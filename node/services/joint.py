@@ -232,7 +232,7 @@ def joint_view(s: Session, case: Case, public: bool = False) -> dict[str, Any] |
                           code=pc.code if pc is not None else r.remote_code, remote_node=r.remote_node))
         if pc is not None:
             timeline += [_step(r.part_no, pc, t, pc.item_version.stages, public) for t in pc.transitions]
-    timeline.sort(key=lambda x: (x["occurred_at"], x["part_no"], x["seq"]))
+    timeline.sort(key=lambda x: (x["occurred_at"], x.pop("_id")))  # same moment: in the order written
     states = [joint.PartState(r.part_no, r.status, r.result, r.deadline) for r in rows]
     return dict(decision=case.item_version.decision, status=joint.derived_status(states), parts=parts,
                 timeline=timeline)
@@ -251,7 +251,7 @@ def _parts_read(s: Session, case: Case) -> tuple[list[CasePart], list[Case]]:
 def _step(part_no: int, c: Case, t: CaseTransition, stages: list[Any], public: bool) -> dict[str, Any]:
     stage = stages[t.to_stage].get("name") or stages[t.to_stage]["kind"] if t.to_stage is not None else None
     out = dict(part_no=part_no, code=c.code, seq=t.seq, event=t.event, to_status=t.to_status, stage=stage,
-               occurred_at=t.occurred_at)
+               occurred_at=t.occurred_at, _id=t.id)
     if not public:
         out.update(actor=t.actor, actor_role=t.actor_role, reason=t.reason)
     return out
