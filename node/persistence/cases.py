@@ -20,7 +20,7 @@ from node.domain import servicecode
 from node.domain.errors import NotFound
 
 from .audit import insert_rows
-from .models import Case, CaseMaterial, CaseTransition, Item, ItemVersion, Notification, Upload, UploadBinding
+from .models import Case, CaseMaterial, CasePart, CaseTransition, Item, ItemVersion, Notification, Upload, UploadBinding
 from .sql import RESERVE_IDS_SQL, allocate_ids, id_request, pipelined
 from .uow import UnitOfWork
 
@@ -167,3 +167,16 @@ def add_case(uow: UnitOfWork, new: NewCase, readable: bool = False) -> None:
         insert_rows(uow, NOTIFICATIONS, [new.notification], now=readable)
     if new.bindings:  # the primary key refuses an upload another case took meanwhile
         insert_rows(uow, BINDINGS, new.bindings, now=readable)
+
+
+def joint_links(s: Session, case: Any) -> tuple[str, int]:
+    """(joint code, part number) a case's signed event carries: a part's joint case and number
+    (``case_parts``); a joint case with parts its own code and 0; any other case ("", 0)."""
+    if getattr(case, "joint_case_id", None) is not None:
+        row = s.execute(select(Case.code, CasePart.part_no).join(CasePart, CasePart.joint_case_id == Case.id)
+                        .where(CasePart.local_case_id == case.id).execution_options(all_tenants=True)).first()
+        return (row[0], row[1]) if row is not None else ("", 0)
+    v = getattr(case, "item_version", None)
+    if v is not None and v.kind == "joint" and v.parts:
+        return case.code, 0
+    return "", 0

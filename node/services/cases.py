@@ -42,6 +42,7 @@ from node.persistence.models import (
     UploadBinding,
 )
 
+from . import joint as joint_cases
 from . import notifications
 from .catalog import stage_defs
 from .context import Work, as_cst
@@ -116,11 +117,14 @@ def apply_transition(uow: Work, code: str, t: TransitionInput) -> Case:
     return transition_loaded(uow, case, t)
 
 
+def fire(uow: Work, case: Case, event: Event, sync_joint: bool = True, **kw: Any) -> Case:
+    """``event`` on a case already loaded (and locked) in this unit of work."""
+    return transition_loaded(uow, case, TransitionInput(event, **kw), sync_joint)
+
+
 def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: bool = True) -> Case:
     """``apply_transition`` of a case already loaded (and locked) in this unit of work: the joint
     services use it for a joint case's parts and for a stage every listed department signs."""
-    from . import joint as joint_cases
-
     ctx, actor = uow.ctx, uow.actor
     cal = uow.calendar()
     s = uow.session
@@ -166,7 +170,7 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
         case.accepted_at = at
         joint_cases.set_acceptance_options(uow, case, t.green_channel, t.agent_staff_id)
         if joint_item:
-            joint_cases.spawn_parts(uow, case)
+            joint_cases.spawn_parts(uow, case, fire)
     if t.event == Event.UNDERTAKE and case.assignee_id is None and actor.role == Role.HANDLER:
         case.assignee_id = actor.staff_id
     license_no = None
@@ -202,7 +206,7 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
         nid = n.id
         uow.after_commit(lambda: ctx.dispatch_notifications([nid]))
     if part and sync_joint:
-        joint_cases.part_changed(uow, case)
+        joint_cases.part_changed(uow, case, fire)
     return case
 
 
@@ -306,9 +310,7 @@ def decide_extension(uow: Work, code: str, extension_id: int, approve: bool, not
         uow.case_event(case, "extension", actor_role=actor.role.value if actor.role else None,
                        reason=e.reason, extension_days=e.days)
         if case.joint_case_id is not None:
-            from .joint import part_changed
-
-            part_changed(uow, case)
+            joint_cases.part_changed(uow, case, fire)
     return e
 
 

@@ -15,6 +15,7 @@ from node.domain.calendar import WorkingCalendar, parse_schedule, shipped_schedu
 from node.domain.lifecycle import Actor
 from node.persistence.audit import chain_queued
 from node.persistence.blobs import BlobStore, LocalBlobStore
+from node.persistence.cases import joint_links
 from node.persistence.db import make_engine, make_session_factory
 from node.persistence.models import Case, CalendarYear, ItemVersion
 from node.persistence.uow import SYSTEM, UnitOfWork
@@ -155,9 +156,7 @@ class Work(UnitOfWork):
     def case_event(self, case: Case, event: str, **facts: Any) -> None:
         """Hand the case event to the federation's sink (when the node has one), in this transaction."""
         if self.ctx.events is not None:
-            from .joint import event_links
-
-            facts["joint_code"], facts["part_no"] = event_links(self.session, case)
+            facts["joint_code"], facts["part_no"] = joint_links(self.session, case)
             self.ctx.events.record(self, case, CaseEventFacts(event, facts.pop("occurred_at", self.now),
                                                               facts.pop("actor", self.actor.label), **facts))
 

@@ -10,7 +10,7 @@ decision rule, with one notification. The rules are ``node.domain.joint``'s.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,14 +19,17 @@ from node.domain import deadlines, joint, servicecode
 from node.domain.errors import Conflict, InvalidInput, NotFound
 from node.domain.items import JOINT_STAGES, ItemKind, ItemStatus, StageDef
 from node.domain.lifecycle import TERMINAL, Event, Status
-from node.domain.policy import Action, Target, require
+from node.domain.policy import Action, require
 from node.domain.roles import Role
 from node.persistence.models import Case, CasePart, CaseTransition, Department, ItemVersion, Staff, StageSignoff
 
-from .catalog import current_version, stage_defs
+from .catalog import current_version
 from .context import Work
 
 ALL = {"all_tenants": True}
+Fire = Callable[..., Case]
+"""``cases.fire(uow, case, event, sync_joint=True, **input)``: a transition of a loaded case through the
+one state machine, passed in by ``cases`` (which imports this module, not the other way round)."""
 
 
 def is_joint(v: ItemVersion) -> bool:
@@ -49,11 +52,9 @@ def set_acceptance_options(uow: Work, case: Case, green_channel: bool | None, ag
         case.agent_staff_id = agent_staff_id
 
 
-def spawn_parts(uow: Work, jc: Case) -> None:
+def spawn_parts(uow: Work, jc: Case, fire: Fire) -> None:
     """Create and accept every part of the joint case ``jc`` (being accepted now). A part item that
     is not active refuses the acceptance: the unit of work rolls back, nothing is written."""
-    from .cases import TransitionInput, transition_loaded
-
     s = uow.session
     v = jc.item_version
     codes = [p["item_code"] for p in v.parts or []]
@@ -93,9 +94,9 @@ def spawn_parts(uow: Work, jc: Case) -> None:
         s.add(row)
         s.flush()
         uow.case_event(part, "submit")
-        transition_loaded(uow, part, TransitionInput(Event.ACCEPT), sync_joint=False)
+        fire(uow, part, Event.ACCEPT, sync_joint=False)
         _mirror(row, part)
-    _rederive(uow, jc)
+    _rederive(uow, jc, fire)
 
 
 def _mirror(row: CasePart, part: Case) -> None:
@@ -112,11 +113,9 @@ def _parts(s: Session, jc: Case) -> tuple[list[CasePart], list[Case]]:
     return rows, cases
 
 
-def _rederive(uow: Work, jc: Case) -> None:
+def _rederive(uow: Work, jc: Case, fire: Fire) -> None:
     """The joint case from its parts, in this unit of work: its deadlines (the longest part's) and,
     once every part has concluded, its own conclusion with one notification."""
-    from .cases import TransitionInput, transition_loaded
-
     s = uow.session
     s.flush()
     rows, cases = _parts(s, jc)
@@ -136,15 +135,14 @@ def _rederive(uow: Work, jc: Case) -> None:
         summary = "；".join(f"{r.part_no}.{by_id[r.local_case_id].item_version.name}："
                            f"{_RESULT_ZH.get(r.result or r.status, r.result or r.status)}"
                            for r in rows if r.local_case_id in by_id)
-        transition_loaded(uow, jc, TransitionInput(Event.CONCLUDE_JOINT, result=result, open_parts=0,
-                                                   opinion=summary))
+        fire(uow, jc, Event.CONCLUDE_JOINT, result=result, open_parts=0, opinion=summary)
 
 
 _RESULT_ZH = {"approved": "准予许可", "denied": "不予许可", "refused": "不予受理", "withdrawn": "已撤回",
               "partial": "部分准予许可"}
 
 
-def part_changed(uow: Work, part: Case) -> None:
+def part_changed(uow: Work, part: Case, fire: Fire) -> None:
     """A part's transition (or extension): re-derive its joint case, whose row is locked first, so
     of two parts concluding at once the second waits and sees the first (it concludes the joint
     case, exactly once)."""
@@ -154,7 +152,7 @@ def part_changed(uow: Work, part: Case) -> None:
                   .execution_options(populate_existing=True, **ALL))
     if jc is None:  # pragma: no cover - the foreign key keeps it
         raise NotFound("the part's joint case is gone", field="code")
-    _rederive(uow, jc)
+    _rederive(uow, jc, fire)
 
 
 def pending_signoffs(s: Session, case: Case, index: int, stages: list[StageDef]) -> list[str]:
@@ -166,45 +164,6 @@ def pending_signoffs(s: Session, case: Case, index: int, stages: list[StageDef])
                            .where(StageSignoff.case_id == case.id, StageSignoff.stage_index == index)
                            .execution_options(**ALL)))
     return [d for d in st.departments if d not in signed]
-
-
-def sign_off(uow: Work, code: str, index: int, opinion: str) -> StageSignoff:
-    """A listed department signs its own row of a joint review or inspection (联合审图, 联合踏勘)
-    with its opinion; the last signature moves the case on (``sign_off`` through the state
-    machine, guard: every listed department signed)."""
-    from .cases import TransitionInput, transition_loaded
-
-    actor = uow.actor
-    s = uow.session
-    if not opinion.strip():
-        raise InvalidInput("give your department's opinion", field="opinion")
-    case = s.scalar(select(Case).where(Case.code == servicecode.normalize(code)).with_for_update(of=Case)
-                    .execution_options(populate_existing=True, **ALL))
-    if case is None:
-        raise NotFound(f"no case {code}", field="code")
-    stages = stage_defs(case.item_version)
-    if not 0 <= index < len(stages):
-        raise NotFound(f"the case's item has no stage {index}", field="index")
-    st = stages[index]
-    if st.kind not in JOINT_STAGES:
-        raise InvalidInput(f"stage {index} ({st.name}) is not a joint review or inspection", field="index")
-    listed = dict(s.execute(select(Department.id, Department.code).where(Department.code.in_(st.departments))).all())
-    require(actor, Action.SIGN_OFF_STAGE, Target(role=st.role, departments=frozenset(listed)))
-    if case.status != Status.IN_PROGRESS or case.stage_index != index:
-        raise Conflict(f"the case is not at stage {index} ({st.name}) now", field="index")
-    assert actor.department_id is not None
-    mine = s.scalar(select(StageSignoff).where(StageSignoff.case_id == case.id, StageSignoff.stage_index == index,
-                                               StageSignoff.department_id == actor.department_id)
-                    .execution_options(**ALL))
-    if mine is not None:
-        raise Conflict(f"{listed[actor.department_id]} signed this stage already", field="index")
-    row = StageSignoff(case_id=case.id, stage_index=index, department_id=actor.department_id, opinion=opinion,
-                       signed_by=actor.staff_id, signed_at=uow.now)
-    s.add(row)
-    s.flush()
-    if not pending_signoffs(s, case, index, stages):
-        transition_loaded(uow, case, TransitionInput(Event.SIGN_OFF, opinion=opinion))
-    return row
 
 
 def signoffs(s: Session, case: Case) -> list[dict[str, Any]]:
@@ -264,16 +223,3 @@ def part_of(s: Session, case: Case) -> dict[str, Any] | None:
     row = s.execute(select(Case.code, CasePart.part_no).join(CasePart, CasePart.joint_case_id == Case.id)
                     .where(CasePart.local_case_id == case.id).execution_options(**ALL)).first()
     return dict(joint_code=row[0], part_no=row[1]) if row is not None else None
-
-
-def event_links(s: Session, case: Any) -> tuple[str, int]:
-    """(joint code, part number) a case's signed event carries: a part's joint case and number; a
-    joint case its own code and 0; any other case nothing."""
-    jid = getattr(case, "joint_case_id", None)
-    if jid is not None:
-        link = part_of(s, case)
-        return (link["joint_code"], link["part_no"]) if link else ("", 0)
-    v = getattr(case, "item_version", None)
-    if v is not None and is_joint(v):
-        return case.code, 0
-    return "", 0

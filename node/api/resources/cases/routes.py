@@ -5,7 +5,7 @@ from node.api.auth import SECURITY, actor, in_unit_of_work, unit_of_work
 from node.api.ids import MAX_ID
 from node.domain.lifecycle import Event, Result
 from node.persistence.cases import is_code_clash
-from node.services import cases, intake, joint
+from node.services import cases, intake, signoffs
 
 from node.services.views import staff_view
 from .schemas import (
@@ -119,4 +119,4 @@ class CaseStageSignoffs(MethodView):
         """Sign your department's row of a joint review or joint site inspection (联合审图, 联合踏勘);
         the last listed department's signature moves the case to its next stage."""
         with unit_of_work(actor()) as uow:
-            return joint.sign_off(uow, code, index, args["opinion"])
+            return signoffs.sign_off(uow, code, index, args["opinion"])
