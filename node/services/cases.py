@@ -171,6 +171,8 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
         joint_cases.set_acceptance_options(uow, case, t.green_channel, t.agent_staff_id)
         if joint_item:
             joint_cases.spawn_parts(uow, case, fire)
+    if t.event == Event.SEND_BACK and d.after.stage_index is not None:
+        joint_cases.clear_signoffs(s, case, d.after.stage_index)  # a joint stage sent back to is signed anew
     if t.event == Event.UNDERTAKE and case.assignee_id is None and actor.role == Role.HANDLER:
         case.assignee_id = actor.staff_id
     license_no = None

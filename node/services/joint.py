@@ -166,6 +166,14 @@ def pending_signoffs(s: Session, case: Case, index: int, stages: list[StageDef])
     return [d for d in st.departments if d not in signed]
 
 
+def clear_signoffs(s: Session, case: Case, from_index: int) -> None:
+    """A case sent back to stage ``from_index`` (or before it): the sign-offs of its joint stages
+    from there on no longer stand (audited deletes)."""
+    for row in s.scalars(select(StageSignoff).where(StageSignoff.case_id == case.id,
+                                                    StageSignoff.stage_index >= from_index).execution_options(**ALL)):
+        s.delete(row)
+
+
 def signoffs(s: Session, case: Case) -> list[dict[str, Any]]:
     rows = s.execute(select(StageSignoff, Department.code).join(Department, Department.id == StageSignoff.department_id)
                      .where(StageSignoff.case_id == case.id).order_by(StageSignoff.id).execution_options(**ALL)).all()

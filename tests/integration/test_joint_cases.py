@@ -219,6 +219,11 @@ def test_joint_site_inspection_each_listed_department_signs_once(api, ctx):
     assert [(s["department"], s["opinion"]) for s in c["signoffs"]] == [("kq", "现场踏勘符合村庄规划"), ("gh", "同意")]
     assert count(ctx, StageSignoff) == 2
     assert c["transitions"][-1]["event"] == "sign_off"
+    # sent back from approval to the inspection: it is signed anew
+    api.fire(planning, "send_back", "gh-approver", reason="踏勘意见不完整")
+    assert api.case(planning)["signoffs"] == [] and count(ctx, StageSignoff) == 0
+    for user in ("kq-reviewer", "gh-reviewer"):
+        assert api.post(url, {"opinion": "复核同意"}, user).status_code == 201
     run_part(api, town, "kq")
     api.fire(planning, "approve", "gh-approver")
     api.fire(planning, "conclude", "clerk")
@@ -325,3 +330,32 @@ def test_concurrent_conclusions_of_the_last_two_parts_conclude_once(pg_url, tmp_
             assert [n.template for n in notes(ctx, j["code"])].count("joint_concluded") == 1
     finally:
         ctx.engine.dispose()
+
+
+def test_signed_events_link_parts_to_their_joint_case_and_the_audit_replays(api, ctx):
+    """Each part's signed CaseEvent carries the joint case's code and its part number (the joint
+    case's own: its code, part 0); every row written on the way replays against the audit chain."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from federation.envelope import Signer, parse
+    from federation.plugin import attach
+    from node.persistence.models import FedRecord
+    from node.services.admin import verify_audit
+
+    key = Ed25519PrivateKey.generate()
+    attach(ctx, Signer("330105", "k1", key.sign), b"province-wide-test-key")
+    j = accept_bundle(api)
+    codes = part_codes(j)
+    for code, dept in zip(codes, PART_DEPTS):
+        run_part(api, code, dept)
+    with ctx.factory() as s:
+        evs = [parse(bytes(r.body), bytes(r.signature)).msg.case_event
+               for r in s.scalars(select(FedRecord).order_by(FedRecord.seq))]
+    mine = [(e.service_code, e.event, e.joint_code, e.part_no) for e in evs]
+    assert (j["code"], "submit", j["code"], 0) in mine and (j["code"], "conclude_joint", j["code"], 0) in mine
+    for no, code in enumerate(codes, 1):
+        assert [(e, jc, p) for c, e, jc, p in mine if c == code] == [
+            ("submit", j["code"], no), ("accept", j["code"], no), ("undertake", j["code"], no),
+            ("review", j["code"], no), ("approve", j["code"], no), ("conclude", j["code"], no)]
+    report = verify_audit(ctx)
+    assert report.ok and not report.differences, report
