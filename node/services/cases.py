@@ -13,6 +13,7 @@ from node.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenie
 from node.domain.items import StageKind
 from node.domain.policy import Action, Target, require, why_not
 from node.domain.lifecycle import (
+    DERIVED_EVENTS,
     Actor,
     CaseState,
     Decision,
@@ -20,15 +21,9 @@ from node.domain.lifecycle import (
     Processing,
     Result,
     Status,
-    DERIVED_EVENTS,
     allowed_events,
     decide,
 )
-
-JOINT_CASE_EVENTS = frozenset({Event.ACCEPT, Event.REFUSE, Event.REQUEST_SUPPLEMENT, Event.SUPPLY, Event.WITHDRAW,
-                               Event.CONCLUDE_JOINT})
-"""What a joint case itself does: acceptance (which spawns its parts), refusal, a supplement before
-acceptance; then it concludes with its last part (``conclude_joint``)."""
 from node.domain.roles import Role
 from node.persistence.cases import load_case
 from node.persistence.models import (
@@ -50,6 +45,11 @@ from .materials import completeness
 from .uploads import binding_rows, usable_by
 
 HANDLER_STAGES = (StageKind.UNDERTAKE,)
+
+JOINT_CASE_EVENTS = frozenset({Event.ACCEPT, Event.REFUSE, Event.REQUEST_SUPPLEMENT, Event.SUPPLY, Event.WITHDRAW,
+                               Event.CONCLUDE_JOINT})
+"""What a joint case itself does: acceptance (which spawns its parts), refusal, a supplement before
+acceptance; then it concludes with its last part (``conclude_joint``)."""
 
 
 def state_of(case: Case) -> CaseState:
