@@ -80,6 +80,10 @@ def attach(ctx: "NodeContext", signer: Signer, id_key: bytes | None = None, iden
     ctx.catalog_codec = CatalogCodec(signer)
     ctx.owner_gateway = OwnerPull(identity) if identity is not None else None
     ctx.signed_history = SignedHistoryReader()
+    if identity is not None:
+        from federation.addressed import AddressedLog
+
+        ctx.addressed = AddressedLog(signer, identity)
 
 
 def id_hash_key(settings: "Settings") -> bytes:
