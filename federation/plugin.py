@@ -83,7 +83,10 @@ def attach(ctx: "NodeContext", signer: Signer, id_key: bytes | None = None, iden
     if identity is not None:
         from federation.addressed import AddressedLog
 
+        from node.services.addressed import install_builtin
+
         ctx.addressed = AddressedLog(signer, identity)
+        install_builtin(ctx)
 
 
 def id_hash_key(settings: "Settings") -> bytes:

@@ -82,3 +82,33 @@ def _view(r: FedAddressed) -> dict[str, Any]:
             "subject": r.subject, "reply_to_seq": r.reply_to_seq, "state": r.state, "code": r.code,
             "detail": r.detail, "ack_seq": r.ack_seq, "created_at": r.created_at.isoformat(),
             "settled_at": r.settled_at.isoformat() if r.settled_at else None}
+
+
+NOTICE = "notice"
+MAX_NOTICE = 500
+
+
+def send_notice(uow: Work, to: str, text: str, private_text: str | None = None) -> tuple[str, int]:
+    """An administrator's notice to another node (``yiwang federation notice``): the text is what
+    relays may read; ``private_text`` is sealed to the destination."""
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTICE:
+        raise InvalidInput(f"text: 1 to {MAX_NOTICE} characters", "text")
+    private = {"text": private_text} if private_text else None
+    return send_message(uow, to, NOTICE, {"text": text.strip()}, private, subject="notice")
+
+
+def receive_notice(uow: Work, message: AddressedMessage) -> None:
+    """A notice from another node becomes an incident here (kind ``notice``), for its admins."""
+    from node.services.alerts import raise_incident
+
+    text = message.header.get("text")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTICE:
+        raise InvalidInput(f"text: a notice carries 1 to {MAX_NOTICE} characters", "text", code="bad_notice")
+    raise_incident(uow, kind=NOTICE, origin=message.origin, detail=text,
+                   proof={"record": f"{message.origin}#{message.seq}", "private": message.private or {}},
+                   subject=f"{message.origin}#{message.seq}")
+
+
+def install_builtin(ctx: NodeContext) -> None:
+    """The kinds every node applies (more come with the services that use them)."""
+    register(ctx, NOTICE, receive_notice)
