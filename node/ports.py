@@ -135,9 +135,9 @@ class AddressedMessage:
     signed_at: datetime
 
 
-AddressedHandler = Callable[["UnitOfWork", AddressedMessage], None]
-"""Applies one message of its kind, in the unit of work that stores the record (exactly once by
-(origin, seq)); a ``DomainError`` refuses it: its writes are rolled back, the record is kept as
+AddressedHandler = Callable[[Any, AddressedMessage], None]
+"""Applies one message of its kind, in the unit of work (the services' ``Work``) that stores the
+record (exactly once by (origin, seq)); a ``DomainError`` refuses it: its writes are rolled back, the record is kept as
 refused, the origin is told in the ack, and the link goes on."""
 
 

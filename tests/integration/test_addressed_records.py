@@ -222,3 +222,47 @@ def test_refused_by_the_handler_up_and_down_and_old_parent(handlers):  # type: i
     assert any("parent too old" in line for line in format_status(st))
     with pytest.raises(DomainError):
         fed.ctxs["330105"].run(SYSTEM, send_message, "330106", "Bad Kind", {})
+
+
+def test_applied_once_and_refused_alone_on_either_backend(ctx, tmp_path):  # type: ignore[no-untyped-def]
+    """The destination's half on SQLite and PostgreSQL: two pulled records of a sibling, one applied
+    (the handler's row, the ack sealed in this node's log), one refused by its handler (its row
+    undone, the record kept as refused, an alert, an ack saying so); a replay changes nothing."""
+    from federation.codec import canonical_json
+    from federation.envelope import GENESIS, Signer, seal
+    from federation.identity import cached_directory
+    from federation.plugin import attach
+    from federation.demo import Federation
+
+    f = Federation(tmp_path / "ids", http_base=0, grpc_base=0)
+    f.prepare_identities()
+    east, west = load_identity(f["330106"].data_dir), load_identity(f["330105"].data_dir)
+    attach(ctx, Signer(east.node_id, east.key_id, east.sign), b"province-wide-test-key", east)
+    notes_table(ctx)
+    register(ctx, "note", note_handler)
+    key = cached_directory(east).node("330106").enc_key
+    ms = int((datetime.now(timezone.utc) + timedelta(seconds=1)).timestamp() * 1000)
+
+    def record(seq, prev, header):  # type: ignore[no-untyped-def]
+        hj = canonical_json(header)
+        enc, sealed = sealing.seal(key, canonical_json({"name": "赵六"}), hj, sealing.info("330105", "330106", "note"))
+        return seal(Signer("330105", west.key_id, west.sign), seq, prev, ms, pb.Addressed(
+            to="330106", kind="note", joint_code="S9", header_json=hj, sealed=sealed, enc=enc, enc_key_id=key.key_id))
+
+    r1 = record(1, GENESIS, {"item": "a"})
+    r2 = record(2, r1.hash, {"refuse": True})
+    for _ in range(2):  # the second time: a replay
+        with ctx.uow(SYSTEM) as uow:
+            ctx.addressed.apply_down(uow, "330100", [(1, r1.body, r1.signature), (2, r2.body, r2.signature)])
+            uow.commit()
+    assert notes(ctx) == [("330105", 1, "S9", "赵六")]
+    with ctx.factory() as s:
+        got = {(r.origin, r.seq): (r.state, r.code) for r in s.scalars(select(FedAddressed).where(
+            FedAddressed.direction == "in"))}
+        acks = [parse(bytes(r.body), bytes(r.signature)).msg.addressed for r in s.scalars(
+            select(FedRecord).where(FedRecord.origin == "330106").order_by(FedRecord.seq))]
+        kinds = {a.kind for a in s.scalars(select(Alert))}
+    assert got == {("330105", 1): ("applied", None), ("330105", 2): ("refused", "note_refused")}
+    assert [(a.kind, a.to, a.reply_to_seq) for a in acks if a.kind == "ack"] == [("ack", "330105", 1),
+                                                                                 ("ack", "330105", 2)]
+    assert "note_refused" in kinds
