@@ -266,3 +266,26 @@ def test_applied_once_and_refused_alone_on_either_backend(ctx, tmp_path):  # typ
     assert [(a.kind, a.to, a.reply_to_seq) for a in acks if a.kind == "ack"] == [("ack", "330105", 1),
                                                                                  ("ack", "330105", 2)]
     assert "note_refused" in kinds
+
+
+def test_directory_entries_carry_enc_keys_without_changing_older_entries(tmp_path):  # type: ignore[no-untyped-def]
+    """An entry without X25519 keys keeps the bytes an older node wrote; one with a key lists it; a
+    report that changes a key's bytes under the same id is refused."""
+    from federation.directory import DirectoryError, EncKey, NodeEntry, merge_entry
+    from federation.identity import init_identity, make_enrollment_request, read_enrollment_request
+
+    old = {"node_id": "330105", "name": "拱墅区", "parent_id": "330100", "level": "county", "revoked_at": None,
+           "keys": []}
+    assert NodeEntry.from_dict(old).to_dict() == old
+    ident = init_identity(tmp_path, "330105", "拱墅区", "330100")
+    assert len(ident.enc_keys) == 1 and ident.enc_private(ident.enc_keys[0].key_id) is not None
+    _, doc = read_enrollment_request(make_enrollment_request(ident))
+    assert doc["enc_keys"] == [ident.enc_keys[0].to_dict()]
+    entry = NodeEntry.from_dict(ident.directory_entry())
+    assert entry.enc_key == ident.enc_keys[0]
+    forged = EncKey(entry.enc_keys[0].key_id, bytes(32), entry.enc_keys[0].valid_from)
+    with pytest.raises(DirectoryError, match="enc key"):
+        merge_entry(entry, NodeEntry(entry.node_id, entry.name, entry.parent_id, entry.level, entry.keys,
+                                     enc_keys=(forged,)))
+    with pytest.raises(DirectoryError, match="not the id of its public key"):
+        NodeEntry.from_dict({**old, "enc_keys": [{**forged.to_dict()}]})
