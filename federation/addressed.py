@@ -269,6 +269,10 @@ class AddressedLog:
         row = uow.session.get(FedDownCursor, parent)
         return row.after_id if row is not None else 0
 
+    def down_state(self, uow: UnitOfWork, parent: str) -> tuple[int, str]:
+        row = uow.session.get(FedDownCursor, parent)
+        return (row.after_id, row.state) if row is not None else (0, "ok")
+
     def note_parent(self, uow: UnitOfWork, parent: str, state: str) -> None:
         row = uow.session.get(FedDownCursor, parent)
         if row is None:

@@ -74,6 +74,7 @@ class Uplink:
         self._swept: dict[str, int] = {}  # per origin: the sweep's position in the records already sent
         self._swept_at = 0.0
         self._too_old_at = 0.0
+        self._down_after: int | None = None  # the down-cursor (only this uplink advances it)
 
     SWEEP = 1000  # records re-checked per idle round
 
@@ -231,11 +232,15 @@ class Uplink:
             return 0
         parent = self.parent_id
 
-        def cursor() -> int:
+        def cursor() -> tuple[int, str]:
             with self.ctx.uow(SYSTEM) as uow:
-                return port.down_cursor(uow, parent)  # type: ignore[attr-defined,no-any-return]
+                return port.down_state(uow, parent)  # type: ignore[attr-defined,no-any-return]
 
-        after = await asyncio.to_thread(cursor)
+        if self._down_after is None:
+            self._down_after, state = await asyncio.to_thread(cursor)
+            self.stats.parent_too_old = self.stats.parent_too_old or state == "parent_too_old"
+            self._too_old_at = -self.TOO_OLD_RETRY  # as noted by an earlier run: ask now
+        after = self._down_after
         try:
             rows = [(m.id, m.record.body, m.record.signature) async for m in
                     self._stub().PullAddressed(pb.PullAddressedRequest(after=after, limit=1000), timeout=60)]
@@ -253,16 +258,24 @@ class Uplink:
             log.warning("parent %s is too old for addressed records (no PullAddressed); records still go up",
                         parent)
             return 0
-        self.stats.parent_too_old = False
+        was_too_old, self.stats.parent_too_old = self.stats.parent_too_old, False
         if not rows:
+            if was_too_old:  # the parent was upgraded
+                def ok() -> None:
+                    with self.ctx.uow(SYSTEM) as uow:
+                        port.note_parent(uow, parent, "ok")  # type: ignore[attr-defined]
+                        uow.commit()
+
+                await asyncio.to_thread(ok)
             return 0
 
-        def apply() -> None:
+        def apply() -> int:
             with self.ctx.uow(SYSTEM) as uow:
-                port.apply_down(uow, parent, rows)  # type: ignore[attr-defined]
+                res = port.apply_down(uow, parent, rows)  # type: ignore[attr-defined]
                 uow.commit()
+                return res.after  # type: ignore[no-any-return]
 
-        await asyncio.to_thread(apply)
+        self._down_after = await asyncio.to_thread(apply)
         self.stats.pulled += len(rows)
         return len(rows)
 

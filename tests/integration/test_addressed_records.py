@@ -73,6 +73,11 @@ def stored(fed, node, origin, seq):  # type: ignore[no-untyped-def]
         return None if r is None else (bytes(r.body), bytes(r.signature))
 
 
+def status_of(fed, node_id):  # type: ignore[no-untyped-def]
+    with fed.ctxs[node_id].factory() as s:
+        return read_status(s, node_id, datetime.now(timezone.utc))
+
+
 async def start_old(fed, node_id):  # type: ignore[no-untyped-def]
     """A server one version behind: no PullAddressed."""
     ident = load_identity(fed[node_id].data_dir)
@@ -109,7 +114,7 @@ def test_sibling_message_goes_via_the_city_is_applied_once_and_acked(handlers): 
     assert stored(fed, "330106", "330105", seq) == stored(fed, "330105", "330105", seq)  # verbatim
     with fed.ctxs["330000"].factory() as s:  # the province only holds it in the logs it mirrors
         assert s.scalars(select(FedDown)).all() == []
-    st = read_status(fed.ctxs["330105"].factory(), "330105", datetime.now(timezone.utc))
+    st = status_of(fed, "330105")
     assert st["addressed"]["sent"] == {"acked": 1} and st["addressed"]["down"][0]["after"] >= 1
     assert any("down      <- 330100" in line for line in format_status(st))
 
@@ -204,6 +209,14 @@ def test_refused_by_the_handler_up_and_down_and_old_parent(handlers):  # type: i
         await east.sync_once()  # records still go up; the pull is noted as too old
         assert east.stats.parent_too_old
         await old.stop(None)
+        st = status_of(fed, "330106")
+        assert st["addressed"]["down"][0]["state"] == "parent_too_old"
+        assert any("parent too old" in line for line in format_status(st))
+        city, caddr = await start(fed, "330100")  # the parent upgraded: a new uplink process asks again
+        later = uplink(fed, "330106", caddr)
+        await later.sync_once()
+        assert not later.stats.parent_too_old
+        await city.stop(None)
 
     asyncio.run(run())
     city_notes = notes(fed.ctxs["330100"])
@@ -217,9 +230,8 @@ def test_refused_by_the_handler_up_and_down_and_old_parent(handlers):  # type: i
     assert state(fed, "330100", "330100", down) == ("acked", None)  # its ack went up in the second round
     with fed.ctxs["330100"].factory() as s:
         assert {a.kind for a in s.scalars(select(Alert))} >= {"note_refused", "unknown_kind"}
-    st = read_status(fed.ctxs["330106"].factory(), "330106", datetime.now(timezone.utc))
-    assert st["addressed"]["down"][0]["state"] == "parent_too_old"
-    assert any("parent too old" in line for line in format_status(st))
+    st = status_of(fed, "330106")
+    assert st["addressed"]["down"][0]["state"] == "ok"
     with pytest.raises(DomainError):
         fed.ctxs["330105"].run(SYSTEM, send_message, "330106", "Bad Kind", {})
 
