@@ -446,6 +446,43 @@ def status(as_json: bool) -> None:
         click.echo("\n".join(format_status(st)))
 
 
+@federation.command("notice")
+@click.argument("to")
+@click.argument("text")
+@click.option("--private", "private_text", default=None, help="text sealed to the destination (relays cannot read it)")
+@_refusals
+def notice_cmd(to: str, text: str, private_text: str | None) -> None:
+    """Send an addressed notice to another node (it becomes a 'notice' incident there); prints ORIGIN#SEQ."""
+    from node.domain.errors import DomainError
+    from node.services.addressed import send_notice
+    from node.services.context import SYSTEM
+
+    ctx = _node_ctx()
+    try:
+        origin, seq = ctx.run(SYSTEM, send_notice, to, text, private_text)
+    except DomainError as e:
+        raise ValueError(e.message) from None
+    click.echo(f"{origin}#{seq}")
+
+
+@federation.command("addressed")
+@click.option("--pending", is_flag=True, help="only what waits for its acknowledgement")
+@click.option("--json", "as_json", is_flag=True)
+@_refusals
+def addressed_cmd(pending: bool, as_json: bool) -> None:
+    """The addressed records this node sent: sent (waiting for the destination), acked or refused."""
+    from node.services.addressed import sent_messages
+    from node.services.context import SYSTEM
+
+    ctx = _node_ctx()
+    rows = ctx.run(SYSTEM, sent_messages, pending_only=pending)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['origin']}#{r['seq']:<6} -> {r['to']}  {r['kind']:<16} {r['state']:<8} {r['code'] or ''}")
+
+
 @federation.command("repair")
 @click.option("--parent", "parent_addr", default=None,
               help="host:port of the parent's gRPC server (default: the uplink's last address)")

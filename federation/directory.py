@@ -5,7 +5,11 @@ Body (canonical JSON bytes, see ``federation.codec``)::
 
     {"format": "yiwang-directory/1", "root": "330000", "version": 7, "issued_at": "...Z",
      "nodes": [{"node_id", "name", "parent_id", "level", "revoked_at",
-                "keys": [{"key_id", "public_key_b64", "valid_from", "valid_until", "revoked_at"}]}]}
+                "keys": [{"key_id", "public_key_b64", "valid_from", "valid_until", "revoked_at"}],
+                "enc_keys": [{"key_id", "public_key_b64", "valid_from"}]}]}
+
+``enc_keys`` (optional; absent in entries of nodes that have none) are the node's X25519 keys that
+addressed records' private parts are sealed to (``federation.sealing``); the newest is current.
 
 Keys are never removed, only closed: rotation sets the old key's ``valid_until``, revocation sets
 ``revoked_at``. A record signed at time *t* is checked against the key its author held at *t*
@@ -103,6 +107,41 @@ class KeyEntry:
 
 
 @dataclass(frozen=True)
+class EncKey:
+    """An X25519 public key of a node (HPKE recipient key), published next to its signing keys."""
+
+    key_id: str
+    public_key: bytes
+    valid_from: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key_id": self.key_id, "public_key_b64": b64e(self.public_key), "valid_from": iso(self.valid_from)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "enc_key") -> "EncKey":
+        if not isinstance(d, Mapping):
+            raise DirectoryError(f"{where}: a key is a JSON object")
+        raw = b64d(str(d.get("public_key_b64", "")), f"{where}.public_key_b64")
+        if len(raw) != 32:
+            raise DirectoryError(f"{where}.public_key_b64: an X25519 public key is 32 bytes")
+        kid = compute_key_id(raw)
+        if d.get("key_id") != kid:
+            raise DirectoryError(f"{where}.key_id: {d.get('key_id')!r} is not the id of its public key ({kid})")
+        return cls(kid, raw, parse_iso(str(d.get("valid_from")), f"{where}.valid_from"))
+
+
+def merge_enc_keys(old: Iterable[EncKey], new: Iterable[EncKey]) -> tuple[EncKey, ...]:
+    """Union by key id (a key id never changes its bytes); oldest first."""
+    out: dict[str, EncKey] = {k.key_id: k for k in old}
+    for k in new:
+        prev = out.get(k.key_id)
+        if prev is not None and prev.public_key != k.public_key:
+            raise DirectoryError(f"enc key {k.key_id}: public key differs from the one on record")
+        out.setdefault(k.key_id, k)
+    return tuple(sorted(out.values(), key=lambda k: (k.valid_from, k.key_id)))
+
+
+@dataclass(frozen=True)
 class NodeEntry:
     node_id: str
     name: str
@@ -110,11 +149,20 @@ class NodeEntry:
     level: str
     keys: tuple[KeyEntry, ...]
     revoked_at: datetime | None = None
+    enc_keys: tuple[EncKey, ...] = ()
+
+    @property
+    def enc_key(self) -> EncKey | None:
+        """The current X25519 key (the newest), None if the node has published none."""
+        return self.enc_keys[-1] if self.enc_keys else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"node_id": self.node_id, "name": self.name, "parent_id": self.parent_id, "level": self.level,
-                "revoked_at": iso(self.revoked_at) if self.revoked_at else None,
-                "keys": [k.to_dict() for k in sorted(self.keys, key=lambda k: (k.valid_from, k.key_id))]}
+        d: dict[str, Any] = {"node_id": self.node_id, "name": self.name, "parent_id": self.parent_id, "level": self.level,
+             "revoked_at": iso(self.revoked_at) if self.revoked_at else None,
+             "keys": [k.to_dict() for k in sorted(self.keys, key=lambda k: (k.valid_from, k.key_id))]}
+        if self.enc_keys:  # absent otherwise: an entry without one keeps the bytes it had
+            d["enc_keys"] = [k.to_dict() for k in sorted(self.enc_keys, key=lambda k: (k.valid_from, k.key_id))]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "NodeEntry":
@@ -135,8 +183,9 @@ class NodeEntry:
         if len({k.key_id for k in keys}) != len(keys):
             raise DirectoryError(f"entry {node_id}: a key is listed twice")
         rev = d.get("revoked_at")
+        enc = [EncKey.from_dict(k, f"entry {node_id} enc_key") for k in d.get("enc_keys") or []]
         return cls(node_id, name, parent, level_of(node_id), tuple(keys),
-                   parse_iso(rev, f"entry {node_id}.revoked_at") if rev else None)
+                   parse_iso(rev, f"entry {node_id}.revoked_at") if rev else None, merge_enc_keys((), enc))
 
 
 def merge_keys(old: Iterable[KeyEntry], new: Iterable[KeyEntry]) -> tuple[KeyEntry, ...]:
@@ -166,7 +215,7 @@ def merge_entry(old: NodeEntry | None, new: NodeEntry) -> NodeEntry:
         raise DirectoryError(f"entry {new.node_id}: parent changed from {old.parent_id} to {new.parent_id}")
     revs = [r for r in (old.revoked_at, new.revoked_at) if r is not None]
     return NodeEntry(new.node_id, new.name, new.parent_id, new.level, merge_keys(old.keys, new.keys),
-                     min(revs) if revs else None)
+                     min(revs) if revs else None, merge_enc_keys(old.enc_keys, new.enc_keys))
 
 
 def apply_revocation(entries: Iterable[Mapping[str, Any]], node_id: str, key_id: str | None,
@@ -188,7 +237,7 @@ def apply_revocation(entries: Iterable[Mapping[str, Any]], node_id: str, key_id:
             when = e.revoked_at
             if key_id is None:
                 when = min(at, e.revoked_at) if e.revoked_at else at
-            e = NodeEntry(e.node_id, e.name, e.parent_id, e.level, merge_keys(e.keys, closed), when)
+            e = NodeEntry(e.node_id, e.name, e.parent_id, e.level, merge_keys(e.keys, closed), when, e.enc_keys)
         out.append(e.to_dict())
     if not found:
         raise DirectoryError(f"node_id: {node_id} is not in the directory")

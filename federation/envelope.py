@@ -59,9 +59,10 @@ def accumulate(acc: bytes, record_hash: bytes) -> bytes:
 
 
 def seal(signer: Signer, seq: int, prev_hash: bytes, created_at_ms: int,
-         event: pb.CaseEvent | pb.AlertEvent) -> Parsed:
-    """A record of ``event``: a case event or an alert (``RecordBody.entry``)."""
-    entry = {"alert": event} if isinstance(event, pb.AlertEvent) else {"case_event": event}
+         event: pb.CaseEvent | pb.AlertEvent | pb.Addressed) -> Parsed:
+    """A record of ``event``: a case event, an alert or an addressed record (``RecordBody.entry``)."""
+    entry = ({"alert": event} if isinstance(event, pb.AlertEvent) else
+             {"addressed": event} if isinstance(event, pb.Addressed) else {"case_event": event})
     msg = pb.RecordBody(origin=signer.node_id, seq=seq, prev_hash=prev_hash, key_id=signer.key_id,
                         created_at_ms=created_at_ms, **entry)
     body = msg.SerializeToString(deterministic=True)

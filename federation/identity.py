@@ -5,6 +5,9 @@ Layout under ``<data_dir>/federation/``::
     node.json         node_id, name, parent_id (null for the province), level, current key id,
                       and every signing key this node has held (valid_from / valid_until)
     signing/<key_id>.pem   Ed25519 private keys, current and retired (mode 0600)
+    enc/<key_id>.pem       X25519 private keys that addressed records are sealed to (mode 0600); the
+                      public halves are in node.json (``enc_keys``) and travel in enrollment requests
+                      into the directory
     tls.key           ECDSA P-256 TLS key (mode 0600)
     tls.crt           this node's certificate, issued by its parent (the province's is the root)
     ca.crt            the province's root certificate: the trust anchor for every TLS handshake
@@ -33,8 +36,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from federation import pki, signing
 from federation.codec import (b64d, b64e, canonical_json, iso, parse_json, read_json, require_aware,
                               truncate_ms, utcnow, write_atomic, write_json)
-from federation.directory import (Directory, DirectoryError, KeyEntry, NodeEntry, bootstrap_directory,
-                                  build_directory, merge_keys, verify_directory)
+from federation.directory import (Directory, DirectoryError, EncKey, KeyEntry, NodeEntry, bootstrap_directory,
+                                  build_directory, merge_enc_keys, merge_keys, verify_directory)
 from node.domain.divisions import Level, check_node_id, check_parent, expected_parent, level_of
 
 REQUEST_FORMAT = "yiwang-enrollment-request/1"
@@ -57,6 +60,16 @@ class Identity:
     key_id: str
     signing_key: Ed25519PrivateKey = field(compare=False, repr=False)
     keys: tuple[KeyEntry, ...] = ()
+    enc_keys: tuple[EncKey, ...] = ()
+
+    def enc_private(self, key_id: str) -> Any:
+        """This node's X25519 private key ``key_id`` (``LookupError`` if it does not hold it)."""
+        from federation.sealing import load_private
+
+        path = self.home / "enc" / f"{key_id}.pem"
+        if key_id not in {k.key_id for k in self.enc_keys} or not path.exists():
+            raise LookupError(f"{self.node_id} holds no X25519 key {key_id!r}")
+        return load_private(path)
 
     @property
     def public_key(self) -> bytes:
@@ -113,7 +126,8 @@ class Identity:
         return out
 
     def directory_entry(self) -> dict[str, Any]:
-        return NodeEntry(self.node_id, self.name, self.parent_id, self.level, self.keys).to_dict()
+        return NodeEntry(self.node_id, self.name, self.parent_id, self.level, self.keys,
+                         enc_keys=self.enc_keys).to_dict()
 
 
 def _node_doc(identity_home: Path) -> dict[str, Any] | None:
@@ -132,8 +146,26 @@ def load_identity(data_dir: Path | str) -> Identity | None:
     priv = signing.load_private_key(home / "signing" / f"{current}.pem")
     if signing.key_id(priv) != current:
         raise ValueError(f"signing/{current}.pem does not hold key {current}")
+    enc = tuple(EncKey.from_dict(k, "node.json enc_key") for k in doc.get("enc_keys") or [])
     return Identity(doc["node_id"], doc["name"], doc.get("parent_id"), level_of(doc["node_id"]), home,
-                    current, priv, keys)
+                    current, priv, keys, enc)
+
+
+def ensure_enc_key(data_dir: Path | str, *, now: datetime | None = None) -> Identity:
+    """The identity with an X25519 key for addressed records: an identity made before they existed
+    gets one (on ``federation serve``'s start); it reaches the directory with the node's next
+    enrollment request, as a rotated signing key does."""
+    from federation import sealing
+
+    ident = require_identity(data_dir)
+    if ident.enc_keys:
+        return ident
+    now = truncate_ms(require_aware(now, "now") if now else utcnow())
+    priv = sealing.generate()
+    entry = sealing.enc_key_entry(priv, now)
+    sealing.save_private(priv, ident.home / "enc" / f"{entry.key_id}.pem")
+    _save_node(ident.home, ident.node_id, ident.name, ident.parent_id, ident.key_id, ident.keys, (entry,))
+    return require_identity(data_dir)
 
 
 def require_identity(data_dir: Path | str) -> Identity:
@@ -144,10 +176,12 @@ def require_identity(data_dir: Path | str) -> Identity:
 
 
 def _save_node(home: Path, node_id: str, name: str, parent_id: str | None, current: str,
-               keys: tuple[KeyEntry, ...]) -> None:
-    write_json(home / "node.json", {"format": "yiwang-node/1", "node_id": node_id, "name": name,
-                                    "parent_id": parent_id, "level": level_of(node_id), "current": current,
-                                    "keys": [k.to_dict() for k in keys]})
+               keys: tuple[KeyEntry, ...], enc_keys: tuple[EncKey, ...] = ()) -> None:
+    doc: dict[str, Any] = {"format": "yiwang-node/1", "node_id": node_id, "name": name, "parent_id": parent_id,
+                           "level": level_of(node_id), "current": current, "keys": [k.to_dict() for k in keys]}
+    if enc_keys:
+        doc["enc_keys"] = [k.to_dict() for k in enc_keys]
+    write_json(home / "node.json", doc)
 
 
 def init_identity(data_dir: Path | str, node_id: str, name: str, parent_id: str | None, *,
@@ -168,8 +202,13 @@ def init_identity(data_dir: Path | str, node_id: str, name: str, parent_id: str 
     tls_key = pki.generate_tls_key()
     pki.save_tls_key(tls_key, home / "tls.key")
     keys = (KeyEntry(kid, signing.public_raw(priv), now),)
-    _save_node(home, node_id, name.strip(), parent_id, kid, keys)
-    ident = Identity(node_id, name.strip(), parent_id, level_of(node_id), home, kid, priv, keys)
+    from federation import sealing
+
+    enc_priv = sealing.generate()
+    enc = (sealing.enc_key_entry(enc_priv, now),)
+    sealing.save_private(enc_priv, home / "enc" / f"{enc[0].key_id}.pem")
+    _save_node(home, node_id, name.strip(), parent_id, kid, keys, enc)
+    ident = Identity(node_id, name.strip(), parent_id, level_of(node_id), home, kid, priv, keys, enc)
     if parent_id is None:
         root = pki.pem(pki.self_signed_root(tls_key, node_id, now))
         for path in (ident.tls_cert_path, ident.ca_cert_path, ident.chain_path):
@@ -190,6 +229,7 @@ def make_enrollment_request(identity: Identity) -> dict[str, Any]:
         "format": REQUEST_FORMAT, "node_id": identity.node_id, "name": identity.name,
         "parent_id": identity.parent_id, "level": identity.level, "current_key_id": identity.key_id,
         "signing_keys": [k.to_dict() for k in identity.keys],
+        **({"enc_keys": [k.to_dict() for k in identity.enc_keys]} if identity.enc_keys else {}),
         "csr_pem": pki.make_csr(tls_key, identity.node_id).decode("ascii"),
     })
     return {"body": b64e(body),
@@ -273,6 +313,8 @@ def enroll_child(parent_identity: Identity, request: Mapping[str, Any], now: dat
                 raise ValueError(f"signing_keys: new key {k.key_id} claims validity before a key on record")
     try:
         merged = merge_keys(old_keys, keys)
+        enc_keys = merge_enc_keys(NodeEntry.from_dict(old).enc_keys if old else (),
+                                  [EncKey.from_dict(k, "enc_keys") for k in doc.get("enc_keys") or []])
     except DirectoryError as e:
         raise ValueError(str(e)) from None
     csr = pki.load_csr(str(doc.get("csr_pem", "")), child_id)
@@ -282,7 +324,7 @@ def enroll_child(parent_identity: Identity, request: Mapping[str, Any], now: dat
     root = pki.load_pem_chain(parent.ca_cert_path.read_bytes(), "ca.crt")[0]
     chain = [cert] + [c for c in pki.load_pem_chain(parent.chain_path.read_bytes(), "chain.crt") if c != root]
     entry = NodeEntry(child_id, name.strip(), parent.node_id, level_of(child_id), merged,
-                      NodeEntry.from_dict(old).revoked_at if old else None).to_dict()
+                      NodeEntry.from_dict(old).revoked_at if old else None, enc_keys).to_dict()
     entry.update({"cert_sha256": pki.cert_sha256(cert), "cert_not_after": iso(cert.not_valid_after_utc),
                   "enrolled_at": (old or {}).get("enrolled_at", iso(now)), "updated_at": iso(now)})
     children[child_id] = entry
@@ -357,7 +399,7 @@ def rotate_signing_key(data_dir: Path | str, *, now: datetime | None = None) -> 
     signing.save_private_key(priv, ident.home / "signing" / f"{kid}.pem")
     keys = tuple(KeyEntry(k.key_id, k.public_key, k.valid_from, now if k.key_id == ident.key_id else k.valid_until,
                           k.revoked_at) for k in ident.keys) + (KeyEntry(kid, signing.public_raw(priv), now),)
-    _save_node(ident.home, ident.node_id, ident.name, ident.parent_id, kid, keys)
+    _save_node(ident.home, ident.node_id, ident.name, ident.parent_id, kid, keys, ident.enc_keys)
     return kid
 
 

@@ -53,6 +53,7 @@ class BatchResult:
     applied: int = 0
     duplicates: int = 0
     cursors: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    fresh: list[Parsed] = field(default_factory=list)  # the records newly stored (addressed ones are applied next)
 
 
 def _public_key(raw: bytes):  # type: ignore[no-untyped-def]
@@ -201,6 +202,7 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
         apply_records(session, fresh)
         apply_alert_records(session, fresh)
     result.applied = len(fresh)
+    result.fresh = fresh
     result.cursors = heads
     return result
 

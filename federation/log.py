@@ -79,6 +79,12 @@ class _Pending:
         self.log = log
         self.events: list[pb.CaseEvent] = []
 
+    def mark(self) -> int:
+        return len(self.events)
+
+    def rewind(self, mark: int) -> None:
+        del self.events[mark:]
+
     def before_commit(self, uow: UnitOfWork) -> None:
         events, self.events = self.events, []
         append_pending(uow, self.log.signer, events)
@@ -173,7 +179,7 @@ def _lock_head(session: Session, origin: str) -> Any:
     return session.connection().execute(_LOCK, {"origin": origin}).one_or_none()
 
 
-def _seal(uow: UnitOfWork, signer: Signer, events: list[tuple[int, pb.CaseEvent | pb.AlertEvent]],
+def _seal(uow: UnitOfWork, signer: Signer, events: list[tuple[int, pb.CaseEvent | pb.AlertEvent | pb.Addressed]],
           head: Any) -> list[Parsed]:
     """Number, sign and insert ``events`` (created at ms, event) after ``head`` (locked by
     ``_lock_head``); apply them to the library."""

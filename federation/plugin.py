@@ -80,6 +80,13 @@ def attach(ctx: "NodeContext", signer: Signer, id_key: bytes | None = None, iden
     ctx.catalog_codec = CatalogCodec(signer)
     ctx.owner_gateway = OwnerPull(identity) if identity is not None else None
     ctx.signed_history = SignedHistoryReader()
+    if identity is not None:
+        from federation.addressed import AddressedLog
+
+        from node.services.addressed import install_builtin
+
+        ctx.addressed = AddressedLog(signer, identity)
+        install_builtin(ctx)
 
 
 def id_hash_key(settings: "Settings") -> bytes:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from federation import tls
 from federation.codec import utcnow
 from federation.directory import Directory
-from federation.identity import Identity, cached_directory, load_identity
+from federation.identity import Identity, cached_directory, ensure_enc_key, load_identity
 from federation.registry import install_directory
 from federation.pb.v1 import federation_pb2 as pb
 from node.config import Settings
@@ -66,6 +66,9 @@ class DirectoryTrust:
     def is_ancestor(self, ancestor: str, node: str) -> bool:
         return self.directory.is_ancestor(ancestor, node)
 
+    def subtree(self, node_id: str) -> set[str]:
+        return self.directory.subtree(node_id)
+
     def signed_directory(self) -> bytes:
         return json.dumps(dict(self.directory.signed), ensure_ascii=False).encode()
 
@@ -105,6 +108,8 @@ async def run(settings: Settings, listen: str, parent: str | None, stop: asyncio
     from federation.grpc.client import Uplink
     from federation.grpc.server import FederationServicer, serve
 
+    if load_identity(settings.data_dir) is not None:
+        ensure_enc_key(settings.data_dir)  # an identity from before addressed records gets its X25519 key
     ctx = NodeContext.build(settings)  # the plugins' ports: this node's signed log once it has an identity
     require_strong_secrets(ctx)  # outside demo mode: no missing, placeholder or demo key, no demo account
     ident = load_identity(settings.data_dir)

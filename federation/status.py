@@ -74,6 +74,9 @@ def read_status(session: Session, node_id: str, now: datetime) -> dict[str, Any]
             "state": ("never run" if link is None else "blocked" if link.blocking else
                       "in step" if all(o["lag_records"] == 0 for o in origins) else "behind"),
             "origins": origins}
+    from federation.addressed import addressed_status
+
+    out["addressed"] = addressed_status(session, node_id)
     for peer, link in sorted(links.items()):
         if link.direction != "child":
             continue
@@ -103,6 +106,16 @@ def format_status(st: dict[str, Any]) -> list[str]:
         for o in up["origins"]:
             lines.append(f"  {o['origin']}  ours #{o['ours']}  parent #{o['parent']}  lag {o['lag_records']} "
                          f"records, {o['lag_seconds']:.0f} s")
+    ad = st.get("addressed")
+    if ad:
+        for c in ad["down"]:
+            lines.append(f"down      <- {c['parent']}: cursor #{c['after']}"
+                         + ("; parent too old for addressed records (no PullAddressed)" if c["state"] == "parent_too_old"
+                            else ""))
+        sent = ", ".join(f"{k} {v}" for k, v in sorted(ad["sent"].items())) or "none"
+        lines.append(f"addressed sent: {sent}; held here for children: {ad['held_for_children']}")
+        for w in ad["waiting"]:
+            lines.append(f"  waiting for {w['to']}: {w['count']} unacknowledged since {w['oldest']}")
     for c in st["children"]:
         curs = ", ".join(f"{o} #{s}" for o, s in c["cursors"].items()) or "nothing yet"
         lines.append(f"child     {c['child']}: last contact {c['last_contact'] or 'never'}; held here: {curs}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 if TYPE_CHECKING:
     import click
@@ -118,6 +118,41 @@ class SignedHistory(Protocol):
     can be compared with what its owner signed at the time)."""
 
     def case_events(self, session: "Session", origin: str, service_code: str) -> list[SignedCaseEvent]: ...
+
+
+@dataclass(frozen=True)
+class AddressedMessage:
+    """An addressed record for this node, verified (origin's signature, directory key rules) and
+    its private part opened (``docs/linked-approval.md`` section 1)."""
+
+    origin: str
+    seq: int
+    to: str
+    kind: str
+    subject: str
+    part: int
+    header: dict[str, Any]
+    private: dict[str, Any] | None
+    reply_to_seq: int
+    signed_at: datetime
+
+
+AddressedHandler = Callable[[Any, AddressedMessage], None]
+"""Applies one message of its kind, in the unit of work (the services' ``Work``) that stores the
+record (exactly once by (origin, seq)); a ``DomainError`` refuses it: its writes are rolled back, the record is kept as
+refused, the origin is told in the ack, and the link goes on."""
+
+
+class AddressedMessages(Protocol):
+    """Records for one given node, carried in this node's signed log (up to the common ancestor,
+    then pulled down), applied once at the destination and acknowledged back."""
+
+    def send(self, uow: "UnitOfWork", to: str, kind: str, header: dict[str, Any],
+             private: dict[str, Any] | None = None, *, subject: str = "", part: int = 0,
+             reply_to: int = 0) -> tuple[str, int]:
+        """Seal the record into this node's log in ``uow``'s transaction; returns (origin, seq).
+        ``private`` is sealed to the destination (relays see ``header`` only). Refused
+        (``InvalidInput`` naming the field) for an unknown or revoked destination."""
 
 
 class Plugin(Protocol):

@@ -38,6 +38,8 @@ class UplinkStats:
     caught_up: bool = False
     parent_cursors: dict[str, int] = field(default_factory=dict)
     blocking: str | None = None
+    pulled: int = 0
+    parent_too_old: bool = False  # the parent answers PullAddressed with UNIMPLEMENTED
 
 
 class DamagedLog(Exception):
@@ -71,6 +73,8 @@ class Uplink:
         self._saved_state: object = None
         self._swept: dict[str, int] = {}  # per origin: the sweep's position in the records already sent
         self._swept_at = 0.0
+        self._too_old_at = 0.0
+        self._down_after: int | None = None  # the down-cursor (only this uplink advances it)
 
     SWEEP = 1000  # records re-checked per idle round
 
@@ -206,12 +210,74 @@ class Uplink:
             await call.done_writing()
             while await call.read() is not grpc.aio.EOF:
                 pass
+        applied += await self.pull_down()
         self.stats.rounds += 1
         if damages:
             raise DamagedLog(damages)
         self.stats.caught_up = True
         self.stats.blocking = None
         return applied
+
+    TOO_OLD_RETRY = 60.0  # seconds before asking a parent that lacked PullAddressed again
+
+    async def pull_down(self) -> int:
+        """Pull the addressed records the parent holds for this subtree after the down-cursor and
+        apply them (``federation.addressed``); returns how many arrived. A parent one version behind
+        (UNIMPLEMENTED) is noted as too old and asked again a minute later; records keep going up."""
+        port = self.ctx.addressed
+        if port is None or self.parent_id is None:
+            return 0
+        loop = asyncio.get_running_loop()
+        if self.stats.parent_too_old and loop.time() - self._too_old_at < self.TOO_OLD_RETRY:
+            return 0
+        parent = self.parent_id
+
+        def cursor() -> tuple[int, str]:
+            with self.ctx.uow(SYSTEM) as uow:
+                return port.down_state(uow, parent)  # type: ignore[attr-defined,no-any-return]
+
+        if self._down_after is None:
+            self._down_after, state = await asyncio.to_thread(cursor)
+            self.stats.parent_too_old = self.stats.parent_too_old or state == "parent_too_old"
+            self._too_old_at = -self.TOO_OLD_RETRY  # as noted by an earlier run: ask now
+        after = self._down_after
+        try:
+            rows = [(m.id, m.record.body, m.record.signature) async for m in
+                    self._stub().PullAddressed(pb.PullAddressedRequest(after=after, limit=1000), timeout=60)]
+        except grpc.aio.AioRpcError as e:
+            if e.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            self.stats.parent_too_old, self._too_old_at = True, loop.time()
+
+            def note() -> None:
+                with self.ctx.uow(SYSTEM) as uow:
+                    port.note_parent(uow, parent, "parent_too_old")  # type: ignore[attr-defined]
+                    uow.commit()
+
+            await asyncio.to_thread(note)
+            log.warning("parent %s is too old for addressed records (no PullAddressed); records still go up",
+                        parent)
+            return 0
+        was_too_old, self.stats.parent_too_old = self.stats.parent_too_old, False
+        if not rows:
+            if was_too_old:  # the parent was upgraded
+                def ok() -> None:
+                    with self.ctx.uow(SYSTEM) as uow:
+                        port.note_parent(uow, parent, "ok")  # type: ignore[attr-defined]
+                        uow.commit()
+
+                await asyncio.to_thread(ok)
+            return 0
+
+        def apply() -> int:
+            with self.ctx.uow(SYSTEM) as uow:
+                res = port.apply_down(uow, parent, rows)  # type: ignore[attr-defined]
+                uow.commit()
+                return res.after  # type: ignore[no-any-return]
+
+        self._down_after = await asyncio.to_thread(apply)
+        self.stats.pulled += len(rows)
+        return len(rows)
 
     async def push_checkpoint(self) -> str:
         """A Merkle checkpoint of this node's log, audited by the parent (``federation.audit``)."""

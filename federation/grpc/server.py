@@ -58,13 +58,18 @@ class Trust(Protocol):
 
     def signed_directory(self) -> bytes: ...
 
+    def subtree(self, node_id: str) -> set[str]: ...
+
 
 class FederationServicer(pb_grpc.FederationServicer):
     def __init__(self, ctx: NodeContext, trust: Trust,
-                 case_detail: Callable[[str, str, str, str], dict[str, Any]] | None = None) -> None:
+                 case_detail: Callable[[str, str, str, str], dict[str, Any]] | None = None,
+                 serve_addressed: bool = True) -> None:
         self.ctx = ctx
         self.trust = trust
         self.case_detail = case_detail
+        self.serve_addressed = serve_addressed
+        """False: answer ``PullAddressed`` as a node one version behind does (UNIMPLEMENTED)."""
         self._contact: dict[str, float] = {}
 
     async def _touch(self, peer: str) -> None:
@@ -120,6 +125,8 @@ class FederationServicer(pb_grpc.FederationServicer):
                 res = receive_batch(uow.session, peer, checked if checked is not None else
                                     [(r.body, r.signature) for r in batch.records], self.trust.key_for,
                                     self.trust.in_subtree, now)
+                if res.fresh and self.ctx.addressed is not None:  # for this node: applied with the batch
+                    self.ctx.addressed.on_stored(uow, res.fresh, peer)  # type: ignore[attr-defined]
                 uow.commit()
         except RecordRejected as e:
             if isinstance(e, ForkDetected) or e.code in ALERT_KINDS:
@@ -251,6 +258,25 @@ class FederationServicer(pb_grpc.FederationServicer):
 
         for row in await asyncio.to_thread(read):
             yield pb.SignedCatalogChange(body=bytes(row.body), signature=bytes(row.signature))
+
+    async def PullAddressed(self, request: pb.PullAddressedRequest,
+                            context: grpc.aio.ServicerContext) -> AsyncIterator[pb.DownRecord]:
+        """The addressed records held here for the calling child's subtree (``federation.addressed``),
+        after its down-cursor, exactly as signed."""
+        if not self.serve_addressed:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
+        peer = await self._child(context)
+        await self._touch(peer)
+        limit = min(request.limit or 1000, MAX_BATCH)
+
+        def read() -> list[tuple[int, bytes, bytes]]:
+            from federation.addressed import read_down
+
+            with self.ctx.factory() as s:
+                return read_down(s, self.trust.subtree(peer), request.after, limit)
+
+        for arrival, body, sig in await asyncio.to_thread(read):
+            yield pb.DownRecord(id=arrival, record=pb.SignedRecord(body=body, signature=sig))
 
     async def GetDirectory(self, request: pb.DirectoryRequest, context: grpc.aio.ServicerContext) -> pb.SignedDirectory:
         await self._peer(context)

@@ -14,8 +14,9 @@ session.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Callable, Protocol, TypeVar
+from typing import Callable, Iterator, Protocol, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -81,6 +82,31 @@ class UnitOfWork:
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         self._after.append(fn)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of this unit of work that can fail alone (SAVEPOINT): if the block raises, its
+        writes are rolled back -- rows, audit entries captured from its flushes, side effects and
+        hooks' pending writes (a hook with ``mark``/``rewind``) -- and the exception propagates; the
+        rest of the unit of work goes on. (An addressed record refused by its handler: the record
+        stays stored as refused, the handler's half-done change does not.)"""
+        a = self.audit
+        marks = (len(a.entries), len(a.rows), len(a.with_commit), len(self._after))
+        known = {k: (h.mark() if hasattr(h, "mark") else None) for k, h in self._hooks.items()}
+        sp = self.session.begin_nested()
+        try:
+            yield
+            self.session.flush()
+        except BaseException:
+            sp.rollback()
+            del a.entries[marks[0]:], a.rows[marks[1]:], a.with_commit[marks[2]:], self._after[marks[3]:]
+            for k in [k for k in self._hooks if k not in known]:
+                del self._hooks[k]
+            for k, m in known.items():
+                if m is not None:
+                    self._hooks[k].rewind(m)  # type: ignore[attr-defined]
+            raise
+        sp.commit()
 
     def commit(self) -> None:
         """Commit once: the hooks' last writes, the audit append (on PostgreSQL sent with the

@@ -20,6 +20,8 @@ from node.persistence.db import make_engine, make_session_factory
 from node.persistence.models import Case, CalendarYear, ItemVersion
 from node.persistence.uow import SYSTEM, UnitOfWork
 from node.ports import (
+    AddressedHandler,
+    AddressedMessages,
     AlertLog,
     CaseEventFacts,
     CaseEventSink,
@@ -66,6 +68,9 @@ class NodeContext:
     owner_gateway: OwnerGateway | None = None
     alert_log: AlertLog | None = None
     signed_history: SignedHistory | None = None
+    addressed: AddressedMessages | None = None
+    addressed_handlers: dict[str, AddressedHandler] = field(default_factory=dict, repr=False)
+    """What applies each kind of addressed record at this node (``services.addressed.register``)."""
     id_hash_key: bytes = b""
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
     _throttle: Throttle | None = field(default=None, repr=False)

@@ -95,7 +95,7 @@ class License(_message.Message):
     def __init__(self, number: _Optional[str] = ..., name: _Optional[str] = ..., holder_hash: _Optional[str] = ..., holder_masked: _Optional[str] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ..., issuing_department: _Optional[str] = ..., status: _Optional[str] = ..., digest: _Optional[str] = ...) -> None: ...
 
 class RecordBody(_message.Message):
-    __slots__ = ("origin", "seq", "prev_hash", "key_id", "created_at_ms", "case_event", "alert")
+    __slots__ = ("origin", "seq", "prev_hash", "key_id", "created_at_ms", "case_event", "alert", "addressed")
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     PREV_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -103,6 +103,7 @@ class RecordBody(_message.Message):
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     CASE_EVENT_FIELD_NUMBER: _ClassVar[int]
     ALERT_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSED_FIELD_NUMBER: _ClassVar[int]
     origin: str
     seq: int
     prev_hash: bytes
@@ -110,7 +111,30 @@ class RecordBody(_message.Message):
     created_at_ms: int
     case_event: CaseEvent
     alert: AlertEvent
-    def __init__(self, origin: _Optional[str] = ..., seq: _Optional[int] = ..., prev_hash: _Optional[bytes] = ..., key_id: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., case_event: _Optional[_Union[CaseEvent, _Mapping]] = ..., alert: _Optional[_Union[AlertEvent, _Mapping]] = ...) -> None: ...
+    addressed: Addressed
+    def __init__(self, origin: _Optional[str] = ..., seq: _Optional[int] = ..., prev_hash: _Optional[bytes] = ..., key_id: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., case_event: _Optional[_Union[CaseEvent, _Mapping]] = ..., alert: _Optional[_Union[AlertEvent, _Mapping]] = ..., addressed: _Optional[_Union[Addressed, _Mapping]] = ...) -> None: ...
+
+class Addressed(_message.Message):
+    __slots__ = ("to", "kind", "joint_code", "part", "header_json", "sealed", "reply_to_seq", "enc", "enc_key_id")
+    TO_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    JOINT_CODE_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    HEADER_JSON_FIELD_NUMBER: _ClassVar[int]
+    SEALED_FIELD_NUMBER: _ClassVar[int]
+    REPLY_TO_SEQ_FIELD_NUMBER: _ClassVar[int]
+    ENC_FIELD_NUMBER: _ClassVar[int]
+    ENC_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    to: str
+    kind: str
+    joint_code: str
+    part: int
+    header_json: bytes
+    sealed: bytes
+    reply_to_seq: int
+    enc: bytes
+    enc_key_id: str
+    def __init__(self, to: _Optional[str] = ..., kind: _Optional[str] = ..., joint_code: _Optional[str] = ..., part: _Optional[int] = ..., header_json: _Optional[bytes] = ..., sealed: _Optional[bytes] = ..., reply_to_seq: _Optional[int] = ..., enc: _Optional[bytes] = ..., enc_key_id: _Optional[str] = ...) -> None: ...
 
 class AlertEvent(_message.Message):
     __slots__ = ("kind", "origin", "subject", "detail", "proof_json", "peer", "state", "sightings", "first_seen_ms", "last_seen_ms", "state_by", "note", "raised_by")
@@ -255,6 +279,22 @@ class OriginCursor(_message.Message):
     seq: int
     head_hash: bytes
     def __init__(self, origin: _Optional[str] = ..., seq: _Optional[int] = ..., head_hash: _Optional[bytes] = ...) -> None: ...
+
+class PullAddressedRequest(_message.Message):
+    __slots__ = ("after", "limit")
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    after: int
+    limit: int
+    def __init__(self, after: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class DownRecord(_message.Message):
+    __slots__ = ("id", "record")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    record: SignedRecord
+    def __init__(self, id: _Optional[int] = ..., record: _Optional[_Union[SignedRecord, _Mapping]] = ...) -> None: ...
 
 class CursorsRequest(_message.Message):
     __slots__ = ("sender",)

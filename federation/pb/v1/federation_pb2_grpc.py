@@ -74,6 +74,11 @@ class FederationStub:
                 request_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.DirectoryRequest.SerializeToString,
                 response_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.SignedDirectory.FromString,
                 _registered_method=True)
+        self.PullAddressed = channel.unary_stream(
+                '/yiwang.federation.v1.Federation/PullAddressed',
+                request_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.PullAddressedRequest.SerializeToString,
+                response_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.DownRecord.FromString,
+                _registered_method=True)
 
 
 class FederationServicer:
@@ -134,6 +139,15 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PullAddressed(self, request, context):
+        """v3: the addressed records stored here whose destination is in the calling child's subtree and
+        whose origin is not, after the child's down-cursor (in arrival order). A parent one version
+        behind answers UNIMPLEMENTED; its children keep syncing upward.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -176,6 +190,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.GetDirectory,
                     request_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.DirectoryRequest.FromString,
                     response_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.SignedDirectory.SerializeToString,
+            ),
+            'PullAddressed': grpc.unary_stream_rpc_method_handler(
+                    servicer.PullAddressed,
+                    request_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.PullAddressedRequest.FromString,
+                    response_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.DownRecord.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -394,6 +413,33 @@ class Federation:
             '/yiwang.federation.v1.Federation/GetDirectory',
             federation_dot_pb_dot_v1_dot_federation__pb2.DirectoryRequest.SerializeToString,
             federation_dot_pb_dot_v1_dot_federation__pb2.SignedDirectory.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PullAddressed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/yiwang.federation.v1.Federation/PullAddressed',
+            federation_dot_pb_dot_v1_dot_federation__pb2.PullAddressedRequest.SerializeToString,
+            federation_dot_pb_dot_v1_dot_federation__pb2.DownRecord.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,6 +15,7 @@ from .alerts import ALERT_STATES, Alert
 from .links import FedLink
 from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, FedTreeNode, LibCase, LibLicense
 from .access import AccessLock
+from .addressed import FedAddressed, FedDown, FedDownCursor
 
 __all__ = [
     "NAMING", "CST", "TZDateTime", "Base", "TenantScoped", "Audited",
@@ -28,4 +29,5 @@ __all__ = [
     "FedLink",
     "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "FedTreeNode", "LibCase", "LibLicense",
     "AccessLock",
+    "FedAddressed", "FedDown", "FedDownCursor",
 ]
