@@ -213,10 +213,14 @@ def register_error_handlers(app: Flask) -> None:
             resp.headers["Retry-After"] = str(retry_after)
         return resp
 
+    def _upload_taken(message: str) -> bool:
+        """The partial unique index of bound uploads (PostgreSQL names it; SQLite the column)."""
+        return "uq_case_materials_bound_upload" in message or "case_materials.upload_id" in message
+
     @app.errorhandler(IntegrityError)
     def _integrity(e: IntegrityError):  # type: ignore[no-untyped-def]
         log.info("integrity error: %s", e.orig)
-        if "upload_bindings" in str(e.orig):
+        if _upload_taken(str(e.orig)):
             msg = "a file this application names was just taken by another application, or has expired: upload it again"
             return _body(409, msg, {"json": {"materials": [msg]}})
         return _body(409, "the record conflicts with one that exists already (duplicate or stale reference)")

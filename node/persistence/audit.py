@@ -162,22 +162,24 @@ _SET_HEAD_HASH = update(AuditHead).where(AuditHead.id == 1).values(hash=bindpara
 # JSON ``prefix || seq || suffix`` (see ``payload_parts``). The entries come as one JSON array of
 # [prefix, suffix, table, key, op] (one parameter: cheaper to bind than five arrays); ``id``
 # (the queue order, which becomes the chain order) is taken in the array's order.
-_QUEUE_PG = text("""
-INSERT INTO audit_queue (at, actor, table_name, row_key, op, prefix, suffix)
+_QUEUE_SQL = """INSERT INTO audit_queue (at, actor, table_name, row_key, op, prefix, suffix)
 SELECT :at, :actor, x.v->>2, x.v->>3, x.v->>4, convert_to(x.v->>0, 'UTF8'), convert_to(x.v->>1, 'UTF8')
-FROM jsonb_array_elements(CAST(:entries AS jsonb)) WITH ORDINALITY AS x(v, i) ORDER BY x.i""")
+FROM jsonb_array_elements(CAST(:entries AS jsonb)) WITH ORDINALITY AS x(v, i) ORDER BY x.i"""
+_QUEUE_PG = text(_QUEUE_SQL)
 _INSERT_PG: dict[tuple[str, ...], TextClause] = {}
 
 
 def _insert_pg(tables: tuple[str, ...]) -> TextClause:
-    """One statement inserting the queued rows of every table: a data-modifying CTE per table,
-    each taking its rows as one JSON array (``:rows<i>``) shaped by the table's own row type.
-    Sent in the same round trip as the audit queue insert and the COMMIT."""
+    """One statement inserting the queued rows of every table -- a data-modifying CTE per table,
+    each taking its rows as one JSON array (``:rows<i>``) shaped by the table's own row type --
+    and their audit entries into the queue (as ``_QUEUE_PG``). Sent in the same round trip as
+    the COMMIT."""
     stmt = _INSERT_PG.get(tables)
     if stmt is None:
-        writes = ",\n".join(f"w{i} AS (INSERT INTO {t} SELECT * FROM json_populate_recordset(NULL::{t}, "
-                             f"CAST(:rows{i} AS json)))" for i, t in enumerate(tables))
-        stmt = _INSERT_PG[tables] = text("WITH " + writes + "\nSELECT 1")
+        writes = [f"w{i} AS (INSERT INTO {t} SELECT * FROM json_populate_recordset(NULL::{t}, "
+                  f"CAST(:rows{i} AS json)))" for i, t in enumerate(tables)]
+        writes.append(f"queued AS ({_QUEUE_SQL})")
+        stmt = _INSERT_PG[tables] = text("WITH " + ",\n".join(writes) + "\nSELECT 1")
     return stmt
 
 
@@ -233,10 +235,12 @@ def append_pending(uow: "UnitOfWork", commit: bool = False) -> int:
         parts = [payload_parts(e, at_iso, actor, head) for e in pending]
         entries = [[p.decode(), s.decode(), e["table"], e["key"][:64], e["op"]] for (p, s), e in zip(parts, pending)]
         params = {"entries": json.dumps(entries, ensure_ascii=False, separators=(",", ":")), "at": at, "actor": actor}
-        statements = [*also, (_QUEUE_PG, params)]
-        if writes:
+        if writes:  # the rows and their entries by one statement
             tables = tuple(conn.dialect.identifier_preparer.format_table(t) for t, _ in writes)
-            statements.insert(0, (_insert_pg(tables), {f"rows{i}": rows_json for i, (_, rows_json) in enumerate(writes)}))
+            params.update((f"rows{i}", rows_json) for i, (_, rows_json) in enumerate(writes))
+            statements = [(_insert_pg(tables), params), *also]
+        else:
+            statements = [*also, (_QUEUE_PG, params)]
         uow.link_needed = True
         _send(conn, statements, commit)
         return n

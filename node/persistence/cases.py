@@ -10,7 +10,7 @@ ORM object ``load_case`` returns (its ``version`` column makes a concurrent chan
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, select, text
@@ -20,7 +20,7 @@ from node.domain import servicecode
 from node.domain.errors import NotFound
 
 from .audit import insert_rows
-from .models import Case, CaseMaterial, CasePart, CaseTransition, Item, ItemVersion, Notification, Upload, UploadBinding
+from .models import Case, CaseMaterial, CasePart, CaseTransition, Item, ItemVersion, Notification, Upload
 from .sql import RESERVE_IDS_SQL, allocate_ids, id_request, pipelined
 from .uow import UnitOfWork
 
@@ -29,7 +29,6 @@ TRANSITIONS = cast(Table, CaseTransition.__table__)
 MATERIALS = cast(Table, CaseMaterial.__table__)
 NOTIFICATIONS = cast(Table, Notification.__table__)
 UPLOADS = cast(Table, Upload.__table__)
-BINDINGS = cast(Table, UploadBinding.__table__)
 _ITEMS = cast(Table, Item.__table__)
 _VERSIONS = cast(Table, ItemVersion.__table__)
 
@@ -93,10 +92,12 @@ class IntakeRead:
 _CURRENT = (select(_ITEMS.c.status, _VERSIONS.c.id)
             .join(_VERSIONS, (_VERSIONS.c.item_id == _ITEMS.c.id) & (_VERSIONS.c.version == _ITEMS.c.current_version))
             .where(_ITEMS.c.code == bindparam("code")))
+# An upload's case: the one whose material row binds it (``CaseMaterial.binds``), whoever reads.
 _UPLOADS = (select(UPLOADS.c.id, UPLOADS.c.digest, UPLOADS.c.size, UPLOADS.c.file_type, UPLOADS.c.filename,
-                   UPLOADS.c.uploaded_by, BINDINGS.c.case_id)
-            .outerjoin(BINDINGS, BINDINGS.c.upload_id == UPLOADS.c.id)
-            .where(UPLOADS.c.id.in_(bindparam("ids", expanding=True))))
+                   UPLOADS.c.uploaded_by, MATERIALS.c.case_id)
+            .outerjoin(MATERIALS, (MATERIALS.c.upload_id == UPLOADS.c.id) & MATERIALS.c.binds)
+            .where(UPLOADS.c.id.in_(bindparam("ids", expanding=True)))
+            .execution_options(all_tenants=True))
 
 # PostgreSQL: everything a submission reads, and the ids its rows will take, in one round trip
 # (sent with the transaction's BEGIN).
@@ -104,7 +105,7 @@ _READ_PG = text(f"""
 SELECT i.status, v.id AS version_id,
        (SELECT coalesce(json_agg(json_build_array(u.id, u.digest, u.size, u.file_type, u.filename, u.uploaded_by,
                                                   b.case_id)), '[]')
-        FROM uploads u LEFT JOIN upload_bindings b ON b.upload_id = u.id
+        FROM uploads u LEFT JOIN case_materials b ON b.upload_id = u.id AND b.binds
         WHERE u.id = ANY(CAST(:upload_ids AS varchar[]))) AS uploads,
        {RESERVE_IDS_SQL} AS ids
 FROM items i JOIN item_versions v ON v.item_id = i.id AND v.version = i.current_version
@@ -146,13 +147,13 @@ def item_version(s: Session, vid: int) -> ItemVersion:
 
 @dataclass
 class NewCase:
-    """The rows of a case being submitted (complete rows: see ``full_row``)."""
+    """The rows of a case being submitted (complete rows: see ``full_row``). A material row that
+    ``binds`` its upload makes the insert fail if another case took the upload meanwhile."""
 
     case: dict[str, Any]
     transition: dict[str, Any]
     materials: list[dict[str, Any]]
     notification: dict[str, Any] | None = None
-    bindings: list[dict[str, Any]] = field(default_factory=list)
 
 
 def add_case(uow: UnitOfWork, new: NewCase, readable: bool = False) -> None:
@@ -165,8 +166,6 @@ def add_case(uow: UnitOfWork, new: NewCase, readable: bool = False) -> None:
         insert_rows(uow, MATERIALS, new.materials, now=readable)
     if new.notification is not None:
         insert_rows(uow, NOTIFICATIONS, [new.notification], now=readable)
-    if new.bindings:  # the primary key refuses an upload another case took meanwhile
-        insert_rows(uow, BINDINGS, new.bindings, now=readable)
 
 
 def joint_links(s: Session, case: Any) -> tuple[str, int]:

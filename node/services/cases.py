@@ -34,7 +34,6 @@ from node.persistence.models import (
     Extension,
     License,
     Staff,
-    UploadBinding,
 )
 
 from . import joint as joint_cases
@@ -42,7 +41,7 @@ from . import notifications
 from .catalog import stage_defs
 from .context import Work, as_cst
 from .materials import completeness
-from .uploads import binding_rows, usable_by
+from .uploads import binding, usable_by
 
 HANDLER_STAGES = (StageKind.UNDERTAKE,)
 
@@ -152,13 +151,11 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
         if notice.invalid:
             raise InvalidInput("some supplied materials are not acceptable", field="materials",
                                notice=notice.as_dict())
-        supplied = [up for ups in given.values() for up in ups]
-        s.add_all(UploadBinding(**b) for b in binding_rows(supplied, case.id, uow.now))
-        for mcode, ups in given.items():
-            for up in ups:
-                case.materials.append(CaseMaterial(case_id=case.id, department_id=case.department_id, material_code=mcode,
-                                   upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
-                                   filename=up.filename, added_at=uow.now))
+        supplied = [(mcode, up) for mcode, ups in given.items() for up in ups]
+        for (mcode, up), binds in zip(supplied, binding([up for _, up in supplied], case.id), strict=True):
+            case.materials.append(CaseMaterial(case_id=case.id, department_id=case.department_id, material_code=mcode,
+                                               upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
+                                               filename=up.filename, added_at=uow.now, binds=binds))
     case.status = d.after.status.value
     case.stage_index = d.after.stage_index
     case.resume_status = d.after.resume_status.value if d.after.resume_status else None

@@ -14,7 +14,6 @@ from node.domain.lifecycle import Actor, Event, Status
 from node.domain.policy import Action, Target, require
 from node.domain.roles import Role
 from node.persistence.cases import (
-    BINDINGS,
     MATERIALS,
     NOTIFICATIONS,
     TRANSITIONS,
@@ -31,7 +30,7 @@ from . import notifications
 from .catalog import current_version
 from .context import Work
 from .materials import completeness
-from .uploads import binding_rows, store_upload, usable_by
+from .uploads import binding, store_upload, usable_by
 
 __all__ = ["check_completeness", "store_upload", "submit_case"]  # store_upload: where callers have always found it
 
@@ -126,15 +125,15 @@ def _write_case(uow: Work, channel: str, processing: str, data: dict[str, Any], 
                           event="submit", to_status=Status.SUBMITTED.value, actor=actor_label,
                           actor_role=staff.role if staff else None, occurred_at=uow.now, recorded_at=uow.now,
                           backfilled=False, data={"channel": channel})
+    binds = binding([up for _, up in uploads], None)
     material_rows = [full_row(MATERIALS, id=mid, case_id=case_id, department_id=dept, material_code=code_,
                               upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
-                              filename=up.filename, added_at=uow.now)
-                     for mid, (code_, up) in zip(ids["case_materials"], uploads, strict=True)]
+                              filename=up.filename, added_at=uow.now, binds=b)
+                     for mid, (code_, up), b in zip(ids["case_materials"], uploads, binds, strict=True)]
     n = notifications.outbox_row(uow.now, ctx.settings.node_name, case_id=case_id, code=code, phone=phone,
                                  promised=None, item_name=v.name, template="submitted")
     note = full_row(NOTIFICATIONS, id=ids["notifications"][0], **n) if n is not None else None
-    bindings = [full_row(BINDINGS, **b) for b in binding_rows([up for _, up in uploads], case_id, uow.now)]
-    add_case(uow, NewCase(case_row, transition, material_rows, note, bindings), readable=readable)
+    add_case(uow, NewCase(case_row, transition, material_rows, note), readable=readable)
     if uow.logs_events:
         # The case as written, for the signed record: the values themselves (an ORM instance
         # and its materials cost more than the rest of the record on this hot path).

@@ -7,7 +7,8 @@ and expiring the ones no application took.
   (PostgreSQL advisory lock; SQLite's transactions take the write lock up front), so the budget
   holds across every gunicorn worker.
 * **One upload, one application.** An upload is bound to the case that first names it
-  (``upload_bindings``, primary key: the upload); another application naming it is refused. The
+  (``case_materials.binds`` on that case's first row naming it, one per upload by a partial unique
+  index); another application naming it is refused. The
   upload id (128 random bits, given only to its sender) is the sender's token: nobody else learns
   it before it is bound, and once bound it is of no use to anyone else. A staff member's upload
   serves that account only.
@@ -31,7 +32,7 @@ from node.config import Settings
 from node.domain.errors import InvalidInput, QuotaExceeded
 from node.domain.filecheck import check_file
 from node.domain.lifecycle import Actor
-from node.persistence.models import CaseMaterial, Upload, UploadBinding
+from node.persistence.models import CaseMaterial, Upload
 from node.persistence.uow import SYSTEM
 
 from .context import NodeContext, Work
@@ -110,7 +111,8 @@ def charge(uow: Work, who: str, size: int, budget: Budget) -> None:
         raise _over(f"this upload ({size:,} bytes) would take this sender past {budget.bytes:,} bytes in an hour "
                     f"({used:,} used)", frees_at, now)
     pending = s.execute(select(func.count(), func.min(Upload.created_at)).where(
-        Upload.uploaded_by == who, ~exists().where(UploadBinding.upload_id == Upload.id))).one()
+        Upload.uploaded_by == who, ~exists().where(CaseMaterial.upload_id == Upload.id, CaseMaterial.binds))
+        .execution_options(all_tenants=True)).one()
     if pending[0] + 1 > budget.pending:
         frees_at = pending[1] + timedelta(hours=uow.ctx.settings.upload_max_age_hours)
         raise _over(f"this sender holds {pending[0]} uploads that no application uses yet, the most allowed "
@@ -149,13 +151,16 @@ def usable_by(actor: Actor, case_id: int | None = None) -> Callable[[Any], str |
     return problem
 
 
-def binding_rows(uploads: list[Any], case_id: int, now: datetime) -> list[dict[str, Any]]:
-    """The bindings a new case's uploads need (each upload once, those not yet bound to it)."""
-    seen: dict[str, dict[str, Any]] = {}
+def binding(uploads: list[Any], case_id: int | None) -> list[bool]:
+    """For each of the uploads a case's new material rows name, in order: whether that row binds
+    the upload to the case (``CaseMaterial.binds``): the first row naming an upload not yet bound
+    to it (``case_id``: the case, None for a new one; ``usable_by`` refused the bound elsewhere)."""
+    seen: set[str] = set()
+    out = []
     for up in uploads:
-        if up.id not in seen and getattr(up, "case_id", None) != case_id:
-            seen[up.id] = {"upload_id": up.id, "case_id": case_id, "bound_at": now}
-    return list(seen.values())
+        out.append(up.id not in seen and (case_id is None or getattr(up, "case_id", None) != case_id))
+        seen.add(up.id)
+    return out
 
 
 @dataclass
@@ -178,7 +183,6 @@ def purge_uploads(ctx: NodeContext, now: datetime | None = None, batch: int = 50
         with ctx.uow(SYSTEM, now=now) as uow:
             s = uow.session
             q = (select(Upload).where(Upload.created_at < cutoff,
-                                      ~exists().where(UploadBinding.upload_id == Upload.id),
                                       ~exists().where(CaseMaterial.upload_id == Upload.id))
                  .order_by(Upload.created_at).limit(batch))
             if s.connection().dialect.name == "postgresql":

@@ -257,7 +257,7 @@ def test_a_real_worker_with_beat_raises_the_alert_once(api, ctx, tmp_path, broke
 
 
 def test_uploads_bindings_purges_and_refused_lookups_keep_the_node_intact(api, ctx, clock):
-    """What the other hardening writes — upload bindings, the purge of unused uploads (rows deleted
+    """What the other hardening writes — materials binding their uploads, the purge of unused uploads (rows deleted
     through the audit), the failed second factors (audited, never a row) — replays cleanly."""
     from node.services.uploads import purge_uploads
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from node.config import Settings
-from node.persistence.models import Case, Upload, UploadBinding
+from node.persistence.models import Case, CaseMaterial, Upload
 from node.services.context import NodeContext
 from node.services.uploads import purge_uploads
 from tests.support import (
@@ -210,7 +210,8 @@ def test_an_upload_serves_one_application_only(node):
     assert set(problems) == {f"materials[{i}].upload_id" for i in range(5)}
     assert all("already part of another application" in p for p in problems.values())
     with ctx.factory() as s:
-        assert s.scalar(select(func.count()).select_from(UploadBinding)) == 5
+        assert s.scalar(select(func.count()).select_from(CaseMaterial).where(CaseMaterial.binds)
+                        .execution_options(all_tenants=True)) == 5
 
 
 def test_two_applications_racing_for_the_same_uploads_one_wins(node):
@@ -257,8 +258,9 @@ def test_a_supplement_binds_its_upload_and_cannot_take_another_case_s(node):
     assert api.post(url, {"id_last4": "002x", "materials": [{"material_code": "design", "upload_id": fresh}]}
                     ).status_code == 200
     with ctx.factory() as s:
-        bound_to = s.scalar(select(Case.code).join(UploadBinding, UploadBinding.case_id == Case.id)
-                            .where(UploadBinding.upload_id == fresh).execution_options(all_tenants=True))
+        bound_to = s.scalar(select(Case.code).join(CaseMaterial, CaseMaterial.case_id == Case.id)
+                            .where(CaseMaterial.upload_id == fresh, CaseMaterial.binds)
+                            .execution_options(all_tenants=True))
     assert bound_to == code
 
 
@@ -399,7 +401,8 @@ def test_the_migration_binds_uploads_existing_cases_use_to_the_first_of_them(nod
     eng.dispose()
     upgrade(db_url)
     with ctx.factory() as s:
-        bindings = dict(list(s.execute(select(UploadBinding.upload_id, UploadBinding.case_id)).tuples()))
+        bindings = dict(list(s.execute(select(CaseMaterial.upload_id, CaseMaterial.case_id).where(CaseMaterial.binds)
+                                       .execution_options(all_tenants=True)).tuples()))
     assert bindings[first[1]] == case_ids[0]  # the first case that used it
     assert set(bindings) == set(first) | set(second) - {second[1]}
     reuse = _apply(api, first)

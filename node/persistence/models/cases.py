@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -40,17 +42,6 @@ class Upload(Audited, Base):
     filename: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), index=True)
     uploaded_by: Mapped[str | None] = mapped_column(String(80))
-
-
-class UploadBinding(Audited, Base):
-    """An upload bound to the one application (case) that uses it: the primary key makes a second
-    case naming the same upload fail, even when two submissions race. An upload with no binding
-    is pending, and expires (``services.uploads.purge_uploads``)."""
-
-    __tablename__ = "upload_bindings"
-    upload_id: Mapped[str] = mapped_column(ForeignKey("uploads.id"), primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    bound_at: Mapped[datetime] = mapped_column(TZDateTime())
 
 
 class Case(TenantScoped, Audited, Base):
@@ -105,7 +96,16 @@ class Case(TenantScoped, Audited, Base):
 
 
 class CaseMaterial(TenantScoped, Audited, Base):
+    """A file of a case. ``binds``: this row binds its upload to the case (one upload, one
+    application) -- the first row of the case naming that upload. The partial unique index lets
+    one row per upload bind, so a second case naming the same upload fails, even when two
+    submissions race; an upload no row binds is pending, and expires
+    (``services.uploads.purge_uploads``). Rows older than the rule that named an upload another
+    case had used first (migration 0010 kept them) do not bind it."""
+
     __tablename__ = "case_materials"
+    __table_args__ = (Index("uq_case_materials_bound_upload", "upload_id", unique=True,
+                            sqlite_where=text("binds"), postgresql_where=text("binds")),)
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
@@ -116,6 +116,7 @@ class CaseMaterial(TenantScoped, Audited, Base):
     file_type: Mapped[str] = mapped_column(String(10))
     filename: Mapped[str] = mapped_column(String(255))
     added_at: Mapped[datetime] = mapped_column(TZDateTime())
+    binds: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class CaseTransition(TenantScoped, Audited, Base):
