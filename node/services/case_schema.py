@@ -72,6 +72,27 @@ class ApplicantViewSchema(_View):
                        "an ID number the inspector holds (the library's applicant_id_hash)"})
 
 
+class PrerequisiteViewSchema(_View):
+    item_code = fields.String(required=True, metadata={"description": "the item whose result is required"})
+    name = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "license (a license number) or case (a service code)"})
+    reference = fields.String(required=True, metadata={"description": "the license number or service code entered"})
+    valid = fields.Boolean(required=True)
+    reason = fields.String(allow_none=True, required=True, metadata={
+        "description": "why not: not_found, other_holder, wrong_item, expired, not_yet_valid, revoked, not_approved; "
+                       "null when valid or not checked yet"})
+    result_item_code = fields.String(allow_none=True, required=True)
+    result_name = fields.String(allow_none=True, required=True)
+    valid_from = fields.Date(allow_none=True, required=True)
+    valid_until = fields.Date(allow_none=True, required=True)
+    answered_by = fields.String(allow_none=True, required=True, metadata={"description": "the node whose records answered"})
+    checked_on = fields.Date(allow_none=True, required=True, metadata={"description": "the day validity was checked for"})
+    checked_at = fields.AwareDateTime(allow_none=True, required=True, metadata={"description": "null: not checked yet"})
+    checked_by = fields.String(allow_none=True, required=True)
+    entered_at = fields.AwareDateTime(required=True)
+    entered_by = fields.String(required=True)
+
+
 class CaseSchema(_View):
     code = fields.String(required=True)
     version = fields.Integer(required=True)
@@ -102,3 +123,5 @@ class CaseSchema(_View):
     license = fields.Nested(LicenseViewSchema, allow_none=True, required=True)
     materials = fields.List(fields.Nested(MaterialViewSchema), required=True)
     transitions = fields.List(fields.Nested(TransitionViewSchema), required=True)
+    prerequisites = fields.List(fields.Nested(PrerequisiteViewSchema), load_default=list, metadata={
+        "description": "the item's prior approvals (前置审批) as entered and verified (absent from older nodes' files)"})

@@ -36,7 +36,7 @@ from node.persistence.models import (
     UploadBinding,
 )
 
-from . import notifications
+from . import notifications, prerequisites
 from .catalog import stage_defs
 from .context import Work, as_cst
 from .materials import completeness
@@ -90,6 +90,8 @@ class TransitionInput:
     missing: list[dict[str, Any]] | None = None
     materials: list[dict[str, Any]] | None = None
     license_valid_until: date | None = None
+    prerequisites: list[dict[str, Any]] | None = None
+    """At acceptance: references for the item's prerequisites (``services.prerequisites``)."""
 
 
 def transition_case(uow: Work, code: str, event: Event, expected_version: int | None, **kw: Any) -> Case:
@@ -112,6 +114,10 @@ def apply_transition(uow: Work, code: str, t: TransitionInput) -> Case:
     d = decide(before, stages, t.event, actor, Processing(case.processing), t.reason, t.result)
     at, backfilled = _when(uow.now, t.occurred_at, case)
     on = at.date()
+    if t.event == Event.ACCEPT:
+        prerequisites.verify_at_acceptance(uow, case, t.prerequisites, on)
+    elif t.prerequisites:
+        raise InvalidInput("prerequisites are entered at submission or acceptance", field="prerequisites")
     new_materials = list(t.materials or [])
     if t.event == Event.SUPPLY:
         if not new_materials:
@@ -278,7 +284,7 @@ def list_cases(uow: Work, *, status: str | None = None, item_code: str | None = 
     actor = uow.actor
     s = uow.session
     q = select(Case).options(selectinload(Case.transitions), selectinload(Case.materials),
-                             selectinload(Case.license))
+                             selectinload(Case.license), selectinload(Case.prerequisites))
     if status:
         q = q.where(Case.status == status)
     if item_code:

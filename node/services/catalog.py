@@ -17,6 +17,7 @@ from node.domain.items import (
     validate_stages,
 )
 from node.domain.lifecycle import Actor
+from node.domain.prerequisites import validate_prerequisites
 from node.domain.policy import Action, Target, require
 from node.persistence.models import Department, Item, ItemVersion
 
@@ -24,14 +25,18 @@ from .context import Work
 
 VERSION_FIELDS = ("name", "kind", "legal_limit_days", "promised_limit_days", "materials", "stages", "fees",
                   "conditions", "legal_basis", "procedure", "issues_license", "license_name",
-                  "license_validity_days")
+                  "license_validity_days", "prerequisites")
+
+
+ITEM_OWNERS = ("department", "town", "subdistrict")
+"""The units that own items and work their stages (a town's items are worked by its own staff)."""
 
 
 def stage_defs(version: ItemVersion) -> list[StageDef]:
     return validate_stages(version.stages, version.promised_limit_days)
 
 
-def _check_content(data: dict[str, Any]) -> None:
+def _check_content(data: dict[str, Any], code: str) -> None:
     try:
         ItemKind(data["kind"])
     except ValueError:
@@ -39,6 +44,7 @@ def _check_content(data: dict[str, Any]) -> None:
     validate_limits(data["legal_limit_days"], data["promised_limit_days"])
     validate_materials(data.get("materials", []))
     validate_stages(data["stages"], data["promised_limit_days"])
+    data["prerequisites"] = validate_prerequisites(data.get("prerequisites") or [], code)
     if data.get("issues_license") and not (data.get("license_name") or "").strip():
         raise InvalidInput("an item that issues a license must name it", field="license_name")
     if data["kind"] == ItemKind.IMMEDIATE and data["promised_limit_days"] > 0 and len(data["stages"]) > 2:
@@ -57,11 +63,12 @@ def publish_item(uow: Work, data: dict[str, Any]) -> ItemVersion:
     if dept_id is None:
         raise InvalidInput("say which department the item belongs to", field="department_id")
     can_manage(actor, dept_id)
-    _check_content(data)
+    _check_content(data, data["code"])
     s = uow.session
     dept = s.get(Department, dept_id)
-    if dept is None or dept.kind != "department":
-        raise InvalidInput(f"department {dept_id} does not exist", field="department_id")
+    if dept is None or dept.kind not in ITEM_OWNERS:
+        raise InvalidInput(f"department {dept_id} does not exist (items belong to a department, a town or a "
+                           "sub-district office; not to a service point)", field="department_id")
     if s.scalar(select(Item.id).where(Item.code == data["code"]).execution_options(all_tenants=True)):
         raise Conflict(f"an item with code '{data['code']}' exists already; revise it instead", field="code")
     item = Item(code=data["code"], department_id=dept_id, status=ItemStatus.ACTIVE.value, current_version=1,
@@ -72,6 +79,7 @@ def publish_item(uow: Work, data: dict[str, Any]) -> ItemVersion:
                     published_by=actor.staff_id, change_note=data.get("change_note") or "首次发布",
                     **{k: data.get(k) for k in VERSION_FIELDS if k in data})
     v.materials = data.get("materials", [])
+    v.prerequisites = data["prerequisites"]
     v.fees = data.get("fees", [])
     s.add(v)
     s.flush()
@@ -97,7 +105,7 @@ def revise_item(uow: Work, code: str, data: dict[str, Any], expected_version: in
                                              ItemVersion.version == item.current_version))
     merged = {k: getattr(cur, k) for k in VERSION_FIELDS}
     merged.update({k: v for k, v in data.items() if k in VERSION_FIELDS})
-    _check_content(merged)
+    _check_content(merged, code)
     item.current_version += 1
     item.updated_at = uow.now
     v = ItemVersion(item_id=item.id, department_id=item.department_id, version=item.current_version,

@@ -23,6 +23,7 @@ from node.ports import (
     CaseEventFacts,
     CaseEventSink,
     OwnerGateway,
+    ResultVerifier,
     SignedHistory,
     Signer,
     StandardCatalogCodec,
@@ -65,6 +66,7 @@ class NodeContext:
     owner_gateway: OwnerGateway | None = None
     alert_log: AlertLog | None = None
     signed_history: SignedHistory | None = None
+    result_verifier: ResultVerifier | None = None
     id_hash_key: bytes = b""
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
     _throttle: Throttle | None = field(default=None, repr=False)

@@ -26,7 +26,7 @@ from node.persistence.cases import (
 )
 from node.persistence.models import Case, ItemVersion
 
-from . import notifications
+from . import notifications, prerequisites
 from .catalog import current_version
 from .context import Work
 from .materials import completeness
@@ -55,7 +55,8 @@ def submit_case(uow: Work, data: dict[str, Any]) -> str:
     """Create a case from an application; returns its service code.
 
     A window clerk may pass ``accept=True`` to accept at once: submission and acceptance are one
-    unit of work, so an acceptance refused leaves no submitted case behind."""
+    unit of work, so an acceptance refused leaves no submitted case behind. ``prerequisites``:
+    the references entered for the item's prior approvals (verified at acceptance)."""
     actor = uow.actor
     channel = _channel(actor)
     processing = data.get("processing", "online")
@@ -64,7 +65,7 @@ def submit_case(uow: Work, data: dict[str, Any]) -> str:
     accept = bool(data.get("accept"))
     if accept:
         require(actor, Action.ACCEPT_ON_SUBMISSION)
-    code = _write_case(uow, channel, processing, data, readable=accept)
+    code = _write_case(uow, channel, processing, data, readable=accept or bool(data.get("prerequisites")))
     if accept:
         from .cases import transition_case
 
@@ -129,6 +130,8 @@ def _write_case(uow: Work, channel: str, processing: str, data: dict[str, Any], 
     note = full_row(NOTIFICATIONS, id=ids["notifications"][0], **n) if n is not None else None
     bindings = [full_row(BINDINGS, **b) for b in binding_rows([up for _, up in uploads], case_id, uow.now)]
     add_case(uow, NewCase(case_row, transition, material_rows, note, bindings), readable=readable)
+    if data.get("prerequisites"):  # (``readable``: the case's row is written before these)
+        prerequisites.record_entries(uow, case_id, dept, v, data["prerequisites"])
     if uow.logs_events:
         # The case as written, for the signed record: the values themselves (an ORM instance
         # and its materials cost more than the rest of the record on this hot path).

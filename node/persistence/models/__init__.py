@@ -7,7 +7,7 @@ from __future__ import annotations
 from .base import NAMING, CST, TZDateTime, Base, TenantScoped, Audited
 from .org import Department, Staff, ApiToken
 from .catalog import Item, ItemVersion, CalendarYear, CatalogChange
-from .cases import Upload, UploadBinding, Case, CaseMaterial, CaseTransition, Extension, License, Evaluation, Rectification
+from .cases import Upload, UploadBinding, Case, CaseMaterial, CaseTransition, Extension, License, Evaluation, Rectification, CasePrerequisite
 from .notifications import Notification
 from .audit import AuditHead, AuditEntry, AuditQueued, AuditAnchor
 from .bench import BenchRow
@@ -20,7 +20,7 @@ __all__ = [
     "NAMING", "CST", "TZDateTime", "Base", "TenantScoped", "Audited",
     "Department", "Staff", "ApiToken",
     "Item", "ItemVersion", "CalendarYear", "CatalogChange",
-    "Upload", "UploadBinding", "Case", "CaseMaterial", "CaseTransition", "Extension", "License", "Evaluation", "Rectification",
+    "Upload", "UploadBinding", "Case", "CaseMaterial", "CaseTransition", "Extension", "License", "Evaluation", "Rectification", "CasePrerequisite",
     "Notification",
     "AuditHead", "AuditEntry", "AuditQueued", "AuditAnchor",
     "BenchRow",

@@ -54,6 +54,8 @@ class ItemVersion(TenantScoped, Audited, Base):
     license_name: Mapped[str | None] = mapped_column(String(100))
     license_validity_days: Mapped[int | None] = mapped_column(Integer)
     change_note: Mapped[str] = mapped_column(Text, default="")
+    # Prior approvals verified by their result (前置审批结果验证): [{item_code, name}]
+    prerequisites: Mapped[list[Any]] = mapped_column(JSON, default=list)
     published_at: Mapped[datetime] = mapped_column(TZDateTime())
     published_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     item: Mapped[Item] = relationship(back_populates="versions")

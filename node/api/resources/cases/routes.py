@@ -67,7 +67,8 @@ class CaseTransitions(MethodView):
             event=Event(args["event"]), expected_version=args["version"], reason=args["reason"],
             opinion=args["opinion"], occurred_at=args["occurred_at"],
             result=Result(args["result"]) if args["result"] else None, missing=args["missing"],
-            materials=args["materials"], license_valid_until=args["license_valid_until"])
+            materials=args["materials"], license_valid_until=args["license_valid_until"],
+            prerequisites=args["prerequisites"])
         with unit_of_work(actor()) as uow:
             return staff_view(cases.apply_transition(uow, code, t))
 

@@ -34,6 +34,13 @@ class StageDefSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(sorted(r.value for r in STAGE_ROLES)))
 
 
+class PrerequisiteDefSchema(Schema):
+    item_code = fields.String(required=True, validate=validate.Length(4, 40),
+                              metadata={"description": "the power code of the item whose result is required"})
+    name = fields.String(required=True, validate=validate.Length(1, 200),
+                         metadata={"description": "what it is, e.g. 户外广告设置许可证"})
+
+
 class ItemContentSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in ItemKind]),
@@ -51,6 +58,9 @@ class ItemContentSchema(Schema):
     license_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
     license_validity_days = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 36500))
     change_note = fields.String(load_default="", validate=validate.Length(max=1000))
+    prerequisites = fields.List(fields.Nested(PrerequisiteDefSchema), load_default=list,
+                                validate=[validate.Length(max=10), Unique("item_code")], metadata={
+                                    "description": "prior approvals verified by their result (前置审批结果验证)"})
 
 
 class ItemCreateSchema(ItemContentSchema):
@@ -96,4 +106,5 @@ class ItemSchema(Schema):
     license_name = fields.String(allow_none=True)
     license_validity_days = fields.Integer(allow_none=True)
     change_note = fields.String()
+    prerequisites = fields.List(fields.Nested(PrerequisiteDefSchema))
     published_at = fields.DateTime()
