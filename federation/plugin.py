@@ -80,6 +80,10 @@ def attach(ctx: "NodeContext", signer: Signer, id_key: bytes | None = None, iden
     ctx.catalog_codec = CatalogCodec(signer)
     ctx.owner_gateway = OwnerPull(identity) if identity is not None else None
     ctx.signed_history = SignedHistoryReader()
+    if identity is not None and identity.parent_id is not None:
+        from federation.verify import ParentVerifier
+
+        ctx.result_verifier = ParentVerifier(ctx, identity)
 
 
 def id_hash_key(settings: "Settings") -> bytes:
