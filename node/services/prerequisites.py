@@ -119,11 +119,13 @@ def entered(uow: Work, version: ItemVersion, entries: list[dict[str, Any]]) -> d
 
 
 def record_entries(uow: Work, case_id: int, department_id: int, version: ItemVersion,
-                   entries: list[dict[str, Any]], rows: list[CasePrerequisite] | None = None) -> list[CasePrerequisite]:
-    """Write (or rewrite) the case's rows for the references entered; verified later, at acceptance."""
+                   entries: list[dict[str, Any]], case: Case | None = None) -> list[CasePrerequisite]:
+    """Write (or rewrite) the case's rows for the references entered; verified at acceptance.
+    ``case``: the loaded case, whose rows these are (None: a case being submitted)."""
     got = entered(uow, version, entries)
-    by_code = {r.item_code: r for r in rows or []}
-    out = list(rows or [])
+    rows = list(case.prerequisites) if case is not None else []
+    by_code = {r.item_code: r for r in rows}
+    out = list(rows)
     for pos, p in enumerate(version.prerequisites or []):
         if p["item_code"] not in got:
             continue
@@ -132,7 +134,10 @@ def record_entries(uow: Work, case_id: int, department_id: int, version: ItemVer
         if row is None:
             row = CasePrerequisite(case_id=case_id, department_id=department_id, position=pos,
                                    item_code=p["item_code"], name=p["name"], valid=False)
-            uow.session.add(row)
+            if case is not None:
+                case.prerequisites.append(row)
+            else:
+                uow.session.add(row)
             out.append(row)
         if row.kind != kind.value or row.reference != ref:
             row.kind, row.reference, row.valid, row.reason, row.checked_at = kind.value, ref, False, None, None
@@ -151,7 +156,7 @@ def verify_at_acceptance(uow: Work, case: Case, entries: list[dict[str, Any]] | 
         if entries:
             raise InvalidInput(f"item '{case.item_code}' has no prerequisites", field="prerequisites")
         return
-    rows = record_entries(uow, case.id, case.department_id, v, entries or [], list(case.prerequisites))
+    rows = record_entries(uow, case.id, case.department_id, v, entries or [], case)
     have = {r.item_code: r for r in rows}
     missing = [p for p in prereqs if p["item_code"] not in have]
     if missing:
