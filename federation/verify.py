@@ -24,13 +24,12 @@ import grpc
 
 from federation import tls
 from federation.pb.v1 import federation_pb2 as pb
-from node.domain.errors import TooManyAttempts
 from node.domain.items import POWER_CODE
 from node.domain.prerequisites import REFERENCE, Kind, Reason, Verification
 from node.persistence.models import FedLink
 from node.ports import VerificationUnavailable
 from node.services.context import SYSTEM
-from node.services.prerequisites import MAX_HOPS, answer_for_child
+from node.services.prerequisites import MAX_HOPS, answer_here, ask_above, audit_answer
 
 if TYPE_CHECKING:
     from federation.identity import Identity
@@ -87,9 +86,13 @@ def answer(ctx: "NodeContext", peer: str, r: pb.VerifyResultRequest, rate: str =
     one unit of work. Raises ``TooManyAttempts`` and ``VerificationUnavailable`` (the level above
     could not be asked)."""
     ctx.throttle.hit(rate, "verify_result", peer, what="verification", field_name="number")
+    kind, on, asked_by = Kind(r.kind), date.fromisoformat(r.on), f"{peer}:{r.asked_by}"[:60]
+    with ctx.uow(SYSTEM) as uow:  # read only (rolled back): no lock held while the level above is asked
+        v = answer_here(uow, kind, r.number, r.holder_hash, r.item_code, on)
+    if v is None:
+        v = ask_above(ctx, kind, r.number, r.holder_hash, r.item_code, on, asked_by, r.hops)
     with ctx.uow(SYSTEM) as uow:
-        v = answer_for_child(uow, Kind(r.kind), r.number, r.holder_hash, r.item_code, date.fromisoformat(r.on),
-                             f"{peer}:{r.asked_by}"[:60], r.hops)
+        audit_answer(uow, kind, r.number, r.item_code, on, asked_by, v)
         uow.commit()
     return to_reply(v)
 
@@ -104,12 +107,22 @@ class ParentVerifier:
         self.target = target
 
     def _address(self) -> str:
+        """Read outside any transaction: the caller is inside a unit of work, which on SQLite holds
+        the write lock (a second session's BEGIN IMMEDIATE would wait for it: for ever)."""
         if self.target:
             return self.target
         parent = self.identity.parent_id or ""
-        with self.ctx.factory() as s:
-            link = s.get(FedLink, parent)
-            addr = link.address if link is not None else None
+        mark = "?" if self.ctx.engine.dialect.paramstyle == "qmark" else "%s"
+        raw = self.ctx.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute(f"SELECT address FROM {FedLink.__tablename__} WHERE peer = {mark}", (parent,))
+            row = cur.fetchone()
+            cur.close()
+            raw.rollback()
+        finally:
+            raw.close()
+        addr = row[0] if row else None
         if not addr:
             raise VerificationUnavailable(f"the address of the parent {parent} is not known yet "
                                           "(the federation link has not run)")
@@ -144,5 +157,3 @@ class ParentVerifier:
                 why = f"the parent {parent} refused: {code.name.lower()}: {e.details()}"
             raise VerificationUnavailable(why) from None
 
-
-__all__ = ["ParentVerifier", "answer", "check_request", "TooManyAttempts"]

@@ -22,7 +22,7 @@ from node.persistence import audit
 from node.persistence.models import Case, CasePrerequisite, ItemVersion, LibCase, LibLicense, License
 from node.ports import VerificationUnavailable
 
-from .context import Work
+from .context import NodeContext, Work
 
 MAX_HOPS = 3
 """How far up a question travels (county -> city -> province -> ...)."""
@@ -180,18 +180,18 @@ def verify_at_acceptance(uow: Work, case: Case, entries: list[dict[str, Any]] | 
                 answered_by=ver.answered_by)
 
 
-def answer_for_child(uow: Work, kind: Kind, ref: str, holder: str, item_code: str, on: date,
-                     asked_by: str, hops: int) -> Verification:
-    """A child's question (``ResultVerifier`` at the child, answered at its parent): from this
-    node's library, else from the level above while ``hops`` last. Audited here: who asked about
-    which reference and what they were told (the holder's hash is not kept)."""
-    got = answer_here(uow, kind, ref, holder, item_code, on)
-    if got is None and hops > 1 and uow.ctx.result_verifier is not None:
-        got = uow.ctx.result_verifier.verify(kind, ref, holder, item_code, on, asked_by, hops=hops - 1)
-    if got is None:
-        got = judge(kind, None, holder, item_code, on, uow.ctx.node_id)
+def ask_above(ctx: NodeContext, kind: Kind, ref: str, holder: str, item_code: str, on: date, asked_by: str,
+              hops: int) -> Verification:
+    """A child's question this node holds nothing about: the level above is asked while ``hops``
+    last (``VerificationUnavailable`` when it cannot be); else: not found."""
+    if hops > 1 and ctx.result_verifier is not None:
+        return ctx.result_verifier.verify(kind, ref, holder, item_code, on, asked_by, hops=hops - 1)
+    return judge(kind, None, holder, item_code, on, ctx.node_id)
+
+
+def audit_answer(uow: Work, kind: Kind, ref: str, item_code: str, on: date, asked_by: str, v: Verification) -> None:
+    """A child's question answered here, on record: who asked about which reference and what they
+    were told (the holder's hash is not kept)."""
     audit.record(uow, "prerequisite_checks", ref[:64], "verify",
                  {"asked_by": asked_by, "kind": kind.value, "item_code": item_code, "on": on.isoformat(),
-                  "valid": got.valid, "reason": got.reason.value if got.reason else None,
-                  "answered_by": got.answered_by})
-    return got
+                  "valid": v.valid, "reason": v.reason.value if v.reason else None, "answered_by": v.answered_by})
