@@ -14,6 +14,7 @@ from sqlalchemy import select
 from federation.pb.v1 import federation_pb2 as pb
 from node.domain.identity import resident_id_check
 from node.persistence.models import AuditEntry, Case, CasePrerequisite, License
+from node.services.admin import verify_audit
 from node.services.context import SYSTEM
 from tests.integration.test_federation_grpc import county_api, fed, start, stub_for  # noqa: F401 - fixture
 from tests.support import DEMO_PASSWORD, ID_NUMBER
@@ -72,6 +73,8 @@ def test_a_valid_license_is_verified_and_stored_with_the_case(api, ctx):  # type
     again = api.case(case["code"])  # GET shows it
     assert again["prerequisites"] == case["prerequisites"]
     assert "holder" not in str(p) and ID_NUMBER not in str(p)
+    report = verify_audit(ctx)  # the rows written (and rewritten at acceptance) replay from the chain
+    assert report.ok, report
 
 
 def test_a_missing_prerequisite_refuses_acceptance_and_writes_nothing(api, ctx):  # type: ignore[no-untyped-def]
