@@ -87,6 +87,10 @@ def attach(ctx: "NodeContext", signer: Signer, id_key: bytes | None = None, iden
 
         ctx.addressed = AddressedLog(signer, identity)
         install_builtin(ctx)
+    if identity is not None and identity.parent_id is not None:
+        from federation.verify import ParentVerifier
+
+        ctx.result_verifier = ParentVerifier(ctx, identity)
 
 
 def id_hash_key(settings: "Settings") -> bytes:

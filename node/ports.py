@@ -8,11 +8,13 @@ plugin (or no federation identity) runs as a hall on its own: no signed log, no 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 if TYPE_CHECKING:
     import click
+
+    from node.domain.prerequisites import Kind, Verification
     from sqlalchemy.orm import Session, sessionmaker
 
     from node.persistence.models import Alert, Case
@@ -153,6 +155,22 @@ class AddressedMessages(Protocol):
         """Seal the record into this node's log in ``uow``'s transaction; returns (origin, seq).
         ``private`` is sealed to the destination (relays see ``header`` only). Refused
         (``InvalidInput`` naming the field) for an unknown or revoked destination."""
+class VerificationUnavailable(Exception):
+    """The levels above could not be asked (unreachable, refused, too old): nothing can be said
+    about the reference, neither valid nor invalid."""
+
+
+class ResultVerifier(Protocol):
+    """Asks the levels above whether a license or a case result (of another node) satisfies a
+    prerequisite (前置审批结果验证): the parent answers from its shared library and, if it does not
+    hold the reference, asks its own parent. Only the holder's keyed hash travels; the answer is
+    the ``Verification`` (valid, reason, and item and validity only when the holder matched).
+    Raises ``VerificationUnavailable`` when no answer could be had."""
+
+    def verify(self, kind: "Kind", number: str, holder_hash: str, item_code: str, on: date,
+               asked_by: str, hops: int = 3) -> "Verification":
+        """``asked_by``: who asks (a staff label here, for the audit above); ``hops``: how many
+        levels up the question may still travel."""
 
 
 class Plugin(Protocol):

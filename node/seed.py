@@ -1,7 +1,8 @@
 """The demo hall: Gongshu district (330105) — city management, market supervision, traffic police,
-planning, public security, tax and the Kangqiao town — with the items the Gongshu documents name,
-the joint items (联办件) and bundles (一件事: 企业开办, 店招店牌, 农村村民住宅建房) made of them, and a
-village service point."""
+planning, public security, tax and the Kangqiao sub-district office (康桥街道, a unit with its own staff
+and items, and its village service point) — with the items the Gongshu documents name, the joint items
+(联办件) and bundles (一件事: 企业开办, 店招店牌, 农村村民住宅建房) made of them, and one item (食品经营许可)
+that requires a prior approval (营业执照) verified by its result."""
 from __future__ import annotations
 
 from typing import Any, Iterator
@@ -19,13 +20,15 @@ DEPARTMENTS = [
     ("scjg", "区市场监管局", "department"),
     ("jj", "交警拱墅大队", "department"),
     ("gh", "规划拱墅分局", "department"),
+    ("kq", "康桥街道办事处", "town"),
     ("kq-bm", "康桥街道便民服务中心", "service_point"),
     ("ga", "拱墅区公安分局", "department"),
     ("sw", "国家税务总局杭州市拱墅区税务局", "department"),
-    ("kq", "康桥街道办事处", "town"),
 ]
 STAFFED = ("cgj", "scjg", "jj", "gh", "ga", "sw", "kq")
 """The units whose staff the demo creates (chief, two handlers, reviewer, approver each)."""
+PARENT_UNITS = {"kq-bm": "kq"}
+"""Village service points and the town or sub-district office they belong to (村—镇—区)."""
 
 
 def _stages(undertake: int, review: int, approve: int, conclude: int = 0, accept: int = 1) -> list[dict[str, Any]]:
@@ -101,6 +104,21 @@ ITEMS: list[dict[str, Any]] = [
      "materials": [APPLICATION, ID_CARD, _m("premises", "经营场所证明")],
      "legal_basis": "《促进个体工商户发展条例》；《市场主体登记管理条例》",
      "issues_license": True, "license_name": "营业执照", "license_validity_days": None},
+    {"code": "330105-XK-SJ-005", "dept": "scjg", "name": "食品经营许可（仅销售预包装食品）",
+     "kind": "promised", "legal_limit_days": 20, "promised_limit_days": 5, "stages": _stages(2, 1, 1),
+     "materials": [APPLICATION, ID_CARD, _m("food-safety", "食品安全管理制度及人员清单")],
+     "prerequisites": [{"item_code": "330105-XK-SJ-001", "name": "营业执照"}],
+     "legal_basis": "《中华人民共和国食品安全法》第三十五条；《食品经营许可和备案管理办法》",
+     "conditions": "已取得营业执照（前置审批结果在线核验，无需提交复印件）；有与经营品种相适应的场所。",
+     "issues_license": True, "license_name": "食品经营许可证", "license_validity_days": 1825},
+    {"code": "330105-QT-KQ-001", "dept": "kq", "name": "村（社区）公益性临时设施设置审核（街道）",
+     "kind": "promised", "legal_limit_days": 20, "promised_limit_days": 5,
+     "stages": [{"kind": "accept", "name": "受理", "time_limit_days": 1, "role": "clerk"},
+                {"kind": "undertake", "name": "街道承办", "time_limit_days": 2, "role": "handler"},
+                {"kind": "approve", "name": "街道批准", "time_limit_days": 1, "role": "approver"},
+                {"kind": "conclude", "name": "办结", "time_limit_days": 0, "role": "clerk"}],
+     "materials": [APPLICATION, ID_CARD, _m("village-opinion", "村（社区）意见")],
+     "legal_basis": "《浙江省村镇规划建设管理条例》", "issues_license": False},
     # 店招店牌: the market supervisor's check of the name on the sign (the fourth department of the
     # Gongshu shop-sign procedure: 城管办, 工商分局, 交警, 规划分局)
     {"code": "330105-XK-SJ-002", "dept": "scjg", "name": "店招店牌登记名称核对（字号与登记名称一致性审查）",
@@ -227,7 +245,8 @@ def load_demo(ctx: NodeContext, password: str) -> Iterator[str]:
     a = Actor("staff", admin.id, Role.ADMIN)
     dept_ids: dict[str, int] = {}
     for code, name, kind in DEPARTMENTS:
-        dept_ids[code] = ctx.run(a, org.create_department, code, name, kind).id
+        parent = dept_ids[PARENT_UNITS[code]] if code in PARENT_UNITS else None
+        dept_ids[code] = ctx.run(a, org.create_department, code, name, kind, parent).id
     people = [("clerk", "李窗口", "clerk", None, "13800000001"), ("inspector", "赵监察", "inspector", None, None),
               ("agent-kq", "钱代办", "agent", "kq-bm", "13800000009")]
     for code in STAFFED:
@@ -250,4 +269,5 @@ def load_demo(ctx: NodeContext, password: str) -> Iterator[str]:
         n = len(list(s.scalars(select(Staff.id))))
     yield f"demo hall {ctx.settings.node_id} {ctx.settings.node_name}: {len(DEPARTMENTS)} units, {len(ITEMS) + len(JOINT_ITEMS)} items, {n} accounts"
     yield f"accounts (password '{password}'): admin, clerk, inspector, agent-kq, <dept>-chief, <dept>-handler, " \
-          "<dept>-handler-b, <dept>-reviewer, <dept>-approver for dept in " + " ".join(STAFFED)
+          "<dept>-handler-b, <dept>-reviewer, <dept>-approver for dept in " + " ".join(STAFFED) + \
+          " (kq: the town 康桥街道)"

@@ -18,6 +18,9 @@ from federation.inbox import CheckedBatch, ForkDetected, check_batch, cursors, r
 from federation.pb.v1 import federation_pb2 as pb
 from federation.pb.v1 import federation_pb2_grpc as pb_grpc
 from federation.status import save_link
+from federation.verify import VERIFY_RATE, answer, check_request
+from node.domain.errors import TooManyAttempts
+from node.ports import VerificationUnavailable
 from node.persistence.models import CatalogChange, FedHead, FedRecord
 from node.services.context import SYSTEM, NodeContext
 
@@ -70,6 +73,7 @@ class FederationServicer(pb_grpc.FederationServicer):
         self.case_detail = case_detail
         self.serve_addressed = serve_addressed
         """False: answer ``PullAddressed`` as a node one version behind does (UNIMPLEMENTED)."""
+        self.verify_rate = VERIFY_RATE
         self._contact: dict[str, float] = {}
 
     async def _touch(self, peer: str) -> None:
@@ -281,6 +285,22 @@ class FederationServicer(pb_grpc.FederationServicer):
     async def GetDirectory(self, request: pb.DirectoryRequest, context: grpc.aio.ServicerContext) -> pb.SignedDirectory:
         await self._peer(context)
         return pb.SignedDirectory(signed_json=self.trust.signed_directory())
+
+    async def VerifyResult(self, request: pb.VerifyResultRequest,
+                           context: grpc.aio.ServicerContext) -> pb.VerifyResultReply:
+        """A child's question about a prerequisite's result (``federation.verify``): children only,
+        throttled per child, audited here."""
+        peer = await self._child(context)
+        problem = check_request(request)
+        if problem is not None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        try:
+            return await asyncio.to_thread(answer, self.ctx, peer, request, self.verify_rate)
+        except TooManyAttempts as e:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"too many verifications from {peer}: {e.message}")
+        except VerificationUnavailable as e:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.trust.node_id} could not ask its parent: {e}")
+        raise AssertionError("unreachable")  # abort raises
 
 
 def own_head(ctx: NodeContext, node_id: str) -> int:

@@ -43,7 +43,7 @@ def load_case(s: Session, code: str, lock: bool = False) -> Case:
     """The case with its history, materials and license (within the reader's tenancy)."""
     code = servicecode.normalize(code)
     q = select(Case).where(Case.code == code).options(selectinload(Case.transitions), selectinload(Case.materials),
-                                                      selectinload(Case.license))
+                                                      selectinload(Case.license), selectinload(Case.prerequisites))
     if lock:
         q = q.with_for_update(of=Case).execution_options(populate_existing=True)
     case = s.scalar(q)

@@ -117,6 +117,25 @@ class SignoffViewSchema(_View):
     opinion = fields.String(required=True)
     signed_by = fields.Integer(required=True)
     signed_at = fields.AwareDateTime(required=True)
+class PrerequisiteViewSchema(_View):
+    item_code = fields.String(required=True, metadata={"description": "the item whose result is required"})
+    name = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "license (a license number) or case (a service code)"})
+    reference = fields.String(required=True, metadata={"description": "the license number or service code entered"})
+    valid = fields.Boolean(required=True)
+    reason = fields.String(allow_none=True, required=True, metadata={
+        "description": "why not: not_found, other_holder, wrong_item, expired, not_yet_valid, revoked, not_approved; "
+                       "null when valid or not checked yet"})
+    result_item_code = fields.String(allow_none=True, required=True)
+    result_name = fields.String(allow_none=True, required=True)
+    valid_from = fields.Date(allow_none=True, required=True)
+    valid_until = fields.Date(allow_none=True, required=True)
+    answered_by = fields.String(allow_none=True, required=True, metadata={"description": "the node whose records answered"})
+    checked_on = fields.Date(allow_none=True, required=True, metadata={"description": "the day validity was checked for"})
+    checked_at = fields.AwareDateTime(allow_none=True, required=True, metadata={"description": "null: not checked yet"})
+    checked_by = fields.String(allow_none=True, required=True)
+    entered_at = fields.AwareDateTime(required=True)
+    entered_by = fields.String(required=True)
 
 
 class CaseSchema(_View):
@@ -159,3 +178,5 @@ class CaseSchema(_View):
                             metadata={"description": "a part: its joint case's code and the part's number"})
     signoffs = fields.List(fields.Nested(SignoffViewSchema), load_default=list,
                            metadata={"description": "sign-offs of the item's joint review/inspection stages"})
+    prerequisites = fields.List(fields.Nested(PrerequisiteViewSchema), load_default=list, metadata={
+        "description": "the item's prior approvals (前置审批) as entered and verified (absent from older nodes' files)"})

@@ -37,7 +37,7 @@ from node.persistence.models import (
 )
 
 from . import joint as joint_cases
-from . import notifications
+from . import notifications, prerequisites
 from .catalog import stage_defs
 from .context import Work, as_cst
 from .materials import completeness
@@ -99,6 +99,8 @@ class TransitionInput:
     green_channel: bool | None = None  # at acceptance (clerk): a key project's case, first in every queue
     agent_staff_id: int | None = None  # at acceptance: the free agent (代办员) acting for the applicant
     open_parts: int | None = None  # the guard of conclude_joint (set by the joint service only)
+    prerequisites: list[dict[str, Any]] | None = None
+    """At acceptance: references for the item's prerequisites (``services.prerequisites``)."""
 
 
 def transition_case(uow: Work, code: str, event: Event, expected_version: int | None, **kw: Any) -> Case:
@@ -143,6 +145,10 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
                pending_signoffs=pending, open_parts=t.open_parts)
     at, backfilled = _when(uow.now, t.occurred_at, case)
     on = at.date()
+    if t.event == Event.ACCEPT:
+        prerequisites.verify_at_acceptance(uow, case, t.prerequisites, on)
+    elif t.prerequisites:
+        raise InvalidInput("prerequisites are entered at submission or acceptance", field="prerequisites")
     new_materials = list(t.materials or [])
     if t.event == Event.SUPPLY:
         if not new_materials:
@@ -322,7 +328,7 @@ def list_cases(uow: Work, *, status: str | None = None, item_code: str | None = 
     actor = uow.actor
     s = uow.session
     q = select(Case).options(selectinload(Case.transitions), selectinload(Case.materials),
-                             selectinload(Case.license))
+                             selectinload(Case.license), selectinload(Case.prerequisites))
     if status:
         q = q.where(Case.status == status)
     if item_code:

@@ -19,6 +19,7 @@ from node.domain.items import (
     validate_stages,
 )
 from node.domain.lifecycle import Actor
+from node.domain.prerequisites import validate_prerequisites
 from node.domain.policy import Action, Target, require
 from node.persistence.models import Department, Item, ItemVersion
 
@@ -26,7 +27,11 @@ from .context import Work
 
 VERSION_FIELDS = ("name", "kind", "legal_limit_days", "promised_limit_days", "materials", "stages", "fees",
                   "conditions", "legal_basis", "procedure", "issues_license", "license_name",
-                  "license_validity_days", "parts", "decision", "fields")
+                  "license_validity_days", "parts", "decision", "fields", "prerequisites")
+
+
+ITEM_OWNERS = ("department", "town", "subdistrict")
+"""The units that own items and work their stages (a town's items are worked by its own staff)."""
 
 
 def stage_defs(version: ItemVersion) -> list[StageDef]:
@@ -41,6 +46,7 @@ def _check_content(data: dict[str, Any], s: Any = None, code: str | None = None)
     validate_limits(data["legal_limit_days"], data["promised_limit_days"])
     validate_materials(data.get("materials", []))
     stages = validate_stages(data["stages"], data["promised_limit_days"])
+    data["prerequisites"] = validate_prerequisites(data.get("prerequisites") or [], code or "")
     if s is not None:
         _check_joint(s, data, code)
         _check_stage_departments(s, stages)
@@ -104,8 +110,9 @@ def publish_item(uow: Work, data: dict[str, Any]) -> ItemVersion:
     s = uow.session
     _check_content(data, s, data["code"])
     dept = s.get(Department, dept_id)
-    if dept is None or dept.kind not in ("department", "town"):
-        raise InvalidInput(f"department {dept_id} does not exist", field="department_id")
+    if dept is None or dept.kind not in ITEM_OWNERS:
+        raise InvalidInput(f"department {dept_id} does not exist (items belong to a department, a town or a "
+                           "sub-district office; not to a service point)", field="department_id")
     if s.scalar(select(Item.id).where(Item.code == data["code"]).execution_options(all_tenants=True)):
         raise Conflict(f"an item with code '{data['code']}' exists already; revise it instead", field="code")
     item = Item(code=data["code"], department_id=dept_id, status=ItemStatus.ACTIVE.value, current_version=1,
@@ -116,6 +123,7 @@ def publish_item(uow: Work, data: dict[str, Any]) -> ItemVersion:
                     published_by=actor.staff_id, change_note=data.get("change_note") or "首次发布",
                     **{k: data.get(k) for k in VERSION_FIELDS if k in data})
     v.materials = data.get("materials", [])
+    v.prerequisites = data["prerequisites"]
     v.fees = data.get("fees", [])
     s.add(v)
     s.flush()

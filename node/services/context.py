@@ -26,6 +26,7 @@ from node.ports import (
     CaseEventFacts,
     CaseEventSink,
     OwnerGateway,
+    ResultVerifier,
     SignedHistory,
     Signer,
     StandardCatalogCodec,
@@ -71,6 +72,7 @@ class NodeContext:
     addressed: AddressedMessages | None = None
     addressed_handlers: dict[str, AddressedHandler] = field(default_factory=dict, repr=False)
     """What applies each kind of addressed record at this node (``services.addressed.register``)."""
+    result_verifier: ResultVerifier | None = None
     id_hash_key: bytes = b""
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
     _throttle: Throttle | None = field(default=None, repr=False)

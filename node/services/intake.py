@@ -26,7 +26,7 @@ from node.persistence.cases import (
 )
 from node.persistence.models import Case, ItemVersion
 
-from . import notifications
+from . import notifications, prerequisites
 from .catalog import current_version
 from .context import Work
 from .materials import completeness
@@ -55,7 +55,8 @@ def submit_case(uow: Work, data: dict[str, Any]) -> str:
     """Create a case from an application; returns its service code.
 
     A window clerk may pass ``accept=True`` to accept at once: submission and acceptance are one
-    unit of work, so an acceptance refused leaves no submitted case behind."""
+    unit of work, so an acceptance refused leaves no submitted case behind. ``prerequisites``:
+    the references entered for the item's prior approvals (verified at acceptance)."""
     actor = uow.actor
     channel = _channel(actor)
     processing = data.get("processing", "online")
@@ -67,7 +68,7 @@ def submit_case(uow: Work, data: dict[str, Any]) -> str:
     options = {k: data[k] for k in ("green_channel", "agent_staff_id") if data.get(k) is not None}
     if options and not accept:
         raise InvalidInput("the green channel and the agent are set at acceptance", field=next(iter(options)))
-    code = _write_case(uow, channel, processing, data, readable=accept)
+    code = _write_case(uow, channel, processing, data, readable=accept or bool(data.get("prerequisites")))
     if accept:
         from .cases import transition_case
 
@@ -134,6 +135,8 @@ def _write_case(uow: Work, channel: str, processing: str, data: dict[str, Any], 
                                  promised=None, item_name=v.name, template="submitted")
     note = full_row(NOTIFICATIONS, id=ids["notifications"][0], **n) if n is not None else None
     add_case(uow, NewCase(case_row, transition, material_rows, note), readable=readable)
+    if data.get("prerequisites"):  # (``readable``: the case's row is written before these)
+        prerequisites.record_entries(uow, case_id, dept, v, data["prerequisites"])
     if uow.logs_events:
         # The case as written, for the signed record: the values themselves (an ORM instance
         # and its materials cost more than the rest of the record on this hot path).

@@ -1,4 +1,4 @@
-"""Departments, service points, staff, sign-in and A/B posts (AB岗)."""
+"""Departments, towns and sub-district offices, village service points, staff, sign-in and A/B posts (AB岗)."""
 from __future__ import annotations
 
 import hashlib
@@ -14,6 +14,7 @@ from node.domain.lifecycle import Actor
 from node.domain.passwords import DEMO_PASSWORD, check_password
 from node.domain.policy import Action, Target, can, require
 from node.domain.roles import Role
+from node.domain.units import check_kind, check_parent
 from node.persistence.models import ApiToken, Department, Staff
 
 from .context import NodeContext, Work, as_cst
@@ -72,15 +73,45 @@ def logout(uow: Work, token: str) -> None:
         uow.session.delete(tok)
 
 
-def create_department(uow: Work, code: str, name: str, kind: str = "department") -> Department:
+def create_department(uow: Work, code: str, name: str, kind: str = "department",
+                      parent_unit_id: int | None = None) -> Department:
+    """A department, a town or sub-district office (镇/街道: a unit with its own staff and items) or
+    a village service point (optionally of a town: ``parent_unit_id``)."""
     require(uow.actor, Action.CREATE_DEPARTMENT)
-    if kind not in ("department", "service_point", "town"):
-        raise InvalidInput("must be 'department', 'town' or 'service_point'", field="kind")
+    check_kind(kind)
     if uow.session.scalar(select(Department.id).where(Department.code == code)) is not None:
         raise InvalidInput(f"a department with code '{code}' exists already", field="code")
-    d = Department(code=code, name=name, kind=kind, created_at=uow.now)
+    if parent_unit_id is not None:
+        _check_parent(uow, None, kind, parent_unit_id)
+    d = Department(code=code, name=name, kind=kind, parent_unit_id=parent_unit_id, created_at=uow.now)
     uow.session.add(d)
     uow.session.flush()
+    return d
+
+
+def _check_parent(uow: Work, unit_id: int | None, kind: str, parent_id: int) -> None:
+    s = uow.session
+    parent = s.get(Department, parent_id)
+    if parent is None:
+        raise InvalidInput(f"unit {parent_id} does not exist", field="parent_unit_id")
+    ancestors: list[int] = []
+    up = parent.parent_unit_id
+    while up is not None and up not in ancestors and len(ancestors) < 16:
+        ancestors.append(up)
+        row = s.get(Department, up)
+        up = row.parent_unit_id if row is not None else None
+    check_parent(unit_id, kind, parent.id, parent.kind, ancestors)
+
+
+def set_parent_unit(uow: Work, unit_id: int, parent_unit_id: int | None) -> Department:
+    """Attach a village service point to a town or sub-district office (None: detach it)."""
+    require(uow.actor, Action.CREATE_DEPARTMENT)
+    d = uow.session.get(Department, unit_id)
+    if d is None:
+        raise NotFound(f"no unit {unit_id}", field="unit_id")
+    if parent_unit_id is not None:
+        _check_parent(uow, d.id, d.kind, parent_unit_id)
+    d.parent_unit_id = parent_unit_id
     return d
 
 
@@ -106,7 +137,8 @@ def create_staff(uow: Work, *, username: str, name: str, password: str, role: st
         if dept is None:
             raise InvalidInput(f"department {department_id} does not exist", field="department_id")
         if (r == Role.AGENT) != (dept.kind == "service_point"):
-            raise InvalidInput("agents belong to a service point, other staff to a department",
+            raise InvalidInput("agents belong to a service point, other staff to a department, a town or a "
+                               "sub-district office",
                                field="department_id")
     elif r in (Role.HANDLER, Role.REVIEWER, Role.APPROVER, Role.CHIEF, Role.AGENT):
         raise InvalidInput(f"a '{r}' must belong to a department or service point", field="department_id")

@@ -36,6 +36,14 @@ def _license(lic: License | None) -> dict[str, Any] | None:
                 valid_until=lic.valid_until, issued_at=lic.issued_at, status=lic.status)
 
 
+def _prerequisites(case: Case) -> list[dict[str, Any]]:
+    return [dict(item_code=p.item_code, name=p.name, kind=p.kind, reference=p.reference, valid=p.valid,
+                 reason=p.reason, result_item_code=p.result_item_code, result_name=p.result_name,
+                 valid_from=p.valid_from, valid_until=p.valid_until, answered_by=p.answered_by,
+                 checked_on=p.checked_on, checked_at=p.checked_at, checked_by=p.checked_by,
+                 entered_at=p.entered_at, entered_by=p.entered_by) for p in case.prerequisites]
+
+
 def staff_view(case: Case) -> dict[str, Any]:
     """The case as staff see it (``case_schema.CaseSchema``): plain values, nothing of the ORM."""
     stages = _stages(case)
@@ -52,7 +60,7 @@ def staff_view(case: Case) -> dict[str, Any]:
         promised_deadline=case.promised_deadline, stage_deadline=case.stage_deadline,
         paused_days=case.paused_days, extended_days=case.extended_days, result=case.result,
         result_reason=case.result_reason, license=_license(case.license), materials=_materials(case),
-        transitions=_transitions(case), **_joint(case),
+        transitions=_transitions(case), prerequisites=_prerequisites(case), **_joint(case),
     )
 
 

@@ -80,7 +80,7 @@ def test_bindings_carry_over_to_the_flags_and_back(node, db_url):  # noqa: F811
     assert _apply(api, second).status_code == 201
     flags = _binds(ctx)
     ctx.engine.dispose()
-    downgrade(db_url, "0012")
+    downgrade(db_url, "0015")
     eng = create_engine(db_url)
     with eng.begin() as c:
         bindings = set(c.execute(text("select upload_id, case_id from upload_bindings")).tuples())

@@ -425,3 +425,39 @@ class SignedDirectory(_message.Message):
     SIGNED_JSON_FIELD_NUMBER: _ClassVar[int]
     signed_json: bytes
     def __init__(self, signed_json: _Optional[bytes] = ...) -> None: ...
+
+class VerifyResultRequest(_message.Message):
+    __slots__ = ("kind", "number", "holder_hash", "item_code", "on", "asked_by", "hops")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_HASH_FIELD_NUMBER: _ClassVar[int]
+    ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
+    ON_FIELD_NUMBER: _ClassVar[int]
+    ASKED_BY_FIELD_NUMBER: _ClassVar[int]
+    HOPS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    number: str
+    holder_hash: str
+    item_code: str
+    on: str
+    asked_by: str
+    hops: int
+    def __init__(self, kind: _Optional[str] = ..., number: _Optional[str] = ..., holder_hash: _Optional[str] = ..., item_code: _Optional[str] = ..., on: _Optional[str] = ..., asked_by: _Optional[str] = ..., hops: _Optional[int] = ...) -> None: ...
+
+class VerifyResultReply(_message.Message):
+    __slots__ = ("valid", "reason", "answered_by", "item_code", "name", "valid_from", "valid_until")
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
+    ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    valid: bool
+    reason: str
+    answered_by: str
+    item_code: str
+    name: str
+    valid_from: str
+    valid_until: str
+    def __init__(self, valid: _Optional[bool] = ..., reason: _Optional[str] = ..., answered_by: _Optional[str] = ..., item_code: _Optional[str] = ..., name: _Optional[str] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ...) -> None: ...

@@ -79,6 +79,11 @@ class FederationStub:
                 request_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.PullAddressedRequest.SerializeToString,
                 response_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.DownRecord.FromString,
                 _registered_method=True)
+        self.VerifyResult = channel.unary_unary(
+                '/yiwang.federation.v1.Federation/VerifyResult',
+                request_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.VerifyResultRequest.SerializeToString,
+                response_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.VerifyResultReply.FromString,
+                _registered_method=True)
 
 
 class FederationServicer:
@@ -148,6 +153,14 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyResult(self, request, context):
+        """A child's question about a prerequisite's result, answered from this node's library (or by
+        asking its own parent while hops last). A parent one version behind answers UNIMPLEMENTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -195,6 +208,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.PullAddressed,
                     request_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.PullAddressedRequest.FromString,
                     response_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.DownRecord.SerializeToString,
+            ),
+            'VerifyResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyResult,
+                    request_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.VerifyResultRequest.FromString,
+                    response_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.VerifyResultReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -440,6 +458,33 @@ class Federation:
             '/yiwang.federation.v1.Federation/PullAddressed',
             federation_dot_pb_dot_v1_dot_federation__pb2.PullAddressedRequest.SerializeToString,
             federation_dot_pb_dot_v1_dot_federation__pb2.DownRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yiwang.federation.v1.Federation/VerifyResult',
+            federation_dot_pb_dot_v1_dot_federation__pb2.VerifyResultRequest.SerializeToString,
+            federation_dot_pb_dot_v1_dot_federation__pb2.VerifyResultReply.FromString,
             options,
             channel_credentials,
             insecure,

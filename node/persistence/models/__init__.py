@@ -7,7 +7,7 @@ from __future__ import annotations
 from .base import NAMING, CST, TZDateTime, Base, TenantScoped, Audited
 from .org import Department, Staff, ApiToken
 from .catalog import Item, ItemVersion, CalendarYear, CatalogChange
-from .cases import Upload, Case, CaseMaterial, CaseTransition, Extension, License, Evaluation, Rectification, CasePart, StageSignoff
+from .cases import Upload, Case, CaseMaterial, CaseTransition, Extension, License, Evaluation, Rectification, CasePart, StageSignoff, CasePrerequisite
 from .notifications import Notification
 from .audit import AuditHead, AuditEntry, AuditQueued, AuditAnchor
 from .bench import BenchRow
@@ -21,7 +21,7 @@ __all__ = [
     "NAMING", "CST", "TZDateTime", "Base", "TenantScoped", "Audited",
     "Department", "Staff", "ApiToken",
     "Item", "ItemVersion", "CalendarYear", "CatalogChange",
-    "Upload", "Case", "CaseMaterial", "CaseTransition", "Extension", "License", "Evaluation", "Rectification", "CasePart", "StageSignoff",
+    "Upload", "Case", "CaseMaterial", "CaseTransition", "Extension", "License", "Evaluation", "Rectification", "CasePart", "StageSignoff", "CasePrerequisite",
     "Notification",
     "AuditHead", "AuditEntry", "AuditQueued", "AuditAnchor",
     "BenchRow",

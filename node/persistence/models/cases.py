@@ -93,6 +93,7 @@ class Case(TenantScoped, Audited, Base):
     materials: Mapped[list[CaseMaterial]] = relationship(order_by="CaseMaterial.id")
     transitions: Mapped[list[CaseTransition]] = relationship(order_by="CaseTransition.seq")
     license: Mapped[License | None] = relationship(uselist=False)
+    prerequisites: Mapped[list[CasePrerequisite]] = relationship(order_by="CasePrerequisite.position")
 
 
 class CaseMaterial(TenantScoped, Audited, Base):
@@ -169,6 +170,37 @@ class License(TenantScoped, Audited, Base):
     valid_until: Mapped[date | None] = mapped_column(Date)
     issued_at: Mapped[datetime] = mapped_column(TZDateTime())
     status: Mapped[str] = mapped_column(String(10), default="valid")
+
+
+class CasePrerequisite(TenantScoped, Audited, Base):
+    """A prior approval the case's item requires (前置审批), as entered (a license number or a case's
+    service code) and as verified: what was checked, the answer, which node answered, when and for
+    whom. One row per prerequisite of the item (``position`` in the item's list); the row is rewritten
+    by each verification (at submission, again at acceptance). Nothing of the holder is stored: the
+    case's applicant is the holder checked (by keyed hash)."""
+
+    __tablename__ = "case_prerequisites"
+    __table_args__ = (UniqueConstraint("case_id", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    item_code: Mapped[str] = mapped_column(String(40))  # the item the prerequisite must be a result of
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))  # license | case
+    reference: Mapped[str] = mapped_column(String(40))  # the license number or service code entered
+    valid: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(String(20))  # why not (node.domain.prerequisites.Reason)
+    result_item_code: Mapped[str | None] = mapped_column(String(40))  # what the reference is a result of
+    result_name: Mapped[str | None] = mapped_column(String(100))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    answered_by: Mapped[str | None] = mapped_column(String(6))  # the node whose records answered
+    checked_on: Mapped[date | None] = mapped_column(Date)  # the day validity was checked for
+    checked_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    checked_by: Mapped[str | None] = mapped_column(String(40))
+    entered_at: Mapped[datetime] = mapped_column(TZDateTime())
+    entered_by: Mapped[str] = mapped_column(String(40))
 
 
 class Evaluation(TenantScoped, Audited, Base):

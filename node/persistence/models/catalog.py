@@ -57,6 +57,8 @@ class ItemVersion(TenantScoped, Audited, Base):
     decision: Mapped[str | None] = mapped_column(String(20))  # all_must_approve | independent
     fields: Mapped[list[Any] | None] = mapped_column(JSON)  # a bundle's merged form (一表式)
     change_note: Mapped[str] = mapped_column(Text, default="")
+    # Prior approvals verified by their result (前置审批结果验证): [{item_code, name}]
+    prerequisites: Mapped[list[Any]] = mapped_column(JSON, default=list)
     published_at: Mapped[datetime] = mapped_column(TZDateTime())
     published_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     item: Mapped[Item] = relationship(back_populates="versions")

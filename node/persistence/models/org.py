@@ -1,4 +1,5 @@
-"""The hall's organisation: departments and village service points, staff, their API tokens."""
+"""The hall's organisation: departments, towns and sub-district offices, village service points, staff,
+their API tokens."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,7 +15,9 @@ class Department(Audited, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(20), default="department")  # department | service_point
+    kind: Mapped[str] = mapped_column(String(20), default="department")  # department | town | subdistrict | service_point
+    # A village service point belongs to a town (镇) or sub-district office (街道); a town to the hall (None).
+    parent_unit_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime())
 
 

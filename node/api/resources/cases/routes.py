@@ -70,7 +70,8 @@ class CaseTransitions(MethodView):
             opinion=args["opinion"], occurred_at=args["occurred_at"],
             result=Result(args["result"]) if args["result"] else None, missing=args["missing"],
             materials=args["materials"], license_valid_until=args["license_valid_until"],
-            green_channel=args["green_channel"], agent_staff_id=args["agent_staff_id"])
+            green_channel=args["green_channel"], agent_staff_id=args["agent_staff_id"],
+            prerequisites=args["prerequisites"])
         with unit_of_work(actor()) as uow:
             return staff_view(cases.apply_transition(uow, code, t))
 

@@ -30,6 +30,20 @@ class ApplicantSchema(Schema):
                         metadata={"description": "the enterprise applying, if any"})
 
 
+class PrerequisiteEntrySchema(Schema):
+    item_code = fields.String(required=True, validate=validate.Length(1, 40),
+                              metadata={"description": "which of the item's prerequisites"})
+    license_number = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 40))
+    service_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 40),
+                                 metadata={"description": "the earlier case's service code (instead of a license)"})
+
+
+PREREQUISITES = fields.List(fields.Nested(PrerequisiteEntrySchema), load_default=None, allow_none=True,
+                            validate=[validate.Length(max=10), Unique("item_code")], metadata={
+                                "description": "per prerequisite of the item (前置审批), the license number or the "
+                                               "service code of its result: verified at acceptance"})
+
+
 class CaseCreateSchema(Schema):
     item_code = fields.String(required=True, validate=validate.Length(1, 40))
     applicant = fields.Nested(ApplicantSchema, required=True)
@@ -40,6 +54,7 @@ class CaseCreateSchema(Schema):
                             validate=[validate.Length(max=200), Unique("upload_id")])
     conditional_materials = fields.List(fields.String(validate=validate.Length(1, 40)), load_default=list,
                                         validate=[validate.Length(max=100), Unique()])
+    prerequisites = PREREQUISITES
 
 
 class WindowCaseCreateSchema(CaseCreateSchema):
@@ -72,6 +87,7 @@ class CaseTransitionSchema(Schema):
     materials = fields.List(fields.Nested(MaterialRefSchema), load_default=None, allow_none=True,
                             validate=[validate.Length(max=200), Unique("upload_id")])
     license_valid_until = fields.Date(load_default=None, allow_none=True)
+    prerequisites = PREREQUISITES
     green_channel = fields.Boolean(load_default=None, allow_none=True,
                                    metadata={"description": "accept only: 绿色通道 for a key project"})
     agent_staff_id = Id(load_default=None, allow_none=True,

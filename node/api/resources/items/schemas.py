@@ -64,6 +64,13 @@ class FormFieldSchema(Schema):
     maps_to = fields.List(fields.Nested(FieldMapSchema), required=True, validate=validate.Length(1, MAX_PARTS))
 
 
+class PrerequisiteDefSchema(Schema):
+    item_code = fields.String(required=True, validate=validate.Length(4, 40),
+                              metadata={"description": "the power code of the item whose result is required"})
+    name = fields.String(required=True, validate=validate.Length(1, 200),
+                         metadata={"description": "what it is, e.g. 户外广告设置许可证"})
+
+
 class ItemContentSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in ItemKind]),
@@ -88,6 +95,9 @@ class ItemContentSchema(Schema):
     form_fields = fields.List(fields.Nested(FormFieldSchema), data_key="fields", attribute="fields",
                               validate=validate.Length(max=MAX_FIELDS), metadata={
         "description": "a bundle (一件事/一表式): the merged form, each field mapped onto the parts' forms"})
+    prerequisites = fields.List(fields.Nested(PrerequisiteDefSchema), load_default=list,
+                                validate=[validate.Length(max=10), Unique("item_code")], metadata={
+                                    "description": "prior approvals verified by their result (前置审批结果验证)"})
 
 
 class ItemCreateSchema(ItemContentSchema):
@@ -136,4 +146,5 @@ class ItemSchema(Schema):
     parts = fields.List(fields.Nested(PartDefSchema), allow_none=True)
     decision = fields.String(allow_none=True)
     form_fields = fields.List(fields.Nested(FormFieldSchema), allow_none=True, data_key="fields", attribute="fields")
+    prerequisites = fields.List(fields.Nested(PrerequisiteDefSchema))
     published_at = fields.DateTime()

@@ -6,7 +6,13 @@ from node.api.ids import MAX_ID
 from node.api.resources.auth.schemas import MeSchema
 from node.services import org
 
-from .schemas import DepartmentCreateSchema, DepartmentSchema, StaffCreateSchema, StaffUpdateSchema
+from .schemas import (
+    DepartmentCreateSchema,
+    DepartmentSchema,
+    DepartmentUpdateSchema,
+    StaffCreateSchema,
+    StaffUpdateSchema,
+)
 
 blp = Blueprint("org", __name__, url_prefix="/api/v1", description="Departments, service points and staff")
 
@@ -23,9 +29,20 @@ class Departments(MethodView):
     @blp.arguments(DepartmentCreateSchema)
     @blp.response(201, DepartmentSchema)
     def post(self, args):
-        """Add a department (tenant) or a village service point (hall admin)."""
+        """Add a department, a town or sub-district office, or a village service point (hall admin)."""
         with unit_of_work(actor()) as uow:
             return org.create_department(uow, **args)
+
+
+@blp.route(f"/departments/<int(min=1, max={MAX_ID}):unit_id>")
+class DepartmentOne(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(DepartmentUpdateSchema)
+    @blp.response(200, DepartmentSchema)
+    def patch(self, args, unit_id):
+        """Attach a village service point to its town or sub-district office (hall admin)."""
+        with unit_of_work(actor()) as uow:
+            return org.set_parent_unit(uow, unit_id, args["parent_unit_id"])
 
 
 @blp.route("/staff")
