@@ -84,9 +84,11 @@ def attach(ctx: "NodeContext", signer: Signer, id_key: bytes | None = None, iden
         from federation.addressed import AddressedLog
 
         from node.services.addressed import install_builtin
+        from node.services.cases import install_linked
 
         ctx.addressed = AddressedLog(signer, identity)
         install_builtin(ctx)
+        install_linked(ctx)  # part_dispatch, part_progress, part_result (市区两级联动)
     if identity is not None and identity.parent_id is not None:
         from federation.verify import ParentVerifier
 

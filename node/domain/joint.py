@@ -31,6 +31,25 @@ MIN_PARTS = 2
 MAX_PARTS = 12
 MAX_FIELDS = 100
 FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+NODE_ID = re.compile(r"^\d{6}$")
+
+
+def remote_node(part: Mapping[str, Any], here: str) -> str | None:
+    """The node that owns a part of a joint item when it is not this one (市区两级联动), else None."""
+    node = part.get("node")
+    return node if isinstance(node, str) and node and node != here else None
+
+
+def linked_from(origin: str, joint_code: str, part_no: int) -> str:
+    """What a case worked for another node's joint case says it is part of."""
+    return f"{origin}:{joint_code}:{part_no}"
+
+
+def parse_linked_from(value: str | None) -> tuple[str, str, int] | None:
+    if not value:
+        return None
+    origin, code, no = value.split(":")
+    return origin, code, int(no)
 
 
 class DecisionRule(StrEnum):
@@ -66,6 +85,9 @@ def validate_parts(parts: Any, decision: Any) -> list[str]:
             raise _err(f"parts[{i}].item_code", "name the part's item by its code")
         if code in codes:
             raise _err(f"parts[{i}].item_code", f"item '{code}' is listed twice")
+        node = p.get("node")
+        if node is not None and (not isinstance(node, str) or not NODE_ID.match(node)):
+            raise _err(f"parts[{i}].node", "the node that owns the part: a division code (six digits)")
         codes.append(code)
     try:
         DecisionRule(decision)

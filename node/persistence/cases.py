@@ -175,6 +175,10 @@ def joint_links(s: Session, case: Any) -> tuple[str, int]:
         row = s.execute(select(Case.code, CasePart.part_no).join(CasePart, CasePart.joint_case_id == Case.id)
                         .where(CasePart.local_case_id == case.id).execution_options(all_tenants=True)).first()
         return (row[0], row[1]) if row is not None else ("", 0)
+    linked = getattr(case, "linked_from", None)
+    if linked:  # a part of another node's joint case: origin:joint_code:part
+        _, code, no = linked.rsplit(":", 2)
+        return code, int(no)
     v = getattr(case, "item_version", None)
     if v is not None and v.kind == "joint" and v.parts:
         return case.code, 0

@@ -82,7 +82,12 @@ class PartViewSchema(_View):
     deadline = fields.Date(allow_none=True, required=True, metadata={"description": "the part's promised deadline"})
     result = fields.String(allow_none=True, required=True)
     code = fields.String(allow_none=True, required=True, metadata={"description": "the part's own service code"})
-    remote_node = fields.String(allow_none=True, load_default=None)
+    remote_node = fields.String(allow_none=True, load_default=None,
+                                metadata={"description": "市区两级联动: the node that works this part"})
+    link = fields.Dict(allow_none=True, load_default=None, metadata={
+        "description": "a remote part: its dispatch {node, state: waiting|received|refused, code, text, link}"})
+    progress = fields.Dict(allow_none=True, load_default=None, metadata={
+        "description": "a remote part: what its node last reported (code, stage, event, reason, license_number, ...)"})
 
 
 class TimelineStepSchema(_View):
@@ -109,6 +114,8 @@ class JointViewSchema(_View):
 class PartOfSchema(_View):
     joint_code = fields.String(required=True)
     part_no = fields.Integer(required=True)
+    origin = fields.String(allow_none=True, load_default=None,
+                           metadata={"description": "a part of another node's joint case: that node"})
 
 
 class SignoffViewSchema(_View):

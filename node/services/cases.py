@@ -37,6 +37,7 @@ from node.persistence.models import (
 )
 
 from . import joint as joint_cases
+from . import linked
 from . import notifications, prerequisites
 from .catalog import stage_defs
 from .context import Work, as_cst
@@ -212,7 +213,14 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
         uow.after_commit(lambda: ctx.dispatch_notifications([nid]))
     if part and sync_joint:
         joint_cases.part_changed(uow, case, fire)
+    if case.linked_from:
+        linked.part_moved(uow, case, t.event.value)  # another node's joint case: its origin is told
     return case
+
+
+def install_linked(ctx: Any) -> None:
+    """The handlers of linked parts (市区两级联动), given the state machine and the joint re-derivation."""
+    linked.install(ctx, fire, lambda uow, jc: joint_cases.rederive_locked(uow, jc, fire))
 
 
 def _notify(s: Session, ctx: Any, now: datetime, case: Case, d: Decision, t: TransitionInput,
@@ -316,6 +324,8 @@ def decide_extension(uow: Work, code: str, extension_id: int, approve: bool, not
                        reason=e.reason, extension_days=e.days)
         if case.joint_case_id is not None:
             joint_cases.part_changed(uow, case, fire)
+        if case.linked_from:
+            linked.part_moved(uow, case, "extension")
     return e
 
 

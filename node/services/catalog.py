@@ -70,9 +70,13 @@ def _check_joint(s: Any, data: dict[str, Any], code: str | None) -> None:
     if not parts and not fields and not decision:
         return  # a joint item worked by one department at its own stages (as before parts existed)
     codes = joint.validate_parts(parts, decision)
+    uow = s.info.get("uow")
+    here = uow.ctx.node_id if uow is not None and hasattr(uow, "ctx") else ""
     for i, pc in enumerate(codes):
         if pc == code:
             raise InvalidInput("a joint item cannot be its own part", field=f"parts[{i}].item_code")
+        if joint.remote_node(parts[i], here):  # type: ignore[index]
+            continue  # another node's item (市区两级联动): that node checks it when the part is dispatched
         try:
             v = current_version(s, pc)
         except NotFound:

@@ -10,6 +10,7 @@ decision rule, with one notification. The rules are ``node.domain.joint``'s.
 """
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Callable
 
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from node.domain.policy import Action, require
 from node.domain.roles import Role
 from node.persistence.models import Case, CasePart, CaseTransition, Department, ItemVersion, Staff, StageSignoff
 
+from . import linked
 from .catalog import current_version
 from .context import Work
 
@@ -58,8 +60,14 @@ def spawn_parts(uow: Work, jc: Case, fire: Fire) -> None:
     s = uow.session
     v = jc.item_version
     codes = [p["item_code"] for p in v.parts or []]
-    versions = []
+    remote = linked.remote_parts(v, uow.ctx.node_id)
+    if remote:
+        linked.check_destinations(uow, v)
+    versions: list[ItemVersion | None] = []
     for i, code in enumerate(codes):
+        if i + 1 in remote:
+            versions.append(None)  # another node's item: that node checks it when the dispatch arrives
+            continue
         try:
             pv = current_version(s, code)
         except NotFound:
@@ -72,7 +80,15 @@ def spawn_parts(uow: Work, jc: Case, fire: Fire) -> None:
     joint.check_form(v.fields, jc.form or {})
     forms = joint.part_forms(v.fields, jc.form or {}, codes)
     s.flush()  # the joint case's id and state are in the database before its parts point to it
-    for no, (code, pv) in enumerate(zip(codes, versions, strict=True), 1):
+    dispatches: list[tuple[CasePart, dict[str, Any]]] = []
+    for no, (code, maybe) in enumerate(zip(codes, versions, strict=True), 1):
+        if maybe is None:
+            row = CasePart(joint_case_id=jc.id, part_no=no, item_code=code, department_id=None,
+                           remote_node=remote[no], status=Status.SUBMITTED.value)
+            s.add(row)
+            dispatches.append((row, forms[code]))
+            continue
+        pv = maybe
         part = Case(code=servicecode.make_code(uow.ctx.node_id, uow.now.date(), uow.ctx.random_part()),
                     department_id=pv.department_id, item_version_id=pv.id, item_code=code, channel=jc.channel,
                     service_point_id=jc.service_point_id, submitted_by=jc.submitted_by, processing=jc.processing,
@@ -97,6 +113,9 @@ def spawn_parts(uow: Work, jc: Case, fire: Fire) -> None:
         fire(uow, part, Event.ACCEPT, sync_joint=False)
         _mirror(row, part)
     _rederive(uow, jc, fire)
+    if dispatches:
+        s.flush()
+        linked.dispatch_remote(uow, jc, dispatches)  # with the joint deadlines of its local parts
 
 
 def _mirror(row: CasePart, part: Case) -> None:
@@ -128,14 +147,33 @@ def _rederive(uow: Work, jc: Case, fire: Fire) -> None:
         return
     clock = deadlines.Clock.of(jc)
     clock.promised_deadline = joint.deadline(states)
-    clock.legal_deadline = deadlines.joint_deadline(c.legal_deadline for c in cases)
+    clock.legal_deadline = deadlines.joint_deadline([c.legal_deadline for c in cases]
+                                                    + [_remote_date(r, "legal_deadline") for r in rows])
     clock.write_to(jc)
     if joint.all_concluded(states):
         result = joint.outcome(jc.item_version.decision or joint.DecisionRule.ALL_MUST_APPROVE, states)
-        summary = "；".join(f"{r.part_no}.{by_id[r.local_case_id].item_version.name}："
-                           f"{_RESULT_ZH.get(r.result or r.status, r.result or r.status)}"
-                           for r in rows if r.local_case_id in by_id)
+        summary = "；".join(f"{r.part_no}.{_part_name(r, by_id)}："
+                           f"{_RESULT_ZH.get(r.result or r.status, r.result or r.status)}" for r in rows)
         fire(uow, jc, Event.CONCLUDE_JOINT, result=result, open_parts=0, opinion=summary)
+
+
+def _part_name(r: CasePart, by_id: dict[int, Case]) -> str:
+    if r.local_case_id in by_id:
+        return by_id[r.local_case_id].item_version.name
+    return str((r.remote_info or {}).get("item_name") or r.item_code) + (f"（{r.remote_node}）" if r.remote_node else "")
+
+
+def _remote_date(r: CasePart, key: str) -> date | None:
+    v = (r.remote_info or {}).get(key) if r.remote_node else None
+    try:
+        return date.fromisoformat(v) if isinstance(v, str) else None
+    except ValueError:
+        return None
+
+
+def rederive_locked(uow: Work, jc: Case, fire: Fire) -> None:
+    """A remote part's report was applied to its row: re-derive the joint case (locked by the caller)."""
+    _rederive(uow, jc, fire)
 
 
 _RESULT_ZH = {"approved": "准予许可", "denied": "不予许可", "refused": "不予受理", "withdrawn": "已撤回",
@@ -193,10 +231,13 @@ def joint_view(s: Session, case: Case, public: bool = False) -> dict[str, Any] |
     for r in rows:
         pc = by_id.get(r.local_case_id) if r.local_case_id is not None else None
         parts.append(dict(part_no=r.part_no, item_code=r.item_code,
-                          item_name=pc.item_version.name if pc is not None else r.item_code,
+                          item_name=pc.item_version.name if pc is not None else
+                          str((r.remote_info or {}).get("item_name") or r.item_code),
                           department_id=r.department_id, department_name=depts.get(r.department_id or 0),
                           status=r.status, deadline=r.deadline, result=r.result,
                           code=pc.code if pc is not None else r.remote_code, remote_node=r.remote_node))
+        if r.remote_node is not None:
+            parts[-1].update(link=linked.link_view(s, r), progress=linked.progress_view(r))
         if pc is not None:
             timeline += [_step(r.part_no, pc, t, pc.item_version.stages, public) for t in pc.transitions]
     timeline.sort(key=lambda x: (x["occurred_at"], x.pop("_id")))  # same moment: in the order written
@@ -226,6 +267,9 @@ def _step(part_no: int, c: Case, t: CaseTransition, stages: list[Any], public: b
 
 def part_of(s: Session, case: Case) -> dict[str, Any] | None:
     """For a part: its joint case's code and the part's number."""
+    link = joint.parse_linked_from(case.linked_from)
+    if link is not None:
+        return dict(joint_code=link[1], part_no=link[2], origin=link[0])
     if case.joint_case_id is None:
         return None
     row = s.execute(select(Case.code, CasePart.part_no).join(CasePart, CasePart.joint_case_id == Case.id)

@@ -86,6 +86,8 @@ class Case(TenantScoped, Audited, Base):
     """The free agent (代办员) acting for the applicant: sees every part, supplies for them."""
     green_channel: Mapped[bool] = mapped_column(Boolean, default=False)
     """绿色通道: a key project's case, first in every queue (set at acceptance; parts inherit it)."""
+    linked_from: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    """A part of another node's joint case worked here (市区两级联动): ``origin:joint_code:part``."""
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     __mapper_args__ = {"version_id_col": version}
 
@@ -247,6 +249,12 @@ class CasePart(TenantScoped, Audited, Base):
     status: Mapped[str] = mapped_column(String(20))
     deadline: Mapped[date | None] = mapped_column(Date)
     result: Mapped[str | None] = mapped_column(String(10))
+    dispatch_seq: Mapped[int | None] = mapped_column(BigInteger)
+    """A remote part: its ``part_dispatch`` record's number in this node's log (its ack settles it)."""
+    remote_seq: Mapped[int | None] = mapped_column(BigInteger)
+    """A remote part: the owner's last ``part_progress``/``part_result`` applied (its seq in the owner's log)."""
+    remote_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """A remote part: what its owner last reported (stage, event, reason, license, deadlines)."""
 
 
 class StageSignoff(TenantScoped, Audited, Base):

@@ -49,7 +49,11 @@ class StageDefSchema(Schema):
 
 class PartDefSchema(Schema):
     item_code = fields.String(required=True, validate=validate.Length(1, 40),
-                              metadata={"description": "an item of this hall's catalog, of its own department"})
+                              metadata={"description": "an item of this hall's catalog, of its own department "
+                                                       "(or of the node named by `node`)"})
+    node = fields.String(validate=validate.Regexp(r"^\d{6}$", error="a division code (six digits)"),
+                         metadata={"description": "市区两级联动: the node that owns the part (its item is that node's); "
+                                                  "omitted for a part of this hall"})
 
 
 class FieldMapSchema(Schema):

@@ -1,0 +1,247 @@
+"""Joint cases across levels (市区两级联动, ``docs/linked-approval.md`` section 3).
+
+A part of a joint item may belong to another node (``parts: [{item_code, node}]``). Accepting the
+joint case writes one ``part_dispatch`` addressed record per remote part in that unit of work
+(``dispatch_remote``): the header says what relays and the library may read (joint code, part,
+item, deadlines, green channel); the private part (sealed to the owner) carries the applicant,
+the part's form and its materials' digests. The owner applies it once (``receive_dispatch``) as
+an accepted case of its own item (``cases.linked_from = origin:joint_code:part``) in that item's
+department; every transition of that case sends ``part_progress`` back, its conclusion
+``part_result`` (``part_moved``). The origin applies them to the ``case_parts`` row and re-derives
+the joint case with the same rules as a local part (``receive_progress``).
+
+Refusals raise a ``DomainError`` carrying a code: the transport keeps the record refused, raises
+the alert at the refusing node and tells the sender in the ack. This module does not import
+``cases`` (which calls it): ``install`` is given the state machine's ``fire`` and the joint
+re-derivation.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Callable
+
+from sqlalchemy import select
+
+from node.domain import joint, servicecode
+from node.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from node.domain.items import ItemKind, ItemStatus
+from node.domain.lifecycle import TERMINAL, Event, Status
+from node.persistence.models import Case, CasePart, CaseTransition, FedAddressed, FedLink, ItemVersion, License
+from node.ports import AddressedMessage
+
+from .addressed import register, send_message
+from .catalog import current_version
+from .context import NodeContext, Work
+
+DISPATCH, PROGRESS, RESULT = "part_dispatch", "part_progress", "part_result"
+ALL = {"all_tenants": True}
+Fire = Callable[..., Case]
+Rederive = Callable[[Work, Case], None]
+
+
+class LinkRefused(DomainError):
+    """A linked-part record this node will not apply (``code`` says why; the sender is told)."""
+
+    status = 409
+
+    def __init__(self, message: str, code: str, field: str = "part") -> None:
+        super().__init__(message, field)
+        self.code = code
+
+
+# --- at the accepting node -------------------------------------------------------------------
+def remote_parts(v: ItemVersion, here: str) -> dict[int, str]:
+    """{part number: owning node} of a joint item's parts owned elsewhere."""
+    return {no: n for no, p in enumerate(v.parts or [], 1) if (n := joint.remote_node(p, here))}
+
+
+def check_destinations(uow: Work, v: ItemVersion) -> None:
+    """Before anything is written: every remote part's node is one this node can address."""
+    remote = remote_parts(v, uow.ctx.node_id)
+    if remote and uow.ctx.addressed is None:
+        raise Conflict("this node has no federation identity: a part owned by another node cannot be dispatched",
+                       field=f"parts[{min(remote) - 1}].node")
+
+
+def dispatch_remote(uow: Work, jc: Case, rows: list[tuple[CasePart, dict[str, Any]]]) -> None:
+    """One ``part_dispatch`` per remote part of ``jc`` (being accepted), in this unit of work. An
+    unknown or revoked destination refuses the acceptance (nothing written)."""
+    materials = [{"material_code": m.material_code, "digest": m.digest, "filename": m.filename, "size": m.size,
+                  "file_type": m.file_type} for m in jc.materials]
+    applicant = {"name": jc.applicant_name, "id_type": jc.applicant_id_type, "id_number": jc.applicant_id_number,
+                 "phone": jc.applicant_phone, "org": jc.applicant_org}
+    for row, form in rows:
+        assert row.remote_node is not None
+        header = {"item_code": row.item_code, "joint_code": jc.code, "part": row.part_no,
+                  "joint_item": jc.item_code, "channel": jc.channel, "green_channel": bool(jc.green_channel),
+                  "accepted_at": jc.accepted_at.isoformat() if jc.accepted_at else None,
+                  "joint_promised_deadline": _iso(jc.promised_deadline),
+                  "joint_legal_deadline": _iso(jc.legal_deadline)}
+        private = {"applicant": applicant, "form": form, "materials": materials}
+        try:
+            _, seq = send_message(uow, row.remote_node, DISPATCH, header, private, subject=jc.code, part=row.part_no)
+        except InvalidInput as e:
+            raise Conflict(f"part {row.part_no}: {e.message}", field=f"parts[{row.part_no - 1}].node") from None
+        row.dispatch_seq = seq
+
+
+def receive_progress(uow: Work, m: AddressedMessage, rederive: Rederive) -> None:
+    """The owner's ``part_progress`` / ``part_result`` for a part dispatched from here."""
+    s = uow.session
+    jc = s.scalar(select(Case).where(Case.code == m.subject).with_for_update(of=Case)
+                  .execution_options(populate_existing=True, **ALL))
+    row = None if jc is None else s.scalar(select(CasePart).where(CasePart.joint_case_id == jc.id,
+                                                                  CasePart.part_no == m.part)
+                                           .execution_options(populate_existing=True, **ALL))
+    if jc is None or row is None or row.remote_node is None or row.dispatch_seq is None:
+        raise LinkRefused(f"{m.subject} part {m.part}: no such part was dispatched from {uow.ctx.node_id}",
+                          "unknown_part")
+    if m.origin != row.remote_node:
+        raise LinkRefused(f"{m.subject} part {m.part} was dispatched to {row.remote_node}, not to {m.origin}",
+                          "not_part_owner")
+    if joint.concluded(row.status):
+        raise LinkRefused(f"{m.subject} part {m.part} has concluded already ({row.status})", "part_concluded")
+    if row.remote_seq is not None and m.seq <= row.remote_seq:
+        return  # an older report than one applied (records of one origin arrive in order; kept for safety)
+    h = m.header
+    try:
+        status = Status(str(h.get("status")))
+    except ValueError:
+        raise InvalidInput(f"status: {h.get('status')!r} is not a case status", "status", code="malformed") from None
+    if (m.kind == RESULT) != (status in TERMINAL):
+        raise InvalidInput(f"a {m.kind} carries {'a concluded' if m.kind == RESULT else 'an open'} status, "
+                           f"not {status.value}", "status", code="malformed")
+    result = h.get("result")
+    if result is not None and result not in ("approved", "denied"):
+        raise InvalidInput(f"result: {result!r}", "result", code="malformed")
+    row.status, row.result = status.value, result
+    row.deadline = _date(h.get("promised_deadline"))
+    row.remote_code = str(h.get("code") or "")[:32] or row.remote_code
+    row.remote_seq = m.seq
+    row.remote_info = {k: h.get(k) for k in ("code", "item_name", "department", "stage", "event", "reason",
+                                             "license_number", "license_valid_until", "promised_deadline",
+                                             "legal_deadline") if h.get(k) is not None}
+    row.remote_info["reported_at"] = m.signed_at.isoformat()
+    rederive(uow, jc)
+
+
+# --- at the owning node ----------------------------------------------------------------------
+def receive_dispatch(uow: Work, m: AddressedMessage, fire: Fire) -> None:
+    """Another node's part becomes an accepted case of this node's item, in its department's queue."""
+    s, h = uow.session, m.header
+    code = h.get("item_code")
+    if not isinstance(code, str) or not code:
+        raise InvalidInput("item_code: the part's item", "item_code", code="malformed")
+    try:
+        pv = current_version(s, code)
+    except NotFound:
+        raise LinkRefused(f"{uow.ctx.node_id} has no item '{code}'", "item_not_owned", "item_code") from None
+    if pv.item.status != ItemStatus.ACTIVE or (pv.kind == ItemKind.JOINT and pv.parts):
+        raise LinkRefused(f"item '{code}' at {uow.ctx.node_id} is {pv.item.status}"
+                          f"{' and a joint item' if pv.parts else ''}: it takes no parts", "item_not_owned",
+                          "item_code")
+    if not m.subject or m.part < 1:
+        raise InvalidInput("a dispatch names its joint case and part", "part", code="malformed")
+    lf = joint.linked_from(m.origin, m.subject, m.part)
+    if s.scalar(select(Case.id).where(Case.linked_from == lf).execution_options(**ALL)) is not None:
+        raise LinkRefused(f"{lf} is worked here already", "already_linked")
+    p = m.private or {}
+    ap, form = p.get("applicant"), p.get("form")
+    if not isinstance(ap, dict) or not ap.get("name") or not ap.get("id_number") or not isinstance(form, dict):
+        raise InvalidInput("the dispatch's private part names the applicant and the part's form", "private",
+                           code="malformed")
+    channel = h.get("channel") if h.get("channel") in ("online", "window", "agent") else "window"
+    case = Case(code=servicecode.make_code(uow.ctx.node_id, uow.now.date(), uow.ctx.random_part()),
+                department_id=pv.department_id, item_version_id=pv.id, item_code=code, channel=channel,
+                service_point_id=None, submitted_by=None, processing="online", applicant_name=str(ap["name"])[:100],
+                applicant_id_type=str(ap.get("id_type") or "resident_id")[:12],
+                applicant_id_number=str(ap["id_number"])[:32], applicant_phone=(str(ap["phone"])[:32]
+                                                                                if ap.get("phone") else None),
+                applicant_org=str(ap["org"])[:200] if ap.get("org") else None, form=form, conditional_materials=[],
+                status=Status.SUBMITTED.value, submitted_at=uow.now, green_channel=bool(h.get("green_channel")),
+                paused_days=0, extended_days=0, linked_from=lf)
+    case.item_version = pv
+    s.add(case)
+    s.flush()
+    mats = [x for x in p.get("materials") or [] if isinstance(x, dict)][:100]
+    case.transitions.append(CaseTransition(
+        case_id=case.id, department_id=case.department_id, seq=1, event="submit", to_status=Status.SUBMITTED.value,
+        actor=uow.actor.label, actor_role=None, occurred_at=uow.now, recorded_at=uow.now, backfilled=False,
+        data={"channel": channel, "linked_from": lf, "dispatch": f"{m.origin}#{m.seq}", "materials": mats}))
+    s.flush()
+    uow.case_event(case, "submit")
+    fire(uow, case, Event.ACCEPT, opinion=f"{m.origin} 综合窗口已受理（联办件 {m.subject} 第 {m.part} 项）")
+
+
+def part_moved(uow: Work, case: Case, event: str) -> None:
+    """A transition of a case worked here for another node's joint case: tell the origin."""
+    link = joint.parse_linked_from(case.linked_from)
+    if link is None or uow.ctx.addressed is None:
+        return
+    origin, joint_code, part_no = link
+    stages = case.item_version.stages or []
+    stage = stages[case.stage_index].get("name") if case.stage_index is not None and case.stage_index < len(stages) \
+        else None
+    header: dict[str, Any] = {"code": case.code, "item_name": case.item_version.name, "status": case.status,
+                              "event": event, "stage": stage, "result": case.result,
+                              "promised_deadline": _iso(case.promised_deadline),
+                              "legal_deadline": _iso(case.legal_deadline)}
+    if Status(case.status) in TERMINAL:
+        header["reason"] = case.result_reason
+        lic = uow.session.scalar(select(License).where(License.case_id == case.id).execution_options(**ALL))
+        if lic is not None:
+            header.update(license_number=lic.number, license_valid_until=_iso(lic.valid_until))
+    kind = RESULT if Status(case.status) in TERMINAL else PROGRESS
+    send_message(uow, origin, kind, {k: v for k, v in header.items() if v is not None}, subject=joint_code,
+                 part=part_no)
+
+
+# --- views -----------------------------------------------------------------------------------
+_LINK_ZH = {"sent": "等待 {node} 接收", "acked": "{node} 已接收", "refused": "{node} 拒收（{code}）"}
+
+
+def link_view(s: Any, row: CasePart) -> dict[str, Any] | None:
+    """Where a remote part's dispatch stands: waiting (with the link state), received, refused."""
+    if row.remote_node is None:
+        return None
+    sent = None if row.dispatch_seq is None else s.scalar(
+        select(FedAddressed).where(FedAddressed.direction == "out", FedAddressed.seq == row.dispatch_seq,
+                                   FedAddressed.dest == row.remote_node, FedAddressed.kind == DISPATCH))
+    state = sent.state if sent is not None else "sent"
+    out: dict[str, Any] = {"node": row.remote_node, "state": {"sent": "waiting"}.get(state, state)
+                           if state != "acked" else "received", "code": sent.code if sent is not None else None,
+                           "text": _LINK_ZH.get(state, state).format(node=row.remote_node,
+                                                                     code=sent.code if sent else "")}
+    if state == "sent":
+        up = s.scalar(select(FedLink).where(FedLink.direction == "parent"))
+        if up is not None and up.last_error:
+            since = up.last_success.isoformat(timespec="seconds") if up.last_success else "从未连通"
+            out["text"] += f"（上级节点 {up.peer} 连接中断，最后连通：{since}）"
+            out["link"] = "down"
+        else:
+            out["link"] = "up" if up is not None else "unknown"
+    return out
+
+
+def progress_view(row: CasePart) -> dict[str, Any] | None:
+    return dict(row.remote_info) if row.remote_info else None
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d is not None else None
+
+
+def _date(v: Any) -> date | None:
+    try:
+        return date.fromisoformat(v) if isinstance(v, str) else None
+    except ValueError:
+        return None
+
+
+def install(ctx: NodeContext, fire: Fire, rederive: Rederive) -> None:
+    """The kinds a node applies for linked parts (installed again: the handlers are replaced)."""
+    for kind in (DISPATCH, PROGRESS, RESULT):
+        ctx.addressed_handlers.pop(kind, None)
+    register(ctx, DISPATCH, lambda uow, m: receive_dispatch(uow, m, fire))
+    register(ctx, PROGRESS, lambda uow, m: receive_progress(uow, m, rederive))
+    register(ctx, RESULT, lambda uow, m: receive_progress(uow, m, rederive))
