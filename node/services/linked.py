@@ -26,7 +26,15 @@ from node.domain import joint, servicecode
 from node.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from node.domain.items import ItemKind, ItemStatus
 from node.domain.lifecycle import TERMINAL, Event, Status
-from node.persistence.models import Case, CasePart, CaseTransition, FedAddressed, FedLink, ItemVersion, License
+from node.persistence.models import (
+    Case,
+    CasePart,
+    CaseTransition,
+    FedAddressed,
+    FedLink,
+    ItemVersion,
+    License,
+)
 from node.ports import AddressedMessage
 
 from .addressed import register, send_message

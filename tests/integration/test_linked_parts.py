@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 
 from federation.identity import load_identity
 from federation.registry import install_directory, publish_directory, revoke
-from node.persistence.models import Alert, Case, CasePart, FedAddressed, FedDownCursor, Notification
+from node.persistence.models import (
+    Alert,
+    Case,
+    CasePart,
+    FedAddressed,
+    FedDownCursor,
+    Notification,
+)
 from node.services import catalog
 from node.services.addressed import send_message
 from node.services.context import SYSTEM
