@@ -227,3 +227,17 @@ def more_upload_sets(ctx: Any, uploaded: dict[str, str], sets: int, batch: int =
         ctx.run(SYSTEM, add)
         out.extend(part)
     return out
+
+
+SIGN_FORM = {"shop_name": "拱墅老字号面馆", "address": "杭州市拱墅区湖墅南路1号", "size": "6×1.2"}
+"""The merged form of the demo's shop-sign bundle (店招店牌一件事)."""
+
+
+def run_part(api: Any, code: str, dept: str, deny: bool = False) -> Any:
+    """Work one part of a joint case through its department's stages (denied at review if ``deny``)."""
+    api.fire(code, "undertake", f"{dept}-handler", opinion="符合条件")
+    if deny:
+        return api.fire(code, "deny", f"{dept}-reviewer", reason="设置位置不符合规划")
+    api.fire(code, "review", f"{dept}-reviewer")
+    api.fire(code, "approve", f"{dept}-approver")
+    return api.fire(code, "conclude", "clerk")

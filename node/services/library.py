@@ -35,7 +35,8 @@ def provenance(row: LibCase | LibLicense) -> dict[str, Any]:
 
 def query_cases(uow: Work, *, region: str | None = None, department: str | None = None,
                 item_code: str | None = None, status: str | None = None, stage: str | None = None,
-                since: datetime | None = None, until: datetime | None = None, page: int = 1,
+                since: datetime | None = None, until: datetime | None = None, channel: str | None = None,
+                joint_code: str | None = None, page: int = 1,
                 page_size: int = 50) -> tuple[list[LibCase], int]:
     """``region`` is a division-code prefix: ``3301`` is Hangzhou and everything below it."""
     require(uow.actor, Action.READ_LIBRARY)
@@ -52,6 +53,10 @@ def query_cases(uow: Work, *, region: str | None = None, department: str | None 
         q = q.where(LibCase.status == status)
     if stage:
         q = q.where(LibCase.stage_kind == stage)
+    if channel:
+        q = q.where(LibCase.channel == channel)
+    if joint_code:  # a joint case with all its parts, at every node of the region
+        q = q.where(LibCase.joint_code == servicecode.normalize(joint_code, field="joint_code"))
     if since:
         q = q.where(LibCase.last_event_at >= since)
     if until:

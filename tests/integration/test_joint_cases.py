@@ -8,12 +8,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from node.persistence.models import Case, CasePart, Notification, StageSignoff
-from tests.support import ID_NUMBER, SIGN_MATERIALS
+from tests.support import ID_NUMBER, SIGN_FORM, SIGN_MATERIALS, run_part
 
 SIGN_BUNDLE = "330105-LB-CG-001"  # 店招店牌: cgj + scjg + jj + gh, all_must_approve
 OPENING = "330105-LB-SJ-001"  # 企业开办: independent
 HOUSE = "330105-LB-KQ-001"  # 农村村民住宅建房: town review + planning (with 联合踏勘)
-SIGN_FORM = {"shop_name": "拱墅老字号面馆", "address": "杭州市拱墅区湖墅南路1号", "size": "6×1.2"}
 PART_DEPTS = ["cgj", "scjg", "jj", "gh"]
 
 
@@ -34,14 +33,6 @@ def accept_bundle(api: Any, item: str = SIGN_BUNDLE, form: dict[str, str] | None
 def part_codes(case: dict[str, Any]) -> list[str]:
     return [p["code"] for p in case["joint"]["parts"]]
 
-
-def run_part(api: Any, code: str, dept: str, deny: bool = False) -> Any:
-    api.fire(code, "undertake", f"{dept}-handler", opinion="符合条件")
-    if deny:
-        return api.fire(code, "deny", f"{dept}-reviewer", reason="设置位置不符合规划")
-    api.fire(code, "review", f"{dept}-reviewer")
-    api.fire(code, "approve", f"{dept}-approver")
-    return api.fire(code, "conclude", "clerk")
 
 
 def count(ctx: Any, model: Any, *where: Any) -> int:

@@ -25,14 +25,14 @@ from node.services import catalog
 from node.services.addressed import send_message
 from node.services.context import SYSTEM
 from tests.integration.test_federation_grpc import county_api, fed, start, uplink  # noqa: F401 - the fixture
-from tests.support import ID_NUMBER, SIGN_MATERIALS
+from tests.support import ID_NUMBER, SIGN_FORM, SIGN_MATERIALS, run_part
 
 pytestmark = pytest.mark.integration
 
 DISTRICT, CITY, EAST = "330105", "330100", "330106"
 LINKED = "330105-LB-CG-009"
 LOCAL_PART, REMOTE_PART = "330105-XK-CG-001", "330105-XK-GH-001"  # the city holds the same catalog here
-FORM = {"shop_name": "拱墅老字号面馆", "address": "杭州市拱墅区湖墅南路1号", "size": "6×1.2"}
+FORM = SIGN_FORM
 
 
 def publish_linked(fed: Any, code: str = LINKED, remote: str = REMOTE_PART, node: str = CITY) -> None:
@@ -56,14 +56,6 @@ def accept(api: Any, item: str = LINKED, expect: int = 201) -> Any:
     assert r.status_code == expect, r.json
     return r.json
 
-
-def run_part(api: Any, code: str, dept: str, deny: bool = False) -> Any:
-    api.fire(code, "undertake", f"{dept}-handler", opinion="符合条件")
-    if deny:
-        return api.fire(code, "deny", f"{dept}-reviewer", reason="设置位置不符合规划")
-    api.fire(code, "review", f"{dept}-reviewer")
-    api.fire(code, "approve", f"{dept}-approver")
-    return api.fire(code, "conclude", "clerk")
 
 
 def sync(fed: Any, *nodes: str, rounds: int = 1) -> None:
@@ -151,6 +143,18 @@ def test_a_city_part_is_dispatched_worked_at_the_city_and_concludes_the_joint_ca
         jid = s.scalar(select(Case.id).where(Case.code == j["code"]).execution_options(all_tenants=True))
         kinds = [n.template for n in s.scalars(select(Notification).where(Notification.case_id == jid))]
     assert kinds.count("joint_concluded") == 1
+
+    # one timeline upward: the city's library holds the joint case and its parts, each with its channel
+    lib = city.get(f"/api/v1/library/cases?joint_code={j['code'].lower()}", "inspector")
+    assert lib.status_code == 200, lib.json
+    rows = {x["part_no"]: x for x in lib.json["items"]}
+    assert set(rows) == {0, 1, 2}, rows
+    assert rows[0]["service_code"] == j["code"] and rows[1]["service_code"] == local["code"]
+    assert rows[2]["service_code"] == lc.code and rows[2]["origin"] == CITY
+    assert {x["joint_code"] for x in rows.values()} == {j["code"]}
+    assert rows[0]["channel"] == "window" and all(x["status"] == "concluded" for x in rows.values())
+    bad = city.get("/api/v1/library/cases?channel=fax", "inspector")
+    assert bad.status_code == 422 and "channel" in str(bad.json)
 
     # a replay: the district pulls everything again from the start -- nothing applied twice
     with fed.ctxs[DISTRICT].factory() as s:

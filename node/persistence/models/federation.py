@@ -97,6 +97,9 @@ class LibCase(Base):
     result: Mapped[str | None] = mapped_column(String(10))
     applicant_id_hash: Mapped[str] = mapped_column(String(64), index=True)
     applicant_name_masked: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(10))  # online | window | agent (None: older rows)
+    joint_code: Mapped[str | None] = mapped_column(String(32), index=True)  # a joint case and its parts share it
+    part_no: Mapped[int | None] = mapped_column(Integer)  # 0: the joint case itself; None: not joint
     record_seq: Mapped[int] = mapped_column(BigInteger)
     record_hash: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str] = mapped_column(String(32))

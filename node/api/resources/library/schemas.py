@@ -11,6 +11,10 @@ class LibraryCaseQueryArgsSchema(Schema):
     item_code = fields.String(validate=validate.Length(1, 40))
     status = fields.String(validate=validate.Length(1, 20))
     stage = fields.String(validate=validate.OneOf(["accept", "undertake", "review", "approve", "conclude"]))
+    channel = fields.String(validate=validate.OneOf(["online", "window", "agent"]),
+                            metadata={"description": "online, window, or agent (a village service point's agent)"})
+    joint_code = fields.String(validate=validate.Length(1, 32),
+                               metadata={"description": "a joint case's service code: the joint case and all its parts"})
     since = Moment()
     until = Moment()
     page = fields.Integer(load_default=1, validate=validate.Range(1, 100000))
@@ -45,6 +49,9 @@ class LibraryCaseSchema(ProvenanceMixin):
     stage_deadline = fields.Date(allow_none=True)
     result = fields.String(allow_none=True)
     applicant_name_masked = fields.String()
+    channel = fields.String(allow_none=True, metadata={"description": "online, window or agent"})
+    joint_code = fields.String(allow_none=True, metadata={"description": "the joint case (联办件) this case belongs to"})
+    part_no = fields.Integer(allow_none=True, metadata={"description": "its part number (0: the joint case itself)"})
 
 
 class LibraryCasePageSchema(Schema):
