@@ -463,3 +463,33 @@ class VerifyResultReply(_message.Message):
     valid_from: str
     valid_until: str
     def __init__(self, valid: _Optional[bool] = ..., reason: _Optional[str] = ..., answered_by: _Optional[str] = ..., item_code: _Optional[str] = ..., name: _Optional[str] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ...) -> None: ...
+
+class FetchMaterialRequest(_message.Message):
+    __slots__ = ("joint_code", "part", "digest", "requester", "purpose")
+    JOINT_CODE_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    joint_code: str
+    part: int
+    digest: str
+    requester: str
+    purpose: str
+    def __init__(self, joint_code: _Optional[str] = ..., part: _Optional[int] = ..., digest: _Optional[str] = ..., requester: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class FetchMaterialChunk(_message.Message):
+    __slots__ = ("data", "digest", "filename", "file_type", "size", "material_code")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    FILE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    MATERIAL_CODE_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    digest: str
+    filename: str
+    file_type: str
+    size: int
+    material_code: str
+    def __init__(self, data: _Optional[bytes] = ..., digest: _Optional[str] = ..., filename: _Optional[str] = ..., file_type: _Optional[str] = ..., size: _Optional[int] = ..., material_code: _Optional[str] = ...) -> None: ...
