@@ -72,14 +72,14 @@ async def fetch_material(ident: Identity, target: str, origin: str, joint_code: 
 class MaterialPull:
     """``node.ports.MaterialGateway`` over FetchMaterial."""
 
-    def __init__(self, identity: Identity) -> None:
+    def __init__(self, identity: Identity, addresses: Callable[[], dict[str, str]]) -> None:
         self.identity = identity
+        self.addresses = addresses
+        """where the other nodes listen (``plugin.peer_addresses``: ``YIWANG_FEDERATION_PEERS``)"""
 
     def fetch_material(self, origin: str, joint_code: str, part: int, digest: str, requester: str,
                        purpose: str) -> FetchedMaterial:
-        from federation.plugin import peer_addresses
-
-        addr = peer_addresses().get(origin)
+        addr = self.addresses().get(origin)
         if addr is None:
             raise LookupError(f"this node does not know how to reach {origin} (YIWANG_FEDERATION_PEERS)")
         try:

@@ -82,7 +82,7 @@ def attach(ctx: "NodeContext", signer: Signer, id_key: bytes | None = None, iden
     if identity is not None:
         from federation.materials import MaterialPull
 
-        ctx.material_gateway = MaterialPull(identity)
+        ctx.material_gateway = MaterialPull(identity, peer_addresses)
     ctx.signed_history = SignedHistoryReader()
     if identity is not None:
         from federation.addressed import AddressedLog
