@@ -232,3 +232,23 @@ def test_the_fetcher_refuses_bytes_that_do_not_match_the_digest(fed, linked, mon
     monkeypatch.setenv("YIWANG_FEDERATION_PEERS", "")
     r = county_api(fed, CITY).get(f"/api/v1/cases/{linked['case']}/materials/{d}", "gh-handler")
     assert r.status_code == 409 and "YIWANG_FEDERATION_PEERS" in r.json["message"], r.json
+
+
+class OneVersionBehind(FederationServicer):
+    """A joint case's node from before FetchMaterial (the generated default: UNIMPLEMENTED)."""
+
+    async def FetchMaterial(self, request: Any, context: Any) -> None:  # type: ignore[override]
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
+
+
+def test_a_joint_case_node_one_version_behind_is_named_in_the_refusal(fed, linked, monkeypatch):  # type: ignore[no-untyped-def]
+    ident = load_identity(fed[DISTRICT].data_dir)
+    old = Served(fed, DISTRICT, OneVersionBehind(fed.ctxs[DISTRICT], DirectoryTrust(ident)))
+    monkeypatch.setenv("YIWANG_FEDERATION_PEERS", f"{DISTRICT}={old.addr}")
+    try:
+        r = county_api(fed, CITY).get(f"/api/v1/cases/{linked['case']}/materials/{linked['digests'][0]}",
+                                      "gh-handler")
+    finally:
+        old.stop()
+    assert r.status_code == 409 and "UNIMPLEMENTED" in r.json["message"] and DISTRICT in r.json["message"], r.json
+    assert audit(fed, DISTRICT) == [] and len(audit(fed, CITY)) == 1  # asked (on record here), nothing served
