@@ -168,6 +168,7 @@ def _apply(rec: Parsed, ev: Any, cases: dict[str, dict[str, Any]], licenses: dic
     row["result"] = ev.result or None
     row["applicant_id_hash"], row["applicant_name_masked"] = ev.applicant_id_hash, ev.applicant_name_masked
     row["channel"] = ev.channel or None
+    row["service_point"] = ev.service_point or None  # (a record from a node one version behind: none)
     row["joint_code"], row["part_no"] = (ev.joint_code, ev.part_no) if ev.joint_code else (None, None)
     row["record_seq"], row["record_hash"], row["key_id"], row["signed_at"] = (rec.seq, rec.hash.hex(),
                                                                               rec.msg.key_id, signed_at)

@@ -47,7 +47,8 @@ class SignedLog:
     def record(self, uow: UnitOfWork, case: Case, facts: CaseEventFacts) -> None:
         """Build the record of ``case`` as it stands now; sealed or queued when ``uow`` commits."""
         dept = self._department(uow, case.department_id)
-        uow.hook(self, lambda: _Pending(self)).events.append(case_event(uow, case, facts, self.id_key, dept))
+        point = self._department(uow, case.service_point_id)[0] if case.service_point_id is not None else ""
+        uow.hook(self, lambda: _Pending(self)).events.append(case_event(uow, case, facts, self.id_key, dept, point))
 
     def _department(self, uow: UnitOfWork, dept_id: int) -> tuple[str, str]:
         """(code, name) of a department, read once per process: departments are created, never
@@ -93,9 +94,11 @@ class _Pending:
         pass
 
 
-def case_event(uow: UnitOfWork, case: Case, f: CaseEventFacts, key: bytes, dept: tuple[str, str]) -> pb.CaseEvent:
+def case_event(uow: UnitOfWork, case: Case, f: CaseEventFacts, key: bytes, dept: tuple[str, str],
+               service_point: str = "") -> pb.CaseEvent:
     """The ``CaseEvent`` of ``case`` as it stands now (personal identifiers as keyed hashes and
-    masked forms, materials as digests); ``dept`` is the case's department (code, name)."""
+    masked forms, materials as digests); ``dept`` is the case's department (code, name),
+    ``service_point`` the code of the village service point it was submitted through (or empty)."""
     v = case.item_version
     stages = v.stages
     idx = case.stage_index if case.stage_index is not None else -1
@@ -112,7 +115,7 @@ def case_event(uow: UnitOfWork, case: Case, f: CaseEventFacts, key: bytes, dept:
         applicant_id_masked=mask_id_number(case.applicant_id_number),
         material_digests=sorted({m.digest for m in case.materials}),
         evaluation_score=f.evaluation_score, extension_days=f.extension_days, reason=(f.reason or "")[:500],
-        joint_code=f.joint_code, part_no=f.part_no,
+        joint_code=f.joint_code, part_no=f.part_no, service_point=service_point,
     )
     lic = case.license
     if lic is not None and f.event in ("conclude", "record_paper_result", "license"):

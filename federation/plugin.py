@@ -79,6 +79,10 @@ def attach(ctx: "NodeContext", signer: Signer, id_key: bytes | None = None, iden
     ctx.events = ctx.alert_log = SignedLog(signer, ctx.id_hash_key)
     ctx.catalog_codec = CatalogCodec(signer)
     ctx.owner_gateway = OwnerPull(identity) if identity is not None else None
+    if identity is not None:
+        from federation.materials import MaterialPull
+
+        ctx.material_gateway = MaterialPull(identity, peer_addresses)
     ctx.signed_history = SignedHistoryReader()
     if identity is not None:
         from federation.addressed import AddressedLog

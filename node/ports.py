@@ -104,6 +104,28 @@ class OwnerGateway(Protocol):
 
 
 @dataclass(frozen=True)
+class FetchedMaterial:
+    """A material's bytes as the serving node sent them (the caller verifies ``digest``)."""
+
+    data: bytes
+    digest: str
+    """what the serving node says it verified"""
+    filename: str
+    file_type: str
+    material_code: str
+    served_by: str
+
+
+class MaterialGateway(Protocol):
+    """Asks the node that holds a joint case for a material of a part dispatched to this node, by
+    digest (``FetchMaterial``). Raises ``LookupError`` when the node cannot be reached or refuses
+    (the message says which and why)."""
+
+    def fetch_material(self, origin: str, joint_code: str, part: int, digest: str, requester: str,
+                       purpose: str) -> FetchedMaterial: ...
+
+
+@dataclass(frozen=True)
 class SignedCaseEvent:
     """One signed record about a case, as this node's library holds it (verified when received)."""
 

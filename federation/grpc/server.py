@@ -15,6 +15,7 @@ from federation.audit import ParentAudit
 from federation.checkpoint import accept_checkpoint
 from federation.envelope import RecordRejected
 from federation.inbox import CheckedBatch, ForkDetected, check_batch, cursors, receive_batch, record_alert
+from federation.materials import chunks, material_reader
 from federation.pb.v1 import federation_pb2 as pb
 from federation.pb.v1 import federation_pb2_grpc as pb_grpc
 from federation.status import save_link
@@ -71,6 +72,7 @@ class FederationServicer(pb_grpc.FederationServicer):
         self.ctx = ctx
         self.trust = trust
         self.case_detail = case_detail
+        self.material = material_reader(ctx)
         self.serve_addressed = serve_addressed
         """False: answer ``PullAddressed`` as a node one version behind does (UNIMPLEMENTED)."""
         self.verify_rate = VERIFY_RATE
@@ -250,6 +252,22 @@ class FederationServicer(pb_grpc.FederationServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, str(e))
         return pb.CaseDetailReply(detail_json=json.dumps(detail, ensure_ascii=False).encode(),
                                   owner=self.trust.node_id)
+
+    async def FetchMaterial(self, request: pb.FetchMaterialRequest,
+                            context: grpc.aio.ServicerContext) -> AsyncIterator[pb.FetchMaterialChunk]:
+        """A joint case's material for the node its part was dispatched to (``federation.materials``)."""
+        from node.services.part_materials import MaterialRefused
+
+        peer = await self._peer(context)
+        try:
+            got = await asyncio.to_thread(self.material, request.joint_code, request.part, request.digest, peer,
+                                          request.requester, request.purpose)
+        except MaterialRefused as e:
+            code = {404: grpc.StatusCode.NOT_FOUND, 403: grpc.StatusCode.PERMISSION_DENIED}.get(
+                e.status, grpc.StatusCode.DATA_LOSS)
+            await context.abort(code, f"{e.code}: {e.message}")
+        for chunk in chunks(got):
+            yield chunk
 
     async def PullCatalog(self, request: pb.CatalogRequest,
                           context: grpc.aio.ServicerContext) -> AsyncIterator[pb.SignedCatalogChange]:

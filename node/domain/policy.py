@@ -48,6 +48,7 @@ class Action(StrEnum):
     HANDLE_ALERT = "handle_alert"  # acknowledge or resolve
     SET_ACCEPTANCE_OPTIONS = "set_acceptance_options"  # green channel (绿色通道), free agent (代办员) at acceptance
     SIGN_OFF_STAGE = "sign_off_stage"  # target: the stage's role and listed departments (联合审图, 联合踏勘)
+    READ_CASE_MATERIAL = "read_case_material"  # target: the case's department (a linked part's: fetched from origin)
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,14 @@ def _sign_off(a: Actor, t: Target) -> str | None:
     return None
 
 
+def _case_department(a: Actor, t: Target) -> str | None:
+    """A material's bytes are read by the staff of the case's department (a linked part: the
+    department working it here), not by the window, agents or other departments."""
+    if a.kind != "staff" or a.role in (None, Role.AGENT, Role.CLERK) or a.department_id != t.department_id:
+        return "a case's materials are read by the staff of the department working it"
+    return None
+
+
 def _staff_not_agent(a: Actor, _t: Target) -> str | None:
     return None if a.kind == "staff" and a.role not in (None, Role.AGENT) else "the standard catalog is for hall staff"
 
@@ -193,6 +202,7 @@ RULES: dict[Action, tuple[Rule, str]] = {
     Action.SET_ACCEPTANCE_OPTIONS: (_window("the window sets the green channel and the agent at acceptance"),
                                     "green_channel"),
     Action.SIGN_OFF_STAGE: (_sign_off, "index"),
+    Action.READ_CASE_MATERIAL: (_case_department, "digest"),
 }
 
 

@@ -25,6 +25,7 @@ from node.ports import (
     AlertLog,
     CaseEventFacts,
     CaseEventSink,
+    MaterialGateway,
     OwnerGateway,
     ResultVerifier,
     SignedHistory,
@@ -67,6 +68,7 @@ class NodeContext:
     events: CaseEventSink | None = None
     catalog_codec: StandardCatalogCodec | None = None
     owner_gateway: OwnerGateway | None = None
+    material_gateway: MaterialGateway | None = None
     alert_log: AlertLog | None = None
     signed_history: SignedHistory | None = None
     addressed: AddressedMessages | None = None

@@ -36,7 +36,7 @@ def provenance(row: LibCase | LibLicense) -> dict[str, Any]:
 def query_cases(uow: Work, *, region: str | None = None, department: str | None = None,
                 item_code: str | None = None, status: str | None = None, stage: str | None = None,
                 since: datetime | None = None, until: datetime | None = None, channel: str | None = None,
-                joint_code: str | None = None, page: int = 1,
+                joint_code: str | None = None, service_point: str | None = None, page: int = 1,
                 page_size: int = 50) -> tuple[list[LibCase], int]:
     """``region`` is a division-code prefix: ``3301`` is Hangzhou and everything below it."""
     require(uow.actor, Action.READ_LIBRARY)
@@ -57,6 +57,8 @@ def query_cases(uow: Work, *, region: str | None = None, department: str | None 
         q = q.where(LibCase.channel == channel)
     if joint_code:  # a joint case with all its parts, at every node of the region
         q = q.where(LibCase.joint_code == servicecode.normalize(joint_code, field="joint_code"))
+    if service_point:  # what a village service point's agents submitted (代办)
+        q = q.where(LibCase.service_point == service_point)
     if since:
         q = q.where(LibCase.last_event_at >= since)
     if until:

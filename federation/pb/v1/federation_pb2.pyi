@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CaseEvent(_message.Message):
-    __slots__ = ("service_code", "item_code", "item_version", "item_name", "department_code", "department_name", "event", "status", "stage_index", "stage_kind", "stage_name", "occurred_at_ms", "recorded_at_ms", "backfilled", "legal_deadline", "promised_deadline", "stage_deadline", "actor", "actor_role", "channel", "result", "applicant_id_hash", "applicant_name_masked", "applicant_id_masked", "material_digests", "license", "evaluation_score", "extension_days", "reason", "joint_code", "part_no")
+    __slots__ = ("service_code", "item_code", "item_version", "item_name", "department_code", "department_name", "event", "status", "stage_index", "stage_kind", "stage_name", "occurred_at_ms", "recorded_at_ms", "backfilled", "legal_deadline", "promised_deadline", "stage_deadline", "actor", "actor_role", "channel", "result", "applicant_id_hash", "applicant_name_masked", "applicant_id_masked", "material_digests", "license", "evaluation_score", "extension_days", "reason", "joint_code", "part_no", "service_point")
     SERVICE_CODE_FIELD_NUMBER: _ClassVar[int]
     ITEM_CODE_FIELD_NUMBER: _ClassVar[int]
     ITEM_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class CaseEvent(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     JOINT_CODE_FIELD_NUMBER: _ClassVar[int]
     PART_NO_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_POINT_FIELD_NUMBER: _ClassVar[int]
     service_code: str
     item_code: str
     item_version: int
@@ -70,7 +71,8 @@ class CaseEvent(_message.Message):
     reason: str
     joint_code: str
     part_no: int
-    def __init__(self, service_code: _Optional[str] = ..., item_code: _Optional[str] = ..., item_version: _Optional[int] = ..., item_name: _Optional[str] = ..., department_code: _Optional[str] = ..., department_name: _Optional[str] = ..., event: _Optional[str] = ..., status: _Optional[str] = ..., stage_index: _Optional[int] = ..., stage_kind: _Optional[str] = ..., stage_name: _Optional[str] = ..., occurred_at_ms: _Optional[int] = ..., recorded_at_ms: _Optional[int] = ..., backfilled: _Optional[bool] = ..., legal_deadline: _Optional[str] = ..., promised_deadline: _Optional[str] = ..., stage_deadline: _Optional[str] = ..., actor: _Optional[str] = ..., actor_role: _Optional[str] = ..., channel: _Optional[str] = ..., result: _Optional[str] = ..., applicant_id_hash: _Optional[str] = ..., applicant_name_masked: _Optional[str] = ..., applicant_id_masked: _Optional[str] = ..., material_digests: _Optional[_Iterable[str]] = ..., license: _Optional[_Union[License, _Mapping]] = ..., evaluation_score: _Optional[int] = ..., extension_days: _Optional[int] = ..., reason: _Optional[str] = ..., joint_code: _Optional[str] = ..., part_no: _Optional[int] = ...) -> None: ...
+    service_point: str
+    def __init__(self, service_code: _Optional[str] = ..., item_code: _Optional[str] = ..., item_version: _Optional[int] = ..., item_name: _Optional[str] = ..., department_code: _Optional[str] = ..., department_name: _Optional[str] = ..., event: _Optional[str] = ..., status: _Optional[str] = ..., stage_index: _Optional[int] = ..., stage_kind: _Optional[str] = ..., stage_name: _Optional[str] = ..., occurred_at_ms: _Optional[int] = ..., recorded_at_ms: _Optional[int] = ..., backfilled: _Optional[bool] = ..., legal_deadline: _Optional[str] = ..., promised_deadline: _Optional[str] = ..., stage_deadline: _Optional[str] = ..., actor: _Optional[str] = ..., actor_role: _Optional[str] = ..., channel: _Optional[str] = ..., result: _Optional[str] = ..., applicant_id_hash: _Optional[str] = ..., applicant_name_masked: _Optional[str] = ..., applicant_id_masked: _Optional[str] = ..., material_digests: _Optional[_Iterable[str]] = ..., license: _Optional[_Union[License, _Mapping]] = ..., evaluation_score: _Optional[int] = ..., extension_days: _Optional[int] = ..., reason: _Optional[str] = ..., joint_code: _Optional[str] = ..., part_no: _Optional[int] = ..., service_point: _Optional[str] = ...) -> None: ...
 
 class License(_message.Message):
     __slots__ = ("number", "name", "holder_hash", "holder_masked", "valid_from", "valid_until", "issuing_department", "status", "digest")
@@ -461,3 +463,33 @@ class VerifyResultReply(_message.Message):
     valid_from: str
     valid_until: str
     def __init__(self, valid: _Optional[bool] = ..., reason: _Optional[str] = ..., answered_by: _Optional[str] = ..., item_code: _Optional[str] = ..., name: _Optional[str] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ...) -> None: ...
+
+class FetchMaterialRequest(_message.Message):
+    __slots__ = ("joint_code", "part", "digest", "requester", "purpose")
+    JOINT_CODE_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    joint_code: str
+    part: int
+    digest: str
+    requester: str
+    purpose: str
+    def __init__(self, joint_code: _Optional[str] = ..., part: _Optional[int] = ..., digest: _Optional[str] = ..., requester: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class FetchMaterialChunk(_message.Message):
+    __slots__ = ("data", "digest", "filename", "file_type", "size", "material_code")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    FILE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    MATERIAL_CODE_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    digest: str
+    filename: str
+    file_type: str
+    size: int
+    material_code: str
+    def __init__(self, data: _Optional[bytes] = ..., digest: _Optional[str] = ..., filename: _Optional[str] = ..., file_type: _Optional[str] = ..., size: _Optional[int] = ..., material_code: _Optional[str] = ...) -> None: ...

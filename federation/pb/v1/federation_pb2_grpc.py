@@ -84,6 +84,11 @@ class FederationStub:
                 request_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.VerifyResultRequest.SerializeToString,
                 response_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.VerifyResultReply.FromString,
                 _registered_method=True)
+        self.FetchMaterial = channel.unary_stream(
+                '/yiwang.federation.v1.Federation/FetchMaterial',
+                request_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.FetchMaterialRequest.SerializeToString,
+                response_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.FetchMaterialChunk.FromString,
+                _registered_method=True)
 
 
 class FederationServicer:
@@ -161,6 +166,15 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FetchMaterial(self, request, context):
+        """A material of a joint case's part, by digest, asked of the joint case's node by the node the
+        part was dispatched to; the bytes stream in chunks (the first carries the metadata). Audited at
+        the serving node. A node one version behind answers UNIMPLEMENTED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -213,6 +227,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.VerifyResult,
                     request_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.VerifyResultRequest.FromString,
                     response_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.VerifyResultReply.SerializeToString,
+            ),
+            'FetchMaterial': grpc.unary_stream_rpc_method_handler(
+                    servicer.FetchMaterial,
+                    request_deserializer=federation_dot_pb_dot_v1_dot_federation__pb2.FetchMaterialRequest.FromString,
+                    response_serializer=federation_dot_pb_dot_v1_dot_federation__pb2.FetchMaterialChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -485,6 +504,33 @@ class Federation:
             '/yiwang.federation.v1.Federation/VerifyResult',
             federation_dot_pb_dot_v1_dot_federation__pb2.VerifyResultRequest.SerializeToString,
             federation_dot_pb_dot_v1_dot_federation__pb2.VerifyResultReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchMaterial(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/yiwang.federation.v1.Federation/FetchMaterial',
+            federation_dot_pb_dot_v1_dot_federation__pb2.FetchMaterialRequest.SerializeToString,
+            federation_dot_pb_dot_v1_dot_federation__pb2.FetchMaterialChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -100,6 +100,7 @@ class LibCase(Base):
     channel: Mapped[str | None] = mapped_column(String(10))  # online | window | agent (None: older rows)
     joint_code: Mapped[str | None] = mapped_column(String(32), index=True)  # a joint case and its parts share it
     part_no: Mapped[int | None] = mapped_column(Integer)  # 0: the joint case itself; None: not joint
+    service_point: Mapped[str | None] = mapped_column(String(32), index=True)  # village service point's unit code
     record_seq: Mapped[int] = mapped_column(BigInteger)
     record_hash: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str] = mapped_column(String(32))

@@ -1,11 +1,14 @@
+from urllib.parse import quote
+
+from flask import Response
 from flask.views import MethodView
 from node.api.blueprint import Blueprint
 
-from node.api.auth import SECURITY, actor, in_unit_of_work, unit_of_work
+from node.api.auth import SECURITY, actor, ctx, in_unit_of_work, unit_of_work
 from node.api.ids import MAX_ID
 from node.domain.lifecycle import Event, Result
 from node.persistence.cases import is_code_clash
-from node.services import cases, intake, signoffs
+from node.services import cases, intake, part_materials, signoffs
 
 from node.services.views import staff_view
 from .schemas import (
@@ -55,6 +58,22 @@ class CaseOne(MethodView):
         """One case with its stages, deadlines, materials and full history."""
         with unit_of_work(actor()) as uow:
             return staff_view(cases.get_case(uow, code))
+
+
+@blp.route("/<service_code:code>/materials/<string(length=64):digest>")
+class CaseMaterialBytes(MethodView):
+    @blp.doc(security=SECURITY, responses={"200": {"description": "the material's bytes",
+                                                   "content": {"application/octet-stream": {}}}})
+    def get(self, code, digest):
+        """One material's bytes by digest (a linked part's: fetched from the joint case's node, verified; audited at both)."""
+        who = actor()
+        with unit_of_work(who) as uow:
+            req = part_materials.material_request(uow, code, digest)
+        got = part_materials.fetch_material(ctx(), who.label, req)
+        mime = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png", "ofd": "application/ofd"}
+        return Response(got.data, mimetype=mime.get(got.file_type, "application/octet-stream"), headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(got.filename)}",
+            "X-Material-Digest": got.digest, "X-Served-By": got.served_by})
 
 
 @blp.route("/<service_code:code>/transitions")

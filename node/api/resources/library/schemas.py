@@ -15,6 +15,8 @@ class LibraryCaseQueryArgsSchema(Schema):
                             metadata={"description": "online, window, or agent (a village service point's agent)"})
     joint_code = fields.String(validate=validate.Length(1, 32),
                                metadata={"description": "a joint case's service code: the joint case and all its parts"})
+    service_point = fields.String(validate=validate.Length(1, 32),
+                                  metadata={"description": "a village service point's unit code (e.g. kq-bm)"})
     since = Moment()
     until = Moment()
     page = fields.Integer(load_default=1, validate=validate.Range(1, 100000))
@@ -52,6 +54,8 @@ class LibraryCaseSchema(ProvenanceMixin):
     channel = fields.String(allow_none=True, metadata={"description": "online, window or agent"})
     joint_code = fields.String(allow_none=True, metadata={"description": "the joint case (联办件) this case belongs to"})
     part_no = fields.Integer(allow_none=True, metadata={"description": "its part number (0: the joint case itself)"})
+    service_point = fields.String(allow_none=True,
+                                  metadata={"description": "the village service point (unit code) it was submitted through"})
 
 
 class LibraryCasePageSchema(Schema):
