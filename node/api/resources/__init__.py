@@ -18,8 +18,11 @@ def _all() -> list[Blueprint]:
     from .rectifications.routes import blp as rect
     from .standard.routes import blp as standard
     from .uploads.routes import blp as uploads
+    from .supervision_orders.routes import blp as sup_orders
+    from .complaints.routes import blp as complaints
 
-    return [auth, org, items, catalog, uploads, cases, public, rect, admin, library, standard, alerts]
+    return [auth, org, items, catalog, uploads, cases, public, rect, admin, library, standard, alerts,
+            sup_orders, complaints]
 
 
 class _Lazy(list):  # type: ignore[type-arg]
