@@ -199,9 +199,9 @@ def get_order(uow: Work, order_id: int) -> dict[str, Any]:
 
 
 def case_orders(uow: Work, code: str) -> list[dict[str, Any]]:
-    """The orders on one case of this node (for the case view)."""
-    return [order_view(uow, r) for r in uow.session.scalars(
-        select(SupOrder).where(SupOrder.case_code == code).order_by(SupOrder.id))]
+    """The orders on one case of this node (for the case view; dates as ISO strings)."""
+    return [{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in order_view(uow, r).items()}
+            for r in uow.session.scalars(select(SupOrder).where(SupOrder.case_code == code).order_by(SupOrder.id))]
 
 
 def order_view(uow: Work, r: SupOrder) -> dict[str, Any]:

@@ -15,11 +15,50 @@ from sqlalchemy import func, select
 from node.persistence.models import FedAddressed, Notification, SupOrder
 from node.services.addressed import send_message
 from node.services.context import SYSTEM
-from tests.integration.test_federation_grpc import county_api, fed, start, uplink  # noqa: F401 - the fixture
+from tests.integration.test_federation_grpc import county_api, start, uplink
 
 pytestmark = pytest.mark.integration
 
 PROVINCE, CITY, DISTRICT, EAST = "330000", "330100", "330105", "330106"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fed(request, tmp_path, templates, clock, monkeypatch):  # type: ignore[no-untyped-def]
+    """The in-process federation (province, city, two districts), each node on its own SQLite or
+    PostgreSQL database."""
+    import shutil
+    from contextlib import ExitStack
+    from datetime import datetime, timedelta, timezone
+
+    from federation.demo import Federation
+    from federation.plugin import attach_identity
+    from node.config import Settings
+    from node.services.context import NodeContext
+    from tests.conftest import _pg_copy
+
+    monkeypatch.setenv("YIWANG_ID_HASH_KEY", "test-federation-key")
+    f = Federation(tmp_path / "fed", http_base=0, grpc_base=0)
+    f.prepare_identities()
+    clock.set(datetime.now(timezone.utc) + timedelta(seconds=1))
+    ctxs = {}
+    with ExitStack() as stack:
+        for node_id, n in f.nodes.items():
+            if request.param == "sqlite":
+                shutil.copy(templates["sqlite"], n.data_dir / "yiwang.db")
+                url = f"sqlite:///{n.data_dir / 'yiwang.db'}"
+            else:
+                gen = _pg_copy(templates)
+                url = next(gen)
+                stack.callback(lambda g=gen: next(g, None))
+            c = NodeContext.build(Settings.from_env({}, database_url=url, data_dir=n.data_dir, node_id=node_id),
+                                  clock=clock.now)
+            attach_identity(c)
+            c.dispatch_notifications = lambda ids: None
+            ctxs[node_id] = c
+        f.ctxs = ctxs  # type: ignore[attr-defined]
+        yield f
+        for c in ctxs.values():
+            c.engine.dispose()
 ORDERS = "/api/v1/supervision/orders"
 
 
@@ -83,6 +122,8 @@ def test_order_travels_down_is_answered_returned_answered_again_and_closed(fed):
     with fed.ctxs[DISTRICT].factory() as s:
         notes = list(s.scalars(select(Notification).where(Notification.template == "supervision_delivered")))
     assert notes and all(issued["ref"] in n.body for n in notes)
+    on_case = district.case(code, "cgj-handler")["supervision_orders"]
+    assert [(o["ref"], o["state"], o["kind"]) for o in on_case] == [(issued["ref"], "delivered", "supervise")]
     # the issuer sees it delivered (the ack came back)
     assert province.get(f"{ORDERS}/{issued['id']}", "inspector").json["state"] == "delivered"
 
