@@ -101,9 +101,8 @@ def check_fix(kind: Kind, fix: Any, transitions_after: set[int]) -> dict[str, An
     corrective action done through the case's state machine after the order arrived
     (``transition_seq``: one of ``transitions_after``, the case's transitions recorded since
     delivery). A supervision response may carry none."""
-    if kind != Kind.CORRECT:
-        if fix is None:
-            return None
+    if kind != Kind.CORRECT and fix is None:
+        return None
     if not isinstance(fix, dict):
         raise InvalidInput("fix: a correction order is answered with the fix (description and transition_seq)",
                            "fix")

@@ -51,7 +51,7 @@ def test_province_order_via_killed_city_is_answered_and_closed(fed):  # type: ig
     west = fed["330105"].data_dir
     code = district.apply()
     district.fire(code, "accept", "clerk")
-    wait_until(lambda: province.call("GET", f"/api/v1/library/cases?region=330105", user="inspector")[1]["total"]
+    wait_until(lambda: province.call("GET", "/api/v1/library/cases?region=330105", user="inspector")[1]["total"]
                >= 1, what="the case in the province's library")
 
     st, order = province.call("POST", ORDERS, {"case_code": code, "kind": "supervise", "text": "请说明办理进度",
@@ -71,8 +71,11 @@ def test_province_order_via_killed_city_is_answered_and_closed(fed):  # type: ig
     st, out = district.call("POST", f"{ORDERS}/{queue[0]['id']}/response", {"text": "已督促承办人当日办结"},
                             "cgj-chief")
     assert st == 200 and out["state"] == "responded", out
-    got = wait_until(lambda: (lambda o: o if o["state"] == "responded" else None)(
-        province.call("GET", f"{ORDERS}/{order['id']}", user="inspector")[1]), what="the response at the province")
+    def answered() -> dict | None:  # type: ignore[type-arg]
+        o = province.call("GET", f"{ORDERS}/{order['id']}", user="inspector")[1]
+        return o if o["state"] == "responded" else None
+
+    got = wait_until(answered, what="the response at the province")
     assert got["response_text"] == "已督促承办人当日办结" and got["rounds"] == 1
     st, out = province.call("POST", f"{ORDERS}/{order['id']}/decision", {"decision": "close"}, "inspector")
     assert st == 200 and out["state"] == "closed", out

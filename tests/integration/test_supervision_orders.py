@@ -7,6 +7,7 @@ sideways record from a sibling) with nothing half written."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ def fed(request, tmp_path, templates, clock, monkeypatch):  # type: ignore[no-un
     PostgreSQL database."""
     import shutil
     from contextlib import ExitStack
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from federation.demo import Federation
     from federation.plugin import attach_identity
@@ -39,7 +40,7 @@ def fed(request, tmp_path, templates, clock, monkeypatch):  # type: ignore[no-un
     monkeypatch.setenv("YIWANG_ID_HASH_KEY", "test-federation-key")
     f = Federation(tmp_path / "fed", http_base=0, grpc_base=0)
     f.prepare_identities()
-    clock.set(datetime.now(timezone.utc) + timedelta(seconds=1))
+    clock.set(datetime.now(UTC) + timedelta(seconds=1))
     ctxs = {}
     with ExitStack() as stack:
         for node_id, n in f.nodes.items():
@@ -101,7 +102,7 @@ def test_order_travels_down_is_answered_returned_answered_again_and_closed(fed):
     district, province = county_api(fed, DISTRICT), county_api(fed, PROVINCE)
     code = accepted_case(district)
     sync(fed)  # the case reaches the province's library
-    assert province.get(f"/api/v1/library/cases?region=330105", "inspector").json["total"] >= 1
+    assert province.get("/api/v1/library/cases?region=330105", "inspector").json["total"] >= 1
 
     r = province.post(ORDERS, {"case_code": code, "kind": "supervise", "text": "请加快办理并说明进度",
                                "due_days": 3}, "inspector")

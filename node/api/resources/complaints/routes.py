@@ -1,7 +1,7 @@
 from flask.views import MethodView
-from node.api.blueprint import Blueprint
 
 from node.api.auth import SECURITY, actor, unit_of_work
+from node.api.blueprint import Blueprint
 from node.api.ids import MAX_ID
 from node.api.resources.public.routes import GUARDED, _proved
 from node.services import supervision_orders as sup

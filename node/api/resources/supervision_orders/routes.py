@@ -1,11 +1,17 @@
 from flask.views import MethodView
-from node.api.blueprint import Blueprint
 
 from node.api.auth import SECURITY, actor, unit_of_work
+from node.api.blueprint import Blueprint
 from node.api.ids import MAX_ID
 from node.services import supervision_orders as orders
 
-from .schemas import OrderCreateSchema, OrderDecisionSchema, OrderQueryArgsSchema, OrderResponseSchema, OrderSchema
+from .schemas import (
+    OrderCreateSchema,
+    OrderDecisionSchema,
+    OrderQueryArgsSchema,
+    OrderResponseSchema,
+    OrderSchema,
+)
 
 blp = Blueprint("supervision_orders", __name__, url_prefix="/api/v1/supervision/orders",
                 description="Supervision and correction orders (督办、纠错) across levels")

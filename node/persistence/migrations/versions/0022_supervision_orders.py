@@ -8,7 +8,6 @@ Create Date: 2026-12-02 19:50:00
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0022'
 down_revision = '0018'
 branch_labels = None
