@@ -271,7 +271,7 @@ def conclude_complaint(uow: Work, complaint_id: int, finding: Any, conclusion: A
     c.handled_by = c.handled_by or _who(uow)
     case = uow.session.scalar(select(Case).where(Case.id == c.case_id).execution_options(**ALL))
     assert case is not None
-    uow.case_event(case, "complaint_concluded")
+    uow.case_event(case, "complaint_concluded", reason=f"{f.value}: {text}"[:500])
     return c
 
 

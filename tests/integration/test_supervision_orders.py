@@ -262,3 +262,25 @@ def test_refusals_write_nothing(fed):  # type: ignore[no-untyped-def]
     got = city.get(f"{ORDERS}/{r.json['id']}", "inspector").json
     assert got["state"] == "refused" and got["refusal"] == "unknown_case", got
     assert count_rows(fed, DISTRICT, SupOrder) == 0
+
+
+def test_complaints_bad_ratings_and_their_rectification_are_visible_upward(fed):  # type: ignore[no-untyped-def]
+    """Each is a signed case event of the owner's log: the city holds them in the case's history."""
+    district = county_api(fed, DISTRICT)
+    code = district.apply_online()
+    district.to_conclusion(code)
+    last4 = "002X"
+    assert district.post(f"/api/v1/public/cases/{code}/evaluation", {"id_last4": last4, "score": 1,
+                                                                     "comment": "态度差"}).status_code == 201
+    [rect] = district.get("/api/v1/rectifications", "cgj-chief").json
+    assert district.post(f"/api/v1/rectifications/{rect['id']}/close", {"note": "已约谈窗口人员"},
+                         "cgj-chief").status_code == 200
+    r = district.post("/api/v1/supervision/complaints", {"code": code, "id_last4": last4, "text": "多次往返"})
+    assert r.status_code == 201, r.json
+    assert district.post(f"/api/v1/supervision/complaints/{r.json['id']}/conclusion",
+                         {"finding": "partly", "conclusion": "部分属实"}, "inspector").status_code == 200
+    sync(fed)
+    ctx = fed.ctxs[CITY]
+    with ctx.factory() as s:
+        events = [e.event for e in ctx.signed_history.case_events(s, DISTRICT, code)]
+    assert events[-4:] == ["evaluation", "rectification_closed", "complaint", "complaint_concluded"], events
