@@ -93,6 +93,9 @@ def attach(ctx: "NodeContext", signer: Signer, id_key: bytes | None = None, iden
         ctx.addressed = AddressedLog(signer, identity)
         install_builtin(ctx)
         install_linked(ctx)  # part_dispatch, part_progress, part_result (市区两级联动)
+        from node.services.supervision_orders import install as install_supervision
+
+        install_supervision(ctx)  # supervision_order, supervision_response, supervision_decision (督办、纠错)
     if identity is not None and identity.parent_id is not None:
         from federation.verify import ParentVerifier
 

@@ -49,6 +49,12 @@ class Action(StrEnum):
     SET_ACCEPTANCE_OPTIONS = "set_acceptance_options"  # green channel (绿色通道), free agent (代办员) at acceptance
     SIGN_OFF_STAGE = "sign_off_stage"  # target: the stage's role and listed departments (联合审图, 联合踏勘)
     READ_CASE_MATERIAL = "read_case_material"  # target: the case's department (a linked part's: fetched from origin)
+    ISSUE_SUPERVISION_ORDER = "issue_supervision_order"  # 督办、纠错: issued (and closed or returned) by inspectors
+    RESPOND_SUPERVISION_ORDER = "respond_supervision_order"  # target: the order's department, the case's assignee
+    READ_SUPERVISION_ORDERS = "read_supervision_orders"  # target: the order's department (None: the issuer's list)
+    HANDLE_COMPLAINT = "handle_complaint"  # 投诉: the node's supervision organ
+    RAISE_DISPUTE = "raise_dispute"  # target: the joint case's part departments (争议协调)
+    RESOLVE_DISPUTE = "resolve_dispute"
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,30 @@ def _case_department(a: Actor, t: Target) -> str | None:
     return None
 
 
+def _respond_order(a: Actor, t: Target) -> str | None:
+    """An order is answered by the case's department: its chief representative, or the handler the
+    case is assigned to."""
+    if a.kind != "staff" or a.department_id is None or a.department_id != t.department_id:
+        return "this order is addressed to another department"
+    if a.role == Role.CHIEF or (t.staff_id is not None and a.staff_id == t.staff_id):
+        return None
+    return "an order is answered by the department's chief representative or the case's handler"
+
+
+def _read_orders(a: Actor, t: Target) -> str | None:
+    if a.kind == "staff" and a.role in HALL_WIDE:
+        return None
+    if a.kind == "staff" and a.department_id is not None and t.department_id == a.department_id:
+        return None
+    return "supervision orders are for inspectors and the department they are addressed to"
+
+
+def _raise_dispute(a: Actor, t: Target) -> str | None:
+    if a.kind != "staff" or a.role != Role.CHIEF or a.department_id not in t.departments:
+        return "a dispute is raised by the chief representative of a department working a part of the joint case"
+    return None
+
+
 def _staff_not_agent(a: Actor, _t: Target) -> str | None:
     return None if a.kind == "staff" and a.role not in (None, Role.AGENT) else "the standard catalog is for hall staff"
 
@@ -203,6 +233,15 @@ RULES: dict[Action, tuple[Rule, str]] = {
                                     "green_channel"),
     Action.SIGN_OFF_STAGE: (_sign_off, "index"),
     Action.READ_CASE_MATERIAL: (_case_department, "digest"),
+    Action.ISSUE_SUPERVISION_ORDER: (_roles(Role.INSPECTOR, why="supervision and correction orders are issued, "
+                                                                "closed and returned by inspectors (监察)"), "role"),
+    Action.RESPOND_SUPERVISION_ORDER: (_respond_order, "order_id"),
+    Action.READ_SUPERVISION_ORDERS: (_read_orders, "role"),
+    Action.HANDLE_COMPLAINT: (_roles(Role.INSPECTOR, why="complaints are handled by the inspectors (监察)"), "role"),
+    Action.RAISE_DISPUTE: (_raise_dispute, "part_no"),
+    Action.RESOLVE_DISPUTE: (_roles(Role.ADMIN, Role.INSPECTOR,
+                                    why="disputes are resolved by coordination: the hall admin or an inspector"),
+                             "role"),
 }
 
 

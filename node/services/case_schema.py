@@ -187,3 +187,5 @@ class CaseSchema(_View):
                            metadata={"description": "sign-offs of the item's joint review/inspection stages"})
     prerequisites = fields.List(fields.Nested(PrerequisiteViewSchema), load_default=list, metadata={
         "description": "the item's prior approvals (前置审批) as entered and verified (absent from older nodes' files)"})
+    supervision_orders = fields.List(fields.Dict(), load_default=list, metadata={
+        "description": "supervision and correction orders (督办、纠错) on this case at this node (one case's view only)"})

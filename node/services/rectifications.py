@@ -34,4 +34,7 @@ def close_rectification(uow: Work, rect_id: int, note: str) -> Rectification:
     if r.status != "open":
         raise Conflict("the rectification is closed already", field="id")
     r.status, r.note, r.closed_at = "closed", note, uow.now
+    case = uow.session.get(Case, r.case_id)
+    if case is not None:  # signed and synced upward: the levels above see the bad rating's rectification
+        uow.case_event(case, "rectification_closed", reason=note[:500])
     return r

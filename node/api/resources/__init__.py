@@ -11,15 +11,18 @@ def _all() -> list[Blueprint]:
     from .auth.routes import blp as auth
     from .cases.routes import blp as cases
     from .catalog.routes import blp as catalog
+    from .complaints.routes import blp as complaints
     from .items.routes import blp as items
     from .library.routes import blp as library
     from .org.routes import blp as org
     from .public.routes import blp as public
     from .rectifications.routes import blp as rect
     from .standard.routes import blp as standard
+    from .supervision_orders.routes import blp as sup_orders
     from .uploads.routes import blp as uploads
 
-    return [auth, org, items, catalog, uploads, cases, public, rect, admin, library, standard, alerts]
+    return [auth, org, items, catalog, uploads, cases, public, rect, admin, library, standard, alerts,
+            sup_orders, complaints]
 
 
 class _Lazy(list):  # type: ignore[type-arg]

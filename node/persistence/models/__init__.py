@@ -16,6 +16,7 @@ from .links import FedLink
 from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, FedTreeNode, LibCase, LibLicense
 from .access import AccessLock
 from .addressed import FedAddressed, FedDown, FedDownCursor
+from .supervision import SupOrder, Complaint, Dispute
 
 __all__ = [
     "NAMING", "CST", "TZDateTime", "Base", "TenantScoped", "Audited",
@@ -30,4 +31,5 @@ __all__ = [
     "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "FedTreeNode", "LibCase", "LibLicense",
     "AccessLock",
     "FedAddressed", "FedDown", "FedDownCursor",
+    "SupOrder", "Complaint", "Dispute",
 ]

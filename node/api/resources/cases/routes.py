@@ -10,6 +10,7 @@ from node.domain.lifecycle import Event, Result
 from node.persistence.cases import is_code_clash
 from node.services import cases, intake, part_materials, signoffs
 
+from node.services import supervision_orders
 from node.services.views import staff_view
 from .schemas import (
     CasePageSchema,
@@ -55,9 +56,12 @@ class CaseOne(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(200, CaseSchema)
     def get(self, code):
-        """One case with its stages, deadlines, materials and full history."""
+        """One case with its stages, deadlines, materials and full history (and the supervision
+        orders on it)."""
         with unit_of_work(actor()) as uow:
-            return staff_view(cases.get_case(uow, code))
+            view = staff_view(cases.get_case(uow, code))
+            view["supervision_orders"] = supervision_orders.case_orders(uow, view["code"])
+            return view
 
 
 @blp.route("/<service_code:code>/materials/<string(length=64):digest>")
