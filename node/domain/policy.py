@@ -48,6 +48,7 @@ class Action(StrEnum):
     HANDLE_ALERT = "handle_alert"  # acknowledge or resolve
     SET_ACCEPTANCE_OPTIONS = "set_acceptance_options"  # green channel (绿色通道), free agent (代办员) at acceptance
     SIGN_OFF_STAGE = "sign_off_stage"  # target: the stage's role and listed departments (联合审图, 联合踏勘)
+    READ_SUPERVISION = "read_supervision"  # lights, overdue lists, counts, timelines of the whole subtree
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,9 @@ RULES: dict[Action, tuple[Rule, str]] = {
     Action.SET_ACCEPTANCE_OPTIONS: (_window("the window sets the green channel and the agent at acceptance"),
                                     "green_channel"),
     Action.SIGN_OFF_STAGE: (_sign_off, "index"),
+    Action.READ_SUPERVISION: (_roles(Role.INSPECTOR, Role.ADMIN,
+                                     why="supervision data of the region is for inspectors (监察) and the hall admin"),
+                              "role"),
 }
 
 
@@ -219,6 +223,15 @@ def require(actor: Actor, action: Action, target: Target = NOBODY, field: str | 
 def allowed_actions(actor: Actor, target: Target = NOBODY) -> list[str]:
     """Every action ``actor`` may do to ``target``: what a page may offer."""
     return [a.value for a in Action if can(actor, a, target)]
+
+
+def require_region(actor: Actor, node_id: str, region: str) -> None:
+    """A region filter (a division-code prefix) must lie in this node's subtree: an inspector of a
+    city asks about that city and below, never about another city or the whole province."""
+    if actor.kind == "system":
+        return
+    if not in_subtree(region.ljust(6, "0"), node_id):
+        raise PermissionDenied(f"region {region} is outside this node's subtree ({node_id})", field="region")
 
 
 def alert_visible(node_id: str, origin: str) -> bool:

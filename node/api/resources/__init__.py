@@ -17,9 +17,10 @@ def _all() -> list[Blueprint]:
     from .public.routes import blp as public
     from .rectifications.routes import blp as rect
     from .standard.routes import blp as standard
+    from .supervision.routes import blp as supervision
     from .uploads.routes import blp as uploads
 
-    return [auth, org, items, catalog, uploads, cases, public, rect, admin, library, standard, alerts]
+    return [auth, org, items, catalog, uploads, cases, public, rect, admin, library, standard, alerts, supervision]
 
 
 class _Lazy(list):  # type: ignore[type-arg]

@@ -16,6 +16,7 @@ from .links import FedLink
 from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, FedTreeNode, LibCase, LibLicense
 from .access import AccessLock
 from .addressed import FedAddressed, FedDown, FedDownCursor
+from .supervision import LibEvent, Escalation
 
 __all__ = [
     "NAMING", "CST", "TZDateTime", "Base", "TenantScoped", "Audited",
@@ -28,6 +29,7 @@ __all__ = [
     "ALERT_STATES", "Alert",
     "FedLink",
     "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "FedTreeNode", "LibCase", "LibLicense",
+    "LibEvent", "Escalation",
     "AccessLock",
     "FedAddressed", "FedDown", "FedDownCursor",
 ]
