@@ -10,7 +10,7 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -70,7 +70,7 @@ def refresh_lights(uow: Work, batch: int = 2000) -> int:
             row_lights(d, cal, share, today)
             params.append({"_code": d["service_code"], "_due": d["due_on"], "_light": d["light"],
                            "_stage": d["stage_light"], "_changes": d["light_changes_on"]})
-        t = LibCase.__table__
+        t: Table = LibCase.__table__  # type: ignore[assignment]
         s.execute(update(t).where(t.c.service_code == bindparam("_code"))
                   .values(due_on=bindparam("_due"), light=bindparam("_light"), stage_light=bindparam("_stage"),
                           light_changes_on=bindparam("_changes")), params)
