@@ -37,19 +37,40 @@ class Light:
 NONE = Light(None, None)
 
 
+_CACHE: dict[tuple[int, date | None, date, float, int], date] = {}
+
+
 def yellow_from(start: date | None, deadline: date, cal: WorkingCalendar, share: float = DEFAULT_SHARE,
                 paused_days: int = 0) -> date:
     """The first date the light is yellow: ``share`` of the limit used, or one working day left.
 
     The limit is the working days from ``start`` to ``deadline`` less ``paused_days`` (supplement
-    time moved the deadline but is not time used); without a start only the one-day rule holds."""
+    time moved the deadline but is not time used); without a start only the one-day rule holds.
+    (Memoized per calendar object: the apply path asks the same few limits again and again.)"""
     if not 0 < share <= 1:
         raise ValueError("share must be in (0, 1]")
-    # one working day left: the earliest day from which at most one working day remains
-    lower = start if start is not None else deadline - timedelta(days=366)
-    one_left = deadline
-    while one_left > lower and cal.working_days_between(one_left - timedelta(days=1), deadline) <= 1:
-        one_left -= timedelta(days=1)
+    key = (id(cal), start, deadline, share, paused_days)
+    got = _CACHE.get(key)
+    if got is None:
+        if len(_CACHE) > 100_000:
+            _CACHE.clear()
+        got = _CACHE[key] = _yellow_from(start, deadline, cal, share, paused_days)
+    return got
+
+
+def _last_working_day_before(d: date, cal: WorkingCalendar, floor: date) -> date:
+    d -= timedelta(days=1)
+    while d > floor and not cal.is_working_day(d):
+        d -= timedelta(days=1)
+    return max(d, floor)
+
+
+def _yellow_from(start: date | None, deadline: date, cal: WorkingCalendar, share: float, paused_days: int) -> date:
+    floor = start if start is not None else deadline - timedelta(days=366)
+    # one working day left: remaining(d) = working days in (d, deadline] <= 1 from the second-to-last
+    # working day up to the deadline (w1: the last working day <= deadline, w2: the one before it)
+    w1 = deadline if cal.is_working_day(deadline) else _last_working_day_before(deadline, cal, floor)
+    one_left = _last_working_day_before(w1, cal, floor) if w1 > floor else floor
     if start is None:
         return one_left
     limit = max(cal.working_days_between(start, deadline) - paused_days, 0)
