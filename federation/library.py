@@ -195,7 +195,9 @@ def apply_records(session: Session, recs: Iterable[Parsed]) -> None:
     _write(session, ct, "service_code", cases, new_cases, changed_cases)
     if history:
         if _postgres(session) is not None:
-            ensure_partitions(session, {h["at"].astimezone(CST).date().replace(day=1) for h in history})
+            months = {h["at"].astimezone(CST).date().replace(day=1) for h in history}
+            # the next month's too: made a month ahead, its partition exists before any row of it arrives
+            ensure_partitions(session, months | {(m + timedelta(days=32)).replace(day=1) for m in months})
         insert_rows(session, LibEvent.__table__, history)  # type: ignore[arg-type]
     _write(session, lt, "number", licenses, new_lics, changed_lics)
     if session.identity_map:

@@ -77,7 +77,7 @@ def test_postgres_partitions_by_month(api, county, db_url):
                                "'lib_events'::regclass ORDER BY 1")).scalars().all()
     assert kind == "p"
     assert where == ["lib_events_202603"]  # March 2026: the clock's month
-    assert parts == ["lib_events_202603", "lib_events_default"]
+    assert parts == ["lib_events_202603", "lib_events_202604", "lib_events_default"]  # next month made ahead
 
 
 def _on(clock, d):
