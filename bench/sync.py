@@ -232,6 +232,9 @@ def _id_number(rng: random.Random) -> str:
     return validate_id("resident_id", body + resident_id_check(body))
 
 
+SCRIPTED_STAGES = (["accept", "conclude"], ["accept", "undertake", "review", "approve", "conclude"])
+
+
 def _script(rng: random.Random, n_stages: int) -> list[str]:
     """The events a case will see, in order: mostly straight through, a few refused, sent for
     supplement, denied or extended; 40% of the ended ones rated."""
@@ -274,7 +277,11 @@ class CaseStream:
     def __init__(self, ctx: NodeContext, seed: int = 20260302, open_cases: int = 2000) -> None:
         self.rng = random.Random(seed)
         self.calendar = ctx.calendar()
-        self.items = [(v, stage_defs(v)) for v in ctx.run(None, list_items)]
+        # The items whose cases the script below knows how to walk: immediate ones (accept, conclude) and
+        # the five standard stages; joint items and items with other stages (a joint site inspection ...) are
+        # not simulated.
+        self.items = [(v, st) for v in ctx.run(None, list_items) if (st := stage_defs(v))
+                      and [str(d.kind) for d in st] in SCRIPTED_STAGES and v.kind != "joint"]
         self.dept_codes = {d.id: d.code for d in ctx.run(None, list_departments)}
         self.staff: dict[tuple[str, int | None], list[int]] = {}  # (role, department) -> ids
         self.by_role: dict[str, list[int]] = {}

@@ -104,9 +104,9 @@ _UPLOADS = (select(UPLOADS.c.id, UPLOADS.c.digest, UPLOADS.c.size, UPLOADS.c.fil
 _READ_PG = text(f"""
 SELECT i.status, v.id AS version_id,
        (SELECT coalesce(json_agg(json_build_array(u.id, u.digest, u.size, u.file_type, u.filename, u.uploaded_by,
-                                                  b.case_id)), '[]')
-        FROM uploads u LEFT JOIN case_materials b ON b.upload_id = u.id AND b.binds
-        WHERE u.id = ANY(CAST(:upload_ids AS varchar[]))) AS uploads,
+                                                  (SELECT b.case_id FROM case_materials b
+                                                   WHERE b.upload_id = u.id AND b.binds))), '[]')
+        FROM uploads u WHERE u.id = ANY(CAST(:upload_ids AS varchar[]))) AS uploads,
        {RESERVE_IDS_SQL} AS ids
 FROM items i JOIN item_versions v ON v.item_id = i.id AND v.version = i.current_version
 WHERE i.code = :code""")
