@@ -14,14 +14,21 @@ from sqlalchemy import Table, bindparam, func, insert, or_, select, tuple_, upda
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from node.domain import lights
+from node.domain import lights, servicecode
 from node.domain.calendar import WorkingCalendar
 from node.domain.errors import InvalidInput, NotFound
 from node.domain.lifecycle import TERMINAL, Status
 from node.domain.policy import Action, require, require_region
 from node.domain.roles import Role
-from node.domain import servicecode
-from node.persistence.models import CST, Case, Escalation, LibCase, LibEvent, Notification, Staff
+from node.persistence.models import (
+    CST,
+    Case,
+    Escalation,
+    LibCase,
+    LibEvent,
+    Notification,
+    Staff,
+)
 
 from .context import SYSTEM, NodeContext, Work
 

@@ -15,7 +15,16 @@ from node.services.context import CST
 from node.tasks.names import ESCALATE
 
 from .test_notifications_worker import (  # noqa: F401 - fixtures
-    Web, Worker, broker, provider, redis_db, settle, web, worker, worker_env)
+    Web,
+    Worker,
+    broker,
+    provider,
+    redis_db,
+    settle,
+    web,
+    worker,
+    worker_env,
+)
 
 pytestmark = pytest.mark.integration
 SYSTEM = Actor("system")

@@ -1,15 +1,14 @@
 """The library's record history (lib_events) and the lights kept on lib_cases as records apply."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
-from federation.envelope import parse
+from federation.envelope import Signer, parse
 from federation.library import apply_records
 from federation.plugin import attach
-from federation.envelope import Signer
 from node.domain.lifecycle import Actor
 from node.persistence.models import FedRecord, LibCase, LibEvent
 from node.services import supervision

@@ -34,7 +34,7 @@ def test_overdue_list_keyset_pages_without_offset_or_count(api, county, clock):
     codes = _overdue(api, clock, 5)
     api.apply_online()  # submitted, not accepted: no light, not listed
     statements: list[tuple[str, object]] = []
-    listen = lambda conn, cur, stmt, params, *a: statements.append((stmt.lower(), params))  # noqa: E731
+    listen = lambda conn, cur, stmt, params, *a: statements.append((stmt.lower(), params))
     event.listen(county.engine, "before_cursor_execute", listen)
     try:
         # the lights were computed at acceptance (green); the job that runs every few minutes makes them red
@@ -124,3 +124,16 @@ def test_timeline_of_a_joint_case_holds_every_part(api, county):
         assert all(p["light"] in ("on_time", "late") for p in t["parts"][1:])
     assert api.get("/api/v1/supervision/cases/330105-20260302-99999-9/timeline", "inspector").status_code in (404, 422)
     assert api.get(f"/api/v1/supervision/cases/{j['code']}/timeline", "gh-handler").status_code == 403
+
+
+def test_handler_queue_green_channel_first_then_light(api, ctx, clock):
+    late = api.apply_online()
+    api.fire(late, "accept", "clerk")  # Monday: its undertake stage is due Wednesday
+    clock.advance(days=3)  # Thursday
+    fresh = api.apply_online()
+    api.fire(fresh, "accept", "clerk")
+    for code in (late, fresh):
+        r = api.post(f"/api/v1/cases/{code}/claim", {}, "cgj-handler")
+        assert r.status_code == 200, r.json
+    q = api.get("/api/v1/cases?mine=true", "cgj-handler").json["items"]
+    assert [(c["code"], c["stage_light"]) for c in q] == [(late, "red"), (fresh, "green")]  # newest first otherwise

@@ -15,7 +15,7 @@ MON = date(2026, 3, 2)  # a Monday without holidays around it
 def test_ten_day_limit_green_then_yellow_at_80_percent_then_red() -> None:
     deadline = CAL.add_working_days(MON, 10)  # Monday 16 March
     assert deadline == date(2026, 3, 16)
-    at = lambda d: lights.clock_light(MON, deadline, d, CAL)  # noqa: E731
+    at = lambda d: lights.clock_light(MON, deadline, d, CAL)
     assert at(MON) == lights.Light("green", date(2026, 3, 12))  # 8 of 10 working days used on Thu 12th
     assert at(date(2026, 3, 11)).color == "green"
     assert at(date(2026, 3, 12)) == lights.Light("yellow", date(2026, 3, 17))

@@ -4,7 +4,14 @@ from node.api.auth import SECURITY, actor, unit_of_work
 from node.api.blueprint import Blueprint
 from node.services import supervision
 
-from .schemas import CountArgsSchema, CountsSchema, LightListArgsSchema, LightPageSchema, ListArgsSchema, TimelineSchema
+from .schemas import (
+    CountArgsSchema,
+    CountsSchema,
+    LightListArgsSchema,
+    LightPageSchema,
+    ListArgsSchema,
+    TimelineSchema,
+)
 
 blp = Blueprint("supervision", __name__, url_prefix="/api/v1/supervision",
                 description="Electronic supervision (电子监察) of the subtree: lights, overdue and yellow lists, "
