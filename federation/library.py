@@ -13,8 +13,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from federation.envelope import Parsed
+from node.domain import lights
+from node.domain.calendar import WorkingCalendar, shipped_schedules
 from node.domain.servicecode import division_of
-from node.persistence.models import LibCase, LibLicense
+from node.persistence.models import LibCase, LibEvent, LibLicense
+from node.services.supervision import row_lights
 
 CST = timezone(timedelta(hours=8), "CST")
 _IN_CHUNK = 1000  # keys per IN (...) when loading a batch's rows
@@ -109,9 +112,67 @@ def _expire(session: Session, cls: type, keys: set[str]) -> None:
             session.expire(obj)
 
 
+_SHIPPED: list[WorkingCalendar] = []
+
+
+def _light_context(session: Session) -> tuple[WorkingCalendar, float, date]:
+    """The calendar, the yellow share and today of the unit of work applying (a node's), else the
+    shipped calendar, the default share and today's date in CST."""
+    uow = session.info.get("uow")
+    cal = getattr(uow, "calendar", None)
+    ctx = getattr(uow, "ctx", None)
+    now = getattr(uow, "now", None)
+    if callable(cal) and ctx is not None:
+        calendar = cal()
+        share = float(getattr(ctx.settings, "light_warn_share", lights.DEFAULT_SHARE))
+    else:
+        if not _SHIPPED:
+            _SHIPPED.append(WorkingCalendar(shipped_schedules()))
+        calendar, share = _SHIPPED[0], lights.DEFAULT_SHARE
+    today = (now if isinstance(now, datetime) else datetime.now(CST)).astimezone(CST).date()
+    return calendar, share, today
+
+
+_PARTITIONS: set[tuple[str, str]] = set()  # (database, month) known to have a partition of lib_events
+
+
+def partition_name(month: date) -> str:
+    return f"lib_events_{month.year:04d}{month.month:02d}"
+
+
+def ensure_partitions(session: Session, months: Iterable[date]) -> list[str]:
+    """PostgreSQL: a monthly partition of ``lib_events`` for each month (first day) not yet known
+    to have one; returns the ones created. A month whose rows already went to the default
+    partition (created late) keeps them there: ``yiwang supervision partitions`` is not needed for
+    correctness, only for pruning. Each creation is its own savepoint: a failure leaves the batch intact."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return []
+    db = str(conn.engine.url)
+    created = []
+    for m in sorted(set(months)):
+        if (db, m.isoformat()) in _PARTITIONS:
+            continue
+        name = partition_name(m)
+        if conn.exec_driver_sql("SELECT to_regclass(%(n)s)", {"n": name}).scalar() is None:
+            nxt = date(m.year + (m.month == 12), m.month % 12 + 1, 1)
+            try:
+                with conn.begin_nested():
+                    conn.exec_driver_sql(
+                        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF lib_events "
+                        f"FOR VALUES FROM ('{m.isoformat()} 00:00:00+08') TO ('{nxt.isoformat()} 00:00:00+08')")
+                created.append(name)
+            except Exception:  # rows of that month in the default partition already: they stay there
+                pass
+        _PARTITIONS.add((db, m.isoformat()))
+    return created
+
+
 def apply_records(session: Session, recs: Iterable[Parsed]) -> None:
     """Apply records in order, with the same result as applying them one at a time: the rows the
-    batch touches are loaded in one query per table and each changed row is written once."""
+    batch touches are loaded in one query per table and each changed row is written once. Every
+    record that moves a case row is kept in ``lib_events`` too (once: a record applied again
+    does not move the row), and the row's lights are recomputed."""
     events = [(r, r.msg.case_event) for r in recs if r.msg.HasField("case_event")]
     if not events:
         return
@@ -125,9 +186,19 @@ def apply_records(session: Session, recs: Iterable[Parsed]) -> None:
     changed_cases: set[str] = set()
     new_lics: set[str] = set()
     changed_lics: set[str] = set()
+    history: list[dict[str, Any]] = []
+    cal, share, today = _light_context(session)
     for rec, ev in events:
-        _apply(rec, ev, cases, licenses, new_cases, changed_cases, new_lics, changed_lics)
+        _apply(rec, ev, cases, licenses, new_cases, changed_cases, new_lics, changed_lics, history, cal)
+    for code in changed_cases:
+        row_lights(cases[code], cal, share, today)
     _write(session, ct, "service_code", cases, new_cases, changed_cases)
+    if history:
+        if _postgres(session) is not None:
+            months = {h["at"].astimezone(CST).date().replace(day=1) for h in history}
+            # the next month's too: made a month ahead, its partition exists before any row of it arrives
+            ensure_partitions(session, months | {(m + timedelta(days=32)).replace(day=1) for m in months})
+        insert_rows(session, LibEvent.__table__, history)  # type: ignore[arg-type]
     _write(session, lt, "number", licenses, new_lics, changed_lics)
     if session.identity_map:
         _expire(session, LibCase, changed_cases - new_cases)
@@ -138,8 +209,26 @@ _CASE_COLUMNS = tuple(c.key for c in LibCase.__table__.columns)
 _LICENSE_COLUMNS = tuple(c.key for c in LibLicense.__table__.columns)
 
 
+def _clock(row: dict[str, Any], ev: Any, on: date, cal: WorkingCalendar) -> None:
+    """The stage start and the supplement pause the lights need, followed from the records."""
+    if ev.status == "supplementing":
+        if row["supplement_started_on"] is None:
+            row["supplement_started_on"] = on
+        return
+    if row["supplement_started_on"] is not None:  # resumed: the clock ran again from today
+        row["paused_days"] = (row["paused_days"] or 0) + cal.working_days_between(row["supplement_started_on"], on)
+        row["supplement_started_on"] = None
+        if ev.stage_index == row["stage_index"]:
+            return
+    if ev.stage_index < 0:
+        row["stage_index"], row["stage_started_on"] = None, None
+    elif ev.stage_index != row["stage_index"]:
+        row["stage_index"], row["stage_started_on"] = ev.stage_index, on
+
+
 def _apply(rec: Parsed, ev: Any, cases: dict[str, dict[str, Any]], licenses: dict[str, dict[str, Any]],
-           new_cases: set[str], changed_cases: set[str], new_lics: set[str], changed_lics: set[str]) -> None:
+           new_cases: set[str], changed_cases: set[str], new_lics: set[str], changed_lics: set[str],
+           history: list[dict[str, Any]] | None = None, cal: WorkingCalendar | None = None) -> None:
     at = _dt(ev.occurred_at_ms) or _dt(rec.msg.created_at_ms)
     signed_at = _dt(rec.msg.created_at_ms)
     code = ev.service_code
@@ -172,6 +261,18 @@ def _apply(rec: Parsed, ev: Any, cases: dict[str, dict[str, Any]], licenses: dic
     row["joint_code"], row["part_no"] = (ev.joint_code, ev.part_no) if ev.joint_code else (None, None)
     row["record_seq"], row["record_hash"], row["key_id"], row["signed_at"] = (rec.seq, rec.hash.hex(),
                                                                               rec.msg.key_id, signed_at)
+    if cal is not None and at is not None:
+        _clock(row, ev, at.astimezone(CST).date(), cal)
+    if history is not None and at is not None and signed_at is not None:
+        history.append({
+            "origin": rec.origin, "seq": rec.seq, "at": at, "service_code": code, "event": ev.event,
+            "status": ev.status, "stage_index": ev.stage_index, "stage_kind": ev.stage_kind,
+            "stage_name": ev.stage_name, "actor_role": ev.actor_role or None, "item_code": ev.item_code,
+            "department_code": ev.department_code, "channel": ev.channel or None,
+            "legal_deadline": row["legal_deadline"], "promised_deadline": row["promised_deadline"],
+            "stage_deadline": row["stage_deadline"], "extension_days": ev.extension_days, "result": ev.result or None,
+            "joint_code": row["joint_code"], "part_no": row["part_no"], "record_hash": row["record_hash"],
+            "signed_at": signed_at})
     if ev.HasField("license") and ev.license.number:
         lic = ev.license
         lrow = licenses.get(lic.number)

@@ -73,6 +73,8 @@ class Settings:
     lock_after: int = 5
     lock_client_after: int = 20
     lock_minutes: int = 15
+    light_warn_share: float = 0.8  # a limit's share used that turns its light yellow (预警)
+    red_card_after_days: int = 3  # working days overdue that turn a yellow card (黄牌) into a red card (红牌)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -119,7 +121,13 @@ class Settings:
             lock_after=int(e.get("YIWANG_LOCK_AFTER", 5)),
             lock_client_after=int(e.get("YIWANG_LOCK_CLIENT_AFTER", 20)),
             lock_minutes=int(e.get("YIWANG_LOCK_MINUTES", 15)),
+            light_warn_share=float(e.get("YIWANG_LIGHT_WARN_SHARE", 0.8)),
+            red_card_after_days=int(e.get("YIWANG_RED_CARD_AFTER_DAYS", 3)),
         )
+        if not 0 < float(values["light_warn_share"]) <= 1:  # type: ignore[arg-type]
+            raise ValueError("YIWANG_LIGHT_WARN_SHARE must be a share in (0, 1], e.g. 0.8")
+        if int(values["red_card_after_days"]) < 0:  # type: ignore[call-overload]
+            raise ValueError("YIWANG_RED_CARD_AFTER_DAYS must be >= 0")
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 

@@ -55,6 +55,7 @@ class Action(StrEnum):
     HANDLE_COMPLAINT = "handle_complaint"  # 投诉: the node's supervision organ
     RAISE_DISPUTE = "raise_dispute"  # target: the joint case's part departments (争议协调)
     RESOLVE_DISPUTE = "resolve_dispute"
+    READ_SUPERVISION = "read_supervision"  # lights, overdue lists, counts, timelines of the whole subtree
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,9 @@ RULES: dict[Action, tuple[Rule, str]] = {
     Action.RESOLVE_DISPUTE: (_roles(Role.ADMIN, Role.INSPECTOR,
                                     why="disputes are resolved by coordination: the hall admin or an inspector"),
                              "role"),
+    Action.READ_SUPERVISION: (_roles(Role.INSPECTOR, Role.ADMIN,
+                                     why="supervision data of the region is for inspectors (监察) and the hall admin"),
+                              "role"),
 }
 
 
@@ -268,6 +272,15 @@ def require(actor: Actor, action: Action, target: Target = NOBODY, field: str | 
 def allowed_actions(actor: Actor, target: Target = NOBODY) -> list[str]:
     """Every action ``actor`` may do to ``target``: what a page may offer."""
     return [a.value for a in Action if can(actor, a, target)]
+
+
+def require_region(actor: Actor, node_id: str, region: str) -> None:
+    """A region filter (a division-code prefix) must lie in this node's subtree: an inspector of a
+    city asks about that city and below, never about another city or the whole province."""
+    if actor.kind == "system":
+        return
+    if not in_subtree(region.ljust(6, "0"), node_id):
+        raise PermissionDenied(f"region {region} is outside this node's subtree ({node_id})", field="region")
 
 
 def alert_visible(node_id: str, origin: str) -> bool:

@@ -177,6 +177,10 @@ class CaseSchema(_View):
     transitions = fields.List(fields.Nested(TransitionViewSchema), required=True)
     # Joint cases (newer than the fields above: absent in a file from an older owner)
     green_channel = fields.Boolean(load_default=False, metadata={"description": "绿色通道: first in every queue"})
+    light = fields.String(allow_none=True, metadata={"description": "the case's light against its promised (else legal) "
+                                                                    "deadline: green, yellow (预警), red (overdue), "
+                                                                    "on_time, late; null: no deadline"})
+    stage_light = fields.String(allow_none=True, metadata={"description": "the current stage's light"})
     agent_staff_id = fields.Integer(allow_none=True, load_default=None,
                                     metadata={"description": "the free agent (代办员) acting for the applicant"})
     joint = fields.Nested(JointViewSchema, allow_none=True, load_default=None,

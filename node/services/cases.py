@@ -349,6 +349,9 @@ def list_cases(uow: Work, *, status: str | None = None, item_code: str | None = 
     total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = list(s.scalars(q.order_by(Case.green_channel.desc(), Case.id.desc())
                           .offset((page - 1) * page_size).limit(page_size)))  # 绿色通道 first
+    if mine:  # a handler's queue: green channel first, then the most urgent light (red, yellow, green)
+        from .supervision import queue_order
+        rows = queue_order(uow, rows)
     return rows, total
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from node.domain.masking import keyed_hash, mask_id_number, mask_name, mask_phone
 from sqlalchemy.orm import object_session
 
-from node.persistence.models import Case, License
+from node.persistence.models import CST, Case, License
 from .cases import allowed_for
 from .joint import joint_view, part_of, signoffs
 
@@ -60,8 +60,21 @@ def staff_view(case: Case) -> dict[str, Any]:
         promised_deadline=case.promised_deadline, stage_deadline=case.stage_deadline,
         paused_days=case.paused_days, extended_days=case.extended_days, result=case.result,
         result_reason=case.result_reason, license=_license(case.license), materials=_materials(case),
-        transitions=_transitions(case), prerequisites=_prerequisites(case), **_joint(case),
+        transitions=_transitions(case), prerequisites=_prerequisites(case), **_joint(case), **_lights(case),
     )
+
+
+def _lights(case: Case) -> dict[str, Any]:
+    """The case's and its stage's light today (node/domain/lights.py), for staff."""
+    from .supervision import own_case_lights
+
+    s = object_session(case)
+    uow = s.info.get("uow") if s is not None else None
+    if uow is None or not hasattr(uow, "calendar"):
+        return {"light": None, "stage_light": None}
+    got = own_case_lights(case, uow.calendar(), uow.ctx.settings.light_warn_share,
+                          uow.now.astimezone(CST).date())
+    return {"light": got.light, "stage_light": got.stage_light}
 
 
 def _joint(case: Case, public: bool = False) -> dict[str, Any]:

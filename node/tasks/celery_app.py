@@ -5,7 +5,7 @@ from celery import Celery
 
 from node.config import Settings
 
-from .names import DELIVER, DELIVER_MANY, PURGE_UPLOADS, SWEEP, VERIFY_AUDIT  # noqa: F401 - where senders have always found them
+from .names import DELIVER, DELIVER_MANY, ESCALATE, PURGE_UPLOADS, SWEEP, VERIFY_AUDIT  # noqa: F401 - where senders have always found them
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -18,13 +18,15 @@ def make_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         beat_schedule={"sweep-notifications": {"task": SWEEP, "schedule": 60.0},
                        "purge-uploads": {"task": PURGE_UPLOADS, "schedule": 3600.0},
+                       "escalate": {"task": ESCALATE, "schedule": float(settings.extra.get("escalate_seconds", 300))},
                        **({"verify-audit": {"task": VERIFY_AUDIT, "schedule": settings.audit_verify_seconds}}
                           if settings.audit_verify_seconds > 0 else {})},
         timezone="Asia/Shanghai",
     )
-    from . import audit, notifications, uploads
+    from . import audit, escalation, notifications, uploads
 
     notifications.register(app, settings)
     uploads.register(app, settings)
     audit.register(app, settings)
+    escalation.register(app, settings)
     return app

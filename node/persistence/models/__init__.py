@@ -16,7 +16,8 @@ from .links import FedLink
 from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, FedTreeNode, LibCase, LibLicense
 from .access import AccessLock
 from .addressed import FedAddressed, FedDown, FedDownCursor
-from .supervision import SupOrder, Complaint, Dispute
+from .orders import Complaint, Dispute, SupOrder
+from .supervision import LibEvent, Escalation
 
 __all__ = [
     "NAMING", "CST", "TZDateTime", "Base", "TenantScoped", "Audited",
@@ -29,6 +30,7 @@ __all__ = [
     "ALERT_STATES", "Alert",
     "FedLink",
     "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "FedTreeNode", "LibCase", "LibLicense",
+    "LibEvent", "Escalation",
     "AccessLock",
     "FedAddressed", "FedDown", "FedDownCursor",
     "SupOrder", "Complaint", "Dispute",

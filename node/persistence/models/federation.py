@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Integer, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Date, Index, Integer, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TZDateTime
@@ -77,6 +77,11 @@ class LibCase(Base):
     """Shared resource library (审批资源共享库): the latest signed state of each case in the subtree."""
 
     __tablename__ = "lib_cases"
+    __table_args__ = (
+        Index("ix_lib_cases_light_due", "light", "due_on", "service_code"),  # overdue / yellow lists, keyset
+        Index("ix_lib_cases_stage_light", "stage_light", "stage_deadline", "service_code"),
+        Index("ix_lib_cases_counts", "origin", "stage_kind", "light"),  # counts by stage and light per region
+    )
     service_code: Mapped[str] = mapped_column(String(32), primary_key=True)
     origin: Mapped[str] = mapped_column(String(6), index=True)
     item_code: Mapped[str] = mapped_column(String(40), index=True)
@@ -105,6 +110,15 @@ class LibCase(Base):
     record_hash: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str] = mapped_column(String(32))
     signed_at: Mapped[datetime] = mapped_column(TZDateTime())
+    # supervision (migration 0021): the current stage, the clock, and the lights kept as records apply
+    stage_index: Mapped[int | None] = mapped_column(SmallInteger)
+    stage_started_on: Mapped[date | None] = mapped_column(Date)
+    supplement_started_on: Mapped[date | None] = mapped_column(Date)
+    paused_days: Mapped[int | None] = mapped_column(Integer)
+    due_on: Mapped[date | None] = mapped_column(Date)  # the case light's deadline: promised, else legal
+    light: Mapped[str | None] = mapped_column(String(8))  # green, yellow, red, on_time, late (node/domain/lights.py)
+    stage_light: Mapped[str | None] = mapped_column(String(8))
+    light_changes_on: Mapped[date | None] = mapped_column(Date, index=True)
 
 
 class LibLicense(Base):
