@@ -109,9 +109,8 @@ def _body(ctx, nid: int) -> str:
         return n.body
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # PostgreSQL's case alone
 def test_two_jobs_at_once_escalate_once(api, ctx, clock, db_url):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite has one writer; concurrent jobs are PostgreSQL's case")
     codes = [api.apply_online() for _ in range(3)]
     for c in codes:
         api.fire(c, "accept", "clerk")

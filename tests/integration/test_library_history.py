@@ -64,9 +64,8 @@ def test_parent_keeps_history_idempotently_by_origin_and_seq(api, county, parent
     assert [(e.origin, e.seq) for e in evs] == [("330105", i) for i in range(1, 7)]
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # PostgreSQL's case alone
 def test_postgres_partitions_by_month(api, county, db_url):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("partitions are PostgreSQL's")
     code = api.apply_online()
     api.fire(code, "accept", "clerk")
     with county.factory() as s:
