@@ -5,8 +5,9 @@ Configuration. ``federation.demo.Federation`` with three enrolled nodes -- provi
 federation process only: the city's parent link, the directory), city 330100 and district 330105
 (each its HTTP API, gunicorn ``--workers 1 --threads 8`` as ``Federation.start`` runs it, and its
 federation process) -- each node on its own fresh PostgreSQL database ``yiwang_bench_linked_<pid>_<node>``,
-created and dropped by the bench. No Celery broker: notifications are delivered in-process after
-commit, as a node without ``CELERY_BROKER_URL`` does (so no worker runs). Ports 21000-21002 (HTTP)
+created and dropped by the bench (schemas migrated in parallel; the province gets no demo data). No
+Celery broker: notifications are delivered in-process after commit, as a node without
+``CELERY_BROKER_URL`` does (so no worker runs). Ports 21000-21002 (HTTP)
 and 21050-21052 (gRPC, mutual TLS) unless ``--port-base`` says otherwise.
 
 The joint item ``330105-LB-BENCH`` is published at the district before the measured phases: the demo
@@ -206,7 +207,7 @@ def pct(xs: list[float], p: float) -> float:
     if not xs:
         return float("nan")
     s = sorted(xs)
-    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, round(p / 100 * len(s) + 0.5) - 1))
     return s[k]
 
 
@@ -251,7 +252,7 @@ def measure(durls: str, curl: str, joint_codes: list[str]) -> dict[str, Any]:
                "kind = 'part_dispatch' and origin = :o and seq = any(:s)", o=DISTRICT, s=seqs) if st == "acked"]
     if len(rt) != len(codes):
         raise RuntimeError(f"{len(rt)} of {len(codes)} dispatches acknowledged")
-    return dict(concl=concl, concl_remote=concl_remote_last, dispatch=rt)
+    return {"concl": concl, "concl_remote": concl_remote_last, "dispatch": rt}
 
 
 def _fmt_s(xs: list[float]) -> str:
@@ -287,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         for db in names.values():
             _pg_exec(admin, f'create database "{db}"')
         _say(f"preparing 3 nodes on PostgreSQL ({', '.join(names.values())}) in {tmp}")
-        fed.prepare()
+        fed.prepare(parallel=True, seeded=(CITY, DISTRICT))  # the province only relays and signs
         fed.start(PROVINCE, "fed")
         fed.start(CITY)
         fed.start(DISTRICT)

@@ -82,13 +82,28 @@ class Federation:
         return self.nodes[node_id]
 
     # --- one-time set-up -------------------------------------------------------------------
-    def prepare(self, password: str = DEMO_PASSWORD) -> None:
-        """Identities, enrollment down the hierarchy, the directory, schemas and demo data."""
+    def prepare(self, password: str = DEMO_PASSWORD, parallel: bool = False,
+                seeded: tuple[str, ...] | None = None) -> None:
+        """Identities, enrollment down the hierarchy, the directory, schemas and demo data
+        (``parallel``: every node's schema and seed at once, each node's own steps in order;
+        ``seeded``: only these nodes get the demo data, every node its schema)."""
         self.prepare_identities()
-        for n in self.nodes.values():
-            for cmd in (["db", "upgrade"], ["seed", "demo", "--password", password]):
-                subprocess.run([sys.executable, "-m", "node.cli", *cmd], env=n.env(), check=True,
-                               stdout=subprocess.DEVNULL)
+        steps = (["db", "upgrade"], ["seed", "demo", "--password", password])
+        if not parallel:
+            for n in self.nodes.values():
+                for cmd in steps:
+                    if cmd[0] == "seed" and seeded is not None and n.node_id not in seeded:
+                        continue
+                    subprocess.run([sys.executable, "-m", "node.cli", *cmd], env=n.env(), check=True,
+                                   stdout=subprocess.DEVNULL)
+            return
+        for cmd in steps:
+            procs = [(n, subprocess.Popen([sys.executable, "-m", "node.cli", *cmd], env=n.env(),
+                                          stdout=subprocess.DEVNULL)) for n in self.nodes.values()
+                     if cmd[0] != "seed" or seeded is None or n.node_id in seeded]
+            failed = [n.node_id for n, p in procs if p.wait() != 0]
+            if failed:
+                raise subprocess.CalledProcessError(1, f"node.cli {' '.join(cmd[:2])} at {', '.join(failed)}")
 
     def prepare_identities(self) -> None:
         now = datetime.now(timezone.utc)
