@@ -1,6 +1,7 @@
 """A federation on one machine: province 330000, city 330100 and districts 330105 (Gongshu) and
 330106 (Xihu), each a real node (HTTP API process + federation process) on loopback ports with its
-own SQLite database. Used by ``yiwang demo`` and by the functional tests: every process runs in
+own SQLite database (or, given ``db_urls``, its own database at that SQLAlchemy URL, e.g. PostgreSQL:
+``bench/linked.py``). Used by ``yiwang demo`` and by the functional tests: every process runs in
 demo mode (``YIWANG_DEMO=1``: the demo key and the demo accounts are accepted)."""
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class NodeProc:
     grpc_port: int
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)  # type: ignore[type-arg]
     peers: str = ""  # where the nodes below listen (YIWANG_FEDERATION_PEERS)
+    database_url: str | None = None  # DATABASE_URL of the node's processes; None: SQLite in data_dir
 
     @property
     def url(self) -> str:
@@ -51,13 +53,17 @@ class NodeProc:
                  YIWANG_DATA_DIR=str(self.data_dir), YIWANG_NODE_ID=self.node_id, YIWANG_NODE_NAME=self.hall,
                  YIWANG_ID_HASH_KEY=os.environ.get("YIWANG_ID_HASH_KEY", DEMO_ID_KEY), PYTHONUNBUFFERED="1",
                  YIWANG_DEMO="1")
+        if self.database_url:
+            e["DATABASE_URL"] = self.database_url
         return e
 
 
 class Federation:
-    def __init__(self, base: Path, http_base: int = 8000, grpc_base: int = 7000, nodes=NODES) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, base: Path, http_base: int = 8000, grpc_base: int = 7000, nodes=NODES,  # type: ignore[no-untyped-def]
+                 db_urls: dict[str, str] | None = None) -> None:
         self.base = Path(base)
-        self.nodes = {n: NodeProc(n, name, parent, hall, self.base / n, http_base + i, grpc_base + i)
+        self.nodes = {n: NodeProc(n, name, parent, hall, self.base / n, http_base + i, grpc_base + i,
+                                  database_url=(db_urls or {}).get(n))
                       for i, (n, name, parent, hall) in enumerate(nodes)}
         for n in self.nodes.values():
             below = [m for m in self.nodes.values() if m is not n and self._is_below(m.node_id, n.node_id)]
@@ -76,13 +82,28 @@ class Federation:
         return self.nodes[node_id]
 
     # --- one-time set-up -------------------------------------------------------------------
-    def prepare(self, password: str = DEMO_PASSWORD) -> None:
-        """Identities, enrollment down the hierarchy, the directory, schemas and demo data."""
+    def prepare(self, password: str = DEMO_PASSWORD, parallel: bool = False,
+                seeded: tuple[str, ...] | None = None) -> None:
+        """Identities, enrollment down the hierarchy, the directory, schemas and demo data
+        (``parallel``: every node's schema and seed at once, each node's own steps in order;
+        ``seeded``: only these nodes get the demo data, every node its schema)."""
         self.prepare_identities()
-        for n in self.nodes.values():
-            for cmd in (["db", "upgrade"], ["seed", "demo", "--password", password]):
-                subprocess.run([sys.executable, "-m", "node.cli", *cmd], env=n.env(), check=True,
-                               stdout=subprocess.DEVNULL)
+        steps = (["db", "upgrade"], ["seed", "demo", "--password", password])
+        if not parallel:
+            for n in self.nodes.values():
+                for cmd in steps:
+                    if cmd[0] == "seed" and seeded is not None and n.node_id not in seeded:
+                        continue
+                    subprocess.run([sys.executable, "-m", "node.cli", *cmd], env=n.env(), check=True,
+                                   stdout=subprocess.DEVNULL)
+            return
+        for cmd in steps:
+            procs = [(n, subprocess.Popen([sys.executable, "-m", "node.cli", *cmd], env=n.env(),
+                                          stdout=subprocess.DEVNULL)) for n in self.nodes.values()
+                     if cmd[0] != "seed" or seeded is None or n.node_id in seeded]
+            failed = [n.node_id for n, p in procs if p.wait() != 0]
+            if failed:
+                raise subprocess.CalledProcessError(1, f"node.cli {' '.join(cmd[:2])} at {', '.join(failed)}")
 
     def prepare_identities(self) -> None:
         now = datetime.now(timezone.utc)
