@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from federation import sealing
 from federation.codec import canonical_json, parse_json
@@ -163,6 +163,7 @@ class AddressedLog:
                            subject=msg.joint_code, reply_to_seq=msg.reply_to_seq, state=state, created_at=uow.now,
                            settled_at=uow.now if state != "sent" else None))
         if child_towards(self.directory(), self.node_id, msg.to) is not None:
+            lock_down_index(uow, self.node_id)
             s.add(FedDown(dest=msg.to, origin=rec.origin, seq=rec.seq, stored_at=uow.now))
         s.flush()
         return rec
@@ -186,6 +187,7 @@ class AddressedLog:
                 exists = uow.session.scalar(select(FedDown.id).where(FedDown.origin == rec.origin,
                                                                      FedDown.seq == rec.seq))
                 if exists is None:
+                    lock_down_index(uow, me)
                     uow.session.add(FedDown(dest=to, origin=rec.origin, seq=rec.seq, stored_at=uow.now))
         uow.session.flush()
         return n
@@ -345,6 +347,43 @@ def _json(obj: Any, field: str, limit: int) -> bytes:
     if len(raw) > limit:
         raise InvalidInput(f"{field}: {len(raw)} bytes, at most {limit}", field)
     return raw
+
+
+DOWN_INDEX_LOCK = 0x59574E44  # "YWND": the advisory lock fed_down's writers hold to their commit
+
+
+class _DownIndexLocked:
+    """Marks a unit of work that holds the ``fed_down`` writers' lock (its ``CommitHook``; dropped
+    with a savepoint that fails, as the lock taken in it is)."""
+
+    def before_commit(self, uow: UnitOfWork) -> None:
+        pass
+
+    def after_commit(self, uow: UnitOfWork) -> None:
+        pass
+
+
+def lock_down_index(uow: UnitOfWork, node_id: str) -> None:
+    """Serialize the writers of ``fed_down`` to their commit, so its ids commit in id order: a child
+    pulls the rows after its cursor, and a row committed after a higher id (two children's batches
+    stored at once) would be passed over for good. On PostgreSQL the writer takes this node's log head
+    (as every seal does, first) and then a transaction-scoped advisory lock — always in that order, so
+    a seal and a relay cannot deadlock; SQLite has one writer. Once per unit of work."""
+    made: list[_DownIndexLocked] = []
+
+    def first() -> _DownIndexLocked:
+        made.append(_DownIndexLocked())
+        return made[0]
+
+    uow.hook(_DownIndexLocked, first)
+    if not made:
+        return
+    conn = uow.session.connection()
+    if conn.dialect.name == "postgresql":
+        from federation.log import _lock_head
+
+        _lock_head(uow.session, node_id)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DOWN_INDEX_LOCK})
 
 
 def read_down(session: Any, dests: set[str], after: int, limit: int) -> list[tuple[int, bytes, bytes]]:
