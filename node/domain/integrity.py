@@ -7,9 +7,9 @@ the origin's key. No clock is read here: "now" and tolerances are arguments.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Callable, Sequence
+from datetime import UTC, date, datetime
 
 from .lifecycle import NEXT, PREV, TABLE, TERMINAL, Event, Status
 
@@ -149,8 +149,7 @@ def check_never_moved(events: Sequence[Observed], today: date, max_working_days:
         return None
     if last.status == Status.SUPPLEMENTING:
         return None  # the clock is stopped: waiting for the applicant
-    from datetime import datetime, timezone
-    last_day = datetime.fromtimestamp(last.occurred_at_ms / 1000, tz=timezone.utc).date()
+    last_day = datetime.fromtimestamp(last.occurred_at_ms / 1000, tz=UTC).date()
     idle = working_days_between(last_day, today)
     if idle <= max_working_days:
         return None

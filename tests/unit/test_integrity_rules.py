@@ -52,7 +52,7 @@ def test_an_event_out_of_order_is_found() -> None:
     evs = happy()
     evs[2] = ev(3, "approve", "in_progress", 2, "review")  # approve while at undertake
     found = check_case(evs)
-    assert [f.kind for f in found][0] == Kind.OUT_OF_ORDER
+    assert next(f.kind for f in found) == Kind.OUT_OF_ORDER
     assert [e.seq for e in found[0].evidence] == [2, 3]
 
 
