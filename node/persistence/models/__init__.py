@@ -17,6 +17,7 @@ from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, FedTreeNod
 from .access import AccessLock
 from .addressed import FedAddressed, FedDown, FedDownCursor
 from .supervision import SupOrder, Complaint, Dispute
+from .integrity import IntegrityFinding
 
 __all__ = [
     "NAMING", "CST", "TZDateTime", "Base", "TenantScoped", "Audited",
@@ -31,5 +32,5 @@ __all__ = [
     "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "FedTreeNode", "LibCase", "LibLicense",
     "AccessLock",
     "FedAddressed", "FedDown", "FedDownCursor",
-    "SupOrder", "Complaint", "Dispute",
+    "SupOrder", "Complaint", "Dispute", "IntegrityFinding",
 ]
