@@ -152,3 +152,34 @@ def test_two_concurrent_runs_raise_each_finding_once(engine) -> None:  # type: i
     with Session(engine) as s:
         rows = s.scalars(select(IntegrityFinding)).all()
         assert sorted(r.kind for r in rows) == ["never_moved", "out_of_order", "result_without_acceptance"]
+
+
+def test_inspectors_see_their_subtree_page_by_page_and_review(ctx) -> None:  # type: ignore[no-untyped-def]
+    from node.domain.errors import DomainError
+    from node.domain.lifecycle import Actor
+    from node.domain.roles import Role
+    from node.services.integrity import list_findings, review_finding
+
+    with Session(ctx.engine) as s, s.begin():
+        s.execute(delete(FedRecord))
+        s.execute(delete(FedHead))
+        for i in range(3):
+            put(s, [_ev(f"N{i}", "submit", "submitted", at=T0), _ev(f"N{i}", "conclude", "concluded", at=T0 + 1)])
+        s.add(IntegrityFinding(key="log_gap:320102", kind="log_gap", subject="320102", origin="320102",
+                               detail="elsewhere", evidence=[], raised_at=NOW))
+        scan_all(s, NOW)
+    inspector = Actor("staff", 1, Role.INSPECTOR)
+    page, nxt = ctx.run(inspector, list_findings, kind="result_without_acceptance", limit=2)
+    assert len(page) == 2 and nxt is not None
+    rest, nxt2 = ctx.run(inspector, list_findings, kind="result_without_acceptance", before=nxt, limit=2)
+    assert len(rest) == 1 and nxt2 is None
+    all_rows, _ = ctx.run(inspector, list_findings, limit=200)
+    assert "320102" not in {r.origin for r in all_rows}  # not in this node's subtree
+    with pytest.raises(DomainError) as e:
+        ctx.run(Actor("staff", 2, Role.CLERK), list_findings)
+    assert e.value.status == 403
+    with pytest.raises(DomainError) as e:
+        ctx.run(inspector, review_finding, page[0].id, " ")
+    assert e.value.status == 422 and e.value.field == "note"
+    done = ctx.run(inspector, review_finding, page[0].id, "核实：补录受理")
+    assert done.review_note == "核实：补录受理" and done.reviewed_by == "staff:1"
