@@ -183,3 +183,19 @@ def test_inspectors_see_their_subtree_page_by_page_and_review(ctx) -> None:  # t
     assert e.value.status == 422 and e.value.field == "note"
     done = ctx.run(inspector, review_finding, page[0].id, "核实：补录受理")
     assert done.review_note == "核实：补录受理" and done.reviewed_by == "staff:1"
+
+
+def test_the_findings_api(ctx, api) -> None:  # type: ignore[no-untyped-def]
+    with Session(ctx.engine) as s, s.begin():
+        s.execute(delete(FedRecord))
+        s.execute(delete(FedHead))
+        put(s, [_ev("N0", "submit", "submitted", at=T0), _ev("N0", "conclude", "concluded", at=T0 + 1)])
+        scan_all(s, NOW)
+    r = api.get("/api/v1/supervision/findings?kind=result_without_acceptance", user="inspector")
+    assert r.status_code == 200, r.get_json()
+    items = r.get_json()["items"]
+    assert len(items) == 1 and items[0]["evidence"][0]["origin"] == "330105"
+    assert api.get("/api/v1/supervision/findings", user="clerk").status_code == 403
+    assert api.get("/api/v1/supervision/findings?kind=nope", user="inspector").status_code == 422
+    r = api.post(f"/api/v1/supervision/findings/{items[0]['id']}/review", {"note": "已核"}, user="inspector")
+    assert r.status_code == 200 and r.get_json()["review_note"] == "已核"

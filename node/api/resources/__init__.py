@@ -18,11 +18,12 @@ def _all() -> list[Blueprint]:
     from .public.routes import blp as public
     from .rectifications.routes import blp as rect
     from .standard.routes import blp as standard
+    from .integrity.routes import blp as integrity
     from .supervision_orders.routes import blp as sup_orders
     from .uploads.routes import blp as uploads
 
     return [auth, org, items, catalog, uploads, cases, public, rect, admin, library, standard, alerts,
-            sup_orders, complaints]
+            sup_orders, complaints, integrity]
 
 
 class _Lazy(list):  # type: ignore[type-arg]
