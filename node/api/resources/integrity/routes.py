@@ -5,7 +5,12 @@ from node.api.blueprint import Blueprint
 from node.api.ids import MAX_ID
 from node.services import integrity
 
-from .schemas import FindingPageSchema, FindingQueryArgsSchema, FindingReviewSchema, FindingSchema
+from .schemas import (
+    FindingPageSchema,
+    FindingQueryArgsSchema,
+    FindingReviewSchema,
+    FindingSchema,
+)
 
 
 def _row(f):  # type: ignore[no-untyped-def]
