@@ -45,6 +45,7 @@ class Action(StrEnum):
     IMPORT_CALENDAR = "import_calendar"
     VERIFY_AUDIT = "verify_audit"
     READ_ALERTS = "read_alerts"
+    READ_INTEGRITY = "read_integrity"  # 环节完整性监察 findings: read and mark reviewed by inspectors
     HANDLE_ALERT = "handle_alert"  # acknowledge or resolve
     SET_ACCEPTANCE_OPTIONS = "set_acceptance_options"  # green channel (绿色通道), free agent (代办员) at acceptance
     SIGN_OFF_STAGE = "sign_off_stage"  # target: the stage's role and listed departments (联合审图, 联合踏勘)
@@ -228,6 +229,7 @@ RULES: dict[Action, tuple[Rule, str]] = {
                           "role"),
     Action.READ_ALERTS: (_roles(Role.ADMIN, Role.INSPECTOR, why="alerts are for the hall admin and inspectors"),
                          "role"),
+    Action.READ_INTEGRITY: (_roles(Role.INSPECTOR, why="integrity findings are for inspectors (监察)"), "role"),
     Action.HANDLE_ALERT: (_roles(Role.ADMIN, Role.INSPECTOR,
                                  why="only the hall admin or an inspector acknowledges or resolves alerts"), "role"),
     Action.SET_ACCEPTANCE_OPTIONS: (_window("the window sets the green channel and the agent at acceptance"),

@@ -19,11 +19,12 @@ def _all() -> list[Blueprint]:
     from .rectifications.routes import blp as rect
     from .standard.routes import blp as standard
     from .supervision.routes import blp as supervision
+    from .integrity.routes import blp as integrity
     from .supervision_orders.routes import blp as sup_orders
     from .uploads.routes import blp as uploads
 
     return [auth, org, items, catalog, uploads, cases, public, rect, admin, library, standard, alerts,
-            supervision, sup_orders, complaints]
+            supervision, sup_orders, complaints, integrity]
 
 
 class _Lazy(list):  # type: ignore[type-arg]

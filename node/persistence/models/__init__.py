@@ -18,6 +18,7 @@ from .access import AccessLock
 from .addressed import FedAddressed, FedDown, FedDownCursor
 from .orders import Complaint, Dispute, SupOrder
 from .supervision import LibEvent, Escalation
+from .integrity import IntegrityFinding
 
 __all__ = [
     "NAMING", "CST", "TZDateTime", "Base", "TenantScoped", "Audited",
@@ -33,5 +34,5 @@ __all__ = [
     "LibEvent", "Escalation",
     "AccessLock",
     "FedAddressed", "FedDown", "FedDownCursor",
-    "SupOrder", "Complaint", "Dispute",
+    "SupOrder", "Complaint", "Dispute", "IntegrityFinding",
 ]
