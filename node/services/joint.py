@@ -132,16 +132,22 @@ def _parts(s: Session, jc: Case) -> tuple[list[CasePart], list[Case]]:
     return rows, cases
 
 
-def _rederive(uow: Work, jc: Case, fire: Fire) -> None:
-    """The joint case from its parts, in this unit of work: its deadlines (the longest part's) and,
-    once every part has concluded, its own conclusion with one notification."""
-    s = uow.session
+def _current_parts(s: Session, jc: Case) -> tuple[list[CasePart], dict[int, Case]]:
+    """The joint case's part rows, each local one mirroring its case as it stands in this unit of work."""
     s.flush()
     rows, cases = _parts(s, jc)
     by_id = {c.id: c for c in cases}
     for r in rows:
         if r.local_case_id in by_id:
             _mirror(r, by_id[r.local_case_id])
+    return rows, by_id
+
+
+def _rederive(uow: Work, jc: Case, fire: Fire) -> None:
+    """The joint case from its parts, in this unit of work: its deadlines (the longest part's) and,
+    once every part has concluded, its own conclusion with one notification."""
+    rows, by_id = _current_parts(uow.session, jc)
+    cases = list(by_id.values())
     states = [joint.PartState(r.part_no, r.status, r.result, r.deadline) for r in rows]
     if Status(jc.status) in TERMINAL:
         return
@@ -191,6 +197,45 @@ def part_changed(uow: Work, part: Case, fire: Fire) -> None:
     if jc is None:  # pragma: no cover - the foreign key keeps it
         raise NotFound("the part's joint case is gone", field="code")
     _rederive(uow, jc, fire)
+
+
+def lock_parts_first(uow: Work, code: str) -> None:
+    """Before a joint case is withdrawn: lock its local parts (in id order), then the caller locks
+    the joint case -- the order a part's conclusion takes (its own row, then the joint one), so a
+    withdrawal racing the last part's conclusion waits for it (or it for the withdrawal) instead
+    of deadlocking: one wins, the other finds the case ended (409)."""
+    s = uow.session
+    jid = s.scalar(select(Case.id).where(Case.code == servicecode.normalize(code)))  # within the reader's tenancy
+    if jid is None:
+        return
+    list(s.scalars(select(Case.id).where(Case.joint_case_id == jid).order_by(Case.id).with_for_update()
+                   .execution_options(**ALL)))
+
+
+def withdraw_parts(uow: Work, jc: Case, fire: Fire, reason: str | None) -> None:
+    """The applicant withdraws the joint case (撤回): in this unit of work every local part not yet
+    concluded is withdrawn through the state machine, every remote one is asked to be
+    (``part_withdraw`` to its owner, who withdraws its linked case and reports back as usual). A
+    part already concluded keeps its result (a license issued stays issued: a withdrawal is not a
+    revocation)."""
+    rows, by_id = _current_parts(uow.session, jc)
+    for r in rows:
+        if r.local_case_id in by_id:
+            pc = by_id[r.local_case_id]
+            if Status(pc.status) not in TERMINAL:
+                fire(uow, pc, Event.WITHDRAW, sync_joint=False, by_joint=True,
+                     reason=reason or "申请人撤回联办件")
+            _mirror(r, pc)
+        elif r.remote_node is not None and not joint.concluded(r.status):
+            linked.withdraw_remote(uow, jc, r, reason)
+
+
+def kept_results(s: Session, jc: Case) -> str:
+    """What a withdrawn joint case's notification says of the parts that had concluded before."""
+    rows, by_id = _current_parts(s, jc)
+    done = [f"{r.part_no}.{_part_name(r, by_id)}：{_RESULT_ZH.get(r.result or r.status, r.result or r.status)}"
+            for r in rows if r.result is not None]
+    return f"已办结的事项保留其结果：{'；'.join(done)}。" if done else ""
 
 
 def pending_signoffs(s: Session, case: Case, index: int, stages: list[StageDef]) -> list[str]:
