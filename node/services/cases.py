@@ -195,6 +195,9 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
         pending = joint_cases.pending_signoffs(s, case, before.stage_index, stages)
     d = decide(before, stages, t.event, actor, Processing(case.processing), t.reason, t.result,
                pending_signoffs=pending, open_parts=t.open_parts)
+    if case.joint_case_id is not None:  # a prerequisite that is another part of its joint case (前置审批)
+        prerequisites.guard_same_joint(case, t.event == Event.APPROVE or d.result == Result.APPROVED,
+                                       d.after.status == Status.CONCLUDED)
     at, backfilled = _when(uow.now, t.occurred_at, case)
     on = at.date()
     if t.event == Event.ACCEPT:

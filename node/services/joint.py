@@ -24,7 +24,7 @@ from node.domain.policy import Action, require
 from node.domain.roles import Role
 from node.persistence.models import Case, CasePart, CaseTransition, Department, ItemVersion, Staff, StageSignoff
 
-from . import linked
+from . import linked, prerequisites
 from .catalog import current_version
 from .context import Work
 
@@ -148,6 +148,7 @@ def _rederive(uow: Work, jc: Case, fire: Fire) -> None:
     once every part has concluded, its own conclusion with one notification."""
     rows, by_id = _current_parts(uow.session, jc)
     cases = list(by_id.values())
+    _settle_prerequisites(uow, rows, by_id)
     states = [joint.PartState(r.part_no, r.status, r.result, r.deadline) for r in rows]
     if Status(jc.status) in TERMINAL:
         return
@@ -161,6 +162,24 @@ def _rederive(uow: Work, jc: Case, fire: Fire) -> None:
         summary = "；".join(f"{r.part_no}.{_part_name(r, by_id)}："
                            f"{_RESULT_ZH.get(r.result or r.status, r.result or r.status)}" for r in rows)
         fire(uow, jc, Event.CONCLUDE_JOINT, result=result, open_parts=0, opinion=summary)
+
+
+def _settle_prerequisites(uow: Work, rows: list[CasePart], by_id: dict[int, Case]) -> None:
+    """Parts whose prerequisite is another part of this joint case: settled once that part has concluded."""
+    facts: dict[str, tuple[str, str | None, str, str, str]] = {}
+    for r in rows:
+        pc = by_id.get(r.local_case_id) if r.local_case_id is not None else None
+        if pc is not None:
+            lic = pc.license
+            facts[r.item_code] = (pc.status, pc.result, lic.number if lic is not None else pc.code,
+                                  lic.name if lic is not None else pc.item_version.name, uow.ctx.node_id)
+        elif r.remote_node is not None:
+            info = r.remote_info or {}
+            facts[r.item_code] = (r.status, r.result, str(info.get("license_number") or r.remote_code or ""),
+                                  str(info.get("item_name") or r.item_code), r.remote_node)
+    for c in by_id.values():
+        if any(p.kind == prerequisites.SAME_JOINT for p in c.prerequisites):
+            prerequisites.settle_same_joint(uow, c, facts)
 
 
 def _part_name(r: CasePart, by_id: dict[int, Case]) -> str:
