@@ -159,7 +159,11 @@ def _work_part(a: Actor, t: Target) -> str | None:
     The hall's window (staff of no department: the clerk who accepts and concludes at the one
     window) and an agent acting for the applicant reach every part; which role fires which event
     is the state machine's."""
-    if a.kind != "staff" or a.role == Role.AGENT or a.department_id is None:
+    if a.kind != "staff":
+        return None
+    if a.role is None:
+        return "a staff account without a role acts on no case"
+    if a.role == Role.AGENT or a.department_id is None:
         return None
     if a.department_id != t.department_id:
         return "a department acts only on its own part of a joint case (联办件)"
