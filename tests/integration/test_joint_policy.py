@@ -12,10 +12,21 @@ from sqlalchemy import func, select
 from node.domain.errors import PermissionDenied
 from node.domain.lifecycle import Actor, Event
 from node.domain.roles import Role
+from node.persistence.models import (
+    Case,
+    CasePart,
+    CaseTransition,
+    Extension,
+    Staff,
+    StageSignoff,
+)
 from node.services import cases
-
-from node.persistence.models import Case, CasePart, CaseTransition, Extension, StageSignoff, Staff
-from tests.integration.test_joint_cases import HOUSE, SIGN_BUNDLE, accept_bundle, part_codes
+from tests.integration.test_joint_cases import (
+    HOUSE,
+    SIGN_BUNDLE,
+    accept_bundle,
+    part_codes,
+)
 from tests.support import ID_NUMBER, SIGN_FORM, SIGN_MATERIALS
 
 OWN_PART = "acts only on its own part"
@@ -42,7 +53,7 @@ def refused(r: Any, *words: str) -> None:
 
 def test_another_department_is_refused_on_every_route_of_a_part(api, ctx):
     j = accept_bundle(api)
-    cgj, scjg, jj, gh = part_codes(j)  # the joint item is cgj's (区城管办)
+    cgj, scjg, _jj, _gh = part_codes(j)  # the joint item is cgj's (区城管办)
     scjg_case = api.case(scjg)
     before = snapshot(ctx, j["code"])
     who = ("cgj-chief", "cgj-handler", "jj-chief", "gh-approver")

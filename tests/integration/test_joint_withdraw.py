@@ -12,7 +12,13 @@ from sqlalchemy import select
 from node.persistence.models import Case, CasePart
 from node.services.addressed import send_message
 from node.services.context import SYSTEM
-from tests.integration.test_joint_cases import PART_DEPTS, accept_bundle, notes, part_codes
+from tests.integration.test_federation_grpc import county_api
+from tests.integration.test_joint_cases import (
+    PART_DEPTS,
+    accept_bundle,
+    notes,
+    part_codes,
+)
 from tests.integration.test_linked_parts import (  # noqa: F401 - the fed fixture
     CITY,
     DISTRICT,
@@ -24,7 +30,6 @@ from tests.integration.test_linked_parts import (  # noqa: F401 - the fed fixtur
     sent,
     sync,
 )
-from tests.integration.test_federation_grpc import county_api
 from tests.support import ID_NUMBER, run_part
 
 LAST4 = ID_NUMBER[-4:]
@@ -89,7 +94,7 @@ def test_a_concluded_joint_case_is_not_withdrawn(api, ctx):
     assert api.case(j["code"])["result"] == "approved"
 
 
-def test_a_remote_part_is_withdrawn_by_its_owner_and_reported_back(fed):  # type: ignore[no-untyped-def]
+def test_a_remote_part_is_withdrawn_by_its_owner_and_reported_back(fed):  # type: ignore[no-untyped-def]  # noqa: F811
     publish_linked(fed)
     district, city = county_api(fed, DISTRICT), county_api(fed, CITY)
     j = accept(district)
@@ -158,7 +163,7 @@ def test_a_withdrawal_racing_the_last_part_conclusion_one_wins(pg_url, tmp_path,
             start = threading.Barrier(2)
             outcome: dict[str, str] = {}
 
-            def run(name: str, fn: Any) -> None:
+            def run(name: str, fn: Any, start: Any = start, outcome: dict[str, str] = outcome) -> None:
                 start.wait()
                 try:
                     fn()
@@ -170,10 +175,10 @@ def test_a_withdrawal_racing_the_last_part_conclusion_one_wins(pg_url, tmp_path,
                     outcome[name] = repr(e)
 
             threads = [
-                threading.Thread(target=run, args=("conclude", lambda: ctx.run(
-                    clerk, cases.transition_case, codes[3], Event.CONCLUDE, None))),
-                threading.Thread(target=run, args=("withdraw", lambda: ctx.run(
-                    applicant, public.applicant_transition, j["code"], LAST4, Event.WITHDRAW, reason="取消"))),
+                threading.Thread(target=run, args=("conclude", lambda last=codes[3]: ctx.run(
+                    clerk, cases.transition_case, last, Event.CONCLUDE, None))),
+                threading.Thread(target=run, args=("withdraw", lambda code=j["code"]: ctx.run(
+                    applicant, public.applicant_transition, code, LAST4, Event.WITHDRAW, reason="取消"))),
             ]
             for t in threads:
                 t.start()

@@ -6,7 +6,12 @@ import pytest
 
 from node.domain.lifecycle import Actor
 from node.domain.policy import Action, Target, can, why_not
-from node.domain.prerequisites import Settlement, approval_blocked, in_same_joint, settle
+from node.domain.prerequisites import (
+    Settlement,
+    approval_blocked,
+    in_same_joint,
+    settle,
+)
 from node.domain.roles import Role
 
 pytestmark = pytest.mark.unit
