@@ -40,6 +40,20 @@ class DirectoryError(ValueError):
     """A directory (or directory entry) that must not be used; the message says why."""
 
 
+def _public_key(d: Any, where: str, kind: str) -> tuple[str, bytes]:
+    """(key id, raw 32-byte public key) of a published key entry, its id checked against its bytes
+    (signing keys and encryption keys alike)."""
+    if not isinstance(d, Mapping):
+        raise DirectoryError(f"{where}: a key is a JSON object")
+    raw = b64d(str(d.get("public_key_b64", "")), f"{where}.public_key_b64")
+    if len(raw) != 32:
+        raise DirectoryError(f"{where}.public_key_b64: {kind} public key is 32 bytes")
+    kid = compute_key_id(raw)
+    if d.get("key_id") != kid:
+        raise DirectoryError(f"{where}.key_id: {d.get('key_id')!r} is not the id of its public key ({kid})")
+    return kid, raw
+
+
 @dataclass(frozen=True)
 class KeyEntry:
     key_id: str
@@ -80,14 +94,7 @@ class KeyEntry:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "key") -> "KeyEntry":
-        if not isinstance(d, Mapping):
-            raise DirectoryError(f"{where}: a key is a JSON object")
-        raw = b64d(str(d.get("public_key_b64", "")), f"{where}.public_key_b64")
-        if len(raw) != 32:
-            raise DirectoryError(f"{where}.public_key_b64: an Ed25519 public key is 32 bytes")
-        kid = compute_key_id(raw)
-        if d.get("key_id") != kid:
-            raise DirectoryError(f"{where}.key_id: {d.get('key_id')!r} is not the id of its public key ({kid})")
+        kid, raw = _public_key(d, where, "an Ed25519")
 
         def t(name: str, required: bool = False) -> datetime | None:
             v = d.get(name)
@@ -119,14 +126,7 @@ class EncKey:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "enc_key") -> "EncKey":
-        if not isinstance(d, Mapping):
-            raise DirectoryError(f"{where}: a key is a JSON object")
-        raw = b64d(str(d.get("public_key_b64", "")), f"{where}.public_key_b64")
-        if len(raw) != 32:
-            raise DirectoryError(f"{where}.public_key_b64: an X25519 public key is 32 bytes")
-        kid = compute_key_id(raw)
-        if d.get("key_id") != kid:
-            raise DirectoryError(f"{where}.key_id: {d.get('key_id')!r} is not the id of its public key ({kid})")
+        kid, raw = _public_key(d, where, "an X25519")
         return cls(kid, raw, parse_iso(str(d.get("valid_from")), f"{where}.valid_from"))
 
 

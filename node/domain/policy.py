@@ -57,6 +57,8 @@ class Action(StrEnum):
     RAISE_DISPUTE = "raise_dispute"  # target: the joint case's part departments (争议协调)
     RESOLVE_DISPUTE = "resolve_dispute"
     READ_SUPERVISION = "read_supervision"  # lights, overdue lists, counts, timelines of the whole subtree
+    WORK_PART = "work_part"  # target: the part's department (any action on a part of a joint case)
+    WORK_JOINT_CASE = "work_joint_case"  # accept, refuse, supplement, withdraw a joint case itself
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,35 @@ def _raise_dispute(a: Actor, t: Target) -> str | None:
     return None
 
 
+def _work_part(a: Actor, t: Target) -> str | None:
+    """A part of a joint case is its department's: a department acts only on its own part (the
+    joint item's department has no more power over the other parts than any other department).
+    The hall's window (staff of no department: the clerk who accepts and concludes at the one
+    window) and an agent acting for the applicant reach every part; which role fires which event
+    is the state machine's."""
+    if a.kind != "staff":
+        return None
+    if a.role is None:
+        return "a staff account without a role acts on no case"
+    if a.role == Role.AGENT or a.department_id is None:
+        return None
+    if a.department_id != t.department_id:
+        return "a department acts only on its own part of a joint case (联办件)"
+    return None
+
+
+def _work_joint_case(a: Actor, _t: Target) -> str | None:
+    """A joint case itself is worked at the hall's one window (一窗受理): the window clerk accepts,
+    refuses or asks for a supplement; the applicant (or their agent, or the window for them)
+    supplies or withdraws. No department -- the joint item's own included -- accepts or withdraws
+    it: that would act on every other department's part."""
+    if a.kind != "staff" or a.role == Role.AGENT:
+        return None
+    if a.role == Role.CLERK and a.department_id is None:
+        return None
+    return "a joint case (联办件) is accepted and withdrawn at the hall's one window; departments act on their parts"
+
+
 def _staff_not_agent(a: Actor, _t: Target) -> str | None:
     return None if a.kind == "staff" and a.role not in (None, Role.AGENT) else "the standard catalog is for hall staff"
 
@@ -248,6 +279,8 @@ RULES: dict[Action, tuple[Rule, str]] = {
     Action.READ_SUPERVISION: (_roles(Role.INSPECTOR, Role.ADMIN,
                                      why="supervision data of the region is for inspectors (监察) and the hall admin"),
                               "role"),
+    Action.WORK_PART: (_work_part, "code"),
+    Action.WORK_JOINT_CASE: (_work_joint_case, "code"),
 }
 
 

@@ -152,3 +152,47 @@ def parse_entry(entry: dict[str, Any], field: str) -> tuple[str, Kind, str]:
     if not REFERENCE.match(lic):
         raise InvalidInput("a license number is 4-40 letters, digits or '-'", field=f"{field}.license_number")
     return code, Kind.LICENSE, lic
+
+
+# --- a prerequisite that is itself a part of the same joint case (issue 11 item 6) -------------
+SAME_JOINT = "part"
+"""``case_prerequisites.kind`` of a prerequisite worked as another part of the same joint case:
+no reference is asked for; it runs in parallel and is settled when that part concludes."""
+PENDING = "pending"
+"""``case_prerequisites.reason`` while that part has not concluded."""
+
+
+class Settlement(StrEnum):
+    PENDING = "pending"  # the prerequisite's part has not concluded yet
+    SATISFIED = "satisfied"  # it concluded approved: stored with its result (license or case)
+    FAILED = "failed"  # it was denied, refused or withdrawn: the dependent part cannot be approved
+
+
+def in_same_joint(prerequisites: Sequence[str], part_codes: Sequence[str], own_code: str) -> list[str]:
+    """The prerequisites (item codes) of a part that are other parts of its joint case."""
+    others = {c for c in part_codes if c != own_code}
+    return [c for c in prerequisites if c in others]
+
+
+def settle(status: str, result: str | None) -> Settlement:
+    """A prerequisite part's standing, from its status and result."""
+    if status not in ("concluded", "refused", "withdrawn"):
+        return Settlement.PENDING
+    return Settlement.SATISFIED if status == "concluded" and result == "approved" else Settlement.FAILED
+
+
+def approval_blocked(waiting: Sequence[tuple[str, Settlement]], concluding: bool) -> str | None:
+    """Why a part may not take an approving step now, given its same-joint prerequisites
+    ``(name, settlement)``; None when it may. A failed prerequisite blocks every approving step
+    (批准, 办结 with approval): the part must be denied. A pending one blocks only the approving
+    conclusion (the license would be issued before its prerequisite is): the parts run in
+    parallel up to the conclusion, which waits for the prerequisite's."""
+    failed = [n for n, st in waiting if st == Settlement.FAILED]
+    if failed:
+        return (f"前置审批「{'、'.join(failed)}」未获批准，本事项不能准予许可 / the prerequisite part "
+                f"{', '.join(failed)} was not approved: this part cannot be approved (deny it)")
+    pending = [n for n, st in waiting if st == Settlement.PENDING]
+    if pending and concluding:
+        return (f"前置审批「{'、'.join(pending)}」尚未办结 / the prerequisite part {', '.join(pending)} has not "
+                "concluded yet: this part concludes with approval after it")
+    return None

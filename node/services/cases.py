@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from node.domain import deadlines
+from node.domain import deadlines, servicecode
 from node.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from node.domain.items import StageKind
 from node.domain.policy import Action, Target, require, why_not
@@ -49,7 +49,8 @@ HANDLER_STAGES = (StageKind.UNDERTAKE,)
 JOINT_CASE_EVENTS = frozenset({Event.ACCEPT, Event.REFUSE, Event.REQUEST_SUPPLEMENT, Event.SUPPLY, Event.WITHDRAW,
                                Event.CONCLUDE_JOINT})
 """What a joint case itself does: acceptance (which spawns its parts), refusal, a supplement before
-acceptance; then it concludes with its last part (``conclude_joint``)."""
+acceptance; then it concludes with its last part (``conclude_joint``), or is withdrawn with every
+part not yet concluded (``joint.withdraw_parts``)."""
 
 
 def state_of(case: Case) -> CaseState:
@@ -102,6 +103,42 @@ class TransitionInput:
     open_parts: int | None = None  # the guard of conclude_joint (set by the joint service only)
     prerequisites: list[dict[str, Any]] | None = None
     """At acceptance: references for the item's prerequisites (``services.prerequisites``)."""
+    by_joint: bool = False  # a part withdrawn with its joint case (set by the joint services only)
+
+
+def _part_label(s: Session, case: Case) -> str:
+    of = joint_cases.part_of(s, case)
+    dept = s.get(Department, case.department_id)
+    where = f"part {of['part_no']} of joint case {of['joint_code']}" if of else f"case {case.code}"
+    return f"{where} belongs to {dept.name if dept else case.department_id}"
+
+
+def check_part_actor(uow: Work, case: Case) -> None:
+    """A part of a joint case (here, or linked from another node) is acted on by its own department
+    only (``policy.WORK_PART``): 403 naming the part and its department."""
+    if case.joint_case_id is None and not case.linked_from:
+        return
+    reason = why_not(uow.actor, Action.WORK_PART, Target(department_id=case.department_id))
+    if reason is not None:
+        raise PermissionDenied(f"{_part_label(uow.session, case)}: {reason}", field="code")
+
+
+def load_for_work(uow: Work, code: str) -> Case:
+    """The case to act on, locked. A part of a joint case outside the actor's tenancy is refused
+    as another department's part (403, named by ``check_part_actor``), not hidden as absent: the
+    departments of one joint case see each other's parts in its view."""
+    s = uow.session
+    try:
+        case = load_case(s, code, lock=True)
+    except NotFound:
+        other = s.scalar(select(Case).where(Case.code == servicecode.normalize(code))
+                         .execution_options(all_tenants=True))
+        if other is None or (other.joint_case_id is None and not other.linked_from):
+            raise
+        check_part_actor(uow, other)
+        raise
+    check_part_actor(uow, case)
+    return case
 
 
 def transition_case(uow: Work, code: str, event: Event, expected_version: int | None, **kw: Any) -> Case:
@@ -112,7 +149,11 @@ def apply_transition(uow: Work, code: str, t: TransitionInput) -> Case:
     """Move the case through the one state machine (``lifecycle.decide``)."""
     if t.event in DERIVED_EVENTS:
         raise InvalidInput(f"'{t.event}' is the node's own step, never fired by hand", field="event")
-    case = load_case(uow.session, code, lock=True)
+    if t.by_joint:
+        raise InvalidInput("a part is withdrawn with its joint case only", field="event")
+    if t.event == Event.WITHDRAW:
+        joint_cases.lock_parts_first(uow, code)  # parts before the joint case, as a part's conclusion locks them
+    case = load_for_work(uow, code)
     if t.expected_version is not None and t.expected_version != case.version:
         raise Conflict(f"the case is at version {case.version}, not {t.expected_version}: someone else "
                        "just changed it; reload and try again", field="version", current_version=case.version)
@@ -133,17 +174,30 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
     stages = stage_defs(case.item_version)
     before = state_of(case)
     joint_item = joint_cases.is_joint(case.item_version)
-    if joint_item and (t.event not in JOINT_CASE_EVENTS
-                       or (before.status == Status.IN_PROGRESS) != (t.event == Event.CONCLUDE_JOINT)):
+    if joint_item and t.event != Event.WITHDRAW and (
+            t.event not in JOINT_CASE_EVENTS or (before.status == Status.IN_PROGRESS) != (t.event == Event.CONCLUDE_JOINT)):
         raise Conflict("a joint case (联办件) moves with its parts: work each part at its department",
                        field="event", state=before.status.value)
-    if before.status == Status.IN_PROGRESS:
+    if joint_item and t.event not in DERIVED_EVENTS:
+        require(actor, Action.WORK_JOINT_CASE, field="code")
+    if case.joint_case_id is not None or case.linked_from:
+        if t.event == Event.WITHDRAW and not t.by_joint:
+            of = joint_cases.part_of(s, case)
+            raise Conflict(f"a part of a joint case is not withdrawn alone: withdraw the joint case "
+                           f"{of['joint_code'] if of else ''} (every part not yet concluded is withdrawn with it)",
+                           field="event")
+        if t.event != Event.SIGN_OFF:  # a joint stage's listed departments sign (policy.SIGN_OFF_STAGE)
+            check_part_actor(uow, case)
+    if before.status == Status.IN_PROGRESS and not t.by_joint:
         _check_assignment(s, case, actor, stages[before.stage_index or 0].kind)
     pending: list[str] = []
     if t.event == Event.SIGN_OFF and before.stage_index is not None:
         pending = joint_cases.pending_signoffs(s, case, before.stage_index, stages)
     d = decide(before, stages, t.event, actor, Processing(case.processing), t.reason, t.result,
                pending_signoffs=pending, open_parts=t.open_parts)
+    if case.joint_case_id is not None:  # a prerequisite that is another part of its joint case (前置审批)
+        prerequisites.guard_same_joint(case, t.event == Event.APPROVE or d.result == Result.APPROVED,
+                                       d.after.status == Status.CONCLUDED)
     at, backfilled = _when(uow.now, t.occurred_at, case)
     on = at.date()
     if t.event == Event.ACCEPT:
@@ -175,6 +229,8 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
         joint_cases.set_acceptance_options(uow, case, t.green_channel, t.agent_staff_id)
         if joint_item:
             joint_cases.spawn_parts(uow, case, fire)
+    if joint_item and t.event == Event.WITHDRAW and before.status == Status.IN_PROGRESS:
+        joint_cases.withdraw_parts(uow, case, fire, t.reason)
     if t.event == Event.SEND_BACK and d.after.stage_index is not None:
         joint_cases.clear_signoffs(s, case, d.after.stage_index)  # a joint stage sent back to is signed anew
     if t.event == Event.UNDERTAKE and case.assignee_id is None and actor.role == Role.HANDLER:
@@ -229,6 +285,8 @@ def _notify(s: Session, ctx: Any, now: datetime, case: Case, d: Decision, t: Tra
     hall = ctx.settings.node_name
     if t.event == Event.CONCLUDE_JOINT:  # every part's result, together: one message
         return notifications.queue(s, now, hall, case, name, "joint_concluded", t.opinion or "")
+    if t.event == Event.WITHDRAW and joint_cases.is_joint(case.item_version) and d.before.status == Status.IN_PROGRESS:
+        return notifications.queue(s, now, hall, case, name, "joint_withdrawn", joint_cases.kept_results(s, case))
     if t.event == Event.ACCEPT:
         return notifications.queue(s, now, hall, case, name, "accepted")
     if t.event == Event.REQUEST_SUPPLEMENT:
@@ -264,7 +322,7 @@ def claim_case(uow: Work, code: str, staff_id: int | None = None) -> Case:
     """A handler claims a case (认领), or the chief assigns it to a handler of the department."""
     actor = uow.actor
     s = uow.session
-    case = load_case(s, code, lock=True)
+    case = load_for_work(uow, code)
     target = staff_id if staff_id is not None else actor.staff_id
     require(actor, Action.ASSIGN_CASE, Target(staff_id=staff_id),
             field="staff_id" if staff_id not in (None, actor.staff_id) else "role")
@@ -289,7 +347,7 @@ def request_extension(uow: Work, code: str, days: int, reason: str) -> Extension
         raise InvalidInput("say why the case needs more time", field="reason")
     require(actor, Action.REQUEST_EXTENSION)
     s = uow.session
-    case = load_case(s, code, lock=True)
+    case = load_for_work(uow, code)
     if case.status not in (Status.IN_PROGRESS, Status.SUPPLEMENTING):
         raise Conflict("only a case in progress can be extended", field="code")
     if s.scalar(select(Extension.id).where(Extension.case_id == case.id, Extension.status == "pending")):
@@ -308,7 +366,7 @@ def decide_extension(uow: Work, code: str, extension_id: int, approve: bool, not
     require(actor, Action.DECIDE_EXTENSION, field="role")
     cal = uow.calendar()
     s = uow.session
-    case = load_case(s, code, lock=True)
+    case = load_for_work(uow, code)
     e = s.scalar(select(Extension).where(Extension.id == extension_id).with_for_update()
                  .execution_options(populate_existing=True))
     if e is None or e.case_id != case.id:
@@ -358,5 +416,9 @@ def list_cases(uow: Work, *, status: str | None = None, item_code: str | None = 
 def allowed_for(case: Case) -> list[str]:
     allowed = allowed_events(state_of(case), stage_defs(case.item_version), Processing(case.processing))
     if case.item_version.kind == "joint" and case.item_version.parts:
-        return [] if case.status == Status.IN_PROGRESS else [e for e in allowed if e in JOINT_CASE_EVENTS]
+        if case.status == Status.IN_PROGRESS:
+            return [Event.WITHDRAW.value]
+        return [e for e in allowed if e in JOINT_CASE_EVENTS]
+    if case.joint_case_id is not None or case.linked_from:
+        return [e for e in allowed if e != Event.WITHDRAW]  # withdrawn with its joint case only
     return allowed

@@ -24,7 +24,7 @@ from node.domain.policy import Action, require
 from node.domain.roles import Role
 from node.persistence.models import Case, CasePart, CaseTransition, Department, ItemVersion, Staff, StageSignoff
 
-from . import linked
+from . import linked, prerequisites
 from .catalog import current_version
 from .context import Work
 
@@ -132,16 +132,23 @@ def _parts(s: Session, jc: Case) -> tuple[list[CasePart], list[Case]]:
     return rows, cases
 
 
-def _rederive(uow: Work, jc: Case, fire: Fire) -> None:
-    """The joint case from its parts, in this unit of work: its deadlines (the longest part's) and,
-    once every part has concluded, its own conclusion with one notification."""
-    s = uow.session
+def _current_parts(s: Session, jc: Case) -> tuple[list[CasePart], dict[int, Case]]:
+    """The joint case's part rows, each local one mirroring its case as it stands in this unit of work."""
     s.flush()
     rows, cases = _parts(s, jc)
     by_id = {c.id: c for c in cases}
     for r in rows:
         if r.local_case_id in by_id:
             _mirror(r, by_id[r.local_case_id])
+    return rows, by_id
+
+
+def _rederive(uow: Work, jc: Case, fire: Fire) -> None:
+    """The joint case from its parts, in this unit of work: its deadlines (the longest part's) and,
+    once every part has concluded, its own conclusion with one notification."""
+    rows, by_id = _current_parts(uow.session, jc)
+    cases = list(by_id.values())
+    _settle_prerequisites(uow, rows, by_id)
     states = [joint.PartState(r.part_no, r.status, r.result, r.deadline) for r in rows]
     if Status(jc.status) in TERMINAL:
         return
@@ -155,6 +162,24 @@ def _rederive(uow: Work, jc: Case, fire: Fire) -> None:
         summary = "；".join(f"{r.part_no}.{_part_name(r, by_id)}："
                            f"{_RESULT_ZH.get(r.result or r.status, r.result or r.status)}" for r in rows)
         fire(uow, jc, Event.CONCLUDE_JOINT, result=result, open_parts=0, opinion=summary)
+
+
+def _settle_prerequisites(uow: Work, rows: list[CasePart], by_id: dict[int, Case]) -> None:
+    """Parts whose prerequisite is another part of this joint case: settled once that part has concluded."""
+    facts: dict[str, tuple[str, str | None, str, str, str]] = {}
+    for r in rows:
+        pc = by_id.get(r.local_case_id) if r.local_case_id is not None else None
+        if pc is not None:
+            lic = pc.license
+            facts[r.item_code] = (pc.status, pc.result, lic.number if lic is not None else pc.code,
+                                  lic.name if lic is not None else pc.item_version.name, uow.ctx.node_id)
+        elif r.remote_node is not None:
+            info = r.remote_info or {}
+            facts[r.item_code] = (r.status, r.result, str(info.get("license_number") or r.remote_code or ""),
+                                  str(info.get("item_name") or r.item_code), r.remote_node)
+    for c in by_id.values():
+        if any(p.kind == prerequisites.SAME_JOINT for p in c.prerequisites):
+            prerequisites.settle_same_joint(uow, c, facts)
 
 
 def _part_name(r: CasePart, by_id: dict[int, Case]) -> str:
@@ -191,6 +216,45 @@ def part_changed(uow: Work, part: Case, fire: Fire) -> None:
     if jc is None:  # pragma: no cover - the foreign key keeps it
         raise NotFound("the part's joint case is gone", field="code")
     _rederive(uow, jc, fire)
+
+
+def lock_parts_first(uow: Work, code: str) -> None:
+    """Before a joint case is withdrawn: lock its local parts (in id order), then the caller locks
+    the joint case -- the order a part's conclusion takes (its own row, then the joint one), so a
+    withdrawal racing the last part's conclusion waits for it (or it for the withdrawal) instead
+    of deadlocking: one wins, the other finds the case ended (409)."""
+    s = uow.session
+    jid = s.scalar(select(Case.id).where(Case.code == servicecode.normalize(code)))  # within the reader's tenancy
+    if jid is None:
+        return
+    list(s.scalars(select(Case.id).where(Case.joint_case_id == jid).order_by(Case.id).with_for_update()
+                   .execution_options(**ALL)))
+
+
+def withdraw_parts(uow: Work, jc: Case, fire: Fire, reason: str | None) -> None:
+    """The applicant withdraws the joint case (撤回): in this unit of work every local part not yet
+    concluded is withdrawn through the state machine, every remote one is asked to be
+    (``part_withdraw`` to its owner, who withdraws its linked case and reports back as usual). A
+    part already concluded keeps its result (a license issued stays issued: a withdrawal is not a
+    revocation)."""
+    rows, by_id = _current_parts(uow.session, jc)
+    for r in rows:
+        if r.local_case_id in by_id:
+            pc = by_id[r.local_case_id]
+            if Status(pc.status) not in TERMINAL:
+                fire(uow, pc, Event.WITHDRAW, sync_joint=False, by_joint=True,
+                     reason=reason or "申请人撤回联办件")
+            _mirror(r, pc)
+        elif r.remote_node is not None and not joint.concluded(r.status):
+            linked.withdraw_remote(uow, jc, r, reason)
+
+
+def kept_results(s: Session, jc: Case) -> str:
+    """What a withdrawn joint case's notification says of the parts that had concluded before."""
+    rows, by_id = _current_parts(s, jc)
+    done = [f"{r.part_no}.{_part_name(r, by_id)}：{_RESULT_ZH.get(r.result or r.status, r.result or r.status)}"
+            for r in rows if r.result is not None]
+    return f"已办结的事项保留其结果：{'；'.join(done)}。" if done else ""
 
 
 def pending_signoffs(s: Session, case: Case, index: int, stages: list[StageDef]) -> list[str]:

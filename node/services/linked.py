@@ -41,7 +41,7 @@ from .addressed import register, send_message
 from .catalog import current_version
 from .context import NodeContext, Work
 
-DISPATCH, PROGRESS, RESULT = "part_dispatch", "part_progress", "part_result"
+DISPATCH, PROGRESS, RESULT, WITHDRAW = "part_dispatch", "part_progress", "part_result", "part_withdraw"
 ALL = {"all_tenants": True}
 Fire = Callable[..., Case]
 Rederive = Callable[[Work, Case], None]
@@ -91,6 +91,17 @@ def dispatch_remote(uow: Work, jc: Case, rows: list[tuple[CasePart, dict[str, An
         except InvalidInput as e:
             raise Conflict(f"part {row.part_no}: {e.message}", field=f"parts[{row.part_no - 1}].node") from None
         row.dispatch_seq = seq
+
+
+def withdraw_remote(uow: Work, jc: Case, row: CasePart, reason: str | None) -> None:
+    """The joint case ``jc`` is being withdrawn: ask the owner of remote part ``row`` to withdraw its
+    linked case (``part_withdraw``, in this unit of work). The row keeps what the owner last
+    reported until its ``part_result`` (withdrawn, or the result it had already reached) arrives."""
+    assert row.remote_node is not None
+    send_message(uow, row.remote_node, WITHDRAW, {"joint_code": jc.code, "part": row.part_no,
+                                                  "reason": (reason or "申请人撤回联办件")[:500]},
+                 subject=jc.code, part=row.part_no)
+    row.remote_info = {**(row.remote_info or {}), "withdraw_requested_at": uow.now.isoformat()}
 
 
 def receive_progress(uow: Work, m: AddressedMessage, rederive: Rederive) -> None:
@@ -181,6 +192,23 @@ def receive_dispatch(uow: Work, m: AddressedMessage, fire: Fire) -> None:
     fire(uow, case, Event.ACCEPT, opinion=f"{m.origin} 综合窗口已受理（联办件 {m.subject} 第 {m.part} 项）")
 
 
+def receive_withdraw(uow: Work, m: AddressedMessage, fire: Fire) -> None:
+    """The origin's joint case was withdrawn: withdraw the case worked here for that part, through
+    the one state machine (its ``part_result`` goes back as for any conclusion). A case that has
+    concluded already keeps its result: nothing to do, its result is on its way to the origin."""
+    s = uow.session
+    lf = joint.linked_from(m.origin, m.subject, m.part)
+    case = s.scalar(select(Case).where(Case.linked_from == lf).with_for_update(of=Case)
+                    .execution_options(populate_existing=True, **ALL))
+    if case is None:
+        raise LinkRefused(f"{lf}: no such part is worked at {uow.ctx.node_id}", "unknown_part")
+    if Status(case.status) in TERMINAL:
+        return
+    reason = m.header.get("reason")
+    fire(uow, case, Event.WITHDRAW, by_joint=True,
+         reason=str(reason)[:500] if isinstance(reason, str) and reason.strip() else "申请人撤回联办件")
+
+
 def part_moved(uow: Work, case: Case, event: str) -> None:
     """A transition of a case worked here for another node's joint case: tell the origin."""
     link = joint.parse_linked_from(case.linked_from)
@@ -248,8 +276,9 @@ def _date(v: Any) -> date | None:
 
 def install(ctx: NodeContext, fire: Fire, rederive: Rederive) -> None:
     """The kinds a node applies for linked parts (installed again: the handlers are replaced)."""
-    for kind in (DISPATCH, PROGRESS, RESULT):
+    for kind in (DISPATCH, PROGRESS, RESULT, WITHDRAW):
         ctx.addressed_handlers.pop(kind, None)
     register(ctx, DISPATCH, lambda uow, m: receive_dispatch(uow, m, fire))
     register(ctx, PROGRESS, lambda uow, m: receive_progress(uow, m, rederive))
     register(ctx, RESULT, lambda uow, m: receive_progress(uow, m, rederive))
+    register(ctx, WITHDRAW, lambda uow, m: receive_withdraw(uow, m, fire))

@@ -37,6 +37,7 @@ TEMPLATES = {
     "denied": "【{hall}】您申请的“{item}”（{code}）已办结，结果：不予许可，原因：{detail}。",
     "concluded": "【{hall}】您申请的“{item}”（{code}）已办结，结果：准予许可。{detail}",
     "joint_concluded": "【{hall}】您申请的“{item}”（{code}）各部门均已办结，结果：{detail}。请凭统一服务监管码查询或领取。",
+    "joint_withdrawn": "【{hall}】您申请的“{item}”（{code}）已撤回，未办结的事项均已撤回。{detail}",
 }
 
 

@@ -15,9 +15,22 @@ from typing import Any
 
 from sqlalchemy import select
 
-from node.domain.errors import DomainError, InvalidInput
+from node.domain.errors import Conflict, DomainError, InvalidInput
 from node.domain.masking import keyed_hash
-from node.domain.prerequisites import Kind, ResultFacts, Verification, judge, parse_entry
+from node.domain.prerequisites import (
+    PENDING,
+    SAME_JOINT,
+    Kind,
+    Reason,
+    ResultFacts,
+    Settlement,
+    Verification,
+    approval_blocked,
+    in_same_joint,
+    judge,
+    parse_entry,
+    settle,
+)
 from node.persistence import audit
 from node.persistence.models import Case, CasePrerequisite, ItemVersion, LibCase, LibLicense, License
 from node.ports import VerificationUnavailable
@@ -151,13 +164,14 @@ def verify_at_acceptance(uow: Work, case: Case, entries: list[dict[str, Any]] | 
     verifies; the verification is written to the case's rows. The first that fails refuses the
     acceptance (naming it and why); an unverifiable one too (503)."""
     v = case.item_version
-    prereqs = v.prerequisites or []
+    same = record_same_joint(uow, case, on)
+    prereqs = [p for p in v.prerequisites or [] if p["item_code"] not in same]
     if not prereqs:
-        if entries:
+        if entries and not same:
             raise InvalidInput(f"item '{case.item_code}' has no prerequisites", field="prerequisites")
         return
     rows = record_entries(uow, case.id, case.department_id, v, entries or [], case)
-    have = {r.item_code: r for r in rows}
+    have = {r.item_code: r for r in rows if r.item_code not in same}
     missing = [p for p in prereqs if p["item_code"] not in have]
     if missing:
         p = missing[0]
@@ -167,6 +181,8 @@ def verify_at_acceptance(uow: Work, case: Case, entries: list[dict[str, Any]] | 
             field="prerequisites", prerequisite=p["item_code"], reason="missing")
     holder = holder_hash(uow, case.applicant_id_number)
     for r in rows:
+        if r.item_code in same:
+            continue
         ver = verify_reference(uow, Kind(r.kind), r.reference, holder, r.item_code, on)
         r.valid, r.reason = ver.valid, ver.reason.value if ver.reason else None
         r.result_item_code, r.result_name = ver.item_code, ver.name
@@ -195,3 +211,58 @@ def audit_answer(uow: Work, kind: Kind, ref: str, item_code: str, on: date, aske
     audit.record(uow, "prerequisite_checks", ref[:64], "verify",
                  {"asked_by": asked_by, "kind": kind.value, "item_code": item_code, "on": on.isoformat(),
                   "valid": v.valid, "reason": v.reason.value if v.reason else None, "answered_by": v.answered_by})
+
+
+# --- a prerequisite worked as another part of the same joint case ------------------------------
+def record_same_joint(uow: Work, case: Case, on: date) -> set[str]:
+    """A part whose item requires another part's item of the same joint case asks for no
+    reference: its row is written pending (``SAME_JOINT``, the joint case's code as reference) and
+    settled when that part concludes (``settle_same_joint``). Returns those prerequisites' codes."""
+    if case.joint_case_id is None:
+        return set()
+    jc = uow.session.scalar(select(Case).where(Case.id == case.joint_case_id).execution_options(all_tenants=True))
+    if jc is None:  # pragma: no cover - the foreign key keeps it
+        return set()
+    codes = [p["item_code"] for p in jc.item_version.parts or []]
+    v = case.item_version
+    same = in_same_joint([p["item_code"] for p in v.prerequisites or []], codes, case.item_code)
+    have = {r.item_code for r in case.prerequisites}
+    for pos, p in enumerate(v.prerequisites or []):
+        if p["item_code"] in same and p["item_code"] not in have:
+            case.prerequisites.append(CasePrerequisite(
+                case_id=case.id, department_id=case.department_id, position=pos, item_code=p["item_code"],
+                name=p["name"], kind=SAME_JOINT, reference=jc.code, valid=False, reason=PENDING,
+                entered_at=uow.now, entered_by=uow.actor.label, checked_on=on, checked_at=uow.now,
+                checked_by=uow.actor.label, answered_by=uow.ctx.node_id))
+    return set(same)
+
+
+def settle_same_joint(uow: Work, dependant: Case, facts: dict[str, tuple[str, str | None, str, str, str]],
+                      ) -> None:
+    """Settle ``dependant``'s pending same-joint prerequisites from the parts' facts by item code:
+    ``(status, result, reference, license name or item name, answering node)``; the reference is
+    the prerequisite part's license number, else its case code."""
+    for r in dependant.prerequisites:
+        if r.kind != SAME_JOINT or r.reason != PENDING or r.item_code not in facts:
+            continue
+        status, result, ref, name, node = facts[r.item_code]
+        st = settle(status, result)
+        if st == Settlement.PENDING:
+            continue
+        r.valid = st == Settlement.SATISFIED
+        r.reason = None if r.valid else Reason.NOT_APPROVED.value
+        r.reference, r.result_item_code, r.result_name = ref[:40], r.item_code, name[:100]
+        r.answered_by, r.checked_on, r.checked_at, r.checked_by = node, uow.now.date(), uow.now, uow.actor.label
+
+
+def guard_same_joint(case: Case, approving: bool, concluding: bool) -> None:
+    """An approving step of a part whose same-joint prerequisite failed (or, for the approving
+    conclusion, has not concluded yet) is refused (409 naming the prerequisite)."""
+    waiting = [(r.name, Settlement.PENDING if r.reason == PENDING else
+                Settlement.SATISFIED if r.valid else Settlement.FAILED)
+               for r in case.prerequisites if r.kind == SAME_JOINT]
+    if not waiting or not approving:
+        return
+    why = approval_blocked(waiting, concluding)
+    if why is not None:
+        raise Conflict(why, field="event", prerequisites=[n for n, st in waiting if st != Settlement.SATISFIED])

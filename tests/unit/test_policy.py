@@ -81,7 +81,8 @@ def test_every_action_has_a_rule_and_a_field_and_pages_can_list_what_to_offer():
         assert can(SYSTEM, a)
     offered = allowed_actions(staff(Role.CLERK, None))
     assert "submit_case" in offered and "decide_extension" not in offered
-    assert allowed_actions(APPLICANT, someone_elses) == ["submit_case"]
+    # the applicant acts on a joint case and its parts only by the state machine's applicant events
+    assert allowed_actions(APPLICANT, someone_elses) == ["submit_case", "work_part", "work_joint_case"]
 
 
 def test_read_scope():
