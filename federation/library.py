@@ -13,12 +13,29 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from federation.envelope import Parsed
+from node.domain import assessment
+from node.domain.calendar import WorkingCalendar, shipped_schedules
 from node.domain.servicecode import division_of
 from node.persistence.models import LibCase, LibLicense
+from node.services.assessment import bump_assessment
 
 CST = timezone(timedelta(hours=8), "CST")
 _IN_CHUNK = 1000  # keys per IN (...) when loading a batch's rows
 _COPY_MIN = 50  # rows: fewer go by plain INSERT/UPDATE (COPY costs an extra round trip or two)
+
+
+_CALENDAR = WorkingCalendar(shipped_schedules())  # the national calendar: the same at every node
+_WD_CACHE: dict[tuple[date, date], int] = {}
+
+
+def WORKING_DAYS(start: date, end: date) -> int:  # noqa: N802 (a constant-like function)
+    """Working days in (start, end] on the national calendar (cached: the apply loop asks often)."""
+    n = _WD_CACHE.get((start, end))
+    if n is None:
+        if len(_WD_CACHE) > 200_000:
+            _WD_CACHE.clear()
+        n = _WD_CACHE[(start, end)] = _CALENDAR.working_days_between(start, end)
+    return n
 
 
 def _dt(ms: int) -> datetime | None:
@@ -102,6 +119,23 @@ def _write(session: Session, table: Table, key: str, rows: dict[str, dict[str, A
         session.execute(stmt, params)
 
 
+def _assess(session: Session, cases: dict[str, dict[str, Any]], changed: set[str],
+            before: dict[str, dict[Any, dict[str, int]]]) -> None:
+    """Move the changed cases between the assessment counters: minus what each contributed before
+    the batch, plus what it contributes now (node.domain.assessment) — in this transaction."""
+    delta: dict[Any, dict[str, int]] = {}
+    names: dict[tuple[str, str], str] = {}
+    for code in changed:
+        row = cases[code]
+        assessment.add_into(delta, before.get(code, {}), -1)
+        assessment.add_into(delta, assessment.contributions(row, WORKING_DAYS), 1)
+        names[(row["origin"], row["department_code"] or "")] = row["department_name"] or ""
+    delta = {k: v for k, v in delta.items() if any(v.values())}
+    if not delta:
+        return
+    bump_assessment(session, delta, names)
+
+
 def _expire(session: Session, cls: type, keys: set[str]) -> None:
     """Rows written with Core: an instance of them already in the session must not hide the change."""
     for obj in list(session.identity_map.values()):
@@ -125,9 +159,15 @@ def apply_records(session: Session, recs: Iterable[Parsed]) -> None:
     changed_cases: set[str] = set()
     new_lics: set[str] = set()
     changed_lics: set[str] = set()
+    before: dict[str, dict[Any, dict[str, int]]] = {}  # a changed case's contribution before this batch
     for rec, ev in events:
+        code = ev.service_code
+        if code not in before:
+            row = cases.get(code)
+            before[code] = assessment.contributions(row, WORKING_DAYS) if row is not None else {}
         _apply(rec, ev, cases, licenses, new_cases, changed_cases, new_lics, changed_lics)
     _write(session, ct, "service_code", cases, new_cases, changed_cases)
+    _assess(session, cases, changed_cases, before)
     _write(session, lt, "number", licenses, new_lics, changed_lics)
     if session.identity_map:
         _expire(session, LibCase, changed_cases - new_cases)
@@ -168,6 +208,8 @@ def _apply(rec: Parsed, ev: Any, cases: dict[str, dict[str, Any]], licenses: dic
     row["result"] = ev.result or None
     row["applicant_id_hash"], row["applicant_name_masked"] = ev.applicant_id_hash, ev.applicant_name_masked
     row["channel"] = ev.channel or None
+    if ev.evaluation_score:  # 好差评 arrives with a later record; one without a score keeps it
+        row["evaluation_score"] = ev.evaluation_score
     row["service_point"] = ev.service_point or None  # (a record from a node one version behind: none)
     row["joint_code"], row["part_no"] = (ev.joint_code, ev.part_no) if ev.joint_code else (None, None)
     row["record_seq"], row["record_hash"], row["key_id"], row["signed_at"] = (rec.seq, rec.hash.hex(),
