@@ -28,7 +28,7 @@ _CALENDAR = WorkingCalendar(shipped_schedules())  # the national calendar: the s
 _WD_CACHE: dict[tuple[date, date], int] = {}
 
 
-def WORKING_DAYS(start: date, end: date) -> int:  # noqa: N802 (a constant-like function)
+def WORKING_DAYS(start: date, end: date) -> int:
     """Working days in (start, end] on the national calendar (cached: the apply loop asks often)."""
     n = _WD_CACHE.get((start, end))
     if n is None:

@@ -24,9 +24,10 @@ Definitions (the usual government ones, 按期统计):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from typing import Any
 
 COUNTERS = ("received", "concluded", "early", "on_time", "overdue", "speedup_sum", "speedup_n",
             "eval_n", "eval_good", "eval_sum", "complaints")

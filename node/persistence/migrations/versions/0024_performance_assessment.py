@@ -33,8 +33,8 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_lib_assessment_month'), 'lib_assessment', ['month'], unique=False)
     # Rows already in the library: count them in (the formulas are the application's own).
-    from node.domain.assessment import add_into, contributions
     from federation.library import WORKING_DAYS
+    from node.domain.assessment import add_into, contributions
     conn = op.get_bind()
     lc = sa.table('lib_cases', *[sa.column(c) for c in ('origin', 'department_code', 'department_name',
                                                           'accepted_at', 'concluded_at', 'legal_deadline',
@@ -42,6 +42,7 @@ def upgrade() -> None:
     acc: dict = {}
     names: dict = {}
     from datetime import date, datetime
+
     from federation.library import CST
     for r in conn.execute(sa.select(lc)).mappings():
         row = dict(r)
