@@ -15,8 +15,12 @@ _TYPES = {"csv": "text/csv; charset=utf-8",
 @blp.route("")
 class Assessment(MethodView):
     @blp.doc(security=SECURITY, parameters=[
-        {"in": "query", "name": n, "schema": {"type": "string"}, "required": n == "month"}
-        for n in ("month", "level", "by", "format", "region")])
+        {"in": "query", "name": "month", "required": True,
+         "schema": {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}},
+        {"in": "query", "name": "level", "schema": {"type": "string", "enum": list(assessment.LEVELS)}},
+        {"in": "query", "name": "by", "schema": {"type": "string", "enum": list(assessment.rules.RANK_BY)}},
+        {"in": "query", "name": "format", "schema": {"type": "string", "enum": list(assessment.FORMATS)}},
+        {"in": "query", "name": "region", "schema": {"type": "string", "pattern": r"^\d{6}$"}}])
     def get(self):
         """A month's ranking (month=YYYY-MM; level=department|node|city; by=score|on_time_rate|...;
         format=json|csv|xlsx; region: a division in this node's subtree)."""
