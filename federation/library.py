@@ -13,15 +13,30 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from federation.envelope import Parsed
-from node.domain import lights
+from node.domain import assessment, lights
 from node.domain.calendar import WorkingCalendar, shipped_schedules
 from node.domain.servicecode import division_of
 from node.persistence.models import LibCase, LibEvent, LibLicense
+from node.services.assessment import bump_assessment
 from node.services.supervision import row_lights
 
 CST = timezone(timedelta(hours=8), "CST")
 _IN_CHUNK = 1000  # keys per IN (...) when loading a batch's rows
 _COPY_MIN = 50  # rows: fewer go by plain INSERT/UPDATE (COPY costs an extra round trip or two)
+
+
+_CALENDAR = WorkingCalendar(shipped_schedules())  # the national calendar: the same at every node
+_WD_CACHE: dict[tuple[date, date], int] = {}
+
+
+def WORKING_DAYS(start: date, end: date) -> int:
+    """Working days in (start, end] on the national calendar (cached: the apply loop asks often)."""
+    n = _WD_CACHE.get((start, end))
+    if n is None:
+        if len(_WD_CACHE) > 200_000:
+            _WD_CACHE.clear()
+        n = _WD_CACHE[(start, end)] = _CALENDAR.working_days_between(start, end)
+    return n
 
 
 def _dt(ms: int) -> datetime | None:
@@ -103,6 +118,23 @@ def _write(session: Session, table: Table, key: str, rows: dict[str, dict[str, A
             p["_key"] = k
             params.append(p)
         session.execute(stmt, params)
+
+
+def _assess(session: Session, cases: dict[str, dict[str, Any]], changed: set[str],
+            before: dict[str, dict[Any, dict[str, int]]]) -> None:
+    """Move the changed cases between the assessment counters: minus what each contributed before
+    the batch, plus what it contributes now (node.domain.assessment) — in this transaction."""
+    delta: dict[Any, dict[str, int]] = {}
+    names: dict[tuple[str, str], str] = {}
+    for code in changed:
+        row = cases[code]
+        assessment.add_into(delta, before.get(code, {}), -1)
+        assessment.add_into(delta, assessment.contributions(row, WORKING_DAYS), 1)
+        names[(row["origin"], row["department_code"] or "")] = row["department_name"] or ""
+    delta = {k: v for k, v in delta.items() if any(v.values())}
+    if not delta:
+        return
+    bump_assessment(session, delta, names)
 
 
 def _expire(session: Session, cls: type, keys: set[str]) -> None:
@@ -188,11 +220,24 @@ def apply_records(session: Session, recs: Iterable[Parsed]) -> None:
     changed_lics: set[str] = set()
     history: list[dict[str, Any]] = []
     cal, share, today = _light_context(session)
+    before: dict[str, dict[Any, dict[str, int]]] = {}  # a changed case's contribution before this batch
     for rec, ev in events:
+        code = ev.service_code
+        if code not in before:
+            row = cases.get(code)
+            before[code] = assessment.contributions(row, WORKING_DAYS) if row is not None else {}
         _apply(rec, ev, cases, licenses, new_cases, changed_cases, new_lics, changed_lics, history, cal)
     for code in changed_cases:
         row_lights(cases[code], cal, share, today)
     _write(session, ct, "service_code", cases, new_cases, changed_cases)
+    _assess(session, cases, changed_cases, before)
+    complaints: dict[Any, dict[str, int]] = {}
+    for h in history:  # a complaint (投诉) counts against the case's department in its month, once per record kept
+        if h["event"] == "complaint":
+            key = (h["origin"], h["department_code"] or "", assessment.month_of(h["at"]))
+            complaints.setdefault(key, {"complaints": 0})["complaints"] += 1
+    if complaints:
+        bump_assessment(session, complaints)
     if history:
         if _postgres(session) is not None:
             months = {h["at"].astimezone(CST).date().replace(day=1) for h in history}
@@ -257,6 +302,8 @@ def _apply(rec: Parsed, ev: Any, cases: dict[str, dict[str, Any]], licenses: dic
     row["result"] = ev.result or None
     row["applicant_id_hash"], row["applicant_name_masked"] = ev.applicant_id_hash, ev.applicant_name_masked
     row["channel"] = ev.channel or None
+    if ev.evaluation_score:  # 好差评 arrives with a later record; one without a score keeps it
+        row["evaluation_score"] = ev.evaluation_score
     row["service_point"] = ev.service_point or None  # (a record from a node one version behind: none)
     row["joint_code"], row["part_no"] = (ev.joint_code, ev.part_no) if ev.joint_code else (None, None)
     row["record_seq"], row["record_hash"], row["key_id"], row["signed_at"] = (rec.seq, rec.hash.hex(),

@@ -54,6 +54,7 @@ class Action(StrEnum):
     RESPOND_SUPERVISION_ORDER = "respond_supervision_order"  # target: the order's department, the case's assignee
     READ_SUPERVISION_ORDERS = "read_supervision_orders"  # target: the order's department (None: the issuer's list)
     HANDLE_COMPLAINT = "handle_complaint"  # 投诉: the node's supervision organ
+    READ_ASSESSMENT = "read_assessment"  # 绩效考核: region-wide figures, for inspectors and the hall's leaders
     RAISE_DISPUTE = "raise_dispute"  # target: the joint case's part departments (争议协调)
     RESOLVE_DISPUTE = "resolve_dispute"
     READ_SUPERVISION = "read_supervision"  # lights, overdue lists, counts, timelines of the whole subtree
@@ -271,6 +272,9 @@ RULES: dict[Action, tuple[Rule, str]] = {
                                                                 "closed and returned by inspectors (监察)"), "role"),
     Action.RESPOND_SUPERVISION_ORDER: (_respond_order, "order_id"),
     Action.READ_SUPERVISION_ORDERS: (_read_orders, "role"),
+    Action.READ_ASSESSMENT: (_roles(Role.INSPECTOR, Role.ADMIN, Role.CHIEF,
+                                    why="performance assessment (绩效考核) is for inspectors, the hall admin and chief"),
+                             "role"),
     Action.HANDLE_COMPLAINT: (_roles(Role.INSPECTOR, why="complaints are handled by the inspectors (监察)"), "role"),
     Action.RAISE_DISPUTE: (_raise_dispute, "part_no"),
     Action.RESOLVE_DISPUTE: (_roles(Role.ADMIN, Role.INSPECTOR,

@@ -13,6 +13,7 @@ def _all() -> list[Blueprint]:
     from .catalog.routes import blp as catalog
     from .complaints.routes import blp as complaints
     from .items.routes import blp as items
+    from .assessment.routes import blp as assessment
     from .library.routes import blp as library
     from .org.routes import blp as org
     from .public.routes import blp as public
@@ -24,7 +25,7 @@ def _all() -> list[Blueprint]:
     from .uploads.routes import blp as uploads
 
     return [auth, org, items, catalog, uploads, cases, public, rect, admin, library, standard, alerts,
-            supervision, sup_orders, complaints, integrity]
+            supervision, sup_orders, complaints, integrity, assessment]
 
 
 class _Lazy(list):  # type: ignore[type-arg]

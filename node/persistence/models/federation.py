@@ -106,6 +106,7 @@ class LibCase(Base):
     joint_code: Mapped[str | None] = mapped_column(String(32), index=True)  # a joint case and its parts share it
     part_no: Mapped[int | None] = mapped_column(Integer)  # 0: the joint case itself; None: not joint
     service_point: Mapped[str | None] = mapped_column(String(32), index=True)  # village service point's unit code
+    evaluation_score: Mapped[int | None] = mapped_column(SmallInteger)  # 好差评 1-5 from the signed record (None: none yet)
     record_seq: Mapped[int] = mapped_column(BigInteger)
     record_hash: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str] = mapped_column(String(32))
@@ -137,3 +138,25 @@ class LibLicense(Base):
     record_seq: Mapped[int] = mapped_column(BigInteger)
     key_id: Mapped[str] = mapped_column(String(32))
     signed_at: Mapped[datetime] = mapped_column(TZDateTime())
+
+
+class LibAssessment(Base):
+    """Performance assessment counters (绩效考核) per (origin, department, month), maintained by
+    ``federation.library.apply_records`` in the same transaction (see node.domain.assessment)."""
+
+    __tablename__ = "lib_assessment"
+    origin: Mapped[str] = mapped_column(String(6), primary_key=True)
+    department_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True, index=True)
+    department_name: Mapped[str] = mapped_column(String(100), default="")
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    concluded: Mapped[int] = mapped_column(Integer, default=0)
+    early: Mapped[int] = mapped_column(Integer, default=0)
+    on_time: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+    speedup_sum: Mapped[int] = mapped_column(BigInteger, default=0)  # millionths
+    speedup_n: Mapped[int] = mapped_column(Integer, default=0)
+    eval_n: Mapped[int] = mapped_column(Integer, default=0)
+    eval_good: Mapped[int] = mapped_column(Integer, default=0)
+    eval_sum: Mapped[int] = mapped_column(Integer, default=0)
+    complaints: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,155 @@
+"""Performance assessment (绩效考核, issue 12 item 6): monthly indicators per department, node and
+city from the counters ``federation.library.apply_records`` maintains in lib_assessment (formulas:
+node.domain.assessment), rankings and CSV/XLSX export.
+
+Hook for complaints: ``count_complaint(uow, origin, department_code, month)`` adds one (or ``n``)
+to the complaint counter in the caller's unit of work; the complaints code calls it when a
+complaint is registered (and with ``n=-1`` if one is withdrawn as unfounded).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from node.domain import assessment as rules
+from node.domain.divisions import in_subtree
+from node.domain.errors import DomainError
+from node.domain.policy import Action, require
+from node.persistence.models import LibAssessment
+
+from .context import Work
+
+LEVELS = ("department", "node", "city")
+FORMATS = ("json", "csv", "xlsx")
+
+
+def bump_assessment(session: Session, delta: dict[Any, dict[str, int]],
+                    names: dict[tuple[str, str], str] | None = None) -> None:
+    """Add ``delta`` ((origin, department, month) -> counter -> n) into lib_assessment (this
+    transaction; one query to read the touched rows, one executemany each to insert and update)."""
+    at: Table = LibAssessment.__table__  # type: ignore[assignment]
+    origins = sorted({k[0] for k in delta})
+    months = sorted({k[2] for k in delta})
+    have = {(r.origin, r.department_code, r.month): r._asdict() for r in session.execute(
+        select(at).where(at.c.origin.in_(origins), at.c.month.in_(months)))}
+    new, old = [], []
+    for key in sorted(delta):
+        row = have.get(key)
+        name = (names or {}).get((key[0], key[1]))
+        if row is None:
+            row = {"origin": key[0], "department_code": key[1], "month": key[2], "department_name": name or "",
+                   **dict.fromkeys(rules.COUNTERS, 0)}
+            new.append(row)
+        else:
+            old.append(row)
+            if name:
+                row["department_name"] = name
+        for c, v in delta[key].items():
+            row[c] += v
+    if new:
+        session.execute(at.insert(), new)
+    if old:
+        stmt = update(at).where(at.c.origin == bindparam("_o"), at.c.department_code == bindparam("_d"),
+                                at.c.month == bindparam("_m"))
+        session.execute(stmt, [{**{c: r[c] for c in ("department_name", *rules.COUNTERS)},
+                                "_o": r["origin"], "_d": r["department_code"], "_m": r["month"]} for r in old])
+
+
+def count_complaint(uow: Work, origin: str, department_code: str, month: str, n: int = 1) -> None:
+    """The complaints hook: count ``n`` complaints against (origin, department) in ``month``."""
+    rules.check_month(month)
+    bump_assessment(uow.session, {(origin, department_code, month): {"complaints": n}})
+
+
+def _bad(field: str, msg: str) -> DomainError:
+    return DomainError(f"{field}: {msg}", field, location="query")
+
+
+def parse_args(args: Any) -> dict[str, str]:
+    """The query (month, level, by, format, region) checked: a bad value is a 400 naming the field."""
+    out: dict[str, str] = {}
+    try:
+        out["month"] = rules.check_month(args.get("month"))
+    except ValueError as e:
+        raise _bad("month", str(e).split(": ", 1)[1]) from None
+    out["level"] = args.get("level", "department")
+    if out["level"] not in LEVELS:
+        raise _bad("level", f"one of {', '.join(LEVELS)}, got {out['level']!r}")
+    try:
+        out["by"] = rules.check_by(args.get("by", "score"))
+    except ValueError as e:
+        raise _bad("by", str(e).split(": ", 1)[1]) from None
+    out["format"] = args.get("format", "json")
+    if out["format"] not in FORMATS:
+        raise _bad("format", f"one of {', '.join(FORMATS)}, got {out['format']!r}")
+    region = args.get("region")
+    if region is not None:
+        from node.domain.divisions import check_node_id
+        try:
+            out["region"] = check_node_id(region, "region")
+        except ValueError as e:
+            raise _bad("region", str(e).split(": ", 1)[1]) from None
+    return out
+
+
+def ranking(uow: Work, month: str, level: str = "department", by: str = "score",
+            region: str | None = None) -> list[dict[str, Any]]:
+    """The month's ranking at ``level`` (department: per department code across the region, as the
+    province ranks its 43 departments; node: per origin; city: per origin's city), best first."""
+    require(uow.actor, Action.READ_ASSESSMENT)
+    rules.check_month(month)
+    rules.check_by(by)
+    here = uow.ctx.node_id
+    if region is not None and not in_subtree(region, here):
+        raise DomainError(f"region: {region} is outside this node's region {here}", "region",
+                          location="query")
+    scope = region or here
+    rows = uow.session.execute(select(LibAssessment).where(LibAssessment.month == month)).scalars().all()
+    groups: dict[str, dict[str, int]] = {}
+    labels: dict[str, str] = {}
+    for r in rows:
+        if not in_subtree(r.origin, scope):  # (the library holds only this node's subtree anyway)
+            continue
+        key = {"department": r.department_code, "node": r.origin, "city": rules.city_of(r.origin)}[level]
+        g = groups.setdefault(key, dict.fromkeys(rules.COUNTERS, 0))
+        for c in rules.COUNTERS:
+            g[c] += getattr(r, c)
+        if level == "department" and r.department_name:
+            labels[key] = r.department_name
+    ranked = rules.rank([(k, rules.indicators(g)) for k, g in groups.items()], by)
+    return [{"rank": pos, "code": key, "name": labels.get(key, ""), **ind.__dict__} for pos, key, ind in ranked]
+
+
+COLUMNS = (("rank", "排名"), ("code", "代码"), ("name", "名称"), ("received", "受理数"), ("concluded", "办结数"),
+           ("completion_rate", "办结率"), ("early_rate", "提前办结率"), ("on_time_rate", "按时办结率"),
+           ("speedup", "平均提速"), ("overdue", "超期数"), ("satisfaction", "好评率"), ("avg_score", "平均评分"),
+           ("evaluated", "评价数"), ("complaints", "投诉数"), ("score", "综合得分"))
+
+
+def _cell(v: Any) -> Any:
+    return "" if v is None else (round(v, 4) if isinstance(v, float) else v)
+
+
+def export(rows: list[dict[str, Any]], fmt: str) -> bytes:
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow([h for _, h in COLUMNS])
+        for r in rows:
+            w.writerow([_cell(r[k]) for k, _ in COLUMNS])
+        return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens UTF-8 CSV correctly
+    import xlsxwriter
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet("绩效考核")
+    for j, (_, h) in enumerate(COLUMNS):
+        sheet.write(0, j, h)
+    for i, r in enumerate(rows, start=1):
+        for j, (k, _) in enumerate(COLUMNS):
+            sheet.write(i, j, _cell(r[k]))
+    book.close()
+    return out.getvalue()
