@@ -265,3 +265,24 @@ def test_routes_scope_errors_and_exports(api, ctx):
     with zipfile.ZipFile(io.BytesIO(r.data)) as z:
         shared = z.read("xl/sharedStrings.xml").decode()
     assert "受理数" in shared and "330100" in shared
+
+
+def test_a_complaint_record_counts_once_against_its_department(ctx):  # type: ignore[no-untyped-def]
+    """The signed ``complaint`` event (filed by the public, node.services.supervision_orders) counts in
+    the month it was filed, against the case's department; a replay of it counts nothing more."""
+    signer = Signer("330106", "k1", Ed25519PrivateKey.generate().sign)
+    t = datetime(2026, 3, 2, 9, tzinfo=CST)
+    base = dict(service_code=make_code("330106", t.date(), random_part()), item_code="I", item_name="事项",
+                department_code="D02", department_name="局", legal_deadline="2026-03-16")
+    r1 = seal(signer, 1, GENESIS, _ms(t), pb.CaseEvent(event="accept", status="in_progress", occurred_at_ms=_ms(t),
+                                                       **base))
+    t2 = datetime(2026, 4, 3, 10, tzinfo=CST)
+    r2 = seal(signer, 2, r1.hash, _ms(t2), pb.CaseEvent(event="complaint", status="in_progress",
+                                                        occurred_at_ms=_ms(t2), **base))
+    with ctx.factory() as s:
+        apply_records(s, [r1, r2])
+        apply_records(s, [r2])  # replay
+        s.commit()
+        got = stored(s)
+    assert got[("330106", "D02", "2026-04")]["complaints"] == 1
+    assert got[("330106", "D02", "2026-03")]["complaints"] == 0
