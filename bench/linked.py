@@ -63,13 +63,13 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from bench.intake import _material, _pg_exec, _upload_pool
+from tests.support import JsonClient
 
 TARGET_RATIO = 0.5
 TARGET_CONCLUSION_P99_S = 2.0
@@ -86,73 +86,7 @@ APPLICANT = {"name": "张三明", "id_number": "11010519491231002X", "phone": "1
 POLL = 0.05
 
 
-class Http:
-    """JSON over HTTP with bearer tokens (urllib, one connection per request)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.tokens: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def call(self, method: str, path: str, body: Any = None, user: str | None = None,
-             raw: bytes | None = None, ctype: str | None = None) -> tuple[int, Any]:
-        import json
-        import urllib.error
-        import urllib.request
-
-        headers = {}
-        data = raw
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if ctype:
-            headers["Content-Type"] = ctype
-        if user:
-            headers["Authorization"] = "Bearer " + self.token(user)
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=60) as r:
-                return r.status, json.loads(r.read() or b"null")
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
-
-    def token(self, user: str) -> str:
-        with self._lock:
-            tok = self.tokens.get(user)
-        if tok is None:
-            st, body = self.call("POST", "/api/v1/auth/token", {"username": user, "password": "yiwang-demo"})
-            if st != 201:
-                raise RuntimeError(f"login {user} at {self.url}: {st} {body}")
-            tok = str(body["token"])
-            with self._lock:
-                self.tokens[user] = tok
-        return tok
-
-    def ok(self, method: str, path: str, body: Any = None, user: str | None = None, want: int = 200) -> Any:
-        st, out = self.call(method, path, body, user)
-        if st != want:
-            raise RuntimeError(f"{method} {path} as {user}: {st} {out}")
-        return out
-
-    def upload(self, name: str, data: bytes) -> str:
-        boundary = "----yiwangbench"
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-                f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-        st, out = self.call("POST", "/api/v1/uploads", raw=body, ctype=f"multipart/form-data; boundary={boundary}")
-        if st != 201:
-            raise RuntimeError(f"upload {name}: {st} {out}")
-        return str(out["id"])
-
-    def fire(self, code: str, event: str, user: str, **kw: Any) -> Any:
-        case = self.ok("GET", f"/api/v1/cases/{code}", user=user)
-        return self.ok("POST", f"/api/v1/cases/{code}/transitions", {"event": event, "version": case["version"], **kw},
-                       user)
-
-    def work(self, code: str, dept: str) -> None:
-        self.fire(code, "undertake", f"{dept}-handler", opinion="符合条件")
-        self.fire(code, "review", f"{dept}-reviewer")
-        self.fire(code, "approve", f"{dept}-approver")
-        self.fire(code, "conclude", "clerk")
+Http = JsonClient
 
 
 def _accept(http: Http, item: str, mats: list[dict[str, str]], form: dict[str, str]) -> Any:

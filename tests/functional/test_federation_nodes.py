@@ -2,20 +2,16 @@
 330106, each with its HTTP API and federation process, mutual TLS between them."""
 from __future__ import annotations
 
-import io
-import json
 import signal
 import socket
 import sqlite3
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from federation.demo import Federation
-from tests.support import minimal_pdf, tiny_image
+from tests.support import JsonClient, minimal_pdf, tiny_image
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 ID = "11010519491231002X"
@@ -37,42 +33,8 @@ def free_base() -> int:
     raise RuntimeError("no free ports")
 
 
-class Http:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.tokens: dict[str, str] = {}
-
-    def call(self, method: str, path: str, body=None, user: str | None = None, raw=None, ctype=None):  # type: ignore[no-untyped-def]
-        headers = {}
-        data = raw
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if ctype:
-            headers["Content-Type"] = ctype
-        if user:
-            headers["Authorization"] = "Bearer " + self.token(user)
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, json.loads(r.read() or b"null")
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
-
-    def token(self, user: str) -> str:
-        if user not in self.tokens:
-            st, body = self.call("POST", "/api/v1/auth/token", {"username": user, "password": "yiwang-demo"})
-            assert st == 201, body
-            self.tokens[user] = body["token"]
-        return self.tokens[user]
-
-    def upload(self, name: str, data: bytes) -> str:
-        boundary = "----yiwangtest"
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-                f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-        st, out = self.call("POST", "/api/v1/uploads", raw=body, ctype=f"multipart/form-data; boundary={boundary}")
-        assert st == 201, out
-        return out["id"]
+class Http(JsonClient):
+    """The demo-account client with the steps these tests repeat."""
 
     def apply(self) -> str:
         mats = [{"material_code": k, "upload_id": self.upload(k, v)} for k, v in MATERIALS.items()]
@@ -81,14 +43,6 @@ class Http:
             "applicant": {"name": "张三明", "id_number": ID, "phone": "13912345678"}})
         assert st == 201, out
         return out["code"]
-
-    def fire(self, code: str, event: str, user: str, **kw):  # type: ignore[no-untyped-def]
-        st, case = self.call("GET", f"/api/v1/cases/{code}", user=user)
-        assert st == 200, case
-        st, out = self.call("POST", f"/api/v1/cases/{code}/transitions",
-                            {"event": event, "version": case["version"], **kw}, user)
-        assert st == 200, out
-        return out
 
     def conclude(self, code: str) -> dict:  # type: ignore[type-arg]
         self.fire(code, "accept", "clerk")
