@@ -1,7 +1,9 @@
 """Engine and session factory; tenant isolation applied to every ORM read."""
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+import time
+
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
 from .audit import capture_after_flush
@@ -36,7 +38,37 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
     # 0.9 ms of PostgreSQL CPU per submission. The one statement whose generic plan went bad as its tables
     # grew (intake's read of the uploads with their bound case, a hash join over a sequential scan of
     # case_materials) now looks the binding up per upload through its partial unique index.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling without a round trip per checkout: a pooled connection that
+    sat idle for more than ``IDLE_PING_SECONDS`` (a database restart, a firewall's idle cut) is
+    pinged before it is handed out, and replaced if the ping fails (the pool retries the checkout
+    with a new connection). One busy under load is reused within milliseconds and is not pinged:
+    ``pool_pre_ping`` cost a ``SELECT 1`` round trip on every request. A connection that breaks
+    mid-request is invalidated by SQLAlchemy, with its pool, as before."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, rec):  # type: ignore[no-untyped-def]
+        rec.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, rec, _proxy):  # type: ignore[no-untyped-def]
+        since = rec.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:  # noqa: BLE001 - any failure of the ping means a dead connection
+            raise exc.DisconnectionError(f"pooled connection failed its ping: {e}") from e
+        if not alive:
+            raise exc.DisconnectionError("pooled connection failed its ping")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
