@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from federation.envelope import GENESIS, Parsed, RecordRejected, parse
 from federation.alerts_sync import apply_alert_records
 from federation.library import apply_records, insert_rows
+from federation.wakeup import notify
 from federation.merkle import TreeReader, append_leaves, leaf_hash, pack, tree_rows, tree_table, unpack
 from node.domain.servicecode import division_of
 from node.persistence.alerts import raise_alert
@@ -186,6 +187,7 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
                          leaf=leaf.hex(), key_id=rec.msg.key_id, received_from=peer, stored_at=now))
     if fresh:
         insert_rows(session, FedRecord.__table__, rows)  # type: ignore[arg-type]
+        notify(session)  # this node's uplink relays them upward as soon as this commits
         for origin, new_leaves in leaves.items():
             insert_rows(session, tree_table(),
                         tree_rows(origin, append_leaves(start[origin][0], frontiers[origin], new_leaves)))

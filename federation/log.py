@@ -21,6 +21,7 @@ from federation.envelope import GENESIS, Parsed, Signer, seal
 from federation.library import apply_records, insert_rows
 from federation.merkle import append_leaves, leaf_hash, pack, tree_rows, tree_table, unpack
 from federation.pb.v1 import federation_pb2 as pb
+from federation.wakeup import notify
 from node.domain.masking import keyed_hash, mask_id_number, mask_name
 from node.persistence.models import Case, Department, FedHead, FedQueued, FedRecord
 from node.persistence.session import links_after_commit
@@ -213,6 +214,7 @@ def _seal(uow: UnitOfWork, signer: Signer, events: list[tuple[int, pb.CaseEvent 
         session.connection().execute(_SET_HEAD, {"head_origin": signer.node_id, "new_seq": seq, "new_hash": prev.hex(),
                                                  "new_frontier": pack(frontier), "new_updated_at": now})
     apply_records(session, out)
+    notify(session)  # the uplink pushes them as soon as this commits
     return out
 
 

@@ -18,6 +18,7 @@ from federation.audit import OwnTree, push_tree_checkpoint
 from federation.grpc.server import MAX_BATCH, MAX_MESSAGE
 from federation.selfcheck import Damage, read_checked
 from federation.status import blocking_of, parent_of, save_link
+from federation.wakeup import listen, wait_any
 from federation.pb.v1 import federation_pb2 as pb
 from federation.pb.v1 import federation_pb2_grpc as pb_grpc
 from node.persistence.models import FedHead
@@ -75,6 +76,7 @@ class Uplink:
         self._swept_at = 0.0
         self._too_old_at = 0.0
         self._down_after: int | None = None  # the down-cursor (only this uplink advances it)
+        self._wake = asyncio.Event()  # set when this node's log grew (``federation.wakeup``)
 
     SWEEP = 1000  # records re-checked per idle round
 
@@ -156,8 +158,10 @@ class Uplink:
         except Exception as e:  # noqa: BLE001 - status is best effort; the sync is what matters
             log.info("could not record the uplink's state: %s", e)
 
-    async def sync_once(self) -> int:
-        """Push everything the parent lacks; returns the number of records it newly applied."""
+    async def sync_once(self, pull: bool = True) -> int:
+        """Push everything the parent lacks, then (``pull``) pull what it holds for this subtree;
+        returns the number of records newly applied (by the parent, and here)."""
+        self._wake.clear()  # what is sealed from now on wakes the next round
         stub = self._stub()
         reply = await stub.GetCursors(pb.CursorsRequest(sender=self.ctx.signer.node_id if self.ctx.signer else ""),
                                       timeout=30)
@@ -210,7 +214,8 @@ class Uplink:
             await call.done_writing()
             while await call.read() is not grpc.aio.EOF:
                 pass
-        applied += await self.pull_down()
+        if pull:
+            applied += await self.pull_down()
         self.stats.rounds += 1
         if damages:
             raise DamagedLog(damages)
@@ -294,10 +299,14 @@ class Uplink:
         last_cp = 0.0
         checkpoint: asyncio.Task[str] | None = None
         loop = asyncio.get_running_loop()
+        # Up and down run side by side on the one channel: a push never waits for the previous
+        # round's pull (and the application of what it brought), nor a pull for a push.
+        listener = asyncio.create_task(listen(self.ctx.settings.database_url, self._wake, stop))
+        down = asyncio.create_task(self._down_loop(stop))
         try:
             while not stop.is_set():
                 try:
-                    n = await self.sync_once()
+                    n = await self.sync_once(pull=False)
                     await self._note(True)
                     if checkpoint is not None and checkpoint.done():
                         done, checkpoint = checkpoint, None
@@ -310,7 +319,7 @@ class Uplink:
                         if loop.time() - self._swept_at >= 1.0:
                             self._swept_at = loop.time()
                             await asyncio.to_thread(self._sweep)
-                        await asyncio.wait_for(stop.wait(), timeout=self.idle)
+                        await wait_any(stop, self._wake, self.idle)
                 except asyncio.TimeoutError:
                     continue
                 except Exception as e:  # noqa: BLE001 - the uplink outlives any failure and retries
@@ -339,8 +348,30 @@ class Uplink:
                         pass
                     backoff = min(backoff * 2, 10.0)
         finally:
+            for task in (down, listener):
+                task.cancel()
+            await asyncio.gather(down, listener, return_exceptions=True)
             await _drop(checkpoint)
             await self.close()
+
+    async def _down_loop(self, stop: asyncio.Event) -> None:
+        """Pull what the parent holds for this subtree, again at once while records come, else
+        after ``idle``; a failure (the parent unreachable: the push side reconnects and reports
+        it) is retried with backoff."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                n = await self.pull_down()
+                backoff = 0.5
+                if n == 0:
+                    await wait_any(stop, stop, self.idle)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the down side outlives any failure and retries
+                log.info("pull from %s: %s (retry in %.1fs)", self.target,
+                         e.details() if isinstance(e, grpc.aio.AioRpcError) else e, backoff)
+                await wait_any(stop, stop, backoff)
+                backoff = min(backoff * 2, 10.0)
 
 
 async def _drop(task: asyncio.Task[str] | None) -> None:
