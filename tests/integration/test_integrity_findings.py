@@ -349,7 +349,7 @@ def test_inspectors_read_the_findings_and_department_staff_are_refused(city, srv
     r = api.get("/api/v1/supervision/findings", user="inspector")
     assert r.status_code == 200, r.json
     [item] = r.json["items"]
-    assert (item["kind"], item["subject"], item["origin"]) == ("skipped_stage", bad, COUNTY)
+    assert (item["kind"], item["subject"], item["origin"], item["head_seq"]) == ("skipped_stage", bad, COUNTY, None)
     assert [(e["origin"], e["seq"]) for e in item["evidence"]] == [(COUNTY, 3), (COUNTY, 4)]
     assert api.get(f"/api/v1/supervision/findings?kind=skipped_stage&origin={COUNTY}", user="inspector").json["items"]
     r = api.get("/api/v1/supervision/findings", user="cgj-handler")
