@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 
 from federation.envelope import GENESIS, Parsed, RecordRejected, parse
 from federation.alerts_sync import apply_alert_records
+from federation.integrity import scan_applied
 from federation.library import apply_records, insert_rows
+from federation.links import note_head_advanced
 from federation.wakeup import notify
 from federation.merkle import TreeReader, append_leaves, leaf_hash, pack, tree_rows, tree_table, unpack
 from node.domain.servicecode import division_of
@@ -138,7 +140,11 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
     """Verify and apply one batch from ``peer`` (raw ``(body, signature)`` pairs, or a batch already
     through ``check_batch``); raises RecordRejected (state unchanged by this call's writes once the
     caller rolls back) or returns what was applied. Forks are recorded as alerts in a separate
-    transaction by the caller (see ``record_fork``)."""
+    transaction by the caller (see ``record_fork``).
+
+    In the same transaction: the integrity rules for the cases the batch touched
+    (``integrity.scan_applied``, findings raised once) and, when the peer's own log advanced,
+    its link's ``head_seq``/``head_advanced_at`` (for ``stopped_syncing``)."""
     checked = raw if isinstance(raw, CheckedBatch) else None
     records = checked.records if checked is not None else [parse(b, s) for b, s in raw]  # type: ignore[union-attr]
     heads: dict[str, tuple[int, bytes]] = {}
@@ -203,6 +209,9 @@ def receive_batch(session: Session, peer: str, raw: Iterable[tuple[bytes, bytes]
                                 .values(seq=seq, hash=head_hash.hex(), frontier=pack(frontiers[origin]), updated_at=now))
         apply_records(session, fresh)
         apply_alert_records(session, fresh)
+        scan_applied(session, fresh, now)
+        if peer in heads and heads[peer] != start[peer]:
+            note_head_advanced(session, peer, heads[peer][0], now)
     result.applied = len(fresh)
     result.fresh = fresh
     result.cursors = heads

@@ -61,9 +61,14 @@ class OwnerPull:
 
 def install(ctx: "NodeContext") -> Identity | None:
     """The node's ports from its federation identity (``<data dir>/federation``), if it has one;
-    returns the identity (None: no identity, no signed log)."""
+    returns the identity (None: no identity, no signed log). The catalog codec (reading) and the
+    integrity scanner are given either way."""
     if ctx.catalog_codec is None:
         ctx.catalog_codec = CatalogCodec(None)  # changes relayed from above are read with or without an identity
+    if ctx.integrity is None:  # the periodic rules read what is held: nothing without an identity, no harm
+        from federation.integrity import LogScanner
+
+        ctx.integrity = LogScanner()
     ident = load_identity(ctx.settings.data_dir)
     if ident is not None:
         attach(ctx, Signer(ident.node_id, ident.key_id, ident.sign), id_hash_key(ctx.settings), ident)

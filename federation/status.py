@@ -81,7 +81,7 @@ def read_status(session: Session, node_id: str, now: datetime) -> dict[str, Any]
         if link.direction != "child":
             continue
         out["children"].append({
-            "child": peer, "last_contact": _iso(link.last_success),
+            "child": peer, "last_contact": _iso(link.last_seen_at or link.last_success),
             "cursors": {o: h.seq for o, h in sorted(heads.items()) if in_subtree(o, peer)}})
     return out
 

@@ -21,6 +21,9 @@
 | ``YIWANG_TOKEN_TTL_HOURS`` | lifetime of a bearer token | ``12`` |
 | ``YIWANG_BENCH_ENDPOINTS`` | ``1`` exposes the benchmark's baseline endpoint | ``0`` |
 | ``YIWANG_AUDIT_VERIFY_SECONDS`` | how often beat verifies the audit chain against the live rows; ``0``: never | ``3600`` |
+| ``YIWANG_INTEGRITY_SCAN_SECONDS`` | how often beat runs the whole-log integrity rules (log gaps, cases that never moved, children that stopped syncing); ``0``: never | ``900`` |
+| ``YIWANG_INTEGRITY_IDLE_DAYS`` | working days (the node's calendar) without a record after which an accepted case in progress is a ``never_moved`` finding | ``10`` |
+| ``YIWANG_INTEGRITY_STALL_SECONDS`` | how long a child's own log may stay unchanged here while it still calls in before it is a ``stopped_syncing`` finding | ``3600`` |
 | ``YIWANG_DB_POOL_SIZE`` | connections per process (server databases) | ``10`` |
 | ``YIWANG_DEMO`` | ``1``: demo mode (``yiwang demo``, the benches): the demo secrets and accounts are accepted. Otherwise the node refuses to start with a missing, placeholder (``CHANGE-ME``) or demo secret, or with an account whose password is still the demo one | ``0`` |
 | ``YIWANG_LOOKUP_LIMIT`` | public lookups (view, supply, withdraw, rate) per client (IP address) | ``30/minute`` |
@@ -36,6 +39,7 @@ worker), in the process's memory otherwise; locks are rows of the database eithe
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -75,6 +79,9 @@ class Settings:
     lock_minutes: int = 15
     light_warn_share: float = 0.8  # a limit's share used that turns its light yellow (预警)
     red_card_after_days: int = 3  # working days overdue that turn a yellow card (黄牌) into a red card (红牌)
+    integrity_scan_seconds: float = 900.0  # the periodic integrity rules (0: off)
+    integrity_idle_days: int = 10  # never_moved: working days without a record
+    integrity_stall_seconds: float = 3600.0  # stopped_syncing: a child's log unchanged while it calls in
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -123,6 +130,9 @@ class Settings:
             lock_minutes=int(e.get("YIWANG_LOCK_MINUTES", 15)),
             light_warn_share=float(e.get("YIWANG_LIGHT_WARN_SHARE", 0.8)),
             red_card_after_days=int(e.get("YIWANG_RED_CARD_AFTER_DAYS", 3)),
+            integrity_scan_seconds=_number(e, "YIWANG_INTEGRITY_SCAN_SECONDS", 900, float, 0),
+            integrity_idle_days=_number(e, "YIWANG_INTEGRITY_IDLE_DAYS", 10, int, 1),
+            integrity_stall_seconds=_number(e, "YIWANG_INTEGRITY_STALL_SECONDS", 3600, float, 1),
         )
         if not 0 < float(values["light_warn_share"]) <= 1:  # type: ignore[arg-type]
             raise ValueError("YIWANG_LIGHT_WARN_SHARE must be a share in (0, 1], e.g. 0.8")
@@ -130,6 +140,20 @@ class Settings:
             raise ValueError("YIWANG_RED_CARD_AFTER_DAYS must be >= 0")
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type, least: float) -> float:
+    """A numeric variable at least ``least``; anything else stops the node at start, naming it."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return kind(default)  # type: ignore[no-any-return]
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be {'a whole number' if kind is int else 'a number'}, not {raw!r}") from None
+    if math.isnan(value) or value < least:
+        raise ValueError(f"{name} must be >= {least:g}, not {raw!r}")
+    return value  # type: ignore[no-any-return]
 
 
 def _trusted_proxies(value: str) -> tuple[str, ...]:

@@ -8,12 +8,13 @@ plugin (or no federation identity) runs as a hall on its own: no signed log, no 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 if TYPE_CHECKING:
     import click
 
+    from node.domain.calendar import WorkingCalendar
     from node.domain.prerequisites import Kind, Verification
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -193,6 +194,17 @@ class ResultVerifier(Protocol):
                asked_by: str, hops: int = 3) -> "Verification":
         """``asked_by``: who asks (a staff label here, for the audit above); ``hops``: how many
         levels up the question may still travel."""
+
+
+class IntegrityScanner(Protocol):
+    """The whole-log integrity rules (环节完整性监察) over the signed records this node holds: log
+    gaps, accepted cases with no record for more than ``idle_working_days`` working days on
+    ``calendar``, children whose log stopped arriving for longer than ``stall`` while they still
+    call in. Findings are written in ``uow``'s transaction and raised once (a unique key), so a
+    rerun, a restart or a second worker adds nothing; returns how many were new."""
+
+    def scan_logs(self, uow: "UnitOfWork", calendar: "WorkingCalendar", idle_working_days: int,
+                  stall: timedelta) -> int: ...
 
 
 class Plugin(Protocol):

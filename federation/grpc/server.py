@@ -18,7 +18,7 @@ from federation.inbox import CheckedBatch, ForkDetected, check_batch, cursors, r
 from federation.materials import chunks, material_reader
 from federation.pb.v1 import federation_pb2 as pb
 from federation.pb.v1 import federation_pb2_grpc as pb_grpc
-from federation.status import save_link
+from federation.links import note_seen
 from federation.verify import VERIFY_RATE, answer, check_request
 from node.domain.errors import TooManyAttempts
 from node.ports import VerificationUnavailable
@@ -79,8 +79,9 @@ class FederationServicer(pb_grpc.FederationServicer):
         self._contact: dict[str, float] = {}
 
     async def _touch(self, peer: str) -> None:
-        """Note that a child called in (``fed_links``, for ``yiwang federation status``), at most
-        every 5 seconds per child; best effort."""
+        """Note that a child called in (``fed_links.last_seen_at``: ``yiwang federation status``
+        and the integrity rule ``stopped_syncing``), on any call, at most every 5 seconds per
+        child; best effort."""
         t = time.monotonic()
         if t - self._contact.get(peer, -1e9) < 5.0:
             return
@@ -88,7 +89,7 @@ class FederationServicer(pb_grpc.FederationServicer):
 
         def save() -> None:
             with self.ctx.uow(SYSTEM) as uow:
-                save_link(uow.session, peer, "child", uow.now, last_success=uow.now)
+                note_seen(uow.session, peer, uow.now)
                 uow.commit()
 
         try:
@@ -101,6 +102,8 @@ class FederationServicer(pb_grpc.FederationServicer):
         if peer is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED,
                                 "no verified client certificate naming a node of the directory")
+        elif self.trust.is_child(peer):  # any call of a child's counts as seen
+            await self._touch(peer)
         return peer  # type: ignore[return-value]
 
     async def _child(self, context: grpc.aio.ServicerContext) -> str:
@@ -112,7 +115,6 @@ class FederationServicer(pb_grpc.FederationServicer):
 
     async def GetCursors(self, request: pb.CursorsRequest, context: grpc.aio.ServicerContext) -> pb.CursorsReply:
         peer = await self._child(context)
-        await self._touch(peer)
 
         def read() -> list[tuple[str, int, bytes]]:
             with self.ctx.factory() as s:
@@ -288,7 +290,6 @@ class FederationServicer(pb_grpc.FederationServicer):
         if not self.serve_addressed:
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
         peer = await self._child(context)
-        await self._touch(peer)
         limit = min(request.limit or 1000, MAX_BATCH)
 
         def read() -> list[tuple[int, bytes, bytes]]:

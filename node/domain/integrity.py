@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta, timezone
 
 from .lifecycle import NEXT, PREV, TABLE, TERMINAL, Event, Status
 
@@ -29,6 +29,8 @@ class Kind:
 ALL_KINDS = frozenset(v for k, v in vars(Kind).items() if not k.startswith("_"))
 
 RESULT_EVENTS = frozenset({Event.CONCLUDE, Event.DENY, Event.RECORD_PAPER_RESULT, Event.CONCLUDE_JOINT})
+CST = timezone(timedelta(hours=8), "CST")
+"""Working days are counted on the dates of China Standard Time."""
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,15 @@ class Finding:
     origin: str
     detail: str
     evidence: tuple[Evidence, ...] = field(default=())
+    head_seq: int | None = None  # stopped_syncing: the head that stalled
 
     @property
     def key(self) -> str:
-        """Raised once per kind + subject (+ the first evidence record for per-event kinds)."""
-        if self.kind in (Kind.NEVER_MOVED, Kind.STOPPED_SYNCING):
-            return f"{self.kind}:{self.subject}"
+        """Raised once per kind + subject + the first evidence record: a per-event finding once per
+        record, ``never_moved`` once per idle stretch (its evidence is the case's last record);
+        ``stopped_syncing`` once per stall (the stalled head's seq); ``log_gap`` once per origin."""
+        if self.kind == Kind.STOPPED_SYNCING:
+            return f"{self.kind}:{self.subject}@{self.head_seq}"
         first = self.evidence[0] if self.evidence else None
         tail = f":{first.origin}/{first.seq}" if first else ""
         return f"{self.kind}:{self.subject}{tail}"
@@ -82,11 +87,19 @@ def _position(ev: Observed) -> str:
     return ev.status
 
 
-def check_case(events: Sequence[Observed], future_tolerance_ms: int = 5 * 60_000) -> list[Finding]:
-    """Per-case rules over the case's events in log order (the first is normally ``submit``)."""
+def check_case(events: Sequence[Observed], future_tolerance_ms: int = 5 * 60_000, *,
+               from_start: bool | None = None) -> list[Finding]:
+    """Per-case rules over the case's events in log order (the first is normally ``submit``).
+
+    ``from_start`` (default: the first event is ``submit``) says the events are the case's whole
+    history. When they are not (a library whose history began after the case did), the first
+    event is only where the case stood, and ``result_without_acceptance`` is not judged: the
+    acceptance may lie in the part not seen."""
     out: list[Finding] = []
     if not events:
         return out
+    if from_start is None:
+        from_start = events[0].event == "submit"
     sc = events[0].service_code
     accepted = refused = False
     for i, ev in enumerate(events):
@@ -111,7 +124,7 @@ def check_case(events: Sequence[Observed], future_tolerance_ms: int = 5 * 60_000
             is_result = Event(ev.event) in RESULT_EVENTS
         except ValueError:
             is_result = False
-        if is_result and not accepted:
+        if is_result and not accepted and from_start:
             out.append(Finding(Kind.RESULT_WITHOUT_ACCEPTANCE, sc, ev.origin,
                                f"result '{ev.event}' with no acceptance before it", (ev.evidence,)))
         if prev is None or ev.event == "submit":
@@ -142,38 +155,76 @@ def check_case(events: Sequence[Observed], future_tolerance_ms: int = 5 * 60_000
 def check_never_moved(events: Sequence[Observed], today: date, max_working_days: int,
                       working_days_between: Callable[[date, date], int]) -> Finding | None:
     """A case accepted, not ended, with no record for more than ``max_working_days`` working days."""
-    if not events or not any(e.event == Event.ACCEPT for e in events):
+    if not events:
         return None
-    last = events[-1]
+    return check_idle(events[-1], any(e.event == Event.ACCEPT for e in events), today, max_working_days,
+                      working_days_between)
+
+
+def check_idle(last: Observed, accepted: bool, today: date, max_working_days: int,
+               working_days_between: Callable[[date, date], int]) -> Finding | None:
+    """``never_moved`` from a case's last record alone (what a library row keeps): accepted, not
+    ended, not waiting for the applicant (补正: the clock is stopped), and more than
+    ``max_working_days`` working days (``working_days_between(a, b)``: working days in (a, b],
+    the node's calendar) between the day of its last record (China time) and ``today``."""
+    if not accepted:
+        return None
     if last.status in {s.value for s in TERMINAL}:
         return None
     if last.status == Status.SUPPLEMENTING:
         return None  # the clock is stopped: waiting for the applicant
-    last_day = datetime.fromtimestamp(last.occurred_at_ms / 1000, tz=UTC).date()
+    last_day = datetime.fromtimestamp(last.occurred_at_ms / 1000, tz=CST).date()
     idle = working_days_between(last_day, today)
     if idle <= max_working_days:
         return None
     return Finding(Kind.NEVER_MOVED, last.service_code, last.origin,
-                   f"no record for {idle} working days (limit {max_working_days})", (last.evidence,))
+                   f"no record for {idle} working days since {last_day.isoformat()} (limit {max_working_days})",
+                   (last.evidence,))
 
 
 def check_log_gap(origin: str, seqs: Sequence[int], head_seq: int) -> Finding | None:
     """Sequence holes below the origin's known head (records 1..head_seq should all be held)."""
-    have = set(seqs)
-    missing = [s for s in range(1, head_seq + 1) if s not in have]
+    return log_gap(origin, missing_ranges(seqs, head_seq), head_seq)
+
+
+def missing_ranges(seqs: Sequence[int], head_seq: int) -> list[tuple[int, int]]:
+    """The runs ``(first, last)`` of 1..head_seq that ``seqs`` lacks, in order."""
+    out: list[tuple[int, int]] = []
+    expect = 1
+    for s in sorted(set(seqs)):
+        if s > head_seq:
+            break
+        if s > expect:
+            out.append((expect, s - 1))
+        expect = max(expect, s + 1)
+    if expect <= head_seq:
+        out.append((expect, head_seq))
+    return out
+
+
+def log_gap(origin: str, missing: Sequence[tuple[int, int]], head_seq: int) -> Finding | None:
+    """The ``log_gap`` finding for the missing runs of an origin's log below ``head_seq``."""
     if not missing:
         return None
-    shown = ", ".join(str(s) for s in missing[:20])
-    return Finding(Kind.LOG_GAP, origin, origin, f"missing seq {shown}{' …' if len(missing) > 20 else ''}"
-                   f" below head {head_seq}", ())
+    total = sum(b - a + 1 for a, b in missing)
+    shown = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in missing[:20])
+    more = " …" if len(missing) > 20 else ""
+    return Finding(Kind.LOG_GAP, origin, origin, f"missing seq {shown}{more} below head {head_seq} "
+                   f"({total} record{'s' if total != 1 else ''})", ())
 
 
 def check_stopped_syncing(origin: str, head_seq: int, head_updated_ms: int, last_seen_ms: int | None,
-                          now_ms: int, stale_ms: int) -> Finding | None:
-    """Evidence: the parent saw the child answer (``last_seen_ms``, e.g. a link heartbeat) after its
-    head last advanced, and the head has not advanced for more than ``stale_ms``."""
+                          now_ms: int, stale_ms: int, head_hash: str | None = None) -> Finding | None:
+    """A child that still talks to its parent but whose log stopped arriving: its head here has
+    not advanced for more than ``stale_ms`` and the parent saw it call in (``last_seen_ms``) after
+    that stretch had already passed (``head_updated_ms + stale_ms``) -- so it is not simply offline
+    (not seen since) nor merely slow. One finding per stall: the key holds ``head_seq``.
+    ``head_hash`` (the hash of record ``head_seq``) becomes the evidence: the last record it sent."""
     if last_seen_ms is None or now_ms - head_updated_ms <= stale_ms or last_seen_ms <= head_updated_ms + stale_ms:
         return None
+    stalled = datetime.fromtimestamp(head_updated_ms / 1000, tz=CST).isoformat(timespec="seconds")
+    seen = datetime.fromtimestamp(last_seen_ms / 1000, tz=CST).isoformat(timespec="seconds")
+    evidence = (Evidence(origin, head_seq, head_hash),) if head_hash else ()
     return Finding(Kind.STOPPED_SYNCING, origin, origin,
-                   f"head stuck at seq {head_seq} since {head_updated_ms} while the node answered at {last_seen_ms}",
-                   ())
+                   f"head stuck at seq {head_seq} since {stalled} while the node still called in at {seen}",
+                   evidence, head_seq=head_seq)

@@ -25,6 +25,7 @@ from node.ports import (
     AlertLog,
     CaseEventFacts,
     CaseEventSink,
+    IntegrityScanner,
     MaterialGateway,
     OwnerGateway,
     ResultVerifier,
@@ -75,6 +76,8 @@ class NodeContext:
     addressed_handlers: dict[str, AddressedHandler] = field(default_factory=dict, repr=False)
     """What applies each kind of addressed record at this node (``services.addressed.register``)."""
     result_verifier: ResultVerifier | None = None
+    integrity: IntegrityScanner | None = None
+    """The periodic integrity rules (``services.integrity.scan_integrity``, beat ``yiwang.scan_integrity``)."""
     id_hash_key: bytes = b""
     _calendar: WorkingCalendar | None = field(default=None, repr=False)
     _throttle: Throttle | None = field(default=None, repr=False)

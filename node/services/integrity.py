@@ -1,5 +1,8 @@
-"""Integrity findings (环节完整性监察) for the inspectors of this node: about its subtree only."""
+"""Integrity findings (环节完整性监察) for the inspectors of this node: about its subtree only;
+and the periodic whole-log rules, run through the federation's port (``node.ports.IntegrityScanner``)."""
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -9,7 +12,7 @@ from node.domain.integrity import ALL_KINDS
 from node.domain.policy import Action, require
 from node.persistence.models import IntegrityFinding
 
-from .context import Work
+from .context import SYSTEM, NodeContext, Work
 
 MAX_PAGE = 200
 
@@ -46,3 +49,23 @@ def review_finding(uow: Work, finding_id: int, note: str) -> IntegrityFinding:
     row.reviewed_at = uow.now
     row.review_note = note.strip()
     return row
+
+
+def scan_integrity(uow: Work) -> int:
+    """The whole-log rules (log gaps, cases that never moved, children that stopped syncing) in
+    this unit of work, with the node's working calendar and settings; returns how many findings
+    were new (0 on a node without the federation: it holds no signed records)."""
+    port = uow.ctx.integrity
+    if port is None:
+        return 0
+    s = uow.ctx.settings
+    return port.scan_logs(uow, uow.calendar(), s.integrity_idle_days, timedelta(seconds=s.integrity_stall_seconds))
+
+
+def run_integrity_scan(ctx: NodeContext) -> int:
+    """The beat task's body: one transaction (a crash writes nothing; findings are raised once,
+    so a rerun or a second worker adds nothing)."""
+    with ctx.uow(SYSTEM) as uow:
+        n = scan_integrity(uow)
+        uow.commit()
+    return n

@@ -5,7 +5,15 @@ from celery import Celery
 
 from node.config import Settings
 
-from .names import DELIVER, DELIVER_MANY, ESCALATE, PURGE_UPLOADS, SWEEP, VERIFY_AUDIT  # noqa: F401 - where senders have always found them
+from .names import (  # noqa: F401 - where senders have always found them
+    DELIVER,
+    DELIVER_MANY,
+    ESCALATE,
+    PURGE_UPLOADS,
+    SCAN_INTEGRITY,
+    SWEEP,
+    VERIFY_AUDIT,
+)
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -20,13 +28,16 @@ def make_celery(settings: Settings) -> Celery:
                        "purge-uploads": {"task": PURGE_UPLOADS, "schedule": 3600.0},
                        "escalate": {"task": ESCALATE, "schedule": float(settings.extra.get("escalate_seconds", 300))},
                        **({"verify-audit": {"task": VERIFY_AUDIT, "schedule": settings.audit_verify_seconds}}
-                          if settings.audit_verify_seconds > 0 else {})},
+                          if settings.audit_verify_seconds > 0 else {}),
+                       **({"scan-integrity": {"task": SCAN_INTEGRITY, "schedule": settings.integrity_scan_seconds}}
+                          if settings.integrity_scan_seconds > 0 else {})},
         timezone="Asia/Shanghai",
     )
-    from . import audit, escalation, notifications, uploads
+    from . import audit, escalation, integrity, notifications, uploads
 
     notifications.register(app, settings)
     uploads.register(app, settings)
     audit.register(app, settings)
     escalation.register(app, settings)
+    integrity.register(app, settings)
     return app

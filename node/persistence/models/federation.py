@@ -81,6 +81,7 @@ class LibCase(Base):
         Index("ix_lib_cases_light_due", "light", "due_on", "service_code"),  # overdue / yellow lists, keyset
         Index("ix_lib_cases_stage_light", "stage_light", "stage_deadline", "service_code"),
         Index("ix_lib_cases_counts", "origin", "stage_kind", "light"),  # counts by stage and light per region
+        Index("ix_lib_cases_idle", "status", "last_event_at"),  # integrity: cases that never moved (0025)
     )
     service_code: Mapped[str] = mapped_column(String(32), primary_key=True)
     origin: Mapped[str] = mapped_column(String(6), index=True)

@@ -14,7 +14,12 @@ class FedLink(Base):
     """One row per link: the uplink to the parent (``direction`` 'parent', written by the uplink
     each round) and each child that called in ('child', written by the server when it is
     contacted). ``yiwang federation status`` reads them from another process than the one that
-    serves the links. ``cursors`` is the parent's position per origin as last acknowledged."""
+    serves the links. ``cursors`` is the parent's position per origin as last acknowledged.
+
+    A child's row also says when its own log's head last advanced here (``head_seq``,
+    ``head_advanced_at``: written with the batch that moved it) and when it last called in
+    (``last_seen_at``: any call, at most every few seconds) -- the integrity rule
+    ``stopped_syncing`` compares them (migration 0025)."""
 
     __tablename__ = "fed_links"
     peer: Mapped[str] = mapped_column(String(6), primary_key=True)
@@ -28,3 +33,6 @@ class FedLink(Base):
     sent: Mapped[int] = mapped_column(BigInteger)
     failures: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime())
+    head_seq: Mapped[int | None] = mapped_column(BigInteger)
+    head_advanced_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+    last_seen_at: Mapped[datetime | None] = mapped_column(TZDateTime())

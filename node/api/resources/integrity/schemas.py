@@ -28,6 +28,7 @@ class FindingSchema(Schema):
     origin = fields.String()
     detail = fields.String()
     evidence = fields.List(fields.Nested(EvidenceSchema))
+    head_seq = fields.Integer(allow_none=True, metadata={"description": "stopped_syncing: the head that stalled"})
     raised_at = fields.DateTime()
     reviewed_by = fields.String(allow_none=True)
     reviewed_at = fields.DateTime(allow_none=True)

@@ -32,18 +32,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('origin', 'department_code', 'month', name=op.f('pk_lib_assessment')),
     )
     op.create_index(op.f('ix_lib_assessment_month'), 'lib_assessment', ['month'], unique=False)
-    # Rows already in the library: count them in (the formulas are the application's own).
-    from federation.library import WORKING_DAYS
+    # Rows already in the library: count them in (the formulas are the application's own; the
+    # national calendar, as federation.library's WORKING_DAYS -- node/ never imports federation/).
     from node.domain.assessment import add_into, contributions
+    from node.domain.calendar import WorkingCalendar, shipped_schedules
+    WORKING_DAYS = WorkingCalendar(shipped_schedules()).working_days_between
     conn = op.get_bind()
     lc = sa.table('lib_cases', *[sa.column(c) for c in ('origin', 'department_code', 'department_name',
                                                           'accepted_at', 'concluded_at', 'legal_deadline',
                                                           'promised_deadline', 'evaluation_score')])
     acc: dict = {}
     names: dict = {}
-    from datetime import date, datetime
+    from datetime import date, datetime, timedelta, timezone
 
-    from federation.library import CST
+    CST = timezone(timedelta(hours=8), "CST")
     for r in conn.execute(sa.select(lc)).mappings():
         row = dict(r)
         for k in ('accepted_at', 'concluded_at'):
