@@ -17,7 +17,7 @@ from node.domain import assessment, lights
 from node.domain.calendar import WorkingCalendar, shipped_schedules
 from node.domain.servicecode import division_of
 from node.persistence.models import LibCase, LibEvent, LibLicense
-from node.services.assessment import bump_assessment
+from node.services.assessment import bump_assessment, bump_items
 from node.services.supervision import row_lights
 
 CST = timezone(timedelta(hours=8), "CST")
@@ -121,20 +121,26 @@ def _write(session: Session, table: Table, key: str, rows: dict[str, dict[str, A
 
 
 def _assess(session: Session, cases: dict[str, dict[str, Any]], changed: set[str],
-            before: dict[str, dict[Any, dict[str, int]]]) -> None:
-    """Move the changed cases between the assessment counters: minus what each contributed before
-    the batch, plus what it contributes now (node.domain.assessment) — in this transaction."""
+            before: dict[str, dict[Any, dict[str, int]]], before_items: dict[str, dict[Any, dict[str, int]]]) -> None:
+    """Move the changed cases between the assessment counters and the per-item counts: minus what
+    each contributed before the batch, plus what it contributes now (node.domain.assessment) — in
+    this transaction."""
     delta: dict[Any, dict[str, int]] = {}
+    items: dict[Any, dict[str, int]] = {}
     names: dict[tuple[str, str], str] = {}
     for code in changed:
         row = cases[code]
         assessment.add_into(delta, before.get(code, {}), -1)
         assessment.add_into(delta, assessment.contributions(row, WORKING_DAYS), 1)
+        assessment.add_into(items, before_items.get(code, {}), -1)
+        assessment.add_into(items, assessment.item_contributions(row), 1)
         names[(row["origin"], row["department_code"] or "")] = row["department_name"] or ""
     delta = {k: v for k, v in delta.items() if any(v.values())}
-    if not delta:
-        return
-    bump_assessment(session, delta, names)
+    if delta:
+        bump_assessment(session, delta, names)
+    items = {k: v for k, v in items.items() if any(v.values())}
+    if items:
+        bump_items(session, items)
 
 
 def _expire(session: Session, cls: type, keys: set[str]) -> None:
@@ -221,16 +227,18 @@ def apply_records(session: Session, recs: Iterable[Parsed]) -> None:
     history: list[dict[str, Any]] = []
     cal, share, today = _light_context(session)
     before: dict[str, dict[Any, dict[str, int]]] = {}  # a changed case's contribution before this batch
+    before_items: dict[str, dict[Any, dict[str, int]]] = {}  # ... and to the per-item counts
     for rec, ev in events:
         code = ev.service_code
         if code not in before:
             row = cases.get(code)
             before[code] = assessment.contributions(row, WORKING_DAYS) if row is not None else {}
+            before_items[code] = assessment.item_contributions(row) if row is not None else {}
         _apply(rec, ev, cases, licenses, new_cases, changed_cases, new_lics, changed_lics, history, cal)
     for code in changed_cases:
         row_lights(cases[code], cal, share, today)
     _write(session, ct, "service_code", cases, new_cases, changed_cases)
-    _assess(session, cases, changed_cases, before)
+    _assess(session, cases, changed_cases, before, before_items)
     complaints: dict[Any, dict[str, int]] = {}
     for h in history:  # a complaint (投诉) counts against the case's department in its month, once per record kept
         if h["event"] == "complaint":

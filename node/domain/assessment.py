@@ -19,7 +19,14 @@ Definitions (the usual government ones, 按期统计):
   sum of millionths (``round(1e6 * x)``) so sums are exact and order-free;
 - satisfaction (好差评): from the case's evaluation score 1-5 (0: not evaluated), counted in the
   month of conclusion: the share of 4-5 (好评率) and the average score over evaluated cases;
-- complaints (投诉): fed by ``node.services.assessment.count_complaint`` (0 until complaints call it).
+- complaints (投诉): fed by ``node.services.assessment.count_complaint`` (0 until complaints call it);
+- item inclusion (事项纳入率, "the share of catalog items handled online"): per (origin, department,
+  month of acceptance), the catalog items that received at least one case (办件事项数) and, of those,
+  the items that received at least one case through the online channel (网办事项数; the case row's
+  ``channel == "online"``, its latest record's); 事项纳入率 = 网办事项数 / 办件事项数 (None without
+  items). Kept per item as counts of cases (``item_contributions``) so it moves like the counters;
+  item codes are node-specific, so a node or city sums its (origin, department) item counts. Not
+  part of the composite score.
 """
 from __future__ import annotations
 
@@ -34,7 +41,9 @@ COUNTERS = ("received", "concluded", "early", "on_time", "overdue", "speedup_sum
 SPEEDUP_SCALE = 1_000_000
 CST = timezone(timedelta(hours=8), "CST")  # months and days are China Standard Time's
 
+ITEM_COUNTERS = ("received", "online")  # per item: cases accepted in the month, of them online
 Key = tuple[str, str, str]  # (origin, department_code, month "YYYY-MM")
+ItemKey = tuple[str, str, str, str]  # (origin, department_code, month, item_code)
 WorkingDays = Callable[[date, date], int]
 
 
@@ -91,7 +100,18 @@ def contributions(row: Mapping[str, Any], working_days: WorkingDays) -> dict[Key
     return out
 
 
-def add_into(acc: dict[Key, dict[str, int]], contrib: Mapping[Key, Mapping[str, int]], sign: int) -> None:
+def item_contributions(row: Mapping[str, Any]) -> dict[ItemKey, dict[str, int]]:
+    """What one library case row adds to the per-item counts: its item, in the month it was
+    accepted, one case received, online or not (nothing before acceptance)."""
+    accepted: datetime | None = row.get("accepted_at")
+    if row.get("origin") is None or accepted is None:
+        return {}
+    key = (row["origin"], row.get("department_code") or "", month_of(accepted.astimezone(CST)),
+           row.get("item_code") or "")
+    return {key: {"received": 1, "online": 1 if row.get("channel") == "online" else 0}}
+
+
+def add_into(acc: dict[Any, dict[str, int]], contrib: Mapping[Any, Mapping[str, int]], sign: int) -> None:
     for key, counters in contrib.items():
         a = acc.setdefault(key, {})
         for name, v in counters.items():
@@ -112,6 +132,9 @@ class Indicators:
     evaluated: int
     complaints: int
     score: float  # composite
+    items_handled: int = 0  # 办件事项数
+    items_online: int = 0  # 网办事项数
+    online_item_rate: float | None = None  # 事项纳入率 (not in the score)
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -125,7 +148,9 @@ WEIGHTS = {"on_time_rate": 30, "completion_rate": 20, "early_rate": 15, "speedup
 COMPLAINT_PENALTY = 2
 
 
-def indicators(c: Mapping[str, int]) -> Indicators:
+def indicators(c: Mapping[str, int], items_handled: int = 0, items_online: int = 0) -> Indicators:
+    """The indicators of summed counters; ``items_handled``/``items_online`` are the item counts
+    of the same group (summed per (origin, department): see the module's definitions)."""
     g = {n: int(c.get(n, 0) or 0) for n in COUNTERS}
     vals = {
         "completion_rate": _ratio(g["concluded"], g["received"]),
@@ -142,11 +167,13 @@ def indicators(c: Mapping[str, int]) -> Indicators:
     score = max(score - COMPLAINT_PENALTY * g["complaints"], 0.0)
     return Indicators(received=g["received"], concluded=g["concluded"], overdue=g["overdue"],
                       evaluated=g["eval_n"], complaints=g["complaints"],
-                      avg_score=_ratio(g["eval_sum"], g["eval_n"]), score=round(score, 4), **vals)
+                      avg_score=_ratio(g["eval_sum"], g["eval_n"]), score=round(score, 4),
+                      items_handled=items_handled, items_online=items_online,
+                      online_item_rate=_ratio(items_online, items_handled), **vals)
 
 
 RANK_BY = ("score", "received", "concluded", "completion_rate", "early_rate", "on_time_rate", "speedup",
-           "overdue", "satisfaction", "avg_score", "complaints")
+           "overdue", "satisfaction", "avg_score", "complaints", "online_item_rate")
 LOWER_IS_BETTER = {"overdue", "complaints"}
 
 

@@ -1,6 +1,6 @@
 """Performance assessment (绩效考核, issue 12 item 6): monthly indicators per department, node and
-city from the counters ``federation.library.apply_records`` maintains in lib_assessment (formulas:
-node.domain.assessment), rankings and CSV/XLSX export.
+city from the counters ``federation.library.apply_records`` maintains in lib_assessment and, for
+事项纳入率, lib_assessment_items (formulas: node.domain.assessment), rankings and CSV/XLSX export.
 
 Hook for complaints: ``count_complaint(uow, origin, department_code, month)`` adds one (or ``n``)
 to the complaint counter in the caller's unit of work; the complaints code calls it when a
@@ -12,14 +12,14 @@ import csv
 import io
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from node.domain import assessment as rules
 from node.domain.divisions import in_subtree
 from node.domain.errors import DomainError
 from node.domain.policy import Action, require
-from node.persistence.models import LibAssessment
+from node.persistence.models import LibAssessment, LibAssessmentItem
 
 from .context import Work
 
@@ -57,6 +57,46 @@ def bump_assessment(session: Session, delta: dict[Any, dict[str, int]],
                                 at.c.month == bindparam("_m"))
         session.execute(stmt, [{**{c: r[c] for c in ("department_name", *rules.COUNTERS)},
                                 "_o": r["origin"], "_d": r["department_code"], "_m": r["month"]} for r in old])
+
+
+def bump_items(session: Session, delta: dict[Any, dict[str, int]]) -> None:
+    """Add ``delta`` ((origin, department, month, item_code) -> received/online -> n) into
+    lib_assessment_items (this transaction; one query to read the touched rows, one executemany
+    each to insert and update). Rows that fall to zero stay (the ranking counts rows above zero)."""
+    it: Table = LibAssessmentItem.__table__  # type: ignore[assignment]
+    origins = sorted({k[0] for k in delta})
+    months = sorted({k[2] for k in delta})
+    items = sorted({k[3] for k in delta})
+    have = {(r.origin, r.department_code, r.month, r.item_code): r._asdict() for r in session.execute(
+        select(it).where(it.c.origin.in_(origins), it.c.month.in_(months), it.c.item_code.in_(items)))}
+    new, old = [], []
+    for key in sorted(delta):
+        row = have.get(key)
+        if row is None:
+            row = {"origin": key[0], "department_code": key[1], "month": key[2], "item_code": key[3],
+                   **dict.fromkeys(rules.ITEM_COUNTERS, 0)}
+            new.append(row)
+        else:
+            old.append(row)
+        for c, v in delta[key].items():
+            row[c] += v
+    if new:
+        session.execute(it.insert(), new)
+    if old:
+        stmt = update(it).where(it.c.origin == bindparam("_o"), it.c.department_code == bindparam("_d"),
+                                it.c.month == bindparam("_m"), it.c.item_code == bindparam("_i"))
+        session.execute(stmt, [{**{c: r[c] for c in rules.ITEM_COUNTERS}, "_o": r["origin"],
+                                "_d": r["department_code"], "_m": r["month"], "_i": r["item_code"]} for r in old])
+
+
+def item_counts(session: Session, month: str) -> list[tuple[str, str, int, int]]:
+    """(origin, department, items handled, items online) of the month: one GROUP BY over
+    lib_assessment_items (an item counts once it received a case; online once one came online)."""
+    it = LibAssessmentItem
+    q = (select(it.origin, it.department_code,
+                func.sum(case((it.received > 0, 1), else_=0)), func.sum(case((it.online > 0, 1), else_=0)))
+         .where(it.month == month).group_by(it.origin, it.department_code))
+    return [(o, d, int(h or 0), int(n or 0)) for o, d, h, n in session.execute(q)]
 
 
 def count_complaint(uow: Work, origin: str, department_code: str, month: str, n: int = 1) -> None:
@@ -111,23 +151,36 @@ def ranking(uow: Work, month: str, level: str = "department", by: str = "score",
     rows = uow.session.execute(select(LibAssessment).where(LibAssessment.month == month)).scalars().all()
     groups: dict[str, dict[str, int]] = {}
     labels: dict[str, str] = {}
+
+    def key_of(origin: str, department_code: str) -> str:
+        return {"department": department_code, "node": origin, "city": rules.city_of(origin)}[level]
     for r in rows:
         if not in_subtree(r.origin, scope):  # (the library holds only this node's subtree anyway)
             continue
-        key = {"department": r.department_code, "node": r.origin, "city": rules.city_of(r.origin)}[level]
+        key = key_of(r.origin, r.department_code)
         g = groups.setdefault(key, dict.fromkeys(rules.COUNTERS, 0))
         for c in rules.COUNTERS:
             g[c] += getattr(r, c)
         if level == "department" and r.department_name:
             labels[key] = r.department_name
-    ranked = rules.rank([(k, rules.indicators(g)) for k, g in groups.items()], by)
+    items: dict[str, list[int]] = {}  # key -> [handled, online], summed per (origin, department)
+    for origin, dept, handled, online in item_counts(uow.session, month):
+        if not in_subtree(origin, scope):
+            continue
+        key = key_of(origin, dept)
+        if key in groups:  # (an item received a case in the month, so its group has a row too)
+            n = items.setdefault(key, [0, 0])
+            n[0] += handled
+            n[1] += online
+    ranked = rules.rank([(k, rules.indicators(g, *items.get(k, (0, 0)))) for k, g in groups.items()], by)
     return [{"rank": pos, "code": key, "name": labels.get(key, ""), **ind.__dict__} for pos, key, ind in ranked]
 
 
 COLUMNS = (("rank", "排名"), ("code", "代码"), ("name", "名称"), ("received", "受理数"), ("concluded", "办结数"),
            ("completion_rate", "办结率"), ("early_rate", "提前办结率"), ("on_time_rate", "按时办结率"),
            ("speedup", "平均提速"), ("overdue", "超期数"), ("satisfaction", "好评率"), ("avg_score", "平均评分"),
-           ("evaluated", "评价数"), ("complaints", "投诉数"), ("score", "综合得分"))
+           ("evaluated", "评价数"), ("complaints", "投诉数"), ("items_handled", "办件事项数"),
+           ("items_online", "网办事项数"), ("online_item_rate", "事项纳入率"), ("score", "综合得分"))
 
 
 def _cell(v: Any) -> Any:

@@ -20,7 +20,7 @@ from node.domain.calendar import WorkingCalendar, shipped_schedules
 from node.domain.lifecycle import Actor
 from node.domain.roles import Role
 from node.domain.servicecode import make_code, random_part
-from node.persistence.models import FedRecord, LibAssessment, LibCase
+from node.persistence.models import FedRecord, LibAssessment, LibAssessmentItem, LibCase
 from node.services import assessment
 from node.services.context import CST, NodeContext
 
@@ -37,7 +37,9 @@ def _ms(t: datetime) -> int:
 
 def make_records(rng: random.Random) -> list:
     """Signed logs of several origins: cases submitted, accepted, concluded (some late, some early),
-    evaluated; a case's department changes once; returns (origin, parsed) in log order."""
+    evaluated; a case's department changes once; some cases change channel or item on a later
+    record, a few are accepted again a month later, a few carry no channel (a node one version
+    behind); returns (origin, parsed) in log order."""
     out = []
     for origin in ORIGINS:
         signer = Signer(origin, "k1", Ed25519PrivateKey.generate().sign)
@@ -50,8 +52,9 @@ def make_records(rng: random.Random) -> list:
             dept = rng.choice(DEPTS)
             legal = CAL.add_working_days(sub.date(), rng.choice((0, 5, 10, 20)))
             promised = CAL.add_working_days(sub.date(), rng.choice((1, 3, 5))) if rng.random() < 0.7 else None
-            base = dict(service_code=code, item_code=f"{origin}-XK-{dept[0]}", item_name="事项",
-                        department_code=dept[0], department_name=dept[1], channel=rng.choice(("online", "window")),
+            base = dict(service_code=code, item_code=f"{origin}-XK-{dept[0]}-{rng.randint(1, 4)}", item_name="事项",
+                        department_code=dept[0], department_name=dept[1],
+                        channel=rng.choice(("online", "window", "window", "agent", "")),
                         legal_deadline=legal.isoformat(), promised_deadline=promised.isoformat() if promised else "",
                         applicant_id_hash="ab" * 32, applicant_name_masked="张*")
             t = sub
@@ -59,6 +62,15 @@ def make_records(rng: random.Random) -> list:
             if rng.random() < 0.85:
                 t += timedelta(hours=rng.randint(1, 30))
                 evs.append((t, dict(base, event="accept", status="in_progress")))
+                if rng.random() < 0.2:  # the channel recorded anew (e.g. the window case moved online)
+                    base.update(channel=rng.choice(("online", "window")))
+                    evs.append((t + timedelta(minutes=2), dict(base, event="undertake", status="in_progress")))
+                if rng.random() < 0.1:  # the item corrected
+                    base.update(item_code=f"{origin}-XK-{dept[0]}-{rng.randint(1, 4)}")
+                    evs.append((t + timedelta(minutes=3), dict(base, event="undertake", status="in_progress")))
+                if rng.random() < 0.08:  # accepted again a month later: it moves to that month
+                    t += timedelta(days=31)
+                    evs.append((t, dict(base, event="accept", status="in_progress")))
                 if rng.random() < 0.3:  # moved to another department
                     dept = rng.choice(DEPTS)
                     base.update(department_code=dept[0], department_name=dept[1])
@@ -106,7 +118,7 @@ def recompute(session) -> dict:
         ev = rec.msg.case_event
         at = datetime.fromtimestamp(ev.occurred_at_ms / 1000, CST)
         c = cases.setdefault(ev.service_code, {"origin": rec.origin, "accepted": None, "concluded": None, "score": 0})
-        c["dept"] = ev.department_code
+        c["dept"], c["item"], c["channel"] = ev.department_code, ev.item_code, ev.channel
         c["legal"] = date.fromisoformat(ev.legal_deadline) if ev.legal_deadline else None
         c["promised"] = date.fromisoformat(ev.promised_deadline) if ev.promised_deadline else None
         if ev.event == "accept":
@@ -139,6 +151,31 @@ def recompute(session) -> dict:
     return {k: {n: v[n] for n in assessment.rules.COUNTERS} for k, v in agg.items()}
 
 
+def recompute_items(session) -> dict:
+    """Independently, from the decoded signed records: cases per (origin, department, month of
+    acceptance, item), and of them online ones (each case as its latest record leaves it)."""
+    cases: dict[str, dict] = {}
+    for fr in session.scalars(select(FedRecord).order_by(FedRecord.origin, FedRecord.seq)):
+        rec = parse(bytes(fr.body), bytes(fr.signature))
+        ev = rec.msg.case_event
+        c = cases.setdefault(ev.service_code, {"origin": rec.origin, "accepted": None})
+        c["dept"], c["item"], c["channel"] = ev.department_code, ev.item_code, ev.channel
+        if ev.event == "accept":
+            c["accepted"] = datetime.fromtimestamp(ev.occurred_at_ms / 1000, CST)
+    out: dict = defaultdict(lambda: {"received": 0, "online": 0})
+    for c in cases.values():
+        if c["accepted"]:
+            n = out[(c["origin"], c["dept"], c["accepted"].strftime("%Y-%m"), c["item"])]
+            n["received"] += 1
+            n["online"] += c["channel"] == "online"
+    return dict(out)
+
+
+def stored_items(session) -> dict:
+    return {(r.origin, r.department_code, r.month, r.item_code): {"received": r.received, "online": r.online}
+            for r in session.scalars(select(LibAssessmentItem)) if r.received or r.online}
+
+
 def stored(session) -> dict:
     return {(r.origin, r.department_code, r.month): {n: getattr(r, n) for n in assessment.rules.COUNTERS}
             for r in session.scalars(select(LibAssessment))
@@ -159,13 +196,22 @@ def test_counters_match_recomputation_from_signed_records(ctx, db_url, tmp_path,
         want = recompute(s)
         got = stored(s)
         assert want and got == want
+        want_items = recompute_items(s)
+        assert stored_items(s) == want_items
+        # the data exercise what they should: items online and not, and cases that moved channel
+        assert any(v["online"] for v in want_items.values()) and any(not v["online"] for v in want_items.values())
+        assert len({k[3] for k in want_items}) > len(ORIGINS) * len(DEPTS)
         # the maintained rows agree with the library rows too (the aggregate is the library's)
         assert sum(v["received"] for v in got.values()) == s.query(LibCase).filter(LibCase.accepted_at.isnot(None)).count()
+        assert sum(v["received"] for v in want_items.values()) == sum(v["received"] for v in got.values())
+        assert sum(v["online"] for v in want_items.values()) == s.query(LibCase).filter(
+            LibCase.accepted_at.isnot(None), LibCase.channel == "online").count()
         # applying the whole log again changes nothing
         apply_records(s, [parse(bytes(f.body), bytes(f.signature)) for f in
                           s.scalars(select(FedRecord).order_by(FedRecord.origin, FedRecord.seq))])
         s.commit()
         assert stored(s) == want
+        assert stored_items(s) == want_items
 
     p = province(db_url, tmp_path, clock)
     try:
@@ -177,6 +223,17 @@ def test_counters_match_recomputation_from_signed_records(ctx, db_url, tmp_path,
                     if k[2] == month:
                         for n, x in v.items():
                             groups[keyf(k)][n] += x
+                # 事项纳入率: items per (origin, department) handled / online in the month, summed by level
+                handled: dict = defaultdict(set)
+                online: dict = defaultdict(set)
+                for (o, d, m, item), v in want_items.items():
+                    if m == month and v["received"]:
+                        handled[(o, d)].add(item)
+                        if v["online"]:
+                            online[(o, d)].add(item)
+                for (o, d), its in handled.items():
+                    groups[keyf((o, d))]["items_handled"] += len(its)
+                    groups[keyf((o, d))]["items_online"] += len(online[(o, d)])
                 with p.uow(INSPECTOR) as uow:
                     rows = assessment.ranking(uow, month, level)
                 assert {r["code"] for r in rows} == set(groups)
@@ -190,12 +247,21 @@ def test_counters_match_recomputation_from_signed_records(ctx, db_url, tmp_path,
                     assert r["satisfaction"] == (g["eval_good"] / g["eval_n"] if g["eval_n"] else None)
                     assert r["avg_score"] == (g["eval_sum"] / g["eval_n"] if g["eval_n"] else None)
                     assert r["speedup"] == (g["speedup_sum"] / 1e6 / g["speedup_n"] if g["speedup_n"] else None)
+                    assert (r["items_handled"], r["items_online"]) == (g["items_handled"], g["items_online"]), r
+                    assert r["online_item_rate"] == (
+                        g["items_online"] / g["items_handled"] if g["items_handled"] else None)
+                if month != "2026-04":
+                    assert any(0 < (r["online_item_rate"] or 0) < 1 for r in rows), (month, level, rows)
                 scores = [(-r["score"], -r["received"], r["code"]) for r in rows]
                 assert scores == sorted(scores) and [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
         with p.uow(INSPECTOR) as uow:
             by = assessment.ranking(uow, "2026-02", "department", "on_time_rate")
         vals = [r["on_time_rate"] for r in by if r["on_time_rate"] is not None]
         assert vals == sorted(vals, reverse=True)
+        with p.uow(INSPECTOR) as uow:
+            by = assessment.ranking(uow, "2026-02", "node", "online_item_rate")
+        rates = [r["online_item_rate"] for r in by]
+        assert rates == sorted(rates, key=lambda x: (x is None, -(x or 0)))  # higher first, missing last
         # a region narrows to its subtree; a county sees only itself
         with p.uow(INSPECTOR) as uow:
             sub = assessment.ranking(uow, "2026-02", "node", region="330100")
@@ -286,3 +352,91 @@ def test_a_complaint_record_counts_once_against_its_department(ctx):  # type: ig
         got = stored(s)
     assert got[("330106", "D02", "2026-04")]["complaints"] == 1
     assert got[("330106", "D02", "2026-03")]["complaints"] == 0
+
+
+def test_item_counts_move_with_channel_item_and_month_and_replays_count_nothing(ctx, api):
+    """One case through its records: window in March (handled, not online); recorded online (now
+    online); a replay of the first record (nothing moves back); its item corrected (moves to the
+    other item); accepted again in April (moves to April). A second case keeps the item online."""
+    signer = Signer("330105", "k1", Ed25519PrivateKey.generate().sign)
+    t = datetime(2026, 3, 2, 9, tzinfo=CST)
+    code = make_code("330105", t.date(), random_part())
+    base = dict(service_code=code, item_code="I1", item_name="事项", department_code="D01", department_name="局",
+                legal_deadline="2026-03-16", channel="window")
+    steps = [("accept", {}, t), ("undertake", {"channel": "online"}, t + timedelta(hours=1)),
+             ("undertake", {"channel": "online", "item_code": "I2"}, t + timedelta(hours=2)),
+             ("accept", {"channel": "online", "item_code": "I2"}, datetime(2026, 4, 1, 9, tzinfo=CST))]
+    recs, prev = [], GENESIS
+    for seq, (event, extra, at) in enumerate(steps, start=1):
+        rec = seal(signer, seq, prev, _ms(at), pb.CaseEvent(event=event, status="in_progress", occurred_at_ms=_ms(at),
+                                                             **{**base, **extra}))
+        recs.append(rec)
+        prev = rec.hash
+    other = dict(base, service_code=make_code("330105", t.date(), random_part()), item_code="I3", channel="online")
+    o1 = seal(signer, 5, prev, _ms(t), pb.CaseEvent(event="accept", status="in_progress", occurred_at_ms=_ms(t), **other))
+    march, april = ("330105", "D01", "2026-03"), ("330105", "D01", "2026-04")
+
+    def rate(month):  # type: ignore[no-untyped-def]
+        with ctx.uow(INSPECTOR) as uow:
+            (row,) = [r for r in assessment.ranking(uow, month, "department") if r["code"] == "D01"]
+        return row["items_handled"], row["items_online"], row["online_item_rate"]
+
+    with ctx.factory() as s:
+        apply_records(s, [recs[0]])
+        apply_records(s, [recs[0]])  # replay
+        s.commit()
+        assert stored_items(s) == {(*march, "I1"): {"received": 1, "online": 0}}
+    assert rate("2026-03") == (1, 0, 0.0)
+    with ctx.factory() as s:
+        apply_records(s, [recs[1], recs[0], recs[1]])  # moved online; replays around it
+        s.commit()
+        assert stored_items(s) == {(*march, "I1"): {"received": 1, "online": 1}}
+    assert rate("2026-03") == (1, 1, 1.0)
+    with ctx.factory() as s:
+        apply_records(s, [recs[2], o1])  # item corrected; another case, online, on I3
+        s.commit()
+        assert stored_items(s) == {(*march, "I2"): {"received": 1, "online": 1}, (*march, "I3"): {"received": 1, "online": 1}}
+    with ctx.factory() as s:
+        apply_records(s, [recs[3], recs[2], o1])  # accepted again in April
+        s.commit()
+        assert stored_items(s) == {(*april, "I2"): {"received": 1, "online": 1}, (*march, "I3"): {"received": 1, "online": 1}}
+        assert stored(s)[march]["received"] == 1 and stored(s)[april]["received"] == 1
+    assert rate("2026-03") == (1, 1, 1.0) and rate("2026-04") == (1, 1, 1.0)
+    r = api.get("/api/v1/supervision/assessment?month=2026-03&by=online_item_rate", user="inspector")
+    assert r.status_code == 200, r.get_json()
+    (item,) = r.get_json()["items"]
+    assert (item["items_handled"], item["items_online"], item["online_item_rate"]) == (1, 1, 1.0)
+    rows = list(csv.reader(io.StringIO(api.get("/api/v1/supervision/assessment?month=2026-03&format=csv",
+                                               user="inspector").data.decode("utf-8-sig"))))
+    at = {h: i for i, h in enumerate(rows[0])}
+    assert [rows[1][at[h]] for h in ("办件事项数", "网办事项数", "事项纳入率")] == ["1", "1", "1.0"]
+
+
+def test_migration_0026_counts_existing_library_rows_in_and_drops_on_downgrade(ctx, db_url, tmp_path):
+    """Items maintained as records are applied; downgraded to 0025 the table is gone; upgraded
+    again it is rebuilt from lib_cases, with the same counts (SQLite and PostgreSQL)."""
+    from sqlalchemy import create_engine, inspect
+
+    from node.persistence.migrate import downgrade, upgrade
+
+    rng = random.Random(5)
+    recs = make_records(rng)[:300]
+    with ctx.factory() as s:
+        store_and_apply(s, recs, rng)
+    with ctx.factory() as s:
+        want = stored_items(s)
+        assert want == recompute_items(s) and any(v["online"] for v in want.values())
+    ctx.engine.dispose()
+    downgrade(db_url, "0025")
+    eng = create_engine(db_url)
+    assert "lib_assessment_items" not in inspect(eng).get_table_names()
+    eng.dispose()
+    upgrade(db_url)
+    with ctx.factory() as s:
+        assert stored_items(s) == want
+    # and records applied after the upgrade go on from the rebuilt counts
+    with ctx.factory() as s:
+        apply_records(s, [parse(bytes(f.body), bytes(f.signature)) for f in
+                          s.scalars(select(FedRecord).order_by(FedRecord.origin, FedRecord.seq))])
+        s.commit()
+        assert stored_items(s) == want

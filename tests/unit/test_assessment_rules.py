@@ -86,3 +86,34 @@ def test_bad_by_and_city():
     with pytest.raises(ValueError, match="by"):
         a.check_by("luck")
     assert a.city_of("330105") == "330100" and a.city_of("330000") == "330000" and a.city_of("330200") == "330200"
+
+
+def test_item_contributions_count_the_case_for_its_item_in_the_month_of_acceptance():
+    r = row(item_code="330105-XK-1", channel="online", accepted_at=datetime(2026, 1, 31, 17, tzinfo=UTC))
+    assert a.item_contributions(r) == {("330105", "D", "2026-02", "330105-XK-1"): {"received": 1, "online": 1}}
+    for channel in ("window", "agent", None):
+        assert a.item_contributions({**r, "channel": channel}) == {
+            ("330105", "D", "2026-02", "330105-XK-1"): {"received": 1, "online": 0}}
+    assert a.item_contributions({**r, "accepted_at": None}) == {}  # submitted, not yet accepted: nothing
+    assert a.item_contributions({**r, "origin": None}) == {}
+    # a case moving channel, item or month: old out, new in, nothing left behind
+    acc: dict = {}
+    moved = {**r, "channel": "window", "item_code": "330105-XK-2", "accepted_at": datetime(2026, 3, 1, tzinfo=CST)}
+    a.add_into(acc, a.item_contributions(r), 1)
+    a.add_into(acc, a.item_contributions(r), -1)
+    a.add_into(acc, a.item_contributions(moved), 1)
+    assert {k: v for k, v in acc.items() if any(v.values())} == {
+        ("330105", "D", "2026-03", "330105-XK-2"): {"received": 1, "online": 0}}
+
+
+def test_online_item_rate_is_outside_the_score_and_ranks_missing_last():
+    c = {"received": 4, "concluded": 2, "on_time": 2}
+    i = a.indicators(c, items_handled=4, items_online=3)
+    assert (i.items_handled, i.items_online, i.online_item_rate) == (4, 3, 0.75)
+    assert i.score == a.indicators(c).score  # not part of the composite
+    none = a.indicators(c)
+    assert (none.items_handled, none.items_online, none.online_item_rate) == (0, 0, None)
+    assert a.check_by("online_item_rate") == "online_item_rate"
+    half = a.indicators(c, 2, 1)
+    ranked = a.rank([("N", none), ("H", half), ("T", i)], "online_item_rate")
+    assert [k for _, k, _ in ranked] == ["T", "H", "N"]

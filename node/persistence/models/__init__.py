@@ -13,7 +13,7 @@ from .audit import AuditHead, AuditEntry, AuditQueued, AuditAnchor
 from .bench import BenchRow
 from .alerts import ALERT_STATES, Alert
 from .links import FedLink
-from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, FedTreeNode, LibAssessment, LibCase, LibLicense
+from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, FedTreeNode, LibAssessment, LibAssessmentItem, LibCase, LibLicense
 from .access import AccessLock
 from .addressed import FedAddressed, FedDown, FedDownCursor
 from .orders import Complaint, Dispute, SupOrder
@@ -30,7 +30,7 @@ __all__ = [
     "BenchRow",
     "ALERT_STATES", "Alert",
     "FedLink",
-    "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "FedTreeNode", "LibAssessment", "LibCase", "LibLicense",
+    "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "FedTreeNode", "LibAssessment", "LibAssessmentItem", "LibCase", "LibLicense",
     "LibEvent", "Escalation",
     "AccessLock",
     "FedAddressed", "FedDown", "FedDownCursor",

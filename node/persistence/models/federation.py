@@ -161,3 +161,17 @@ class LibAssessment(Base):
     eval_good: Mapped[int] = mapped_column(Integer, default=0)
     eval_sum: Mapped[int] = mapped_column(Integer, default=0)
     complaints: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LibAssessmentItem(Base):
+    """Cases per catalog item and (origin, department, month of acceptance), and of them the ones
+    received online: the item counts behind 事项纳入率, maintained by
+    ``federation.library.apply_records`` in the same transaction (node.domain.assessment)."""
+
+    __tablename__ = "lib_assessment_items"
+    origin: Mapped[str] = mapped_column(String(6), primary_key=True)
+    department_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True, index=True)
+    item_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)  # cases accepted in the month
+    online: Mapped[int] = mapped_column(Integer, default=0)  # of them, through the online channel
