@@ -366,7 +366,13 @@ class Uplink:
                 if n == 0:
                     await wait_any(stop, stop, self.idle)
             except asyncio.CancelledError:
-                raise
+                task = asyncio.current_task()
+                if stop.is_set() or (task is not None and task.cancelling()):
+                    raise  # this loop itself is being stopped
+                # the push side closed the shared channel after a failure: its calls end cancelled
+                log.info("pull from %s: the channel was closed (retry in %.1fs)", self.target, backoff)
+                await wait_any(stop, stop, backoff)
+                backoff = min(backoff * 2, 10.0)
             except Exception as e:  # noqa: BLE001 - the down side outlives any failure and retries
                 log.info("pull from %s: %s (retry in %.1fs)", self.target,
                          e.details() if isinstance(e, grpc.aio.AioRpcError) else e, backoff)
