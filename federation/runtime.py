@@ -56,6 +56,12 @@ class DirectoryTrust:
     def key_for(self, origin: str, key_id: str, at: datetime, seq: int | None = None) -> bytes | None:
         return self.directory.key_for(origin, key_id, at, seq)
 
+    def snapshot(self) -> "DirectoryTrust":
+        """The directory as it stands now, for one batch: its thousands of key and subtree look-ups
+        then do not each look at the directory file (a directory installed meanwhile counts from
+        the next batch)."""
+        return _Pinned(self.identity, self.directory)
+
     def in_subtree(self, peer: str, origin: str) -> bool:
         return origin == peer or self.directory.is_ancestor(peer, origin)
 
@@ -71,6 +77,16 @@ class DirectoryTrust:
 
     def signed_directory(self) -> bytes:
         return json.dumps(dict(self.directory.signed), ensure_ascii=False).encode()
+
+
+class _Pinned(DirectoryTrust):
+    def __init__(self, identity: Identity, directory: Directory) -> None:
+        super().__init__(identity)
+        self._pinned = directory
+
+    @property
+    def directory(self) -> Directory:
+        return self._pinned
 
 
 def case_detail_reader(ctx: NodeContext) -> Callable[[str, str, str, str], dict[str, Any]]:

@@ -77,6 +77,7 @@ class Uplink:
         self._too_old_at = 0.0
         self._down_after: int | None = None  # the down-cursor (only this uplink advances it)
         self._wake = asyncio.Event()  # set when this node's log grew (``federation.wakeup``)
+        self._reached = asyncio.Event()  # set when a push round reached the parent again (ends a pull's backoff)
 
     SWEEP = 1000  # records re-checked per idle round
 
@@ -307,6 +308,8 @@ class Uplink:
             while not stop.is_set():
                 try:
                     n = await self.sync_once(pull=False)
+                    if backoff > 0.5:  # the parent is back after failed rounds: so are the pulls
+                        self._reached.set()
                     await self._note(True)
                     if checkpoint is not None and checkpoint.done():
                         done, checkpoint = checkpoint, None
@@ -371,13 +374,18 @@ class Uplink:
                     raise  # this loop itself is being stopped
                 # the push side closed the shared channel after a failure: its calls end cancelled
                 log.info("pull from %s: the channel was closed (retry in %.1fs)", self.target, backoff)
-                await wait_any(stop, stop, backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = await self._pull_backoff(stop, backoff)
             except Exception as e:  # noqa: BLE001 - the down side outlives any failure and retries
                 log.info("pull from %s: %s (retry in %.1fs)", self.target,
                          e.details() if isinstance(e, grpc.aio.AioRpcError) else e, backoff)
-                await wait_any(stop, stop, backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = await self._pull_backoff(stop, backoff)
+
+    async def _pull_backoff(self, stop: asyncio.Event, backoff: float) -> float:
+        """Wait ``backoff`` -- or less: until the push side reaches the parent again after failing,
+        which starts the pulls again at once; returns the next backoff."""
+        self._reached.clear()
+        await wait_any(stop, self._reached, backoff)
+        return 0.5 if self._reached.is_set() else min(backoff * 2, 10.0)
 
 
 async def _drop(task: asyncio.Task[str] | None) -> None:

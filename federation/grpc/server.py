@@ -65,6 +65,12 @@ class Trust(Protocol):
     def subtree(self, node_id: str) -> set[str]: ...
 
 
+def _pinned(trust: Trust) -> Trust:
+    """One directory for a whole batch where the trust can pin one (``DirectoryTrust.snapshot``)."""
+    snapshot = getattr(trust, "snapshot", None)
+    return snapshot() if snapshot is not None else trust
+
+
 class FederationServicer(pb_grpc.FederationServicer):
     def __init__(self, ctx: NodeContext, trust: Trust,
                  case_detail: Callable[[str, str, str, str], dict[str, Any]] | None = None,
@@ -124,15 +130,16 @@ class FederationServicer(pb_grpc.FederationServicer):
         return pb.CursorsReply(cursors=[pb.OriginCursor(origin=o, seq=q, head_hash=h) for o, q, h in rows])
 
     def _check(self, batch: pb.RecordBatch) -> CheckedBatch:
-        return check_batch([(r.body, r.signature) for r in batch.records], self.trust.key_for)
+        return check_batch([(r.body, r.signature) for r in batch.records], _pinned(self.trust).key_for)
 
     def _apply(self, peer: str, batch: pb.RecordBatch, checked: CheckedBatch | None = None) -> pb.BatchAck:
         now = self.ctx.clock()
+        trust = _pinned(self.trust)
         try:
             with self.ctx.uow(SYSTEM, now) as uow:  # the batch and the cursors: one unit of work
                 res = receive_batch(uow.session, peer, checked if checked is not None else
-                                    [(r.body, r.signature) for r in batch.records], self.trust.key_for,
-                                    self.trust.in_subtree, now)
+                                    [(r.body, r.signature) for r in batch.records], trust.key_for,
+                                    trust.in_subtree, now)
                 if res.fresh and self.ctx.addressed is not None:  # for this node: applied with the batch
                     self.ctx.addressed.on_stored(uow, res.fresh, peer)  # type: ignore[attr-defined]
                 uow.commit()
