@@ -77,6 +77,7 @@ class Uplink:
         self._too_old_at = 0.0
         self._down_after: int | None = None  # the down-cursor (only this uplink advances it)
         self._wake = asyncio.Event()  # set when this node's log grew (``federation.wakeup``)
+        self._pushed = asyncio.Event()  # set when the parent applied what we pushed (its acks may wait for us)
         self._reached = asyncio.Event()  # set when a push round reached the parent again (ends a pull's backoff)
 
     SWEEP = 1000  # records re-checked per idle round
@@ -308,6 +309,8 @@ class Uplink:
             while not stop.is_set():
                 try:
                     n = await self.sync_once(pull=False)
+                    if n:
+                        self._pushed.set()  # an addressed record's ack is then sealed there: pull it now
                     if backoff > 0.5:  # the parent is back after failed rounds: so are the pulls
                         self._reached.set()
                     await self._note(True)
@@ -364,10 +367,11 @@ class Uplink:
         backoff = 0.5
         while not stop.is_set():
             try:
+                self._pushed.clear()
                 n = await self.pull_down()
                 backoff = 0.5
                 if n == 0:
-                    await wait_any(stop, stop, self.idle)
+                    await wait_any(stop, self._pushed, self.idle)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if stop.is_set() or (task is not None and task.cancelling()):
