@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from flask import Flask
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from node.config import Settings
 from node.services.context import NodeContext
@@ -27,10 +28,20 @@ OK = "ok"
 
 
 def _database(ctx: NodeContext) -> Callable[[], str]:
-    def check() -> str:
+    def query() -> str:
         with ctx.engine.connect() as c:  # the schema's own table: a migrated, reachable database
             version = c.execute(text("SELECT version_num FROM alembic_version")).scalar()
         return OK if version else "no schema version: run `yiwang db upgrade`"
+
+    def check() -> str:
+        try:
+            return query()
+        except DBAPIError as e:
+            if not e.connection_invalidated:
+                raise
+            # A pooled connection that died since its last use (the pool pings only idle ones): the
+            # probe asks again on a new connection, so it reports the database as it is now.
+            return query()
     return check
 
 
