@@ -108,16 +108,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: python bench/supervision.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from node.domain import deadlines  # noqa: E402
-from node.domain.calendar import WorkingCalendar, shipped_schedules  # noqa: E402
-from node.domain.items import StageDef, validate_stages  # noqa: E402
-from node.domain.lifecycle import Actor, CaseState, Decision, Event, Result, Status, decide, responsible_roles  # noqa: E402
-from node.domain.roles import Role  # noqa: E402
+from node.domain import deadlines
+from node.domain.calendar import WorkingCalendar, shipped_schedules
+from node.domain.items import StageDef, validate_stages
+from node.domain.lifecycle import Actor, CaseState, Decision, Event, Result, Status, decide, responsible_roles
+from node.domain.roles import Role
 
 TARGET_P95_MS = {"overdue": 100.0, "ranking": 150.0, "counts": 50.0}
 TARGET_RATIO = 0.05
@@ -235,7 +236,7 @@ def catalog(origin: str, seed: int) -> list[Item]:
     items = []
     for dept, dname in depts:
         for k in range(rng.randint(2, 4)):
-            name = f"{dname[:-1] if dname.endswith('局') else dname}{rng.choice(ITEM_NAMES)}事项{k + 1}"
+            name = f"{dname.removesuffix('局')}{rng.choice(ITEM_NAMES)}事项{k + 1}"
             code = f"{origin}-XK-{dept.upper()}-{k + 1:03d}"
             if rng.random() < 0.22:  # 即办件: accepted and concluded at the window
                 stages = validate_stages([{"kind": "accept", "name": "受理", "time_limit_days": 0, "role": "clerk"},
@@ -707,7 +708,7 @@ def _url(admin: str, db: str) -> str:
     return make_url(admin).set(database=db).render_as_string(hide_password=False)
 
 
-LOADED_TABLES = ("lib_cases", "lib_events", "lib_licenses", "fed_records", "fed_tree", "lib_assessment")
+LOADED_TABLES = ("lib_cases", "lib_events", "lib_licenses", "fed_records", "fed_tree", "lib_assessment", "lib_counts")
 
 
 def drop_secondary_indexes(url: str) -> list[str]:
@@ -723,6 +724,24 @@ def drop_secondary_indexes(url: str) -> list[str]:
         for name, _ in rows:
             c.execute(f'DROP INDEX IF EXISTS "{name}"')
     return [d for _, d in rows]
+
+
+def count_cases(url: str) -> int:
+    """lib_counts from the loaded cases, by the project's ``supervision.rebuild_counts`` (the rows
+    came in by COPY, around the apply path that keeps it)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from node.services.supervision import rebuild_counts
+
+    eng = create_engine(url)
+    try:
+        with Session(eng) as s:
+            n = rebuild_counts(s)
+            s.commit()
+    finally:
+        eng.dispose()
+    return n
 
 
 def make_partitions(url: str, now: datetime) -> list[str]:
@@ -1313,6 +1332,58 @@ def _last_full_month(now: datetime) -> str:
     return f"{prev.year:04d}-{prev.month:02d}"
 
 
+def measure(via: str, args: Any, url: str, identities: Path, hash_key: str, sims: dict[str, Origin], password: str,
+            inspector_id: int, month: str, codes: list[str], tmp: Path, ctxs: Any, mgr: Any) -> dict[str, Any]:
+    """One measured phase: the clients (``via`` http or service) for ``--duration`` s while the
+    ingest process applies its stream; returns the latencies and the ingest's figures."""
+    node_proc = None
+    try:
+        if via == "http":
+            node_proc, port = start_node(url, identities / PROVINCE[0], hash_key, args.workers, args.threads,
+                                         tmp / "node.log")
+            token = login(port, "inspector", password)
+            _say(f"node 330000 serving on 127.0.0.1:{port} (gunicorn {args.workers}x{args.threads})")
+        t_gen = time.monotonic()
+        warmup = build_ingest(sims, identities, 2.0, args.rate, time.time())
+        start_at = time.time() + 15 + args.duration * args.rate / 8000
+        batches = build_ingest(sims, identities, args.duration, args.rate, start_at)
+        bpath = tmp / f"ingest-{via}.pickle"
+        with open(bpath, "wb") as f:
+            pickle.dump({"warmup": warmup, "batches": batches}, f)
+        offered = sum(len(b[2]) for b in batches)
+        _say(f"ingest stream: {offered:,} signed records in {len(batches)} batches, built in "
+             f"{time.monotonic() - t_gen:.1f}s")
+        start_at = max(start_at, time.time() + 10)
+        stop_at = start_at + args.duration
+        results = mgr.Queue()
+        ingest = ctxs.Process(target=ingest_main, args=(url, str(identities / PROVINCE[0]), str(bpath), start_at,
+                                                        hash_key, results))
+        ingest.start()
+        _say(f"measured phase ({via}): {args.clients} inspector clients and ingest at {args.rate:,.0f} records/s "
+             f"for {args.duration:g}s")
+        if via == "http":
+            lat = http_clients(args.clients, port, token, month, codes, start_at, stop_at)
+        else:
+            procs = [ctxs.Process(target=service_client, args=(i, url, str(identities / PROVINCE[0]), hash_key,
+                                                                inspector_id, month, codes, start_at, stop_at, results))
+                     for i in range(args.clients)]
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join()
+        ingest.join()
+        if ingest.exitcode != 0:
+            raise SystemExit(f"the ingest process failed ({ingest.exitcode})")
+        got = [results.get() for _ in range(1 + (args.clients if via == "service" else 0))]
+        ing = next(g for g in got if "applied" in g)
+        if via == "service":
+            lat = {q: [x for g in got if "applied" not in g for x in g[q]] for q in QUERIES}
+        return {"lat": lat, "ingest": ing, "offered": offered}
+    finally:
+        if node_proc is not None:
+            stop_node(node_proc)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.supervision", description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=10_000_000, help="synced case records loaded into the library")
@@ -1320,8 +1391,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of the measured phase")
     ap.add_argument("--clients", type=int, default=8, help="concurrent inspector clients")
     ap.add_argument("--rate", type=float, default=1000.0, help="records/s ingested while queried")
-    ap.add_argument("--via", choices=("http", "service"), default="http",
-                    help="the node's HTTP API (default) or its service functions in-process")
+    ap.add_argument("--via", choices=("both", "http", "service"), default="both",
+                    help="the node's HTTP API, its service functions, or both phases one after the other (default)")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn processes of the node (--via http)")
     ap.add_argument("--threads", type=int, default=4, help="threads per gunicorn process (--via http)")
     ap.add_argument("--jobs", type=int, default=2, help="loader processes")
@@ -1338,7 +1409,6 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="yiwang-bench-sup-"))
     hash_key = secrets.token_hex(32)
     os.environ["YIWANG_ID_HASH_KEY"] = hash_key  # the federation's ID hash key of this run's nodes
-    node_proc = None
     ctxs = mp.get_context("spawn")
     try:
         from sqlalchemy.engine import make_url
@@ -1393,8 +1463,10 @@ def main(argv: list[str] | None = None) -> int:
 
         with psycopg.connect(_libpq(url), autocommit=True) as c:
             c.execute("SET maintenance_work_mem = '512MB'")
-            for d in indexdefs:
-                c.execute(d)
+            for d in indexdefs:  # a partitioned table's "ON ONLY" parent index would leave its partitions without
+                c.execute(d.replace(" ON ONLY ", " ON "))
+        counted = count_cases(url)
+        with psycopg.connect(_libpq(url), autocommit=True) as c:
             t_vac = time.monotonic()
             for tbl in LOADED_TABLES + ("fed_heads",):
                 c.execute(f"VACUUM ANALYZE {tbl}")
@@ -1408,7 +1480,8 @@ def main(argv: list[str] | None = None) -> int:
                                      "'work_mem', 'max_parallel_workers_per_gather')").fetchall())
         t_index, t_vacuum = t_vac - t_idx, time.monotonic() - t_vac
         total_records = sum(x.records for x in loaded)
-        _say(f"library loaded: {total_records:,} records, {n_cases:,} cases ({n_open:,} open, {n_red:,} red), "
+        _say(f"library loaded: {total_records:,} records, {n_cases:,} cases ({n_open:,} open, {n_red:,} red, "
+             f"{counted:,} counted in lib_counts), "
              f"{size / 1e9:.1f} GB; COPY {t_copy:.0f}s, indexes {t_index:.0f}s, vacuum {t_vacuum:.0f}s")
 
         # the inspector, and the node's API
@@ -1423,53 +1496,11 @@ def main(argv: list[str] | None = None) -> int:
         ctx.engine.dispose()
         month = _last_full_month(now)
         codes = [c for x in loaded for c in x.sample]
-        token = ""
-        if args.via == "http":
-            node_proc, port = start_node(url, identities / PROVINCE[0], hash_key, args.workers, args.threads,
-                                         tmp / "node.log")
-            token = login(port, "inspector", password)
-            _say(f"node 330000 serving on 127.0.0.1:{port} (gunicorn {args.workers}x{args.threads})")
-
-        # the ingest stream, built before the clock starts
         sims = {x.origin: x.sim for x in loaded}
-        t_gen = time.monotonic()
-        warmup = build_ingest(sims, identities, 2.0, args.rate, time.time())
-        start_at = time.time() + 15 + args.duration * args.rate / 8000
-        batches = build_ingest(sims, identities, args.duration, args.rate, start_at)
-        bpath = tmp / "ingest.pickle"
-        with open(bpath, "wb") as f:
-            pickle.dump({"warmup": warmup, "batches": batches}, f)
-        n_ingest = sum(len(b[2]) for b in batches)
-        _say(f"ingest stream: {n_ingest:,} signed records in {len(batches)} batches, built in "
-             f"{time.monotonic() - t_gen:.1f}s")
-        start_at = max(start_at, time.time() + 10)
-        stop_at = start_at + args.duration
-        results = mgr.Queue()
-        ingest = ctxs.Process(target=ingest_main, args=(url, str(identities / PROVINCE[0]), str(bpath), start_at,
-                                                        hash_key, results))
-        ingest.start()
-        _say(f"measured phase: {args.clients} inspector clients ({args.via}) and ingest at {args.rate:,.0f} "
-             f"records/s for {args.duration:g}s")
-        if args.via == "http":
-            lat = http_clients(args.clients, port, token, month, codes, start_at, stop_at)
-        else:
-            procs = [ctxs.Process(target=service_client, args=(i, url, str(identities / PROVINCE[0]), hash_key,
-                                                                insp.id, month, codes, start_at, stop_at, results))
-                     for i in range(args.clients)]
-            for p in procs:
-                p.start()
-            for p in procs:
-                p.join()
-        ingest.join()
-        got = [results.get() for _ in range(1 + (args.clients if args.via == "service" else 0))]
-        ing = next(g for g in got if "applied" in g)
-        if args.via == "service":
-            lat = {q: [x for g in got if "applied" not in g for x in g[q]] for q in QUERIES}
-        if ingest.exitcode != 0:
-            raise SystemExit(f"the ingest process failed ({ingest.exitcode})")
-        if node_proc is not None:
-            stop_node(node_proc)
-            node_proc = None
+        phases: dict[str, dict[str, Any]] = {}
+        for via in (("http", "service") if args.via == "both" else (args.via,)):
+            phases[via] = measure(via, args, url, identities, hash_key, sims, password, insp.id, month, codes, tmp,
+                                  ctxs, mgr)
 
         # baselines, and the answers compared
         code = codes[0]
@@ -1477,7 +1508,6 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"baselines: full scans of lib_events ({args.baseline_runs} runs each)")
         base = run_baselines(url, month, today, code, args.baseline_runs)
         answers = service_answers(url, str(identities / PROVINCE[0]), insp.id, month, code)
-        ingest_rate = ing["applied"] / ing["elapsed"] if ing["elapsed"] else 0.0
 
         _say(f"escalation: {args.open_cases:,} open cases at an own node")
         esc = escalation(admin, own_db, tmp, args.open_cases, args.seed)
@@ -1489,54 +1519,58 @@ def main(argv: list[str] | None = None) -> int:
               f"{n_red:,} red; lib_events {n_events:,} rows; database {size / 1e9:.1f} GB); PostgreSQL "
               f"{make_url(admin).host}:{make_url(admin).port} (shared_buffers {int(pg_conf['shared_buffers']) * 8 // 1024} MB, "
               f"work_mem {int(pg_conf['work_mem']) // 1024} MB, parallel workers/gather "
-              f"{pg_conf['max_parallel_workers_per_gather']}); {args.clients} clients via {args.via}"
-              + (f" (gunicorn {args.workers}x{args.threads})" if args.via == "http" else " (one process each)")
-              + f"; {os.cpu_count()} CPUs")
+              f"{pg_conf['max_parallel_workers_per_gather']}); {args.clients} inspector clients; {os.cpu_count()} CPUs")
         print(f"setup: load {t_copy:.0f}s ({total_records / t_copy:,.0f} records/s, {args.jobs} loaders), "
               f"indexes {t_index:.0f}s, vacuum analyze {t_vacuum:.0f}s, total {time.monotonic() - t_setup:.0f}s")
-        print()
-        print(f"{'query (clients + ingest, ' + str(int(args.duration)) + ' s)':<34} {'n':>6} {'p50 ms':>9} {'p95 ms':>9} "
-              f"{'p99 ms':>9} {'max ms':>9} {'base ms':>10} {'p95/base':>9}")
-        ratios = {}
-        for q in QUERIES:
-            xs = lat[q]
-            ratios[q] = pct(xs, 95) / base[q][0] if base[q][0] else float("nan")
-            print(f"{LABELS[q]:<34} {len(xs):>6} {_fmt_ms(pct(xs, 50))} {_fmt_ms(pct(xs, 95))} {_fmt_ms(pct(xs, 99))} "
-                  f"{_fmt_ms(max(xs) if xs else float('nan'))} {base[q][0] * 1000:>10.0f} {ratios[q]:>9.4f}")
+        checks = []
+        for via, ph in phases.items():
+            lat, ing = ph["lat"], ph["ingest"]
+            how = (f"HTTP API, gunicorn {args.workers}x{args.threads}, keep-alive client threads" if via == "http"
+                   else "service functions, one client process each")
+            print()
+            print(f"{'via ' + via + ' (' + str(int(args.duration)) + ' s, ingest running)':<34} {'n':>6} {'p50 ms':>9} "
+                  f"{'p95 ms':>9} {'p99 ms':>9} {'max ms':>9} {'base ms':>10} {'p95/base':>9}   [{how}]")
+            for q in QUERIES:
+                xs = lat[q]
+                ratio = pct(xs, 95) / base[q][0] if base[q][0] else float("nan")
+                print(f"{LABELS[q]:<34} {len(xs):>6} {_fmt_ms(pct(xs, 50))} {_fmt_ms(pct(xs, 95))} "
+                      f"{_fmt_ms(pct(xs, 99))} {_fmt_ms(max(xs) if xs else float('nan'))} {base[q][0] * 1000:>10.0f} "
+                      f"{ratio:>9.4f}")
+                p95 = pct(xs, 95) * 1000
+                if q in TARGET_P95_MS:
+                    checks.append((f"{via}: {q} p95 {p95:.1f} ms (target <= {TARGET_P95_MS[q]:g} ms)",
+                                   p95 <= TARGET_P95_MS[q]))
+                checks.append((f"{via}: {q} p95 / baseline = {ratio:.4f} (target <= {TARGET_RATIO})",
+                               ratio <= TARGET_RATIO))
+            rate = ing["applied"] / ing["elapsed"] if ing["elapsed"] else 0.0
+            print(f"ingest while queried ({via}): {ing['applied']:,} of {ph['offered']:,} records applied in "
+                  f"{ing['elapsed']:.1f}s = {rate:,.0f} records/s (offered {args.rate:,.0f}/s; {ing['batches']} batches, "
+                  f"apply p50 {pct(ing['apply'], 50) * 1000:.0f} ms p99 {pct(ing['apply'], 99) * 1000:.0f} ms; behind "
+                  f"schedule p50 {pct(ing['lag'], 50) * 1000:.0f} ms p99 {pct(ing['lag'], 99) * 1000:.0f} ms "
+                  f"max {max(ing['lag']) * 1000:.0f} ms)")
+            checks.append((f"{via}: ingest {rate:,.0f} records/s while queried (target >= {args.rate:,.0f})",
+                           rate >= 0.98 * args.rate and ing["applied"] >= ph["offered"]))
         print()
         for q in QUERIES:
             print(f"baseline {q:<9} {compare(q, answers[q], base[q][1])}")
         print(f"ranking month {month}; timelines of {len(codes)} sampled cases; baseline timeline of {code}")
-        print()
-        print(f"ingest while queried: {ing['applied']:,} records applied in {ing['elapsed']:.1f}s = "
-              f"{ingest_rate:,.0f} records/s (offered {args.rate:,.0f}/s; {ing['batches']} batches, apply "
-              f"p50 {pct(ing['apply'], 50) * 1000:.0f} ms p99 {pct(ing['apply'], 99) * 1000:.0f} ms, lag behind "
-              f"schedule p99 {pct(ing['lag'], 99) * 1000:.0f} ms max {max(ing['lag']) * 1000:.0f} ms)")
         r1, r2 = esc["runs"]
         print(f"escalation over {esc['open']:,} open cases (own node 330105; {esc['shares']}): run 1 "
               f"{r1['seconds']:.1f}s ({r1['escalations_total']:,} escalations, {r1['notifications']:,} notifications), "
               f"run 2 {r2['seconds']:.1f}s ({r2['notifications']:,} new)")
         print()
-        checks = []
-        for q in QUERIES:
-            p95 = pct(lat[q], 95) * 1000
-            if q in TARGET_P95_MS:
-                checks.append((f"{q} p95 {p95:.1f} ms (target <= {TARGET_P95_MS[q]:g} ms)", p95 <= TARGET_P95_MS[q]))
-            checks.append((f"{q} p95 / baseline = {ratios[q]:.4f} (target <= {TARGET_RATIO})", ratios[q] <= TARGET_RATIO))
-        checks.append((f"ingest {ingest_rate:,.0f} records/s while queried (target >= {args.rate:,.0f})",
-                       ingest_rate >= 0.98 * args.rate and ing["applied"] >= 0.98 * n_ingest))
         scale = f" over {esc['open']:,} open cases" + ("" if esc["open"] == 1_000_000 else " (target is for 1,000,000)")
         for k, r in (("first run", r1), ("second run", r2)):
             checks.append((f"escalation {k} {r['seconds']:.1f}s{scale} (target <= {TARGET_ESCALATION_S:g} s)",
                            r["seconds"] <= TARGET_ESCALATION_S))
         for text, ok in checks:
             print(f"{_verdict(ok)}  {text}")
-        print(f"run completed: {total_records:,} records, {sum(len(v) for v in lat.values()):,} queries, "
-              f"{ing['applied']:,} records ingested, {esc['open']:,} open cases escalated")
+        n_queries = sum(len(v) for ph in phases.values() for v in ph["lat"].values())
+        n_ingested = sum(ph["ingest"]["applied"] for ph in phases.values())
+        print(f"run completed: {total_records:,} records, {n_queries:,} queries, {n_ingested:,} records ingested, "
+              f"{esc['open']:,} open cases escalated")
         return 0
     finally:
-        if node_proc is not None:
-            stop_node(node_proc)
         if not args.keep:
             for db in (lib_db, own_db):
                 try:

@@ -261,12 +261,23 @@ def append_pending(uow: "UnitOfWork", commit: bool = False) -> int:
     return n
 
 
+PIPELINE_MAX_BYTES = 1 << 20
+"""Statements whose parameters hold more than this go without pipeline mode: psycopg can wait
+forever in a pipeline whose messages outgrow the socket's buffers (psycopg/psycopg#685), e.g. the
+entries of a unit of work that wrote a hundred thousand audited rows."""
+
+
+def _param_bytes(statements: list[tuple[TextClause, dict[str, Any]]]) -> int:
+    return sum(len(v) for _, p in statements for v in p.values() if isinstance(v, (str, bytes)))
+
+
 def _send(conn: Any, statements: list[tuple[TextClause, dict[str, Any]]], commit: bool) -> None:
     """``commit`` (psycopg): the statements and the COMMIT in one round trip; the session's own
-    commit that follows finds the transaction ended (a no-op in psycopg)."""
+    commit that follows finds the transaction ended (a no-op in psycopg). A large write goes
+    statement by statement, and the session's commit commits it."""
     if not statements:
         return
-    if commit and conn.dialect.driver == "psycopg":
+    if commit and conn.dialect.driver == "psycopg" and _param_bytes(statements) <= PIPELINE_MAX_BYTES:
         pipelined(conn, statements, commit=True)
     else:
         for stmt, p in statements:

@@ -12,11 +12,11 @@ import csv
 import io
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from node.domain import assessment as rules
-from node.domain.divisions import in_subtree
+from node.domain.divisions import in_subtree, subtree_prefix
 from node.domain.errors import DomainError
 from node.domain.policy import Action, require
 from node.persistence.models import LibAssessment
@@ -108,18 +108,19 @@ def ranking(uow: Work, month: str, level: str = "department", by: str = "score",
         raise DomainError(f"region: {region} is outside this node's region {here}", "region",
                           location="query")
     scope = region or here
-    rows = uow.session.execute(select(LibAssessment).where(LibAssessment.month == month)).scalars().all()
+    # one GROUP BY at the level (the month's rows summed in the database, not loaded one by one)
+    t = LibAssessment
+    key: Any = {"department": t.department_code, "node": t.origin,
+                "city": case((func.substr(t.origin, 3, 4) == "0000", t.origin),
+                             else_=func.substr(t.origin, 1, 4) + "00")}[level]  # rules.city_of
+    q = select(key, func.max(t.department_name), *[func.sum(getattr(t, c)) for c in rules.COUNTERS]) \
+        .where(t.month == month, t.origin.startswith(subtree_prefix(scope))).group_by(key)
     groups: dict[str, dict[str, int]] = {}
     labels: dict[str, str] = {}
-    for r in rows:
-        if not in_subtree(r.origin, scope):  # (the library holds only this node's subtree anyway)
-            continue
-        key = {"department": r.department_code, "node": r.origin, "city": rules.city_of(r.origin)}[level]
-        g = groups.setdefault(key, dict.fromkeys(rules.COUNTERS, 0))
-        for c in rules.COUNTERS:
-            g[c] += getattr(r, c)
-        if level == "department" and r.department_name:
-            labels[key] = r.department_name
+    for k, name, *sums in uow.session.execute(q):
+        groups[k] = {c: int(v or 0) for c, v in zip(rules.COUNTERS, sums)}
+        if level == "department" and name:
+            labels[k] = name
     ranked = rules.rank([(k, rules.indicators(g)) for k, g in groups.items()], by)
     return [{"rank": pos, "code": key, "name": labels.get(key, ""), **ind.__dict__} for pos, key, ind in ranked]
 
