@@ -842,24 +842,34 @@ def ingest_main(url: str, province_dir: str, batches_path: str, start_at: float,
     for i, (_, city, recs) in enumerate(stream["warmup"]):  # connections, caches, the first months seen
         batch = pb.RecordBatch(batch_id=i + 1, records=[pb.SignedRecord(body=b, signature=s) for b, s in recs])
         servicer._apply(city, batch, servicer._check(batch))
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    msgs = [pb.RecordBatch(batch_id=100_000 + i, records=[pb.SignedRecord(body=b, signature=s) for b, s in recs])
+            for i, (_, _, recs) in enumerate(batches)]
+    pool = ThreadPoolExecutor(1)
+    ahead: dict[int, Future[Any]] = {}
     applied, lags, applies = 0, [], []
     wait = start_at - time.time()
     if wait > 0:
         time.sleep(wait)
     t_first = time.time()
-    for i, (offset, city, recs) in enumerate(batches):
+    for i, (offset, city, _) in enumerate(batches):
         due = start_at + offset
         d = due - time.time()
         if d > 0:
             time.sleep(d)
         t = time.time()
-        batch = pb.RecordBatch(batch_id=100_000 + i, records=[pb.SignedRecord(body=b, signature=s) for b, s in recs])
-        ack = servicer._apply(city, batch, servicer._check(batch))
+        checked = (ahead.pop(i, None) or pool.submit(servicer._check, msgs[i])).result()
+        if i + 1 < len(batches) and start_at + batches[i + 1][0] <= time.time():
+            # read ahead, as PushRecords does: the next batch (arrived already) checked while this one is written
+            ahead[i + 1] = pool.submit(servicer._check, msgs[i + 1])
+        ack = servicer._apply(city, msgs[i], checked)
         done = time.time()
         applied += ack.applied
         applies.append(done - t)
         lags.append(done - due)
     elapsed = time.time() - t_first
+    pool.shutdown()
     ctx.engine.dispose()
     results.put({"applied": applied, "elapsed": elapsed, "batches": len(batches), "apply": applies, "lag": lags})
 
@@ -1344,24 +1354,27 @@ def measure(via: str, args: Any, url: str, identities: Path, hash_key: str, sims
             token = login(port, "inspector", password)
             _say(f"node 330000 serving on 127.0.0.1:{port} (gunicorn {args.workers}x{args.threads})")
         t_gen = time.monotonic()
-        warmup = build_ingest(sims, identities, 2.0, args.rate, time.time())
-        start_at = time.time() + 15 + args.duration * args.rate / 8000
-        batches = build_ingest(sims, identities, args.duration, args.rate, start_at)
+        warmup = build_ingest(sims, identities, 0.5, args.rate, time.time())
+        duration = args.alone if via == "alone" else args.duration
+        start_at = time.time() + 6 + duration * args.rate / 4000  # (about the time to build the stream)
+        batches = build_ingest(sims, identities, duration, args.rate, start_at)
         bpath = tmp / f"ingest-{via}.pickle"
         with open(bpath, "wb") as f:
             pickle.dump({"warmup": warmup, "batches": batches}, f)
         offered = sum(len(b[2]) for b in batches)
         _say(f"ingest stream: {offered:,} signed records in {len(batches)} batches, built in "
              f"{time.monotonic() - t_gen:.1f}s")
-        start_at = max(start_at, time.time() + 10)
-        stop_at = start_at + args.duration
+        start_at = max(start_at, time.time() + 6)  # the ingest process starts and warms up meanwhile
+        stop_at = start_at + duration
         results = mgr.Queue()
         ingest = ctxs.Process(target=ingest_main, args=(url, str(identities / PROVINCE[0]), str(bpath), start_at,
                                                         hash_key, results))
         ingest.start()
-        _say(f"measured phase ({via}): {args.clients} inspector clients and ingest at {args.rate:,.0f} records/s "
-             f"for {args.duration:g}s")
-        if via == "http":
+        _say(f"measured phase ({via}): {0 if via == 'alone' else args.clients} inspector clients and ingest at "
+             f"{args.rate:,.0f} records/s for {duration:g}s")
+        if via == "alone":
+            lat = {q: [] for q in QUERIES}
+        elif via == "http":
             lat = http_clients(args.clients, port, token, month, codes, start_at, stop_at)
         else:
             procs = [ctxs.Process(target=service_client, args=(i, url, str(identities / PROVINCE[0]), hash_key,
@@ -1391,6 +1404,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of the measured phase")
     ap.add_argument("--clients", type=int, default=8, help="concurrent inspector clients")
     ap.add_argument("--rate", type=float, default=1000.0, help="records/s ingested while queried")
+    ap.add_argument("--alone", type=float, default=20.0,
+                    help="seconds of a first phase with the ingest alone, no queries (its capacity here; 0: none)")
     ap.add_argument("--via", choices=("both", "http", "service"), default="both",
                     help="the node's HTTP API, its service functions, or both phases one after the other (default)")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn processes of the node (--via http)")
@@ -1464,12 +1479,16 @@ def main(argv: list[str] | None = None) -> int:
         with psycopg.connect(_libpq(url), autocommit=True) as c:
             c.execute("SET maintenance_work_mem = '512MB'")
             for d in indexdefs:  # a partitioned table's "ON ONLY" parent index would leave its partitions without
+                t = time.monotonic()
                 c.execute(d.replace(" ON ONLY ", " ON "))
+                _say(f"  {d.split(' ON ')[0].split()[-1]}: {time.monotonic() - t:.0f}s")
         counted = count_cases(url)
         with psycopg.connect(_libpq(url), autocommit=True) as c:
             t_vac = time.monotonic()
             for tbl in LOADED_TABLES + ("fed_heads",):
+                t = time.monotonic()
                 c.execute(f"VACUUM ANALYZE {tbl}")
+                _say(f"  VACUUM ANALYZE {tbl}: {time.monotonic() - t:.0f}s")
             size = c.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
             n_cases = c.execute("SELECT count(*) FROM lib_cases").fetchone()[0]  # type: ignore[index]
             n_events = c.execute("SELECT count(*) FROM lib_events").fetchone()[0]  # type: ignore[index]
@@ -1498,7 +1517,8 @@ def main(argv: list[str] | None = None) -> int:
         codes = [c for x in loaded for c in x.sample]
         sims = {x.origin: x.sim for x in loaded}
         phases: dict[str, dict[str, Any]] = {}
-        for via in (("http", "service") if args.via == "both" else (args.via,)):
+        vias = ("http", "service") if args.via == "both" else (args.via,)
+        for via in (("alone",) if args.alone > 0 else ()) + vias:
             phases[via] = measure(via, args, url, identities, hash_key, sims, password, insp.id, month, codes, tmp,
                                   ctxs, mgr)
 
@@ -1525,6 +1545,14 @@ def main(argv: list[str] | None = None) -> int:
         checks = []
         for via, ph in phases.items():
             lat, ing = ph["lat"], ph["ingest"]
+            if via == "alone":
+                rate = ing["applied"] / ing["elapsed"] if ing["elapsed"] else 0.0
+                print()
+                print(f"ingest alone, no queries ({args.alone:g} s): {ing['applied']:,} of {ph['offered']:,} "
+                      f"records applied in {ing['elapsed']:.1f}s = {rate:,.0f} records/s (offered {args.rate:,.0f}/s; "
+                      f"{ing['batches']} batches, apply p50 {pct(ing['apply'], 50) * 1000:.0f} ms p99 "
+                      f"{pct(ing['apply'], 99) * 1000:.0f} ms; behind schedule p99 {pct(ing['lag'], 99) * 1000:.0f} ms)")
+                continue
             how = (f"HTTP API, gunicorn {args.workers}x{args.threads}, keep-alive client threads" if via == "http"
                    else "service functions, one client process each")
             print()
@@ -1566,7 +1594,7 @@ def main(argv: list[str] | None = None) -> int:
         for text, ok in checks:
             print(f"{_verdict(ok)}  {text}")
         n_queries = sum(len(v) for ph in phases.values() for v in ph["lat"].values())
-        n_ingested = sum(ph["ingest"]["applied"] for ph in phases.values())
+        n_ingested = sum(ph["ingest"]["applied"] for ph in phases.values())  # (the warm-ups not counted)
         print(f"run completed: {total_records:,} records, {n_queries:,} queries, {n_ingested:,} records ingested, "
               f"{esc['open']:,} open cases escalated")
         return 0
