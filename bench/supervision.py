@@ -25,7 +25,8 @@ lights are ``node.services.supervision.row_lights`` as of today, the assessment 
 ``node.domain.assessment.contributions`` of each final row (what ``apply_records`` adds up batch by
 batch) plus one per complaint record; ``fed_records`` holds every record (body and signature as
 sealed, received from the city that relays it), ``fed_tree`` its origin's Merkle subtrees and
-``fed_heads`` each origin's head and frontier, so the receive path continues the chains.
+``fed_heads`` each origin's head and frontier, so the receive path continues the chains; ``lib_counts``
+is counted from the loaded cases by ``node.services.supervision.rebuild_counts``.
 The monthly ``lib_events`` partitions are made by ``federation.library.ensure_partitions``. The
 rows go in by ``COPY`` (``--jobs`` loader processes, one origin at a time each) with the
 secondary indexes dropped and re-created afterwards from their own definitions, then ``VACUUM
