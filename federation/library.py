@@ -18,7 +18,7 @@ from node.domain.calendar import WorkingCalendar, shipped_schedules
 from node.domain.servicecode import division_of
 from node.persistence.models import LibCase, LibEvent, LibLicense
 from node.services.assessment import bump_assessment, bump_items
-from node.services.supervision import row_lights
+from node.services.supervision import CountKey, bump_counts, count_key, move_count, row_lights
 
 CST = timezone(timedelta(hours=8), "CST")
 _IN_CHUNK = 1000  # keys per IN (...) when loading a batch's rows
@@ -228,17 +228,23 @@ def apply_records(session: Session, recs: Iterable[Parsed]) -> None:
     cal, share, today = _light_context(session)
     before: dict[str, dict[Any, dict[str, int]]] = {}  # a changed case's contribution before this batch
     before_items: dict[str, dict[Any, dict[str, int]]] = {}  # ... and to the per-item counts
+    counted: dict[str, CountKey | None] = {}  # ... and the lib_counts row it counted in
     for rec, ev in events:
         code = ev.service_code
         if code not in before:
             row = cases.get(code)
             before[code] = assessment.contributions(row, WORKING_DAYS) if row is not None else {}
             before_items[code] = assessment.item_contributions(row) if row is not None else {}
+            counted[code] = count_key(row)
         _apply(rec, ev, cases, licenses, new_cases, changed_cases, new_lics, changed_lics, history, cal)
     for code in changed_cases:
         row_lights(cases[code], cal, share, today)
     _write(session, ct, "service_code", cases, new_cases, changed_cases)
     _assess(session, cases, changed_cases, before, before_items)
+    moved: dict[CountKey, int] = {}
+    for code in changed_cases:
+        move_count(moved, counted.get(code), count_key(cases[code]))
+    bump_counts(session, moved)
     complaints: dict[Any, dict[str, int]] = {}
     for h in history:  # a complaint (投诉) counts against the case's department in its month, once per record kept
         if h["event"] == "complaint":

@@ -234,13 +234,16 @@ def append_pending(uow: "UnitOfWork", commit: bool = False) -> int:
         writes, uow.audit.rows = uow.audit.rows, []
         parts = [payload_parts(e, at_iso, actor, head) for e in pending]
         entries = [[p.decode(), s.decode(), e["table"], e["key"][:64], e["op"]] for (p, s), e in zip(parts, pending)]
-        params = {"entries": json.dumps(entries, ensure_ascii=False, separators=(",", ":")), "at": at, "actor": actor}
         if writes:  # the rows and their entries by one statement
+            params = {"entries": json.dumps(entries, ensure_ascii=False, separators=(",", ":")), "at": at,
+                      "actor": actor}
             tables = tuple(conn.dialect.identifier_preparer.format_table(t) for t, _ in writes)
             params.update((f"rows{i}", rows_json) for i, (_, rows_json) in enumerate(writes))
             statements = [(_insert_pg(tables), params), *also]
-        else:
-            statements = [*also, (_QUEUE_PG, params)]
+        else:  # in chunks: one jsonb value holds at most 256 MB (a job that audited a million rows)
+            statements = [*also, *((_QUEUE_PG, {"entries": json.dumps(entries[i:i + QUEUE_CHUNK], ensure_ascii=False,
+                                                                        separators=(",", ":")), "at": at, "actor": actor})
+                                   for i in range(0, len(entries), QUEUE_CHUNK))]
         uow.link_needed = True
         _send(conn, statements, commit)
         return n
@@ -261,12 +264,24 @@ def append_pending(uow: "UnitOfWork", commit: bool = False) -> int:
     return n
 
 
+QUEUE_CHUNK = 20_000  # audit entries per queue insert (their order kept: the queue's ids follow the statements')
+PIPELINE_MAX_BYTES = 1 << 20
+"""Statements whose parameters hold more than this go without pipeline mode: psycopg can wait
+forever in a pipeline whose messages outgrow the socket's buffers (psycopg/psycopg#685), e.g. the
+entries of a unit of work that wrote a hundred thousand audited rows."""
+
+
+def _param_bytes(statements: list[tuple[TextClause, dict[str, Any]]]) -> int:
+    return sum(len(v) for _, p in statements for v in p.values() if isinstance(v, (str, bytes)))
+
+
 def _send(conn: Any, statements: list[tuple[TextClause, dict[str, Any]]], commit: bool) -> None:
     """``commit`` (psycopg): the statements and the COMMIT in one round trip; the session's own
-    commit that follows finds the transaction ended (a no-op in psycopg)."""
+    commit that follows finds the transaction ended (a no-op in psycopg). A large write goes
+    statement by statement, and the session's commit commits it."""
     if not statements:
         return
-    if commit and conn.dialect.driver == "psycopg":
+    if commit and conn.dialect.driver == "psycopg" and _param_bytes(statements) <= PIPELINE_MAX_BYTES:
         pipelined(conn, statements, commit=True)
     else:
         for stmt, p in statements:

@@ -16,7 +16,7 @@ from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from node.domain import assessment as rules
-from node.domain.divisions import in_subtree
+from node.domain.divisions import in_subtree, subtree_prefix
 from node.domain.errors import DomainError
 from node.domain.policy import Action, require
 from node.persistence.models import LibAssessment, LibAssessmentItem
@@ -148,28 +148,29 @@ def ranking(uow: Work, month: str, level: str = "department", by: str = "score",
         raise DomainError(f"region: {region} is outside this node's region {here}", "region",
                           location="query")
     scope = region or here
-    rows = uow.session.execute(select(LibAssessment).where(LibAssessment.month == month)).scalars().all()
+    # one GROUP BY at the level (the month's rows summed in the database, not loaded one by one)
+    t = LibAssessment
+    key: Any = {"department": t.department_code, "node": t.origin,
+                "city": case((func.substr(t.origin, 3, 4) == "0000", t.origin),
+                             else_=func.substr(t.origin, 1, 4) + "00")}[level]  # rules.city_of
+    q = select(key, func.max(t.department_name), *[func.sum(getattr(t, c)) for c in rules.COUNTERS]) \
+        .where(t.month == month, t.origin.startswith(subtree_prefix(scope))).group_by(key)
     groups: dict[str, dict[str, int]] = {}
     labels: dict[str, str] = {}
+    for k, name, *sums in uow.session.execute(q):
+        groups[k] = {c: int(v or 0) for c, v in zip(rules.COUNTERS, sums)}
+        if level == "department" and name:
+            labels[k] = name
 
     def key_of(origin: str, department_code: str) -> str:
         return {"department": department_code, "node": origin, "city": rules.city_of(origin)}[level]
-    for r in rows:
-        if not in_subtree(r.origin, scope):  # (the library holds only this node's subtree anyway)
-            continue
-        key = key_of(r.origin, r.department_code)
-        g = groups.setdefault(key, dict.fromkeys(rules.COUNTERS, 0))
-        for c in rules.COUNTERS:
-            g[c] += getattr(r, c)
-        if level == "department" and r.department_name:
-            labels[key] = r.department_name
     items: dict[str, list[int]] = {}  # key -> [handled, online], summed per (origin, department)
     for origin, dept, handled, online in item_counts(uow.session, month):
         if not in_subtree(origin, scope):
             continue
-        key = key_of(origin, dept)
-        if key in groups:  # (an item received a case in the month, so its group has a row too)
-            n = items.setdefault(key, [0, 0])
+        k = key_of(origin, dept)
+        if k in groups:  # (an item received a case in the month, so its group has a row too)
+            n = items.setdefault(k, [0, 0])
             n[0] += handled
             n[1] += online
     ranked = rules.rank([(k, rules.indicators(g, *items.get(k, (0, 0)))) for k, g in groups.items()], by)

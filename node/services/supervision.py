@@ -10,9 +10,10 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from node.domain import lights, servicecode
 from node.domain.calendar import WorkingCalendar
@@ -20,15 +21,18 @@ from node.domain.errors import InvalidInput, NotFound
 from node.domain.lifecycle import TERMINAL, Status
 from node.domain.policy import Action, require, require_region
 from node.domain.roles import Role
+from node.persistence import audit
 from node.persistence.models import (
     CST,
     Case,
     Escalation,
     LibCase,
+    LibCount,
     LibEvent,
     Notification,
     Staff,
 )
+from node.persistence.sql import allocate_ids
 
 from .context import SYSTEM, NodeContext, Work
 
@@ -57,24 +61,72 @@ def row_lights(row: dict[str, Any], cal: WorkingCalendar, share: float, today: d
     row["light"], row["stage_light"], row["light_changes_on"] = got.light, got.stage_light, got.changes_on
 
 
+CountKey = tuple[str, str, str]  # (origin, stage kind, light): a row of lib_counts
+
+
+def count_key(row: dict[str, Any] | None) -> CountKey | None:
+    """The ``lib_counts`` row a library case counts in (None: it has no light, it counts nowhere)."""
+    if row is None or row.get("light") is None:
+        return None
+    return (row["origin"], row["stage_kind"] or "", row["light"])
+
+
+def move_count(delta: dict[CountKey, int], old: CountKey | None, new: CountKey | None) -> None:
+    if old == new:
+        return
+    if old is not None:
+        delta[old] = delta.get(old, 0) - 1
+    if new is not None:
+        delta[new] = delta.get(new, 0) + 1
+
+
+def bump_counts(session: Session, delta: dict[CountKey, int]) -> None:
+    """Add ``delta`` into lib_counts (this transaction; upserts in key order, so two writers lock
+    the rows they share in the same order)."""
+    rows = [{"origin": o, "stage_kind": k, "light": lt, "n": n} for (o, k, lt), n in sorted(delta.items()) if n]
+    if not rows:
+        return
+    make = pg_insert if session.connection().dialect.name == "postgresql" else sqlite_insert
+    for i in range(0, len(rows), 500):
+        stmt = make(LibCount).values(rows[i:i + 500])
+        session.execute(stmt.on_conflict_do_update(index_elements=["origin", "stage_kind", "light"],
+                                                   set_={"n": LibCount.n + stmt.excluded.n}))
+
+
+def rebuild_counts(session: Session) -> int:
+    """lib_counts recounted from lib_cases (as migration 0026 fills it): for rows written around
+    the apply path, e.g. a bulk load. Returns the cases counted."""
+    session.execute(delete(LibCount))
+    session.execute(insert(LibCount).from_select(
+        ["origin", "stage_kind", "light", "n"],
+        select(LibCase.origin, LibCase.stage_kind, LibCase.light, func.count())
+        .where(LibCase.light.is_not(None)).group_by(LibCase.origin, LibCase.stage_kind, LibCase.light)))
+    return int(session.scalar(select(func.coalesce(func.sum(LibCount.n), 0))) or 0)
+
+
 def refresh_lights(uow: Work, batch: int = 2000) -> int:
     """Recompute the lights of the library rows whose ``light_changes_on`` has come (and only
-    those): what the periodic job runs. Returns the rows rewritten."""
+    those): what the periodic job runs. Returns the rows rewritten. The counts move with them
+    (one upsert at the end: the job commits right after)."""
     s, cal, share = uow.session, uow.calendar(), uow.ctx.settings.light_warn_share
     today = uow.now.astimezone(CST).date()
     names = [c.key for c in LibCase.__table__.columns]
     done = 0
     last = ""
+    moved: dict[CountKey, int] = {}
     while True:
         rows = s.execute(select(LibCase.__table__).where(LibCase.light_changes_on <= today,
                                                          LibCase.service_code > last)
                          .order_by(LibCase.service_code).limit(batch)).all()
         if not rows:
+            bump_counts(s, moved)
             return done
         params = []
         for r in rows:
             d = dict(zip(names, r))
+            old = count_key(d)
             row_lights(d, cal, share, today)
+            move_count(moved, old, count_key(d))
             params.append({"_code": d["service_code"], "_due": d["due_on"], "_light": d["light"],
                            "_stage": d["stage_light"], "_changes": d["light_changes_on"]})
         t: Table = LibCase.__table__  # type: ignore[assignment]
@@ -118,92 +170,135 @@ def _due_levels(case: Case, cal: WorkingCalendar, share: float, red_after: int, 
     """The levels a case's current stage has reached on ``today``: yellow light → warning;
     overdue → yellow card; ``red_after`` working days overdue → red card. Every level below the
     reached one is due too (a job that did not run for days misses none)."""
-    if case.stage_deadline is None or case.status == Status.SUPPLEMENTING:
+    return _levels_due(case.status, case.stage_started_on, case.stage_deadline, cal, share, red_after, today)
+
+
+def _levels_due(status: str, started: date | None, deadline: date | None, cal: WorkingCalendar, share: float,
+                red_after: int, today: date) -> list[str]:
+    if deadline is None or status == Status.SUPPLEMENTING:
         return []
-    got = lights.clock_light(case.stage_started_on, case.stage_deadline, today, cal, share)
+    got = lights.clock_light(started, deadline, today, cal, share)
     if got.color == lights.YELLOW:
         return ["warning"]
     if got.color == lights.RED:
-        late = lights.overdue_working_days(case.stage_deadline, today, cal)
+        late = lights.overdue_working_days(deadline, today, cal)
         return ["warning", "yellow"] + (["red"] if late >= max(red_after, 1) else [])
     return []
 
 
-def _recipients(uow: Work, case: Case, level: str) -> list[Staff]:
+def _recipients(uow: Work, case: Case, level: str,
+                cache: dict[tuple[str, int], list[Staff]] | None = None) -> list[Staff]:
+    """Who gets a case's escalation of ``level``; ``cache`` keeps a run's answers per (level,
+    department) (a department's handlers, its chief representatives, the node's inspectors)."""
     s = uow.session
     active = Staff.active.is_(True)
-    if level == "warning":  # the handler: the assignee, else the department's handlers
-        if case.assignee_id is not None:
-            one = s.get(Staff, case.assignee_id)
-            if one is not None:
-                return [one]
+    if level == "warning" and case.assignee_id is not None:  # the handler: the assignee, else the department's handlers
+        one = s.get(Staff, case.assignee_id)
+        if one is not None:
+            return [one]
+    key = (level, case.department_id if level != "red" else 0)
+    if cache is not None and key in cache:
+        return cache[key]
+    if level == "warning":
         q = select(Staff).where(Staff.department_id == case.department_id, Staff.role == Role.HANDLER, active)
     elif level == "yellow":  # the division head: the department's chief representative
         q = select(Staff).where(Staff.department_id == case.department_id, Staff.role == Role.CHIEF, active)
     else:  # the discipline inspector (监察人员) of the node
         q = select(Staff).where(Staff.role == Role.INSPECTOR, active)
-    return list(s.scalars(q.order_by(Staff.id)))
+    got = list(s.scalars(q.order_by(Staff.id)))
+    if cache is not None:
+        cache[key] = got
+    return got
 
 
-def _claim(uow: Work, case_id: int, stage_index: int, level: str, deadline: date) -> bool:
-    """Insert the escalation's row unless it exists: True when this call made it (then, and only
-    then, its notifications are written, in the same transaction). A concurrent job inserting the
-    same key waits for this one's commit and then inserts nothing."""
+Key = tuple[int, int, str]  # an escalation's unique key: (case id, stage index, level)
+
+
+def _claim(uow: Work, rows: list[dict[str, Any]]) -> set[Key]:
+    """Insert the escalations' rows (in key order: case, stage, level) unless they exist: the keys this call made
+    (then, and only then, their notifications are written, in the same transaction). A concurrent
+    job inserting the same keys waits for this one's commit and then inserts nothing (both insert
+    in key order, so neither waits on the other in a cycle)."""
     s = uow.session
-    values = dict(case_id=case_id, stage_index=stage_index, level=level, deadline=deadline, recipients=0,
-                  created_at=uow.now)
     dialect = s.connection().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = pg_insert(Escalation).values(**values).on_conflict_do_nothing(
-            index_elements=["case_id", "stage_index", "level"]).returning(Escalation.id)
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(Escalation).values(**values).on_conflict_do_nothing(
-            index_elements=["case_id", "stage_index", "level"]).returning(Escalation.id)
-    else:  # pragma: no cover - the node runs on SQLite or PostgreSQL
-        stmt = insert(Escalation).values(**values).returning(Escalation.id)
-    return s.execute(stmt).scalar_one_or_none() is not None
+    cols = (Escalation.case_id, Escalation.stage_index, Escalation.level)
+    made: set[Key] = set()
+    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - the node runs on SQLite or PostgreSQL
+        for r in rows:
+            made.add(tuple(s.execute(insert(Escalation).values(**r).returning(*cols)).one()))  # type: ignore[arg-type]
+        return made
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    step = 2000 if dialect == "postgresql" else 400  # (bound parameters per statement)
+    for i in range(0, len(rows), step):
+        stmt = make(Escalation).values(rows[i:i + step]).on_conflict_do_nothing(
+            index_elements=["case_id", "stage_index", "level"]).returning(*cols)
+        made |= {(c, si, lv) for c, si, lv in s.execute(stmt)}
+    return made
 
 
 def escalate(uow: Work, batch: int = 1000) -> list[int]:
     """One run of the escalation job over the node's open cases: each (case, stage, level) that
     is due and not escalated yet gets its escalation row and one outbox row per recipient.
-    Returns the notification ids written (to hand to the delivery task after the commit)."""
+    Returns the notification ids written (to hand to the delivery task after the commit).
+
+    Per batch of open cases (keyset by id): the columns the levels need are read without loading
+    the cases; the keys already escalated are read in one query and skipped (a run finds most of
+    them there); only the cases with a level still to send are loaded, their escalations claimed
+    in one statement and their outbox rows inserted (audited) in one more."""
     s, cal = uow.session, uow.calendar()
     share, red_after = uow.ctx.settings.light_warn_share, uow.ctx.settings.red_card_after_days
     today = uow.now.astimezone(CST).date()
     hall = uow.ctx.settings.node_name
-    out: list[Notification] = []
+    out: list[int] = []
+    people: dict[tuple[str, int], list[Staff]] = {}  # (level, department) -> recipients, read once a run
+    open_ = (Case.status.notin_(ENDED + (Status.SUPPLEMENTING,)), Case.stage_deadline.is_not(None),
+             Case.stage_deadline <= today + timedelta(days=400))
     last = 0
     while True:
-        cases = list(s.scalars(select(Case).where(Case.id > last, Case.status.notin_(ENDED + (Status.SUPPLEMENTING,)),
-                                                  Case.stage_deadline.is_not(None), Case.stage_deadline <= today
-                                                  + timedelta(days=400))
-                               .order_by(Case.id).limit(batch)))
-        if not cases:
+        rows = s.execute(select(Case.id, Case.status, Case.stage_index, Case.stage_started_on, Case.stage_deadline)
+                         .where(Case.id > last, *open_).order_by(Case.id).limit(batch)).all()
+        if not rows:
             break
-        for case in cases:
-            for level in _due_levels(case, cal, share, red_after, today):
-                assert case.stage_deadline is not None
-                if not _claim(uow, case.id, case.stage_index if case.stage_index is not None else -1, level,
-                              case.stage_deadline):
-                    continue
-                what = "办理时限即将届满" if level == "warning" else "已超期"
-                body = TEMPLATE.format(hall=hall, level=LEVEL_NAMES[level], item=case.item_version.name,
-                                       code=case.code, what=what, deadline=case.stage_deadline.isoformat())
-                people = _recipients(uow, case, level)
-                for p in people:
-                    n = Notification(case_id=case.id, recipient=p.phone or f"staff:{p.id}",
-                                     template=f"escalation_{level}", body=body, status="pending", attempts=0,
-                                     created_at=uow.now)
-                    s.add(n)
-                    out.append(n)
-                s.execute(update(Escalation).where(Escalation.case_id == case.id,
-                                                   Escalation.stage_index == (case.stage_index if case.stage_index
-                                                                              is not None else -1),
-                                                   Escalation.level == level).values(recipients=len(people)))
-        last = cases[-1].id
-    s.flush()
-    return [n.id for n in out]
+        last = rows[-1].id
+        due: list[tuple[int, int, str, date]] = []
+        for r in rows:
+            for level in _levels_due(r.status, r.stage_started_on, r.stage_deadline, cal, share, red_after, today):
+                due.append((r.id, r.stage_index if r.stage_index is not None else -1, level, r.stage_deadline))
+        if not due:
+            continue
+        have = set(s.execute(select(Escalation.case_id, Escalation.stage_index, Escalation.level)
+                             .where(Escalation.case_id.in_(sorted({d[0] for d in due})))).tuples())
+        due = [d for d in due if d[:3] not in have]
+        if not due:
+            continue
+        cases = {c.id: c for c in s.scalars(select(Case).where(Case.id.in_(sorted({d[0] for d in due}))))}
+        todo: list[tuple[Case, str, list[Staff], dict[str, Any]]] = []
+        for cid, idx, level, deadline in sorted(due, key=lambda d: (d[0], d[1], LEVELS.index(d[2]))):
+            case = cases.get(cid)
+            if case is None or case.stage_deadline != deadline or case.status in ENDED + (Status.SUPPLEMENTING,):
+                continue  # moved on since its columns were read
+            to = _recipients(uow, case, level, people)
+            todo.append((case, level, to, {"case_id": cid, "stage_index": idx, "level": level, "deadline": deadline,
+                                           "recipients": len(to), "created_at": uow.now}))
+        made = _claim(uow, [t[3] for t in todo])
+        notes = []
+        for case, level, to, row in todo:
+            if (row["case_id"], row["stage_index"], level) not in made:
+                continue
+            what = "办理时限即将届满" if level == "warning" else "已超期"
+            body = TEMPLATE.format(hall=hall, level=LEVEL_NAMES[level], item=case.item_version.name,
+                                   code=case.code, what=what, deadline=row["deadline"].isoformat())
+            notes += [{"case_id": case.id, "recipient": p.phone or f"staff:{p.id}", "template": f"escalation_{level}",
+                       "body": body, "status": "pending", "attempts": 0, "last_error": None, "created_at": uow.now,
+                       "claimed_at": None, "sent_at": None} for p in to]
+        if notes:
+            t: Table = Notification.__table__  # type: ignore[assignment]
+            ids = allocate_ids(s, {t: len(notes)})[t.name]
+            for n, i in zip(notes, ids):
+                n["id"] = i
+            audit.insert_rows(uow, t, notes, now=True)
+            out += ids
+    return out
 
 
 def run_escalation(ctx: NodeContext) -> list[int]:
@@ -298,11 +393,22 @@ def lib_row(r: LibCase) -> dict[str, Any]:
 
 def counts(uow: Work, *, region: str | None = None, by: str = "origin", channel: str | None = None,
            department: str | None = None) -> list[dict[str, Any]]:
-    """Open cases (and those concluded, with on_time / late) by region, stage and light."""
+    """Open cases (and those concluded, with on_time / late) by region, stage and light: from
+    lib_counts (O(groups)), or with a channel or department filter by a GROUP BY of the cases."""
     require(uow.actor, Action.READ_SUPERVISION)
     prefix = _region(uow, region)
     if by not in ("origin", "city"):
         raise InvalidInput("by is 'origin' (each node) or 'city' (4-digit prefix)", field="by")
+    if not channel and not department:
+        ckey = LibCount.origin if by == "origin" else func.substr(LibCount.origin, 1, 4)
+        total = func.sum(LibCount.n)
+        cq = select(ckey.label("region"), LibCount.stage_kind, LibCount.light, total)
+        if prefix:
+            cq = cq.where(LibCount.origin.startswith(prefix))
+        cq = cq.group_by(ckey, LibCount.stage_kind, LibCount.light).having(total > 0) \
+            .order_by(ckey, LibCount.stage_kind, LibCount.light)
+        return [{"region": r, "stage_kind": k, "light": light, "count": int(n)}
+                for r, k, light, n in uow.session.execute(cq)]
     key = LibCase.origin if by == "origin" else func.substr(LibCase.origin, 1, 4)
     q = select(key.label("region"), LibCase.stage_kind, LibCase.light, func.count().label("n")) \
         .where(LibCase.light.is_not(None))

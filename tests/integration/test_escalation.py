@@ -162,3 +162,21 @@ def test_real_worker_escalates_once_across_repeats_and_a_restart(web: Web, worke
              "every escalation sent")
     sent = {r.body["id"] for r in provider.accepted if "电子监察" in r.body["text"]}
     assert sent == {i for i, _, _ in first}
+
+
+def test_a_large_run_is_audited_in_chunks_outside_the_pipeline(api, ctx, clock, monkeypatch):
+    """A catch-up run over many cases writes its outbox rows' audit entries in several queue inserts
+    and without psycopg's pipeline (both thresholds lowered here): the chain still replays intact."""
+    from node.persistence import audit
+    from node.services.admin import verify_audit
+
+    monkeypatch.setattr(audit, "QUEUE_CHUNK", 2)
+    monkeypatch.setattr(audit, "PIPELINE_MAX_BYTES", 10)
+    codes = [api.apply_online() for _ in range(3)]
+    for c in codes:
+        api.fire(c, "accept", "clerk")
+    _on(clock, date(2026, 3, 20))
+    ids = ctx.run(SYSTEM, supervision.escalate)
+    assert len(ids) == sum(r for _, _, r in _escalations(ctx)) > 2
+    report = verify_audit(ctx)
+    assert report.ok, report

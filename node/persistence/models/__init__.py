@@ -17,7 +17,7 @@ from .federation import FedRecord, FedHead, FedQueued, FedCheckpoint, FedTreeNod
 from .access import AccessLock
 from .addressed import FedAddressed, FedDown, FedDownCursor
 from .orders import Complaint, Dispute, SupOrder
-from .supervision import LibEvent, Escalation
+from .supervision import LibCount, LibEvent, Escalation
 from .integrity import IntegrityFinding
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
     "ALERT_STATES", "Alert",
     "FedLink",
     "FedRecord", "FedHead", "FedQueued", "FedCheckpoint", "FedTreeNode", "LibAssessment", "LibAssessmentItem", "LibCase", "LibLicense",
-    "LibEvent", "Escalation",
+    "LibEvent", "LibCount", "Escalation",
     "AccessLock",
     "FedAddressed", "FedDown", "FedDownCursor",
     "SupOrder", "Complaint", "Dispute", "IntegrityFinding",

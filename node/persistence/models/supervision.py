@@ -52,6 +52,18 @@ class LibEvent(Base):
     signed_at: Mapped[datetime] = mapped_column(TZDateTime())
 
 
+class LibCount(Base):
+    """The library's cases per (origin, stage kind, light): what ``GET /supervision/counts`` sums.
+    Kept by ``federation.library.apply_records`` and ``services.supervision.refresh_lights`` in
+    the transaction that moves a case's row (migration 0026); a case without a light is in none."""
+
+    __tablename__ = "lib_counts"
+    origin: Mapped[str] = mapped_column(String(6), primary_key=True)
+    stage_kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    light: Mapped[str] = mapped_column(String(8), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Escalation(Base):
     """One escalation of an own case's stage: ``warning`` (预警, to the handler), ``yellow``
     (黄牌, to the department's chief) or ``red`` (红牌, to the inspectors). The unique key
