@@ -36,6 +36,15 @@ def _pg_available() -> str | None:
         return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(e).__name__}"
 
 
+def require_postgres() -> None:
+    """Skip (fail under CI=true) a test that needs the PostgreSQL server itself when it is absent."""
+    reason = _pg_available()
+    if reason is not None:
+        if CI:
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+
+
 def _pg_url(name: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 

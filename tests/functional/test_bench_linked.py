@@ -8,17 +8,13 @@ import re
 import pytest
 
 from bench import linked
-from tests.conftest import CI, PG_ADMIN_URL, _pg_available
+from tests.conftest import PG_ADMIN_URL, require_postgres
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
 
 def test_bench_linked_runs_and_prints_its_figures(capsys, monkeypatch):  # type: ignore[no-untyped-def]
-    reason = _pg_available()
-    if reason is not None:
-        if CI:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
+    require_postgres()
     monkeypatch.setenv("YIWANG_BENCH_PG_URL", PG_ADMIN_URL)
     assert linked.main(["--joint", "2", "--clients", "2", "--port-base", "21100"]) == 0
     out = capsys.readouterr().out

@@ -10,17 +10,13 @@ import re
 import pytest
 
 from bench import supervision
-from tests.conftest import CI, PG_ADMIN_URL, _pg_available
+from tests.conftest import PG_ADMIN_URL, require_postgres
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
 
 def test_bench_supervision_runs_and_prints_its_figures(capsys, monkeypatch):  # type: ignore[no-untyped-def]
-    reason = _pg_available()
-    if reason is not None:
-        if CI:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
+    require_postgres()
     monkeypatch.setenv("YIWANG_BENCH_PG_URL", PG_ADMIN_URL)
     assert supervision.main(["--records", "20000", "--open-cases", "2000", "--duration", "3", "--clients", "4",
                              "--baseline-runs", "1", "--alone", "0"]) == 0
