@@ -82,6 +82,8 @@ class Settings:
     integrity_scan_seconds: float = 900.0  # the periodic integrity rules (0: off)
     integrity_idle_days: int = 10  # never_moved: working days without a record
     integrity_stall_seconds: float = 3600.0  # stopped_syncing: a child's log unchanged while it calls in
+    session_secret: str | None = None  # signs the staff pages' session cookie (None: a key kept in the data dir)
+    secure_cookies: bool = False  # the pages' cookies only over HTTPS (set behind a TLS-terminating proxy)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -133,6 +135,8 @@ class Settings:
             integrity_scan_seconds=_number(e, "YIWANG_INTEGRITY_SCAN_SECONDS", 900, float, 0),
             integrity_idle_days=_number(e, "YIWANG_INTEGRITY_IDLE_DAYS", 10, int, 1),
             integrity_stall_seconds=_number(e, "YIWANG_INTEGRITY_STALL_SECONDS", 3600, float, 1),
+            session_secret=e.get("YIWANG_SESSION_SECRET") or None,
+            secure_cookies=e.get("YIWANG_SECURE_COOKIES", "0") == "1",
         )
         if not 0 < float(values["light_warn_share"]) <= 1:  # type: ignore[arg-type]
             raise ValueError("YIWANG_LIGHT_WARN_SHARE must be a share in (0, 1], e.g. 0.8")
