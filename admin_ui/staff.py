@@ -5,7 +5,15 @@ modules (``admin_ui.window``, ``admin_ui.desk``, ...).
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from node.domain.errors import DomainError, Locked
 from node.domain.roles import ROLE_NAMES_ZH
