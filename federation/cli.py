@@ -554,14 +554,29 @@ def demo(base: str, http_port: int, grpc_port: int) -> None:
     from federation.demo import Federation
 
     fed = Federation(Path(base), http_base=http_port, grpc_base=grpc_port)
-    click.echo(f"preparing the nodes under {base} (identities, enrollment, directory, demo data) ...")
-    fed.prepare()
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        click.echo(f"  {time.monotonic() - started:5.1f}s  {message}")
+
+    click.echo(f"preparing the demo federation under {base} (change with --dir; ports with --http-port "
+               f"{http_port}.., --grpc-port {grpc_port}..) ...")
+    fed.prepare(progress=say)
+    say("starting 4 nodes (API and federation processes) ...")
     fed.start_all()
+    say("all nodes answer")
+    click.echo("")
     for n in fed.nodes.values():
-        click.echo(f"  {n.node_id} {n.name:<4} API {n.url}   federation {n.grpc}"
+        click.echo(f"  {n.node_id} {n.hall}")
+        click.echo(f"      pages     {n.url}/            staff sign-in {n.url}/staff/login")
+        click.echo(f"      API       {n.url}/docs        federation {n.grpc}"
                    + (f" -> parent {n.parent_id}" if n.parent_id else ""))
-    click.echo("accounts on every node: admin, clerk, inspector, cgj-handler, ... (password 'yiwang-demo')")
-    click.echo(f"try: curl {fed['330000'].url}/api/v1/catalog/items ; Ctrl-C stops everything")
+        click.echo(f"      logs      {n.data_dir}/all.log")
+    click.echo("")
+    click.echo("sign in as (password 'yiwang-demo'): clerk (window), cgj-handler / cgj-reviewer / cgj-approver "
+               "(城管 department desk), inspector (supervision dashboard), admin (hall admin), "
+               "agent-kq (village service point)")
+    click.echo(f"try: open {fed['330105'].url}/ to apply as the public; Ctrl-C stops everything")
     stopping = False
 
     def _stop(*_: object) -> None:

@@ -6,6 +6,7 @@ demo mode (``YIWANG_DEMO=1``: the demo key and the demo accounts are accepted)."
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from federation.identity import enroll_child, init_identity, install_enrollment, load_identity, make_enrollment_request
 from node.domain.passwords import DEMO_PASSWORD
@@ -82,33 +84,67 @@ class Federation:
         return self.nodes[node_id]
 
     # --- one-time set-up -------------------------------------------------------------------
+    PREPARED = ".prepared"  # in base: identities, enrollment and directory done
+    SEEDED = ".seeded"  # in a node's data dir: its schema and demo data done
+
     def prepare(self, password: str = DEMO_PASSWORD, parallel: bool = False,
-                seeded: tuple[str, ...] | None = None) -> None:
+                seeded: tuple[str, ...] | None = None,
+                progress: Callable[[str], None] | None = None) -> None:
         """Identities, enrollment down the hierarchy, the directory, schemas and demo data
         (``parallel``: every node's schema and seed at once, each node's own steps in order;
-        ``seeded``: only these nodes get the demo data, every node its schema)."""
-        self.prepare_identities()
+        ``seeded``: only these nodes get the demo data, every node its schema). ``progress`` hears
+        each step. A preparation cut short (Ctrl-C, a crash) is redone by the next call: what a
+        finished step leaves is marked (``.prepared``, a node's ``.seeded``), and a step found
+        unmarked starts again from nothing."""
+        say = progress or (lambda _m: None)
+        self.prepare_identities(say)
         steps = (["db", "upgrade"], ["seed", "demo", "--password", password])
+        todo = [n for n in self.nodes.values() if not (n.data_dir / self.SEEDED).exists()]
+        for n in todo:
+            self._forget_database(n)
         if not parallel:
-            for n in self.nodes.values():
+            for i, n in enumerate(todo, 1):
                 for cmd in steps:
                     if cmd[0] == "seed" and seeded is not None and n.node_id not in seeded:
                         continue
+                    say(f"[{i}/{len(todo)}] {n.node_id} {n.name}: "
+                        + ("creating the database" if cmd[0] == "db" else "loading the demo hall (departments, "
+                                                                          "accounts, items)"))
                     subprocess.run([sys.executable, "-m", "node.cli", *cmd], env=n.env(), check=True,
                                    stdout=subprocess.DEVNULL)
+                (n.data_dir / self.SEEDED).touch()
             return
         for cmd in steps:
+            say(("creating the databases" if cmd[0] == "db" else "loading the demo data") + " of "
+                + ", ".join(n.node_id for n in todo))
             procs = [(n, subprocess.Popen([sys.executable, "-m", "node.cli", *cmd], env=n.env(),
-                                          stdout=subprocess.DEVNULL)) for n in self.nodes.values()
+                                          stdout=subprocess.DEVNULL)) for n in todo
                      if cmd[0] != "seed" or seeded is None or n.node_id in seeded]
             failed = [n.node_id for n, p in procs if p.wait() != 0]
             if failed:
                 raise subprocess.CalledProcessError(1, f"node.cli {' '.join(cmd[:2])} at {', '.join(failed)}")
+        for n in todo:
+            (n.data_dir / self.SEEDED).touch()
 
-    def prepare_identities(self) -> None:
+    def _forget_database(self, n: NodeProc) -> None:
+        """An unfinished seed leaves a half-loaded SQLite database: remove it (and its files) so the
+        node is seeded from nothing. A node on a server database (``db_urls``) is left as it is."""
+        if n.database_url:
+            return
+        for name in ("yiwang.db", "yiwang.db-wal", "yiwang.db-shm", "yiwang.db-journal"):
+            (n.data_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(n.data_dir / "materials", ignore_errors=True)
+
+    def prepare_identities(self, say: Callable[[str], None] = lambda _m: None) -> None:
         now = datetime.now(timezone.utc)
-        fresh = load_identity(self.nodes["330000"].data_dir) is None
-        if fresh:
+        marker = self.base / self.PREPARED
+        if not marker.exists():
+            for n in self.nodes.values():  # nothing of an unfinished preparation is kept
+                if n.data_dir.exists():
+                    say(f"{n.data_dir}: an earlier preparation did not finish; starting it again")
+                shutil.rmtree(n.data_dir, ignore_errors=True)
+            say("creating each node's identity (Ed25519 signing key, TLS certificate), enrolling each node "
+                "with its parent, publishing the directory")
             for n in self.nodes.values():
                 init_identity(n.data_dir, n.node_id, n.name, n.parent_id, now=now)
             for n in self.nodes.values():
@@ -125,6 +161,8 @@ class Federation:
             for n in self.nodes.values():
                 if n.parent_id is not None:
                     install_directory(load_identity(n.data_dir), signed)  # type: ignore[arg-type]
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
 
     # --- processes --------------------------------------------------------------------------
     def start(self, node_id: str, what: str = "all") -> None:
