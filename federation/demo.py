@@ -12,14 +12,25 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
-from federation.identity import enroll_child, init_identity, install_enrollment, load_identity, make_enrollment_request
+from federation.identity import (
+    enroll_child,
+    init_identity,
+    install_enrollment,
+    load_identity,
+    make_enrollment_request,
+)
+from federation.registry import (
+    export_subtree_entries,
+    import_subtree_entries,
+    install_directory,
+    publish_directory,
+)
 from node.domain.passwords import DEMO_PASSWORD
-from federation.registry import export_subtree_entries, import_subtree_entries, install_directory, publish_directory
 
 NODES = [("330000", "浙江省", None, "浙江省政务服务中心"), ("330100", "杭州市", "330000", "杭州市民中心"),
          ("330105", "拱墅区", "330100", "拱墅区行政服务中心"), ("330106", "西湖区", "330100", "西湖区行政服务中心")]
@@ -136,7 +147,7 @@ class Federation:
         shutil.rmtree(n.data_dir / "materials", ignore_errors=True)
 
     def prepare_identities(self, say: Callable[[str], None] = lambda _m: None) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         marker = self.base / self.PREPARED
         if not marker.exists():
             for n in self.nodes.values():  # nothing of an unfinished preparation is kept
