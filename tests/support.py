@@ -311,3 +311,20 @@ class JsonClient:
         self.fire(code, "review", f"{dept}-reviewer")
         self.fire(code, "approve", f"{dept}-approver")
         self.fire(code, "conclude", "clerk")
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a staff page's form carries."""
+    import re
+
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "the page has no CSRF token"
+    return m.group(1)
+
+
+def ui_sign_in(client: Any, username: str, password: str = DEMO_PASSWORD) -> str:
+    """Sign a Flask test client in through the staff login page; returns a CSRF token for its forms."""
+    token = csrf_of(client.get("/staff/login").get_data(as_text=True))
+    r = client.post("/staff/login", data={"username": username, "password": password, "csrf_token": token})
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    return csrf_of(client.get(r.headers["Location"], follow_redirects=True).get_data(as_text=True))

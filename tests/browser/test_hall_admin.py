@@ -1,0 +1,46 @@
+"""The hall admin in a real browser: adds a staff member (a weak password refused at its field
+first), sets an A/B post, looks at every tab."""
+import pytest
+
+from tests.browser.conftest import shot, sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+def test_admin_adds_staff_and_sets_ab_post(page, node):
+    sign_in(page, node, "admin")
+    assert page.url.endswith("/staff/admin")
+    assert page.get_by_role("heading", name="本级事项").is_visible()
+    shot(page, "admin-items")
+    page.get_by_role("link", name="人员与岗位").click()
+    page.get_by_label("用户名").fill("window-2")
+    page.get_by_label("姓名").fill("周窗口")
+    page.get_by_label("初始密码").fill("12345678")
+    page.get_by_label("岗位 *").select_option(label="窗口人员")
+    page.get_by_role("button", name="添加", exact=True).click()
+    err = page.locator("#f-password-err")
+    assert "密码强度不足" in err.inner_text()
+    assert page.get_by_label("用户名").input_value() == "window-2"  # nothing typed is lost
+    page.js_errors.clear()  # the 422 answer is logged by the browser console
+    page.get_by_label("初始密码").fill("correct horse battery staple 42")
+    page.get_by_role("button", name="添加", exact=True).click()
+    assert "已添加人员：周窗口" in page.get_by_role("status").inner_text()
+    page.get_by_label("cgj承办人A 的 B 岗").select_option(label="cgj承办人B")
+    row = page.locator("tr", has_text="cgj-handler").first
+    row.get_by_role("button", name="设为 B 岗").click()
+    assert "已设置 B 岗" in page.get_by_role("status").inner_text()
+    shot(page, "admin-staff")
+    for tab in ("机构与服务点", "工作日历", "联邦状态与告警"):
+        page.get_by_role("link", name=tab).click()
+        assert page.locator(".tabs a[aria-current=page]").first.inner_text() == tab
+    shot(page, "admin-federation")
+    assert page.js_errors == []
+
+
+def test_admin_pages_on_a_phone(phone, node):
+    sign_in(phone, node, "admin")
+    phone.get_by_role("link", name="人员与岗位").click()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # no sideways scrolling of the page
+    shot(phone, "admin-staff")
+    phone.get_by_role("link", name="事项", exact=True).click()
+    shot(phone, "admin-items")
