@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import re
 
-from node.domain.errors import Conflict, DomainError, InvalidInput, Locked, NotFound, PermissionDenied
+from node.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    Locked,
+    NotFound,
+    PermissionDenied,
+)
 
 FIELD_ZH = {
     "username": "用户名", "password": "密码", "name": "姓名", "role": "岗位", "department_id": "所属部门",
@@ -18,11 +25,11 @@ FIELD_ZH = {
 KNOWN = [  # the service's message -> what the page says (first match wins)
     (re.compile(r"username '.*' is taken"), "该用户名已被使用，请换一个。"),
     (re.compile(r"a department with code '.*' exists already"), "该编码已被其他单位使用。"),
-    (re.compile(r"guessable|too short|too common|password", re.I), "密码强度不足：请使用至少 12 位、不易猜到的密码。"),
+    (re.compile(r"guessable|too short|too common|password", re.IGNORECASE), "密码强度不足：请使用至少 12 位、不易猜到的密码。"),
     (re.compile(r"the backup must be another member of the same department"), "B 岗须是同一部门的另一名人员。"),
     (re.compile(r"must belong to a department or service point"), "该岗位须选择所属部门或服务点。"),
     (re.compile(r"agents belong to a service point"), "代办员须属于便民服务点，其他人员须属于部门、乡镇或街道。"),
-    (re.compile(r"stale|version", re.I), "该记录刚被他人修改，请刷新后重试。"),
+    (re.compile(r"stale|version", re.IGNORECASE), "该记录刚被他人修改，请刷新后重试。"),
 ]
 
 

@@ -211,9 +211,9 @@ def admin_calendar_import():  # type: ignore[no-untyped-def]
     text = request.form.get("calendar") or ""
     try:
         data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError
     except ValueError:
+        data = None
+    if not isinstance(data, dict):
         return _calendar_page({"calendar": "请粘贴 JSON 格式的节假日安排（含 years 字段）。"}, text, 422)
     try:
         years = ctx().run(actor(), admin.import_calendar, data)
