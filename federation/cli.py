@@ -562,7 +562,7 @@ def demo(base: str, http_port: int, grpc_port: int) -> None:
 
     click.echo(f"preparing the demo federation under {base} (change with --dir; ports with --http-port "
                f"{http_port}.., --grpc-port {grpc_port}..) ...")
-    fed.prepare(progress=say)
+    fed.prepare(progress=say, cases=True)
     say("starting 4 nodes (API and federation processes) ...")
     fed.start_all()
     say("all nodes answer")

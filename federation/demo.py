@@ -14,7 +14,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from federation.identity import (
@@ -100,15 +100,18 @@ class Federation:
 
     def prepare(self, password: str = DEMO_PASSWORD, parallel: bool = False,
                 seeded: tuple[str, ...] | None = None,
-                progress: Callable[[str], None] | None = None) -> None:
+                progress: Callable[[str], None] | None = None, cases: bool = False) -> None:
         """Identities, enrollment down the hierarchy, the directory, schemas and demo data
         (``parallel``: every node's schema and seed at once, each node's own steps in order;
         ``seeded``: only these nodes get the demo data, every node its schema). ``progress`` hears
-        each step. A preparation cut short (Ctrl-C, a crash) is redone by the next call: what a
+        each step; ``cases``: the district nodes also get demo cases in every state
+        (``yiwang seed demo-cases``). A preparation cut short (Ctrl-C, a crash) is redone by the next call: what a
         finished step leaves is marked (``.prepared``, a node's ``.seeded``), and a step found
         unmarked starts again from nothing."""
         say = progress or (lambda _m: None)
-        self.prepare_identities(say)
+        # demo cases begin weeks back; a key signs only records made after it came to be, so the demo's
+        # identities are made as of two months ago
+        self.prepare_identities(say, since=timedelta(days=60) if cases else timedelta(0))
         steps = (["db", "upgrade"], ["seed", "demo", "--password", password])
         todo = [n for n in self.nodes.values() if not (n.data_dir / self.SEEDED).exists()]
         for n in todo:
@@ -123,6 +126,10 @@ class Federation:
                                                                           "accounts, items)"))
                     subprocess.run([sys.executable, "-m", "node.cli", *cmd], env=n.env(), check=True,
                                    stdout=subprocess.DEVNULL)
+                if cases and not n.node_id.endswith("00"):
+                    say(f"[{i}/{len(todo)}] {n.node_id} {n.name}: making demo cases in every state through its API")
+                    subprocess.run([sys.executable, "-m", "node.cli", "seed", "demo-cases", "--password", password],
+                                   env=n.env(), check=True, stdout=subprocess.DEVNULL)
                 (n.data_dir / self.SEEDED).touch()
             return
         for cmd in steps:
@@ -146,8 +153,11 @@ class Federation:
             (n.data_dir / name).unlink(missing_ok=True)
         shutil.rmtree(n.data_dir / "materials", ignore_errors=True)
 
-    def prepare_identities(self, say: Callable[[str], None] = lambda _m: None) -> None:
-        now = datetime.now(UTC)
+    def prepare_identities(self, say: Callable[[str], None] = lambda _m: None,
+                           since: timedelta = timedelta(0)) -> None:
+        """Each node's identity and enrollment as of ``since`` ago, the directory as of now."""
+        signed_at = datetime.now(UTC)
+        now = signed_at - since
         marker = self.base / self.PREPARED
         if not marker.exists():
             for n in self.nodes.values():  # nothing of an unfinished preparation is kept
@@ -168,7 +178,7 @@ class Federation:
             for n in self.nodes.values():
                 if n.parent_id == "330000":
                     import_subtree_entries(province, export_subtree_entries(load_identity(n.data_dir), now))  # type: ignore[arg-type]
-            signed = publish_directory(province, now)  # type: ignore[arg-type]
+            signed = publish_directory(province, signed_at)  # type: ignore[arg-type]
             for n in self.nodes.values():
                 if n.parent_id is not None:
                     install_directory(load_identity(n.data_dir), signed)  # type: ignore[arg-type]

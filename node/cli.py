@@ -133,6 +133,16 @@ def seed_demo(password: str) -> None:
                    f"the demo password '{DEMO_PASSWORD}' (yiwang staff set-password)", err=True)
 
 
+@seed.command("demo-cases")
+@click.option("--password", default=DEMO_PASSWORD, show_default=True, help="password of the demo accounts")
+def seed_demo_cases(password: str) -> None:
+    """About thirty demo cases in every state, made through the node's own API (after ``seed demo``)."""
+    from node.demo_cases import load_demo_cases
+
+    for line in load_demo_cases(_ctx(), password):
+        click.echo(line)
+
+
 @main.group()
 def staff() -> None:
     """Staff accounts."""
