@@ -122,8 +122,8 @@ def _overview(uow: Any, month: str) -> dict[str, Any]:
     out: dict[str, Any] = {"grid": grid, "totals": totals, "alerts": [], "findings": [], "ranking": [],
                            "trend": []}
     if may("read_alerts"):
-        rows, _ = alerts.list_alerts(uow, limit=20)
-        out["alerts"] = [a for a in rows if a.state != "resolved"]
+        rows = [a for state in ("open", "acknowledged") for a in alerts.list_alerts(uow, state=state, limit=20)[0]]
+        out["alerts"] = sorted(rows, key=lambda a: a.id, reverse=True)[:20]
     if may("read_integrity"):
         out["findings"], out["findings_more"] = integrity.list_findings(uow, limit=20)
     if may("read_assessment"):

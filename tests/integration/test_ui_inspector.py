@@ -148,3 +148,27 @@ def test_assessment_exports_xlsx(app, api, county):
     page = c.get("/staff/inspector?month=2026-03").get_data(as_text=True)
     assert 'id="assessment-table"' in page
     assert c.get("/staff/inspector?month=2026-13").status_code == 422
+
+
+def test_alerts_are_acknowledged_and_resolved_from_the_overview(app, county):
+    from node.services import alerts
+    from node.services.context import SYSTEM
+
+    alert = county.run(SYSTEM, lambda uow: alerts.raise_incident(
+        uow, kind="audit_mismatch", origin="330105", detail="cases#1 differs from its audit entry",
+        proof={"table": "cases"}, subject="cases#1").id)
+    c = signed_in(app, "inspector")
+    page = c.get("/staff/inspector").get_data(as_text=True)
+    assert f"#{alert}" in page and "审计记录不一致" in page and "未处理" in page
+    token = csrf_of(page)
+    r = c.post(f"/staff/inspector/alerts/{alert}/acknowledge", data={"csrf_token": token})
+    assert r.status_code == 302
+    page = c.get("/staff/inspector").get_data(as_text=True)
+    assert f"告警 #{alert} 已确认" in page and "已确认" in page
+    r = c.post(f"/staff/inspector/alerts/{alert}/resolve", data={"csrf_token": token, "note": " "},
+               follow_redirects=True)
+    assert "请填写处理说明" in r.get_data(as_text=True)  # the note is required: nothing changed
+    c.post(f"/staff/inspector/alerts/{alert}/resolve", data={"csrf_token": token, "note": "已核对，系误报"})
+    page = c.get("/staff/inspector").get_data(as_text=True)
+    assert f"告警 #{alert} 已解决" in page and "没有未解决的告警" in page
+    assert c.post(f"/staff/inspector/alerts/{alert}/acknowledge").status_code == 400  # no CSRF token
