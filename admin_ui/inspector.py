@@ -20,8 +20,8 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from node.domain import servicecode
 from node.domain.divisions import level_of
 from node.domain.errors import DomainError
-from node.persistence.models import CST
 from node.services import alerts, assessment, integrity, supervision, supervision_orders
+from node.services.context import CST
 
 from .session import ctx, may, staff_page
 from .staff import bp
