@@ -172,3 +172,21 @@ def test_alerts_are_acknowledged_and_resolved_from_the_overview(app, county):
     page = c.get("/staff/inspector").get_data(as_text=True)
     assert f"告警 #{alert} 已解决" in page and "没有未解决的告警" in page
     assert c.post(f"/staff/inspector/alerts/{alert}/acknowledge").status_code == 400  # no CSRF token
+
+
+def test_integrity_findings_are_marked_reviewed(app, api, county, clock):
+    from node.services.integrity import run_integrity_scan
+
+    code = overdue_cases(api, county, clock, 1)[0]
+    assert run_integrity_scan(county) >= 1  # the beat task's body: the case never moved for 30 days
+    c = signed_in(app, "inspector")
+    page = c.get("/staff/inspector").get_data(as_text=True)
+    m = re.search(r'action="/staff/inspector/findings/(\d+)/review"', page)
+    assert m and "长期未流转" in page and f'href="/staff/inspector/cases/{code}"' in page
+    url, token = f"/staff/inspector/findings/{m.group(1)}/review", csrf_of(page)
+    r = c.post(url, data={"csrf_token": token, "note": ""}, follow_redirects=True)
+    assert "请填写处理说明" in r.get_data(as_text=True) and "字段：note" in r.get_data(as_text=True)
+    c.post(url, data={"csrf_token": token, "note": "已电话督促承办人"})
+    page = c.get("/staff/inspector").get_data(as_text=True)
+    assert "已标记为已核查" in page and "已电话督促承办人" in page
+    assert 'id="finding-note-' + m.group(1) + '"' not in page
