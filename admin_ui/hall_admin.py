@@ -31,6 +31,7 @@ ALERT_STATE_ZH = {"open": "待处理", "acknowledged": "已确认", "resolved": 
 TABS = (("staff.admin", "事项"), ("staff.admin_staff", "人员与岗位"), ("staff.admin_units", "机构与服务点"),
         ("staff.admin_calendar", "工作日历"), ("staff.admin_federation", "联邦状态与告警"))
 ADMIN_ROLES = (Role.ADMIN, Role.CHIEF)
+STAFF_PAGE = 25
 
 
 def _tabs() -> list[tuple[str, str]]:
@@ -113,11 +114,14 @@ def _staff_page(errors: dict[str, str], form: dict[str, str], status: int = 200)
     def load(uow: Any) -> tuple[list[Any], list[Any]]:
         return org.list_staff(uow), org.list_departments(uow)
 
-    people, depts = ctx().run(actor(), load)
+    everyone, depts = ctx().run(actor(), load)
+    pages = max(1, -(-len(everyone) // STAFF_PAGE))
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
+    people = everyone[(page - 1) * STAFF_PAGE:page * STAFF_PAGE]
     names = {d.id: d.name for d in depts}
     roles = [(r.value, ROLE_NAMES_ZH[r]) for r in Role if may("create_staff", role=r)]
-    return _page("admin/staff.html", status, people=people, depts=depts, dept_names=names, roles=roles,
-                 errors=errors, form=form)
+    return _page("admin/staff.html", status, people=people, everyone=everyone, depts=depts, dept_names=names,
+                 roles=roles, errors=errors, form=form, page=page, pages=pages)
 
 
 @bp.post("/admin/staff")

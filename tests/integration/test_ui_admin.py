@@ -61,7 +61,7 @@ def test_roles_without_the_right_do_not_see_or_use_admin(app):
     c2 = app.test_client()
     token = ui_sign_in(c2, "cgj-chief")  # a chief: their department's staff only, no units or calendar
     status, html = page(c2, "/staff/admin/staff")
-    assert status == 200 and "cgj-handler" in html and "scjg-handler" not in html and "机构与服务点" not in html
+    assert status == 200 and "cgj-handler" in html and "下一页" not in html and "scjg-handler" not in html and "机构与服务点" not in html
     assert c2.get("/staff/admin/units").status_code == 403
 
 
@@ -104,3 +104,12 @@ def test_federation_tab_without_identity(app):
     ui_sign_in(c, "admin")
     status, html = page(c, "/staff/admin/federation")
     assert status == 200 and "尚未加入联邦" in html and "没有告警" in html
+
+
+def test_staff_list_pages(app):
+    c = app.test_client()
+    ui_sign_in(c, "admin")
+    first, second = page(c, "/staff/admin/staff")[1], page(c, "/staff/admin/staff?page=2")[1]
+    assert "第 1 / 2 页" in first and "下一页" in first and "<td>admin</td>" in first
+    assert "第 2 / 2 页" in second and "上一页" in second and "<td>admin</td>" not in second
+    assert "第 2 / 2 页" in page(c, "/staff/admin/staff?page=99")[1]  # past the end: the last page
