@@ -35,22 +35,15 @@ FLOW = ("accept", "undertake", "review", "approve", "conclude")
 
 
 def _pdf(tag: str) -> bytes:
-    content = b"BT /F1 12 Tf 72 720 Td (" + tag.encode("ascii", "replace") + b") Tj ET"
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-            b"/Resources << /Font << /F1 5 0 R >> >> >>"),
-            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for i, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
+    """A one-page PDF, distinct per ``tag`` (its title)."""
+    from pypdf import PdfWriter
+
+    w = PdfWriter()
+    w.add_blank_page(595, 842)
+    w.add_metadata({"/Title": tag})
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
 
 
 def _image(fmt: str, tag: str) -> bytes:
