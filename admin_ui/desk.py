@@ -38,8 +38,8 @@ CHANNEL_ZH = {"online": "网上申报", "window": "窗口收件", "agent": "代�
 PART_STATUS_ZH = {"pending": "待受理", "submitted": "已申报", "in_progress": "办理中", "supplementing": "待补正",
                   "concluded": "已办结", "refused": "不予受理", "withdrawn": "已撤回"}
 
-STAGE_EVENTS = ("accept", "refuse", "request_supplement", "undertake", "review", "approve", "conclude",
-                "deny", "send_back")
+STAGE_EVENTS = ("accept", "undertake", "review", "approve", "conclude", "request_supplement", "send_back",
+                "deny", "refuse")
 """The events the staff pages offer (supply, withdraw, paper results and joint sign-offs are not here)."""
 NEEDS_REASON = frozenset({"refuse", "deny", "send_back", "request_supplement"})
 BUTTON_ZH = {"accept": "受理", "refuse": "不予受理", "request_supplement": "要求补正", "undertake": "承办完成，提交审核",

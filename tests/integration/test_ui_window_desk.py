@@ -46,7 +46,7 @@ def test_window_accepts_and_the_desk_moves_the_case_to_conclusion(app, api):
 
     handler = staff(app, "cgj-handler")
     desk = handler.get("/staff/desk").get_data(as_text=True)
-    assert code in desk and "待认领" in desk and "1101**********002X" in desk
+    assert code in desk and "待认领" in desk and "1101**********002X" in desk  # the ID masked in the list
     page = handler.get(f"/staff/cases/{code}").get_data(as_text=True)
     assert "认领" in page and "承办完成" in page
     token = csrf(handler, f"/staff/cases/{code}")
@@ -181,3 +181,46 @@ def test_walk_in_intake_shows_the_one_time_notice_then_accepts(app, api):
                               **again}, content_type="multipart/form-data")
     page = r.get_data(as_text=True)
     assert r.status_code == 422 and "applicant.id_number" in page and 'aria-describedby="id_number-err"' in page
+
+
+def test_agent_submits_for_a_villager_and_cannot_accept(app, api):
+    agent = staff(app, "agent-kq")
+    url = f"/staff/window/new?item={SIGN_ITEM}"
+    form = agent.get(url).get_data(as_text=True)
+    assert "为村民代办申请" in form and 'name="accept"' not in form
+    token = TOKEN.search(form).group(1)
+    files = {f"file-{m}": (io.BytesIO(material_bytes(k, m + "a")), f"{m}.{k}") for m, k in SIGN_MATERIALS.items()}
+    r = agent.post(url, data={"csrf_token": token, "action": "submit", "accept": "1", "name": "赵村民",
+                              "id_type": "resident_id", "id_number": "11010519491231002X", **files},
+                   content_type="multipart/form-data")
+    assert r.status_code == 302, r.get_data(as_text=True)[:1500]
+    code = r.headers["Location"].rsplit("/", 1)[1]
+    got = api.case(code)
+    assert got["status"] == "submitted" and got["channel"] == "agent"  # the agent's "accept" is not theirs to give
+    assert code in agent.get("/staff/window").get_data(as_text=True)
+    page = agent.get(f"/staff/window/cases/{code}").get_data(as_text=True)
+    assert 'value="accept"' not in page and "当前环节没有您可以办理的操作" in page
+    assert agent.get("/staff/window?tab=conclude").status_code == 200  # falls back to its own tabs
+    assert code in staff(app, "clerk").get("/staff/window").get_data(as_text=True)
+
+
+def test_chief_marks_a_handler_absent_and_the_backup_works_the_case(app, api):
+    code = api.apply_online()
+    api.fire(code, "accept", "clerk")
+    api.post(f"/api/v1/cases/{code}/claim", {}, "cgj-handler")
+    backup = staff(app, "cgj-handler-b")
+    assert code not in backup.get("/staff/desk").get_data(as_text=True)
+    assert "承办完成" not in backup.get(f"/staff/cases/{code}").get_data(as_text=True)
+    chief = staff(app, "cgj-chief")
+    page = chief.get("/staff/desk/posts").get_data(as_text=True)
+    a_id = re.search(r'name="staff_id" value="(\d+)">\s*<input type="hidden" name="absent" value="1">\s*'
+                     r'<button class="secondary">标记缺岗', page).group(1)
+    r = chief.post("/staff/desk/posts", data={"csrf_token": TOKEN.search(page).group(1), "staff_id": a_id,
+                                              "absent": "1"})
+    assert r.status_code == 302
+    assert "缺岗" in chief.get("/staff/desk/posts").get_data(as_text=True)
+    assert code in backup.get("/staff/desk").get_data(as_text=True)
+    r = fire(backup, "/staff/cases", code, "undertake", api, opinion="B 岗接办")
+    assert r.status_code == 302
+    assert api.case(code)["stage"]["kind"] == "review"
+    assert staff(app, "cgj-handler").get("/staff/desk/posts").status_code == 403
