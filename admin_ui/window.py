@@ -35,7 +35,7 @@ from .desk import (
 from .session import actor, ctx, may, staff_page
 from .staff import bp
 
-WINDOW_ROLES = (Role.CLERK, Role.AGENT)
+WINDOW_ROLES = (Role.CLERK, Role.AGENT, Role.CHIEF)  # a chief representative accepts at their department's window
 TABS = (("submitted", "待受理"), ("supplementing", "待补正"), ("conclude", "待办结"))
 ID_TYPE_ZH = {"resident_id": "居民身份证", "uscc": "统一社会信用代码", "passport": "护照", "other": "其他证件"}
 PHONE = re.compile(r"^\+?\d{5,20}$")

@@ -4,7 +4,7 @@ concluded at the window; a joint case's parts worked by two departments."""
 import pytest
 
 from tests.browser.conftest import shot, sign_in
-from tests.support import ID_NUMBER, SIGN_FORM
+from tests.support import ID_NUMBER, SIGN_FORM, SIGN_ITEM
 
 pytestmark = pytest.mark.e2e
 
@@ -136,3 +136,38 @@ def test_joint_case_parts_worked_by_two_departments(page, node):
         assert node.api.case(part, f"{dept}-handler")["stage"]["kind"] == "review"
     assert page.js_errors == []
 
+
+
+def test_walk_in_intake_notice_then_accept(page, node, tmp_path):
+    """窗口收件: pick the item, fill the applicant, upload scans; the check lists what is missing
+    (一次性告知) before submitting; then submitted and accepted at once."""
+    from tests.support import SIGN_MATERIALS, material_bytes
+
+    files = {}
+    for m, k in SIGN_MATERIALS.items():
+        f = tmp_path / f"{m}.{k}"
+        f.write_bytes(material_bytes(k, m + "walk-in"))
+        files[m] = f
+    sign_in(page, node, "clerk")
+    page.get_by_role("link", name="窗口收件").click()
+    page.get_by_label("办理事项").select_option(SIGN_ITEM)
+    page.get_by_role("button", name="下一步", exact=True).click()
+    page.get_by_label("申请人姓名").fill("王五")
+    page.get_by_label("证件号码").fill(ID_NUMBER)
+    page.get_by_label("联系电话").fill("13900000000")
+    page.get_by_label("申请表").set_input_files(str(files["application"]))
+    page.get_by_label("店招店牌设计效果图").set_input_files(str(files["design"]))
+    page.get_by_role("button", name="检查材料（一次性告知）", exact=True).click()
+    notice = page.get_by_role("status").filter(has_text="一次性告知")
+    assert "设置位置现状照片" in notice.inner_text() and "店招店牌设计效果图" not in notice.inner_text()
+    shot(page, "window-intake-notice")
+    page.get_by_label("申请人身份证明").set_input_files(str(files["id"]))
+    page.get_by_label("设置位置现状照片").set_input_files(str(files["site-photo"]))
+    page.get_by_label("房屋产权人同意设置的证明").set_input_files(str(files["owner-consent"]))
+    page.get_by_label("材料齐全，当场受理").check()
+    page.get_by_role("button", name="提交申请", exact=True).click()
+    page.get_by_role("heading", name="受理通知书").wait_for()
+    code = page.url.split("/cases/")[1].split("/")[0]
+    got = node.api.case(code)
+    assert got["status"] == "in_progress" and got["channel"] == "window" and len(got["materials"]) == 5
+    assert page.js_errors == []

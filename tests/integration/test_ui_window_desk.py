@@ -224,3 +224,31 @@ def test_chief_marks_a_handler_absent_and_the_backup_works_the_case(app, api):
     assert r.status_code == 302
     assert api.case(code)["stage"]["kind"] == "review"
     assert staff(app, "cgj-handler").get("/staff/desk/posts").status_code == 403
+
+
+def test_overdue_tab_and_the_work_queue_service(app, api, ctx, clock):
+    from sqlalchemy import select
+
+    from node.persistence.models import Staff
+    from node.services import cases
+    from node.services.org import actor_of
+
+    code = api.apply_online()
+    api.fire(code, "accept", "clerk")
+    handler = staff(app, "cgj-handler")
+    assert code not in handler.get("/staff/desk?tab=overdue").get_data(as_text=True)
+    clock.advance(days=7)  # past the undertaking stage's two working days
+    page = handler.get("/staff/desk?tab=overdue").get_data(as_text=True)
+    assert code in page and "超期（1）" in page and 'class="light red"' in page
+    with ctx.factory() as s:
+        reviewer = s.scalar(select(Staff).where(Staff.username == "cgj-reviewer"))
+        jj = s.scalar(select(Staff).where(Staff.username == "jj-chief"))
+        who, other = actor_of(reviewer, "department"), actor_of(jj, "department")
+    assert ctx.run(who, cases.work_queue, tab="todo")[1] == 0  # not at the reviewer's stage yet
+    assert ctx.run(other, cases.work_queue, tab="todo")[1] == 0  # another department's chief
+    api.fire(code, "undertake", "cgj-handler", opinion="ok")
+    rows, total = ctx.run(who, cases.work_queue, tab="todo")
+    assert total == 1 and rows[0].code == code
+    with pytest.raises(Exception, match="tab"):
+        ctx.run(who, cases.work_queue, tab="nope")
+    assert [x["status"] for x in ctx.run(who, cases.case_extensions, code)] == []
