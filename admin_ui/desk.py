@@ -163,6 +163,10 @@ def case_view(uow: Any, code: str) -> dict[str, Any]:
             continue
         mine.append(e)
     v["my_events"] = mine
+    v["can_supply"] = "supply" in allowed and me.role in responsible_roles(state, stages, Event.SUPPLY)
+    asked = [t for t in case.transitions if t.event == "request_supplement"]
+    wanted = {m.get("material_code") for m in ((asked[-1].data or {}).get("missing") or [])} if asked else set()
+    v["supply_materials"] = [m for m in v["item_materials"] if m.get("code") in wanted] or v["item_materials"]
     v["works"] = works
     stage = stages[case.stage_index] if case.stage_index is not None else None
     v["can_claim"] = (case.status == Status.IN_PROGRESS and stage is not None and stage.kind == "undertake"
@@ -343,7 +347,9 @@ def case_material(code: str, digest: str):  # type: ignore[no-untyped-def]
     return Response(got.data, mimetype=mime, headers={
         "Content-Disposition": f"{how}; filename*=UTF-8''{quote(got.filename)}",
         "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
-        "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"})
+        # the bytes are shown by the browser's own viewer (PDF, image): nothing of theirs may run
+        "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'; "
+                                   "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"})
 
 
 # ---------------------------------------------------------------- A/B posts (chief)

@@ -16,6 +16,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from node.domain.errors import DomainError, NotFound
 from node.domain.identity import ID_TYPES
+from node.domain.lifecycle import Event
 from node.domain.roles import Role
 from node.services import cases, catalog, intake, uploads
 
@@ -78,6 +79,34 @@ def window_transition(code: str):  # type: ignore[no-untyped-def]
     if event == "request_supplement":
         back = url_for("staff.window_notice", code=code, kind="supplement")
     return post_transition(code, "window/case.html", back)
+
+
+@bp.post("/window/cases/<code>/supply")
+@staff_page(*WINDOW_ROLES)
+def window_supply(code: str):  # type: ignore[no-untyped-def]
+    """补正: the materials the applicant brought, scanned at the window (or by their agent)."""
+    try:
+        v = read_case(code)
+    except NotFound:
+        return render_template("message.html", title="未找到办件", text=f"没有监管码为 {code} 的办件。"), 404
+    errors: dict[str, str] = {}
+    got = _store_files({"materials": v["supply_materials"]}, errors)
+    if errors:
+        return render_case("window/case.html", code, errors={"supply": errors}, status=422)
+    try:
+        version = int(request.form.get("version", ""))
+    except ValueError:
+        version = -1
+    t = cases.TransitionInput(event=Event.SUPPLY, expected_version=version,
+                              materials=[{"material_code": c, "upload_id": u["id"]} for c, u in got.items()])
+    try:
+        ctx().run(actor(), cases.apply_transition, code, t)
+    except DomainError as e:
+        msg = zh_error(e)
+        return render_case("window/case.html", code, errors={"supply": {e.field or "_": msg, "_top": msg}},
+                           status=e.status)
+    flash(f"{code}：补正材料已收取，办件恢复办理。", "ok")
+    return redirect(url_for("staff.window_case", code=code))
 
 
 @bp.get("/window/cases/<code>/notice/<any(acceptance, supplement, refusal):kind>")

@@ -115,6 +115,20 @@ def test_refuse_without_reason_names_the_field(app, api):
     notice = clerk.get(r.headers["Location"]).get_data(as_text=True)
     assert "一次性告知书" in notice and "效果图不清晰" in notice and "design" in notice
     assert code in clerk.get("/staff/window?tab=supplementing").get_data(as_text=True)
+    page = clerk.get(f"/staff/window/cases/{code}").get_data(as_text=True)
+    assert "收取补正材料" in page and 'name="file-design"' in page and 'name="file-application"' not in page
+    token = TOKEN.search(page).group(1)
+    version = api.case(code)["version"]
+    r = clerk.post(f"/staff/window/cases/{code}/supply", data={"csrf_token": token, "version": version},
+                   content_type="multipart/form-data")
+    assert r.status_code == 422 and "字段：materials" in r.get_data(as_text=True)
+    r = clerk.post(f"/staff/window/cases/{code}/supply", data={
+        "csrf_token": token, "version": version,
+        "file-design": (io.BytesIO(material_bytes("pdf", "clear design")), "design-v2.pdf")},
+        content_type="multipart/form-data")
+    assert r.status_code == 302, r.get_data(as_text=True)[:1000]
+    got = api.case(code)
+    assert got["status"] == "submitted" and "design-v2.pdf" in [m["filename"] for m in got["materials"]]
 
 
 def test_extension_needs_days_and_a_decider(app, api):
