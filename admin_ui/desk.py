@@ -76,6 +76,7 @@ MESSAGES_ZH = (  # (a piece of the service's English message, the Chinese shown)
     ("materials are read by the staff of the department", "办件材料仅限承办部门人员查阅。"),
     ("is empty", "文件为空。"),
     ("the limit is", "文件超过大小限制。"),
+    ("has no federation identity", "本大厅未接入上级节点，无法送达，请联系大厅管理员。"),
     ("this order is addressed to another department", "该督办单不是发给本部门的。"),
     ("answered by the department's chief representative or the case's handler",
      "督办单由首席代表或该件承办人反馈。"),

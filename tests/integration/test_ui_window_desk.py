@@ -266,3 +266,27 @@ def test_overdue_tab_and_the_work_queue_service(app, api, ctx, clock):
     with pytest.raises(Exception, match="tab"):
         ctx.run(who, cases.work_queue, tab="nope")
     assert [x["status"] for x in ctx.run(who, cases.case_extensions, code)] == []
+
+
+def test_supervision_order_shows_on_the_case_and_the_chief_may_respond(app, api, ctx, clock):
+    from node.ports import AddressedMessage
+    from node.services import supervision_orders
+    from node.services.context import SYSTEM
+
+    code = api.apply_online()
+    api.fire(code, "accept", "clerk")
+    city = ctx.node_id[:4] + "00"
+    msg = AddressedMessage(origin=city, seq=1, to=ctx.node_id, kind="supervision_order", subject=code, part=0,
+                           header={"ref": f"{city}-1", "case_code": code, "kind": "supervise", "due_days": 3},
+                           private={"text": "请加快办理店招审批"}, reply_to_seq=0, signed_at=clock.now())
+    ctx.run(SYSTEM, supervision_orders.receive_order, msg)
+    chief = staff(app, "cgj-chief")
+    page = chief.get(f"/staff/cases/{code}").get_data(as_text=True)
+    assert "督办与纠错" in page and "请加快办理店招审批" in page and "提交反馈" in page
+    assert "提交反馈" not in staff(app, "cgj-reviewer").get(f"/staff/cases/{code}").get_data(as_text=True)
+    oid = re.search(rf"/staff/cases/{code}/orders/(\d+)", page).group(1)
+    r = chief.post(f"/staff/cases/{code}/orders/{oid}", data={"csrf_token": TOKEN.search(page).group(1),
+                                                             "text": "已督促承办人今日办结"})
+    # this hall has no federation identity: the answer cannot be sent, so nothing is recorded
+    assert r.status_code == 422 and "无法送达" in r.get_data(as_text=True) and "字段：to" in r.get_data(as_text=True)
+    assert ctx.run(SYSTEM, supervision_orders.case_orders, code)[0]["state"] == "delivered"
