@@ -69,6 +69,7 @@ MESSAGES_ZH = (  # (a piece of the service's English message, the Chinese shown)
     ("nobody approves their own extension request", "不能审批自己提出的延期申请。"),
     ("an extension is approved by", "延期申请由批准人或首席代表审批。"),
     ("the extension was already", "该延期申请已审批。"),
+    ("assign to a handler of the case's department", "请选择本部门的承办人。"),
     ("cases are claimed by handlers", "办件由承办人认领。"),
     ("the case has ended", "该办件已办结，不能再认领。"),
     ("a joint case (联办件) moves with its parts", "联办件随各部门子件办理，请在子件中操作。"),
@@ -172,6 +173,13 @@ def case_view(uow: Any, code: str) -> dict[str, Any]:
     stage = stages[case.stage_index] if case.stage_index is not None else None
     v["can_claim"] = (case.status == Status.IN_PROGRESS and stage is not None and stage.kind == "undertake"
                       and case.assignee_id is None and me.role == Role.HANDLER and may("claim_case"))
+    v["handlers"] = []
+    if (me.role == Role.CHIEF and case.status == Status.IN_PROGRESS and stage is not None and stage.kind == "undertake"
+            and may("assign_case", staff_id=-1) and may("list_staff")):
+        from node.services import org
+
+        v["handlers"] = [{"id": x.id, "name": x.name, "absent": bool(x.absent)} for x in org.list_staff(uow)
+                         if x.role == Role.HANDLER and x.department_id == case.department_id and x.active]
     v["can_extend"] = (case.status in (Status.IN_PROGRESS, Status.SUPPLEMENTING) and may("request_extension")
                        and not any(x["status"] == "pending" for x in v["extensions"]))
     for x in v["extensions"]:
@@ -282,11 +290,15 @@ def case_transition(code: str):  # type: ignore[no-untyped-def]
 @bp.post("/cases/<code>/claim")
 @staff_page(*DESK_ROLES)
 def case_claim(code: str):  # type: ignore[no-untyped-def]
+    raw = request.form.get("staff_id") or ""
     try:
-        ctx().run(actor(), cases.claim_case, code, None)
+        if raw and not raw.isdigit():
+            from node.domain.errors import InvalidInput
+            raise InvalidInput("choose a handler", field="staff_id")
+        ctx().run(actor(), cases.claim_case, code, int(raw) if raw else None)
     except DomainError as e:
         return refused("desk/case.html", code, "claim", e)
-    flash(f"{code}：已认领，请办理。", "ok")
+    flash(f"{code}：{'已指派承办人' if raw else '已认领，请办理'}。", "ok")
     return redirect(url_for("staff.case_page", code=code))
 
 

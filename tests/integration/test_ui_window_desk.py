@@ -290,3 +290,21 @@ def test_supervision_order_shows_on_the_case_and_the_chief_may_respond(app, api,
     # this hall has no federation identity: the answer cannot be sent, so nothing is recorded
     assert r.status_code == 422 and "无法送达" in r.get_data(as_text=True) and "字段：to" in r.get_data(as_text=True)
     assert ctx.run(SYSTEM, supervision_orders.case_orders, code)[0]["state"] == "delivered"
+
+
+def test_chief_assigns_a_handler(app, api):
+    code = api.apply_online()
+    api.fire(code, "accept", "clerk")
+    chief = staff(app, "cgj-chief")
+    page = chief.get(f"/staff/cases/{code}").get_data(as_text=True)
+    b_id = re.search(r'<option value="(\d+)">cgj承办人B', page).group(1)
+    token = TOKEN.search(page).group(1)
+    r = chief.post(f"/staff/cases/{code}/claim", data={"csrf_token": token, "staff_id": "999999"})
+    assert r.status_code == 422 and "请选择本部门的承办人" in r.get_data(as_text=True)
+    assert chief.post(f"/staff/cases/{code}/claim", data={"csrf_token": token, "staff_id": b_id}).status_code == 302
+    assert api.case(code)["assignee_id"] == int(b_id)
+    assert code in staff(app, "cgj-handler-b").get("/staff/desk").get_data(as_text=True)
+    a = staff(app, "cgj-handler")
+    assert code not in a.get("/staff/desk").get_data(as_text=True)
+    assert "承办完成" not in a.get(f"/staff/cases/{code}").get_data(as_text=True)
+    assert "指派" not in a.get(f"/staff/cases/{code}").get_data(as_text=True)
