@@ -150,7 +150,7 @@ def _render_new(item: dict[str, Any] | None, status: int = 200, **kw: Any) -> An
     kw.setdefault("notice", None)
     kw.setdefault("uploaded", {})
     return render_template("window/new.html", item=item, items=_items() if item is None else [],
-                           ID_TYPE_ZH=ID_TYPE_ZH, ID_TYPES=ID_TYPES, f=request.form, **kw), status
+                           ID_TYPE_ZH=ID_TYPE_ZH, ID_TYPES=ID_TYPES, f=request.form, today=today(), **kw), status
 
 
 @bp.route("/window/new", methods=["GET", "POST"])

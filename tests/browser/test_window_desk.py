@@ -161,6 +161,10 @@ def test_walk_in_intake_notice_then_accept(page, node, tmp_path):
     notice = page.get_by_role("status").filter(has_text="一次性告知")
     assert "设置位置现状照片" in notice.inner_text() and "店招店牌设计效果图" not in notice.inner_text()
     shot(page, "window-intake-notice")
+    page.emulate_media(media="print")  # printed: the notice only, not the form
+    assert notice.is_visible() and not page.get_by_label("申请人姓名").is_visible()
+    assert not page.get_by_role("button", name="打印一次性告知书", exact=True).is_visible()
+    page.emulate_media(media="screen")
     page.get_by_label("申请人身份证明").set_input_files(str(files["id"]))
     page.get_by_label("设置位置现状照片").set_input_files(str(files["site-photo"]))
     page.get_by_label("房屋产权人同意设置的证明").set_input_files(str(files["owner-consent"]))
