@@ -262,16 +262,17 @@ def post_transition(code: str, template: str, back: str, **extra: Any) -> Any:
 @bp.get("/desk")
 @staff_page(*DESK_ROLES)
 def desk():  # type: ignore[no-untyped-def]
+    tabs = TABS + ((("extensions", "延期审批"),) if may("decide_extension") else ())
     tab = request.args.get("tab", "todo")
-    if tab not in dict(TABS):
+    if tab not in dict(tabs):
         tab = "todo"
     page = page_arg()
     with ctx().uow(actor()) as uow:
         rows, total = cases.work_queue(uow, tab=tab, page=page, page_size=PAGE_SIZE)
         items = [queue_row(uow, c) for c in rows]
-        counts = {t: cases.work_queue(uow, tab=t, page=1, page_size=1)[1] for t, _ in TABS if t != tab}
+        counts = {t: cases.work_queue(uow, tab=t, page=1, page_size=1)[1] for t, _ in tabs if t != tab}
     counts[tab] = total
-    return render_template("desk/queue.html", rows=items, tab=tab, tabs=TABS, counts=counts,
+    return render_template("desk/queue.html", rows=items, tab=tab, tabs=tabs, counts=counts,
                            pager=pager(page, total), LIGHT_ZH=LIGHT_ZH, me_id=actor().staff_id)
 
 

@@ -425,7 +425,7 @@ def allowed_for(case: Case) -> list[str]:
     return allowed
 
 
-QUEUE_TABS = ("todo", "overdue", "done")
+QUEUE_TABS = ("todo", "overdue", "done", "extensions")
 
 
 def work_queue(uow: Work, *, tab: str = "todo", page: int = 1, page_size: int = 20) -> tuple[list[Case], int]:
@@ -435,8 +435,9 @@ def work_queue(uow: Work, *, tab: str = "todo", page: int = 1, page_size: int = 
     representative: every stage of the department); at a handler's stage, the unassigned ones and
     those assigned to the actor or to an absent colleague whose backup the actor is. A joint case
     itself is not worked (its parts are). ``overdue``: those of ``todo`` past their stage deadline.
-    ``done``: the cases the actor moved, newest first. Green channel first, then the light, then
-    the stage deadline (``supervision.queue_order``)."""
+    ``done``: the cases the actor moved, newest first. ``extensions``: the cases with an extension
+    request waiting for a decision (for those who decide them). Green channel first, then the
+    light, then the stage deadline (``supervision.queue_order``)."""
     from sqlalchemy import and_, false, or_
 
     if tab not in QUEUE_TABS:
@@ -448,6 +449,11 @@ def work_queue(uow: Work, *, tab: str = "todo", page: int = 1, page_size: int = 
         q = q.where(Case.id.in_(moved))
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
         return list(s.scalars(q.order_by(Case.id.desc()).offset((page - 1) * page_size).limit(page_size))), total
+    if tab == "extensions":
+        q = q.where(Case.id.in_(select(Extension.case_id).where(Extension.status == "pending")))
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        return list(s.scalars(q.order_by(Case.green_channel.desc(), Case.id)
+                              .offset((page - 1) * page_size).limit(page_size))), total
     q = q.where(Case.status == Status.IN_PROGRESS.value)
     versions = s.scalars(select(ItemVersion).where(
         ItemVersion.id.in_(select(Case.item_version_id).where(Case.status == Status.IN_PROGRESS.value).distinct()))

@@ -141,6 +141,9 @@ def test_extension_needs_days_and_a_decider(app, api):
     r = handler.post(f"/staff/cases/{code}/extensions", data={"csrf_token": token, "days": "3", "reason": "需现场核查"})
     assert r.status_code == 302
     chief = staff(app, "cgj-chief")
+    listed = chief.get("/staff/desk?tab=extensions").get_data(as_text=True)
+    assert "延期审批（1）" in listed and code in listed
+    assert "延期审批" not in handler.get("/staff/desk").get_data(as_text=True)
     page = chief.get(f"/staff/cases/{code}").get_data(as_text=True)
     assert "批准延期" in page and "需现场核查" in page
     ext = re.search(rf"/staff/cases/{code}/extensions/(\d+)", page).group(1)
@@ -149,6 +152,7 @@ def test_extension_needs_days_and_a_decider(app, api):
     r = chief.post(f"/staff/cases/{code}/extensions/{ext}", data={"csrf_token": token, "approve": "1"})
     assert r.status_code == 302
     assert api.case(code)["extended_days"] == 3
+    assert "延期审批（0）" in chief.get("/staff/desk").get_data(as_text=True)
 
 
 def test_desk_pages(app, api, monkeypatch):
