@@ -32,6 +32,7 @@ from node.persistence.models import (
     CaseTransition,
     Department,
     Extension,
+    ItemVersion,
     License,
     Staff,
 )
@@ -40,7 +41,7 @@ from . import joint as joint_cases
 from . import linked
 from . import notifications, prerequisites
 from .catalog import stage_defs
-from .context import Work, as_cst
+from .context import CST, Work, as_cst
 from .materials import completeness
 from .uploads import binding, usable_by
 
@@ -422,3 +423,78 @@ def allowed_for(case: Case) -> list[str]:
     if case.joint_case_id is not None or case.linked_from:
         return [e for e in allowed if e != Event.WITHDRAW]  # withdrawn with its joint case only
     return allowed
+
+
+QUEUE_TABS = ("todo", "overdue", "done", "extensions")
+
+
+def work_queue(uow: Work, *, tab: str = "todo", page: int = 1, page_size: int = 20) -> tuple[list[Case], int]:
+    """A staff member's work queue (部门工作台, the window's cases to conclude), a page of it and the total.
+
+    ``todo``: the cases in progress whose current stage is the actor's role's (a chief
+    representative: every stage of the department); at a handler's stage, the unassigned ones and
+    those assigned to the actor or to an absent colleague whose backup the actor is. A joint case
+    itself is not worked (its parts are). ``overdue``: those of ``todo`` past their stage deadline.
+    ``done``: the cases the actor moved, newest first. ``extensions``: the cases with an extension
+    request waiting for a decision (for those who decide them). Green channel first, then the
+    light, then the stage deadline (``supervision.queue_order``)."""
+    from sqlalchemy import and_, false, or_
+
+    if tab not in QUEUE_TABS:
+        raise InvalidInput(f"tab is one of {', '.join(QUEUE_TABS)}", field="tab")
+    actor, s = uow.actor, uow.session
+    q = select(Case)
+    if tab == "done":
+        moved = select(CaseTransition.case_id).where(CaseTransition.actor == actor.label)
+        q = q.where(Case.id.in_(moved))
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        return list(s.scalars(q.order_by(Case.id.desc()).offset((page - 1) * page_size).limit(page_size))), total
+    if tab == "extensions":
+        q = q.where(Case.id.in_(select(Extension.case_id).where(Extension.status == "pending")))
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        return list(s.scalars(q.order_by(Case.green_channel.desc(), Case.id)
+                              .offset((page - 1) * page_size).limit(page_size))), total
+    q = q.where(Case.status == Status.IN_PROGRESS.value)
+    versions = s.scalars(select(ItemVersion).where(
+        ItemVersion.id.in_(select(Case.item_version_id).where(Case.status == Status.IN_PROGRESS.value).distinct()))
+        .execution_options(all_tenants=True))
+    mine: list[Any] = []
+    for v in versions:
+        if joint_cases.is_joint(v):
+            continue
+        idx = [i for i, st in enumerate(v.stages) if actor.role == Role.CHIEF or st.get("role") == actor.role]
+        if idx:
+            mine.append(and_(Case.item_version_id == v.id, Case.stage_index.in_(idx)))
+    q = q.where(or_(*mine) if mine else false())
+    if actor.role == Role.HANDLER and actor.staff_id is not None:
+        away = select(Staff.id).where(Staff.backup_id == actor.staff_id, Staff.absent.is_(True))
+        q = q.where(Case.assignee_id.is_(None) | (Case.assignee_id == actor.staff_id) | Case.assignee_id.in_(away))
+    if tab == "overdue":
+        q = q.where(Case.stage_deadline < uow.now.astimezone(CST).date())
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = list(s.scalars(q.order_by(Case.green_channel.desc(), Case.stage_deadline.is_(None),
+                                     Case.stage_deadline, Case.id.desc())
+                          .offset((page - 1) * page_size).limit(page_size)))
+    from .supervision import queue_order
+    return queue_order(uow, rows), total
+
+
+def case_extensions(uow: Work, code: str) -> list[dict[str, Any]]:
+    """A case's extension requests (延期), oldest first, as plain values."""
+    case = load_case(uow.session, code)
+    rows = uow.session.scalars(select(Extension).where(Extension.case_id == case.id).order_by(Extension.id))
+    return [dict(id=e.id, days=e.days, reason=e.reason, status=e.status, requested_by=e.requested_by,
+                 requested_at=e.requested_at, decided_by=e.decided_by, decided_at=e.decided_at,
+                 decision_note=e.decision_note) for e in rows]
+
+
+def may_work_assigned(uow: Work, case: Case) -> bool:
+    """Whether first-question responsibility (``policy.WORK_ASSIGNED_CASE``) lets the actor act on
+    the case's current stage: what a page asks before offering the stage's buttons."""
+    if case.status != Status.IN_PROGRESS:
+        return True
+    try:
+        _check_assignment(uow.session, case, uow.actor, stage_defs(case.item_version)[case.stage_index or 0].kind)
+    except PermissionDenied:
+        return False
+    return True

@@ -1,0 +1,399 @@
+"""The department desk (部门工作台): a handler's, reviewer's, approver's or chief representative's
+queue (待办 / 已办 / 超期) and the case page with the actions this person may do on the stage now.
+
+Also the helpers the window pages share: the case page's view, the transition forms, the
+Chinese wording of a service's refusal. Pages call ``node.services`` only; which buttons appear
+is asked of the state machine (who fires which event) and the policy (``may``); the services
+enforce it again.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+
+from node.domain.errors import DomainError, NotFound
+from node.domain.lifecycle import Event, Status, responsible_roles
+from node.domain.masking import mask_id_number
+from node.domain.roles import Role
+from node.services import cases, part_materials, supervision_orders
+from node.services.catalog import stage_defs
+from node.services.context import CST
+from node.services.supervision import own_case_lights
+from node.services.views import staff_view
+
+from .session import actor, ctx, may, signed_in, staff_page
+from .staff import bp
+
+DESK_ROLES = (Role.HANDLER, Role.REVIEWER, Role.APPROVER, Role.CHIEF)
+PAGE_SIZE = 20
+TABS = (("todo", "待办"), ("done", "已办"), ("overdue", "超期"))
+LIGHT_ZH = {"green": "正常", "yellow": "预警", "red": "超期", "on_time": "按时办结", "late": "超期办结"}
+STAGE_KIND_ZH = {"accept": "受理", "undertake": "承办", "review": "审核", "approve": "批准", "conclude": "办结",
+                 "joint_review": "联合审图", "joint_inspection": "联合踏勘"}
+EXTENSION_ZH = {"pending": "待审批", "approved": "已批准", "rejected": "未批准"}
+CHANNEL_ZH = {"online": "网上申报", "window": "窗口收件", "agent": "代办"}
+PART_STATUS_ZH = {"pending": "待受理", "submitted": "已申报", "in_progress": "办理中", "supplementing": "待补正",
+                  "concluded": "已办结", "refused": "不予受理", "withdrawn": "已撤回"}
+
+STAGE_EVENTS = ("accept", "undertake", "review", "approve", "conclude", "request_supplement", "send_back",
+                "deny", "refuse")
+"""The events the staff pages offer (supply, withdraw, paper results and joint sign-offs are not here)."""
+NEEDS_REASON = frozenset({"refuse", "deny", "send_back", "request_supplement"})
+BUTTON_ZH = {"accept": "受理", "refuse": "不予受理", "request_supplement": "要求补正", "undertake": "承办完成，提交审核",
+             "review": "审核通过", "approve": "批准", "conclude": "办结", "deny": "不予许可", "send_back": "退回上一环节"}
+DONE_ZH = {"accept": "已受理", "refuse": "已作出不予受理决定", "request_supplement": "已要求补正，请打印一次性告知书",
+           "undertake": "承办意见已提交", "review": "审核已通过", "approve": "已批准", "conclude": "已办结",
+           "deny": "已作出不予许可决定", "send_back": "已退回上一环节"}
+
+FIELD_ZH = {"reason": "理由", "opinion": "意见", "event": "操作", "version": "办件版本", "days": "延期天数",
+            "materials": "申请材料", "staff_id": "承办人", "code": "办件", "role": "岗位", "item_code": "事项",
+            "extension_id": "延期申请", "digest": "材料", "text": "反馈内容", "order_id": "督办单",
+            "green_channel": "绿色通道", "missing": "缺少的材料", "file": "文件", "applicant.name": "申请人姓名",
+            "applicant.id_number": "证件号码", "applicant.phone": "联系电话", "accept": "当场受理",
+            "prerequisites": "前置审批", "form": "申请表"}
+MESSAGES_ZH = (  # (a piece of the service's English message, the Chinese shown)
+    ("a reason is required", "请填写理由。"),
+    ("someone else just changed it", "该办件刚被他人修改，请刷新页面后重试。"),
+    ("is not allowed while the case is in state", "该办件当前环节不能进行此操作，请刷新页面查看最新状态。"),
+    ("needs one of the roles", "此环节应由其他岗位办理。"),
+    ("the case is assigned to", "该办件已由他人认领：只有认领人、A 岗缺岗时的 B 岗或首席代表可以办理。"),
+    ("already assigned to someone else", "该办件已被他人认领。"),
+    ("a department acts only on its own part", "各部门只能办理本部门的联办子件。"),
+    ("an extension is 1 to 60 working days", "延期天数须为 1 至 60 个工作日。"),
+    ("say why the case needs more time", "请说明延期理由。"),
+    ("already waiting for a decision", "该办件已有待审批的延期申请。"),
+    ("only a case in progress can be extended", "只有办理中的办件可以申请延期。"),
+    ("nobody approves their own extension request", "不能审批自己提出的延期申请。"),
+    ("an extension is approved by", "延期申请由批准人或首席代表审批。"),
+    ("the extension was already", "该延期申请已审批。"),
+    ("assign to a handler of the case's department", "请选择本部门的承办人。"),
+    ("cases are claimed by handlers", "办件由承办人认领。"),
+    ("the case has ended", "该办件已办结，不能再认领。"),
+    ("a joint case (联办件) moves with its parts", "联办件随各部门子件办理，请在子件中操作。"),
+    ("the application is incomplete", "申请材料不齐全，请按一次性告知书补齐后再提交。"),
+    ("materials are read by the staff of the department", "办件材料仅限承办部门人员查阅。"),
+    ("is empty", "文件为空。"),
+    ("the limit is", "文件超过大小限制。"),
+    ("has no federation identity", "本大厅未接入上级节点，无法送达，请联系大厅管理员。"),
+    ("this order is addressed to another department", "该督办单不是发给本部门的。"),
+    ("answered by the department's chief representative or the case's handler",
+     "督办单由首席代表或该件承办人反馈。"),
+)
+
+
+def zh_error(e: DomainError) -> str:
+    """The service's refusal in Chinese, the field it names kept visible."""
+    text = next((zh for en, zh in MESSAGES_ZH if en in e.message), None)
+    if text is None:
+        name = FIELD_ZH.get(e.field or "", e.field or "")
+        text = f"操作未能完成{'（' + name + '）' if name else ''}：{e.message}"
+    return f"{text}（字段：{e.field}）" if e.field else text
+
+
+@bp.app_template_filter("desk_dt")
+def desk_dt(value: Any) -> str:
+    """A moment as the hall reads it (China time, to the minute)."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value[:16].replace("T", " ")
+    from node.services.context import as_cst
+
+    return as_cst(value).strftime("%Y-%m-%d %H:%M")
+
+
+def today() -> date:
+    return ctx().clock().astimezone(CST).date()
+
+
+def light_of(uow: Any, case: Any) -> str | None:
+    """The worse of a case's light and its stage's, today (in the unit of work that read the case)."""
+    from node.domain.lights import worst
+
+    got = own_case_lights(case, uow.calendar(), uow.ctx.settings.light_warn_share, uow.now.astimezone(CST).date())
+    return worst(got.light, got.stage_light)
+
+
+def queue_row(uow: Any, c: Any) -> dict[str, Any]:
+    stages = stage_defs(c.item_version)
+    stage = stages[c.stage_index] if c.stage_index is not None else None
+    return {"code": c.code, "item": c.item_version.name, "item_code": c.item_code, "applicant": c.applicant_name,
+                "org": c.applicant_org, "id": mask_id_number(c.applicant_id_number), "status": c.status,
+                "stage": (stage.name or STAGE_KIND_ZH.get(stage.kind, stage.kind)) if stage else None,
+                "deadline": c.stage_deadline, "promised": c.promised_deadline, "light": light_of(uow, c),
+                "green": bool(c.green_channel), "assignee": c.assignee_id, "submitted_at": c.submitted_at,
+                "channel": c.channel}
+
+
+def pager(page: int, total: int, size: int | None = None) -> dict[str, int]:
+    pages = max(1, -(-total // (size or PAGE_SIZE)))
+    return {"page": page, "pages": pages, "total": total}
+
+
+def page_arg() -> int:
+    try:
+        return max(1, min(100000, int(request.args.get("page", "1"))))
+    except ValueError:
+        return 1
+
+
+# ---------------------------------------------------------------- the case page's view
+
+
+def case_view(uow: Any, code: str) -> dict[str, Any]:
+    """Everything the case page shows, read in one unit of work; what this person may do now."""
+    case = cases.get_case(uow, code)
+    v = staff_view(case)
+    v["supervision_orders"] = supervision_orders.case_orders(uow, v["code"])
+    v["extensions"] = cases.case_extensions(uow, v["code"])
+    v["item_materials"] = list(case.item_version.materials or [])
+    v["kind"] = case.item_version.kind
+    v["light_now"] = light_of(uow, case)
+    me = uow.actor
+    stages = stage_defs(case.item_version)
+    state = cases.state_of(case)
+    allowed = set(v["allowed_events"])
+    works = cases.may_work_assigned(uow, case)
+    mine = []
+    for e in STAGE_EVENTS:
+        if e not in allowed or me.role not in responsible_roles(state, stages, Event(e)):
+            continue
+        if case.status == Status.IN_PROGRESS and not works:
+            continue
+        mine.append(e)
+    v["my_events"] = mine
+    v["can_supply"] = "supply" in allowed and me.role in responsible_roles(state, stages, Event.SUPPLY)
+    asked = [t for t in case.transitions if t.event == "request_supplement"]
+    wanted = {m.get("material_code") for m in ((asked[-1].data or {}).get("missing") or [])} if asked else set()
+    v["supply_materials"] = [m for m in v["item_materials"] if m.get("code") in wanted] or v["item_materials"]
+    v["works"] = works
+    stage = stages[case.stage_index] if case.stage_index is not None else None
+    v["can_claim"] = (case.status == Status.IN_PROGRESS and stage is not None and stage.kind == "undertake"
+                      and case.assignee_id is None and me.role == Role.HANDLER and may("claim_case"))
+    v["handlers"] = []
+    if (me.role == Role.CHIEF and case.status == Status.IN_PROGRESS and stage is not None and stage.kind == "undertake"
+            and may("assign_case", staff_id=-1) and may("list_staff")):
+        from node.services import org
+
+        v["handlers"] = [{"id": x.id, "name": x.name, "absent": bool(x.absent)} for x in org.list_staff(uow)
+                         if x.role == Role.HANDLER and x.department_id == case.department_id and x.active]
+    v["can_extend"] = (case.status in (Status.IN_PROGRESS, Status.SUPPLEMENTING) and may("request_extension")
+                       and not any(x["status"] == "pending" for x in v["extensions"]))
+    for x in v["extensions"]:
+        x["can_decide"] = x["status"] == "pending" and may("decide_extension", staff_id=x["requested_by"])
+    for o in v["supervision_orders"]:
+        o["can_respond"] = (o["side"] == "owner" and o["state"] in ("delivered", "returned")
+                            and may("respond_supervision_order", department_id=o["department_id"],
+                                    staff_id=case.assignee_id))
+    v["can_read_materials"] = may("read_case_material", department_id=case.department_id)
+    v["stage_kind"] = stage.kind if stage else None
+    return v
+
+
+def read_case(code: str) -> dict[str, Any]:
+    with ctx().uow(actor()) as uow:
+        return case_view(uow, code)
+
+
+def render_case(template: str, code: str, errors: dict[str, dict[str, str]] | None = None,
+                status: int = 200, form: dict[str, Any] | None = None, **extra: Any) -> Any:
+    """The case page (``errors``: per form, per field, after a refused POST)."""
+    try:
+        v = read_case(code)
+    except NotFound:
+        return render_template("message.html", title="未找到办件",
+                               text=f"没有监管码为 {code} 的办件，或该办件不属于您的部门。"), 404
+    return render_template(template, v=v, errors=errors or {}, form=form or {}, today=today(),
+                           BUTTON_ZH=BUTTON_ZH, NEEDS_REASON=NEEDS_REASON, LIGHT_ZH=LIGHT_ZH,
+                           EXTENSION_ZH=EXTENSION_ZH, CHANNEL_ZH=CHANNEL_ZH, PART_STATUS_ZH=PART_STATUS_ZH,
+                           STAGE_KIND_ZH=STAGE_KIND_ZH, **extra), status
+
+
+def refused(template: str, code: str, form_key: str, e: DomainError, **extra: Any) -> Any:
+    """A service's refusal shown on the case page: next to the field it names, or at the top."""
+    msg = zh_error(e)
+    return render_case(template, code, errors={form_key: {e.field or "_": msg, "_top": msg}}, status=e.status,
+                       form={"key": form_key, **request.form.to_dict()}, **extra)
+
+
+def transition_input() -> cases.TransitionInput:
+    """The posted transition form, as the API's route builds it."""
+    f = request.form
+    event = f.get("event", "")
+    if event not in STAGE_EVENTS:
+        from node.domain.errors import InvalidInput
+        raise InvalidInput(f"unknown event {event!r}", field="event")
+    try:
+        version = int(f.get("version", ""))
+    except ValueError:
+        from node.domain.errors import InvalidInput
+        raise InvalidInput("the case version is missing", field="version") from None
+    missing = None
+    if event == "request_supplement":
+        names = dict(zip(f.getlist("missing_code"), f.getlist("missing_name"), strict=False))
+        chosen = f.getlist("missing")
+        other = (f.get("missing_other") or "").strip()[:200]
+        missing = [{"material_code": c, "name": names.get(c, c)} for c in chosen if c in names]
+        if other:
+            missing.append({"material_code": None, "name": other})
+    green = True if f.get("green_channel") == "1" and event == "accept" else None
+    return cases.TransitionInput(event=Event(event), expected_version=version,
+                                 reason=(f.get("reason") or "").strip()[:2000] or None,
+                                 opinion=(f.get("opinion") or "").strip()[:2000] or None,
+                                 missing=missing, green_channel=green)
+
+
+def post_transition(code: str, template: str, back: str, **extra: Any) -> Any:
+    try:
+        t = transition_input()
+        ctx().run(actor(), cases.apply_transition, code, t)
+    except DomainError as e:
+        return refused(template, code, request.form.get("event", "_"), e, **extra)
+    flash(f"{code}：{DONE_ZH.get(t.event.value, '已办理')}。", "ok")
+    return redirect(back)
+
+
+# ---------------------------------------------------------------- the desk
+
+
+@bp.get("/desk")
+@staff_page(*DESK_ROLES)
+def desk():  # type: ignore[no-untyped-def]
+    tabs = TABS + ((("extensions", "延期审批"),) if may("decide_extension") else ())
+    tab = request.args.get("tab", "todo")
+    if tab not in dict(tabs):
+        tab = "todo"
+    page = page_arg()
+    with ctx().uow(actor()) as uow:
+        rows, total = cases.work_queue(uow, tab=tab, page=page, page_size=PAGE_SIZE)
+        items = [queue_row(uow, c) for c in rows]
+        counts = {t: cases.work_queue(uow, tab=t, page=1, page_size=1)[1] for t, _ in tabs if t != tab}
+    counts[tab] = total
+    return render_template("desk/queue.html", rows=items, tab=tab, tabs=tabs, counts=counts,
+                           pager=pager(page, total), LIGHT_ZH=LIGHT_ZH, me_id=actor().staff_id)
+
+
+@bp.get("/cases/<code>")
+@staff_page(*DESK_ROLES)
+def case_page(code: str):  # type: ignore[no-untyped-def]
+    return render_case("desk/case.html", code)
+
+
+@bp.post("/cases/<code>/transition")
+@staff_page(*DESK_ROLES)
+def case_transition(code: str):  # type: ignore[no-untyped-def]
+    return post_transition(code, "desk/case.html", url_for("staff.case_page", code=code))
+
+
+@bp.post("/cases/<code>/claim")
+@staff_page(*DESK_ROLES)
+def case_claim(code: str):  # type: ignore[no-untyped-def]
+    raw = request.form.get("staff_id") or ""
+    try:
+        if raw and not raw.isdigit():
+            from node.domain.errors import InvalidInput
+            raise InvalidInput("choose a handler", field="staff_id")
+        ctx().run(actor(), cases.claim_case, code, int(raw) if raw else None)
+    except DomainError as e:
+        return refused("desk/case.html", code, "claim", e)
+    flash(f"{code}：{'已指派承办人' if raw else '已认领，请办理'}。", "ok")
+    return redirect(url_for("staff.case_page", code=code))
+
+
+@bp.post("/cases/<code>/extensions")
+@staff_page(*DESK_ROLES)
+def case_extension(code: str):  # type: ignore[no-untyped-def]
+    try:
+        raw = (request.form.get("days") or "").strip()
+        if not raw.isdigit():
+            from node.domain.errors import InvalidInput
+            raise InvalidInput("an extension is 1 to 60 working days", field="days")
+        ctx().run(actor(), cases.request_extension, code, int(raw), request.form.get("reason") or "")
+    except DomainError as e:
+        return refused("desk/case.html", code, "extension", e)
+    flash(f"{code}：延期申请已提交，等待审批。", "ok")
+    return redirect(url_for("staff.case_page", code=code))
+
+
+@bp.post("/cases/<code>/extensions/<int:extension_id>")
+@staff_page(*DESK_ROLES)
+def case_extension_decision(code: str, extension_id: int):  # type: ignore[no-untyped-def]
+    approve = request.form.get("approve") == "1"
+    try:
+        ctx().run(actor(), cases.decide_extension, code, extension_id, approve,
+                  (request.form.get("note") or "").strip()[:2000] or None)
+    except DomainError as e:
+        return refused("desk/case.html", code, f"decide-{extension_id}", e)
+    flash(f"{code}：延期申请{'已批准' if approve else '未予批准'}。", "ok")
+    return redirect(url_for("staff.case_page", code=code))
+
+
+@bp.post("/cases/<code>/orders/<int:order_id>")
+@staff_page(*DESK_ROLES)
+def case_order_response(code: str, order_id: int):  # type: ignore[no-untyped-def]
+    try:
+        ctx().run(actor(), supervision_orders.respond, order_id, request.form.get("text") or "", None)
+    except DomainError as e:
+        return refused("desk/case.html", code, f"order-{order_id}", e)
+    flash(f"{code}：督办反馈已发送。", "ok")
+    return redirect(url_for("staff.case_page", code=code))
+
+
+@bp.get("/cases/<code>/materials/<digest>")
+@staff_page(*DESK_ROLES)
+def case_material(code: str, digest: str):  # type: ignore[no-untyped-def]
+    """A material's bytes, opened in the browser: the API's service, as the signed-in staff member
+    (checked and audited before the bytes are read)."""
+    who = actor()
+    try:
+        req = ctx().run(who, part_materials.material_request, code, digest)
+        got = part_materials.fetch_material(ctx(), who.label, req)
+    except DomainError as e:
+        return render_template("message.html", title="无法打开材料", text=zh_error(e)), e.status
+    mime = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png"}.get(got.file_type)
+    if mime is None:  # what a browser cannot show is downloaded
+        mime, how = "application/octet-stream", "attachment"
+    else:
+        how = "inline"
+    return Response(got.data, mimetype=mime, headers={
+        "Content-Disposition": f"{how}; filename*=UTF-8''{quote(got.filename)}",
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
+        # the bytes are shown by the browser's own viewer (PDF, image): nothing of theirs may run
+        "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'; "
+                                   "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"})
+
+
+# ---------------------------------------------------------------- A/B posts (chief)
+
+
+@bp.route("/desk/posts", methods=["GET", "POST"])
+@staff_page(Role.CHIEF)
+def posts():  # type: ignore[no-untyped-def]
+    """The chief representative marks a handler absent (their backup works their cases) or back."""
+    from node.services import org
+
+    if request.method == "POST":
+        try:
+            sid = int(request.form.get("staff_id", ""))
+        except ValueError:
+            abort(400)
+        absent = request.form.get("absent") == "1"
+        try:
+            st = ctx().run(actor(), org.update_staff, sid, absent=absent)
+            name = st.name
+        except DomainError as e:
+            flash(zh_error(e), "error")
+            return redirect(url_for("staff.posts"))
+        flash(f"{name}：{'已标记缺岗，其 B 岗接办其案件' if absent else '已恢复在岗'}。", "ok")
+        return redirect(url_for("staff.posts"))
+    auth = signed_in()
+    assert auth is not None
+    with ctx().uow(actor()) as uow:
+        people = [{"id": s.id, "name": s.name, "role": s.role, "absent": bool(s.absent), "backup_id": s.backup_id,
+                       "active": bool(s.active)} for s in org.list_staff(uow)
+                  if s.department_id == auth.actor.department_id]
+    names = {p["id"]: p["name"] for p in people}
+    return render_template("desk/posts.html", people=people, names=names)

@@ -1,0 +1,314 @@
+"""The window (窗口受理) and department desk (部门工作台) pages through Flask's test client: the
+flow, refusals by department and role, CSRF, bad input naming the field, paging."""
+import io
+import re
+
+import pytest
+
+from tests.support import DEMO_PASSWORD, SIGN_ITEM, SIGN_MATERIALS, material_bytes
+
+pytestmark = pytest.mark.integration
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def staff(app, username):  # type: ignore[no-untyped-def]
+    """A browser-like client signed in through the login page."""
+    c = app.test_client()
+    token = TOKEN.search(c.get("/staff/login").get_data(as_text=True)).group(1)
+    r = c.post("/staff/login", data={"csrf_token": token, "username": username, "password": DEMO_PASSWORD})
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    return c
+
+
+def csrf(c, url):  # type: ignore[no-untyped-def]
+    r = c.get(url)
+    assert r.status_code == 200, (url, r.status_code)
+    return TOKEN.search(r.get_data(as_text=True)).group(1)
+
+
+def fire(c, base, code, event, api, **form):  # type: ignore[no-untyped-def]
+    token = csrf(c, f"{base}/{code}")
+    data = {"csrf_token": token, "event": event, "version": api.case(code)["version"], **form}
+    return c.post(f"{base}/{code}/transition", data=data)
+
+
+def test_window_accepts_and_the_desk_moves_the_case_to_conclusion(app, api):
+    code = api.apply_online()
+    clerk = staff(app, "clerk")
+    queue = clerk.get("/staff/window").get_data(as_text=True)
+    assert code in queue and "待受理" in queue
+    r = fire(clerk, "/staff/window/cases", code, "accept", api)
+    assert r.status_code == 302, r.get_data(as_text=True)[:800]
+    assert api.case(code)["status"] == "in_progress"
+    notice = clerk.get(f"/staff/window/cases/{code}/notice/acceptance").get_data(as_text=True)
+    assert "受理通知书" in notice and code in notice and "店招店牌设计效果图" in notice
+
+    handler = staff(app, "cgj-handler")
+    desk = handler.get("/staff/desk").get_data(as_text=True)
+    assert code in desk and "待认领" in desk and "1101**********002X" in desk  # the ID masked in the list
+    page = handler.get(f"/staff/cases/{code}").get_data(as_text=True)
+    assert "认领" in page and "承办完成" in page
+    token = csrf(handler, f"/staff/cases/{code}")
+    assert handler.post(f"/staff/cases/{code}/claim", data={"csrf_token": token}).status_code == 302
+    assert fire(handler, "/staff/cases", code, "undertake", api, opinion="符合条件").status_code == 302
+    assert code in handler.get("/staff/desk?tab=done").get_data(as_text=True)
+    assert code not in handler.get("/staff/desk").get_data(as_text=True)
+
+    reviewer = staff(app, "cgj-reviewer")
+    assert code in reviewer.get("/staff/desk").get_data(as_text=True)
+    assert fire(reviewer, "/staff/cases", code, "review", api).status_code == 302
+    approver = staff(app, "cgj-approver")
+    assert fire(approver, "/staff/cases", code, "approve", api).status_code == 302
+    assert code in clerk.get("/staff/window?tab=conclude").get_data(as_text=True)
+    assert fire(clerk, "/staff/window/cases", code, "conclude", api).status_code == 302
+    got = api.case(code)
+    assert got["status"] == "concluded" and got["result"] == "approved"
+    assert [t["event"] for t in got["transitions"]] == ["submit", "accept", "undertake", "review", "approve",
+                                                        "conclude"]
+
+
+def test_another_departments_handler_can_neither_open_nor_act(app, api):
+    code = api.apply_online()
+    api.fire(code, "accept", "clerk")
+    digest = api.case(code)["materials"][0]["digest"]
+    own = staff(app, "cgj-handler")
+    r = own.get(f"/staff/cases/{code}/materials/{digest}")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    assert r.headers["Content-Disposition"].startswith("inline")
+    other = staff(app, "jj-handler")
+    assert other.get(f"/staff/cases/{code}").status_code == 404  # as the API: not in your tenancy
+    assert api.get(f"/api/v1/cases/{code}", "jj-handler").status_code == 404
+    assert code not in other.get("/staff/desk").get_data(as_text=True)
+    token = csrf(other, "/staff/desk")
+    r = other.post(f"/staff/cases/{code}/transition",
+                   data={"csrf_token": token, "event": "undertake", "version": api.case(code)["version"]})
+    assert r.status_code == 404
+    assert other.get(f"/staff/cases/{code}/materials/{digest}").status_code == 404
+    assert api.case(code)["stage"]["kind"] == "undertake"
+    # a clerk is not a desk role; a handler is not a window role
+    assert staff(app, "clerk").get(f"/staff/cases/{code}").status_code == 403
+    assert own.get("/staff/window").status_code == 403
+
+
+def test_post_without_csrf_token_is_refused(app, api):
+    code = api.apply_online()
+    clerk = staff(app, "clerk")
+    r = clerk.post(f"/staff/window/cases/{code}/transition",
+                   data={"event": "accept", "version": api.case(code)["version"]})
+    assert r.status_code == 400
+    assert api.case(code)["status"] == "submitted"
+
+
+def test_refuse_without_reason_names_the_field(app, api):
+    code = api.apply_online()
+    clerk = staff(app, "clerk")
+    r = fire(clerk, "/staff/window/cases", code, "refuse", api, reason="  ")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "请填写理由" in page and "字段：reason" in page
+    assert 'aria-invalid="true" aria-describedby="refuse-reason-err"' in page
+    assert api.case(code)["status"] == "submitted"
+    r = fire(clerk, "/staff/window/cases", code, "request_supplement", api, missing=["design"],
+             missing_code=list(SIGN_MATERIALS), missing_name=list(SIGN_MATERIALS), reason="效果图不清晰")
+    assert r.status_code == 302 and "/notice/supplement" in r.headers["Location"]
+    notice = clerk.get(r.headers["Location"]).get_data(as_text=True)
+    assert "一次性告知书" in notice and "效果图不清晰" in notice and "design" in notice
+    assert code in clerk.get("/staff/window?tab=supplementing").get_data(as_text=True)
+    page = clerk.get(f"/staff/window/cases/{code}").get_data(as_text=True)
+    assert "收取补正材料" in page and 'name="file-design"' in page and 'name="file-application"' not in page
+    token = TOKEN.search(page).group(1)
+    version = api.case(code)["version"]
+    r = clerk.post(f"/staff/window/cases/{code}/supply", data={"csrf_token": token, "version": version},
+                   content_type="multipart/form-data")
+    assert r.status_code == 422 and "字段：materials" in r.get_data(as_text=True)
+    r = clerk.post(f"/staff/window/cases/{code}/supply", data={
+        "csrf_token": token, "version": version,
+        "file-design": (io.BytesIO(material_bytes("pdf", "clear design")), "design-v2.pdf")},
+        content_type="multipart/form-data")
+    assert r.status_code == 302, r.get_data(as_text=True)[:1000]
+    got = api.case(code)
+    assert got["status"] == "submitted" and "design-v2.pdf" in [m["filename"] for m in got["materials"]]
+
+
+def test_extension_needs_days_and_a_decider(app, api):
+    code = api.apply_online()
+    api.fire(code, "accept", "clerk")
+    handler = staff(app, "cgj-handler")
+    token = csrf(handler, f"/staff/cases/{code}")
+    r = handler.post(f"/staff/cases/{code}/extensions", data={"csrf_token": token, "days": "0", "reason": "x"})
+    assert r.status_code == 422 and "字段：days" in r.get_data(as_text=True)
+    r = handler.post(f"/staff/cases/{code}/extensions", data={"csrf_token": token, "days": "3", "reason": "需现场核查"})
+    assert r.status_code == 302
+    chief = staff(app, "cgj-chief")
+    listed = chief.get("/staff/desk?tab=extensions").get_data(as_text=True)
+    assert "延期审批（1）" in listed and code in listed
+    assert "延期审批" not in handler.get("/staff/desk").get_data(as_text=True)
+    page = chief.get(f"/staff/cases/{code}").get_data(as_text=True)
+    assert "批准延期" in page and "需现场核查" in page
+    ext = re.search(rf"/staff/cases/{code}/extensions/(\d+)", page).group(1)
+    assert "批准延期" not in handler.get(f"/staff/cases/{code}").get_data(as_text=True)
+    token = csrf(chief, f"/staff/cases/{code}")
+    r = chief.post(f"/staff/cases/{code}/extensions/{ext}", data={"csrf_token": token, "approve": "1"})
+    assert r.status_code == 302
+    assert api.case(code)["extended_days"] == 3
+    assert "延期审批（0）" in chief.get("/staff/desk").get_data(as_text=True)
+
+
+def test_desk_pages(app, api, monkeypatch):
+    import admin_ui.desk
+
+    monkeypatch.setattr(admin_ui.desk, "PAGE_SIZE", 2)
+    codes = [api.apply_online() for _ in range(3)]
+    for c in codes:
+        api.fire(c, "accept", "clerk")
+    handler = staff(app, "cgj-handler")
+    first = handler.get("/staff/desk").get_data(as_text=True)
+    second = handler.get("/staff/desk?page=2").get_data(as_text=True)
+    assert "第 1 / 2 页" in first and "第 2 / 2 页" in second and "下一页" in first
+    assert sum(c in first for c in codes) == 2 and sum(c in second for c in codes) == 1
+
+
+def test_walk_in_intake_shows_the_one_time_notice_then_accepts(app, api):
+    clerk = staff(app, "clerk")
+    url = f"/staff/window/new?item={SIGN_ITEM}"
+    token = csrf(clerk, url)
+    applicant = {"name": "王五", "id_type": "resident_id", "id_number": "11010519491231002X", "phone": "13900000000"}
+    files = {f"file-{m}": (io.BytesIO(material_bytes(k, m + "w")), f"{m}.{k}")
+             for m, k in list(SIGN_MATERIALS.items())[:3]}
+    r = clerk.post(url, data={"csrf_token": token, "action": "check", **applicant, **files},
+                   content_type="multipart/form-data")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "一次性告知" in page and "设置位置现状照片" in page
+    kept = dict(re.findall(r'name="(upload-[a-z-]+)" value="([^"]+)"', page))
+    assert len([k for k in kept if not k.startswith("upload-name-")]) == 3
+    rest = {f"file-{m}": (io.BytesIO(material_bytes(k, m + "w")), f"{m}.{k}")
+            for m, k in list(SIGN_MATERIALS.items())[3:]}
+    r = clerk.post(url, data={"csrf_token": token, "action": "submit", "accept": "1", **applicant, **kept, **rest},
+                   content_type="multipart/form-data")
+    assert r.status_code == 302, r.get_data(as_text=True)[:1500]
+    assert "/notice/acceptance" in r.headers["Location"]
+    code = r.headers["Location"].split("/cases/")[1].split("/")[0]
+    got = api.case(code)
+    assert got["status"] == "in_progress" and got["channel"] == "window" and len(got["materials"]) == 5
+    r = clerk.post(url, data={"csrf_token": token, "action": "submit", **applicant, "name": ""},
+                   content_type="multipart/form-data")
+    assert r.status_code == 422 and "请填写申请人姓名" in r.get_data(as_text=True)
+    again = {f"file-{m}": (io.BytesIO(material_bytes(k, m + "x")), f"{m}.{k}") for m, k in SIGN_MATERIALS.items()}
+    r = clerk.post(url, data={"csrf_token": token, "action": "submit", **applicant, "id_number": "110105194912310021",
+                              **again}, content_type="multipart/form-data")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and "applicant.id_number" in page and 'aria-describedby="id_number-err"' in page
+
+
+def test_agent_submits_for_a_villager_and_cannot_accept(app, api):
+    agent = staff(app, "agent-kq")
+    url = f"/staff/window/new?item={SIGN_ITEM}"
+    form = agent.get(url).get_data(as_text=True)
+    assert "为村民代办申请" in form and 'name="accept"' not in form
+    token = TOKEN.search(form).group(1)
+    files = {f"file-{m}": (io.BytesIO(material_bytes(k, m + "a")), f"{m}.{k}") for m, k in SIGN_MATERIALS.items()}
+    r = agent.post(url, data={"csrf_token": token, "action": "submit", "accept": "1", "name": "赵村民",
+                              "id_type": "resident_id", "id_number": "11010519491231002X", **files},
+                   content_type="multipart/form-data")
+    assert r.status_code == 302, r.get_data(as_text=True)[:1500]
+    code = r.headers["Location"].rsplit("/", 1)[1]
+    got = api.case(code)
+    assert got["status"] == "submitted" and got["channel"] == "agent"  # the agent's "accept" is not theirs to give
+    assert code in agent.get("/staff/window").get_data(as_text=True)
+    page = agent.get(f"/staff/window/cases/{code}").get_data(as_text=True)
+    assert 'value="accept"' not in page and "当前环节没有您可以办理的操作" in page
+    assert agent.get("/staff/window?tab=conclude").status_code == 200  # falls back to its own tabs
+    assert code in staff(app, "clerk").get("/staff/window").get_data(as_text=True)
+
+
+def test_chief_marks_a_handler_absent_and_the_backup_works_the_case(app, api):
+    code = api.apply_online()
+    api.fire(code, "accept", "clerk")
+    api.post(f"/api/v1/cases/{code}/claim", {}, "cgj-handler")
+    backup = staff(app, "cgj-handler-b")
+    assert code not in backup.get("/staff/desk").get_data(as_text=True)
+    assert "承办完成" not in backup.get(f"/staff/cases/{code}").get_data(as_text=True)
+    chief = staff(app, "cgj-chief")
+    page = chief.get("/staff/desk/posts").get_data(as_text=True)
+    a_id = re.search(r'name="staff_id" value="(\d+)">\s*<input type="hidden" name="absent" value="1">\s*'
+                     r'<button class="secondary">标记缺岗', page).group(1)
+    r = chief.post("/staff/desk/posts", data={"csrf_token": TOKEN.search(page).group(1), "staff_id": a_id,
+                                              "absent": "1"})
+    assert r.status_code == 302
+    assert "缺岗" in chief.get("/staff/desk/posts").get_data(as_text=True)
+    assert code in backup.get("/staff/desk").get_data(as_text=True)
+    r = fire(backup, "/staff/cases", code, "undertake", api, opinion="B 岗接办")
+    assert r.status_code == 302
+    assert api.case(code)["stage"]["kind"] == "review"
+    assert staff(app, "cgj-handler").get("/staff/desk/posts").status_code == 403
+
+
+def test_overdue_tab_and_the_work_queue_service(app, api, ctx, clock):
+    from sqlalchemy import select
+
+    from node.persistence.models import Staff
+    from node.services import cases
+    from node.services.org import actor_of
+
+    code = api.apply_online()
+    api.fire(code, "accept", "clerk")
+    handler = staff(app, "cgj-handler")
+    assert code not in handler.get("/staff/desk?tab=overdue").get_data(as_text=True)
+    clock.advance(days=7)  # past the undertaking stage's two working days
+    page = handler.get("/staff/desk?tab=overdue").get_data(as_text=True)
+    assert code in page and "超期（1）" in page and 'class="light red"' in page
+    with ctx.factory() as s:
+        reviewer = s.scalar(select(Staff).where(Staff.username == "cgj-reviewer"))
+        jj = s.scalar(select(Staff).where(Staff.username == "jj-chief"))
+        who, other = actor_of(reviewer, "department"), actor_of(jj, "department")
+    assert ctx.run(who, cases.work_queue, tab="todo")[1] == 0  # not at the reviewer's stage yet
+    assert ctx.run(other, cases.work_queue, tab="todo")[1] == 0  # another department's chief
+    api.fire(code, "undertake", "cgj-handler", opinion="ok")
+    rows, total = ctx.run(who, cases.work_queue, tab="todo")
+    assert total == 1 and rows[0].code == code
+    with pytest.raises(Exception, match="tab"):
+        ctx.run(who, cases.work_queue, tab="nope")
+    assert [x["status"] for x in ctx.run(who, cases.case_extensions, code)] == []
+
+
+def test_supervision_order_shows_on_the_case_and_the_chief_may_respond(app, api, ctx, clock):
+    from node.ports import AddressedMessage
+    from node.services import supervision_orders
+    from node.services.context import SYSTEM
+
+    code = api.apply_online()
+    api.fire(code, "accept", "clerk")
+    city = ctx.node_id[:4] + "00"
+    msg = AddressedMessage(origin=city, seq=1, to=ctx.node_id, kind="supervision_order", subject=code, part=0,
+                           header={"ref": f"{city}-1", "case_code": code, "kind": "supervise", "due_days": 3},
+                           private={"text": "请加快办理店招审批"}, reply_to_seq=0, signed_at=clock.now())
+    ctx.run(SYSTEM, supervision_orders.receive_order, msg)
+    chief = staff(app, "cgj-chief")
+    page = chief.get(f"/staff/cases/{code}").get_data(as_text=True)
+    assert "督办与纠错" in page and "请加快办理店招审批" in page and "提交反馈" in page
+    assert "提交反馈" not in staff(app, "cgj-reviewer").get(f"/staff/cases/{code}").get_data(as_text=True)
+    oid = re.search(rf"/staff/cases/{code}/orders/(\d+)", page).group(1)
+    r = chief.post(f"/staff/cases/{code}/orders/{oid}", data={"csrf_token": TOKEN.search(page).group(1),
+                                                             "text": "已督促承办人今日办结"})
+    # this hall has no federation identity: the answer cannot be sent, so nothing is recorded
+    assert r.status_code == 422 and "无法送达" in r.get_data(as_text=True) and "字段：to" in r.get_data(as_text=True)
+    assert ctx.run(SYSTEM, supervision_orders.case_orders, code)[0]["state"] == "delivered"
+
+
+def test_chief_assigns_a_handler(app, api):
+    code = api.apply_online()
+    api.fire(code, "accept", "clerk")
+    chief = staff(app, "cgj-chief")
+    page = chief.get(f"/staff/cases/{code}").get_data(as_text=True)
+    b_id = re.search(r'<option value="(\d+)">cgj承办人B', page).group(1)
+    token = TOKEN.search(page).group(1)
+    r = chief.post(f"/staff/cases/{code}/claim", data={"csrf_token": token, "staff_id": "999999"})
+    assert r.status_code == 422 and "请选择本部门的承办人" in r.get_data(as_text=True)
+    assert chief.post(f"/staff/cases/{code}/claim", data={"csrf_token": token, "staff_id": b_id}).status_code == 302
+    assert api.case(code)["assignee_id"] == int(b_id)
+    assert code in staff(app, "cgj-handler-b").get("/staff/desk").get_data(as_text=True)
+    a = staff(app, "cgj-handler")
+    assert code not in a.get("/staff/desk").get_data(as_text=True)
+    assert "承办完成" not in a.get(f"/staff/cases/{code}").get_data(as_text=True)
+    assert "指派" not in a.get(f"/staff/cases/{code}").get_data(as_text=True)
