@@ -372,6 +372,8 @@ def _action(name: str, run, errors: dict[str, str] | None = None):  # type: igno
     (throttled and locked as a lookup), ``run(uow, code, last4)`` then the case as it now stands,
     in one unit of work; the result or the error is shown next to the action's form."""
     errors = dict(errors or {})
+    if "id_last4" in request.args:
+        return _track_page(None, "", 422, "证件号后四位只能在表单中提交，不能放在网址中。")
     code = (request.form.get("code") or "").strip()[:40]
     last4 = (request.form.get("id_last4") or "").strip()
     try:
