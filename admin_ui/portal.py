@@ -14,7 +14,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from node.domain import servicecode
 from node.domain.errors import Conflict, DomainError, Locked, QuotaExceeded, WrongSecret
@@ -285,7 +294,7 @@ def apply(code: str):  # type: ignore[no-untyped-def]
                                     "kind": v.kind, "promised": v.promised_limit_days}
             flash("申请已提交。", "ok")
             return redirect(url_for("ui.submitted"))
-    status = 200 if not submitting and not errors else 422
+    status = 422 if submitting else 200  # a check answers with its notice; a refused submission is 422
     return render_template("portal/apply.html", v=v, a=a, form=form, cond=cond, kept=kept, errors=errors,
                            notice=notice, other_errors=any(not k.startswith("m_") for k in errors)), status
 

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.support import ID_NUMBER, SIGN_FORM, SIGN_ITEM, SIGN_MATERIALS, material_bytes
+from tests.support import (
+    ID_NUMBER,
+    SIGN_FORM,
+    SIGN_ITEM,
+    SIGN_MATERIALS,
+    material_bytes,
+)
 
 pytestmark = pytest.mark.integration
 
