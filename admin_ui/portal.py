@@ -186,11 +186,12 @@ def _problem_zh(problem: str) -> str:
 
 
 def _store_files(materials: list[dict[str, Any]], kept: dict[str, dict[str, str]],
-                 errors: dict[str, str], prefix: str = "") -> None:
+                 errors: dict[str, str], prefix: str = "") -> int | None:
     """Each file chosen for a material is checked and stored by the uploads service, one unit of
     work each, charged to the client's address (the budget of ``POST /api/v1/uploads``): a file
     refused is named next to its material; the others are kept for the next step."""
     limit = _ctx().settings.max_upload_bytes
+    retry_after = None
     for m in materials:
         f = request.files.get(f"{prefix}file_{m['code']}")
         if f is None or not f.filename:
@@ -201,8 +202,11 @@ def _store_files(materials: list[dict[str, Any]], kept: dict[str, dict[str, str]
         except DomainError as e:
             errors[f"{prefix}m_{m['code']}"] = _file_error_zh(e)
             kept.pop(m["code"], None)
+            if isinstance(e, QuotaExceeded):
+                retry_after = e.retry_after
             continue
         kept[m["code"]] = {"id": up.id, "name": up.filename}
+    return retry_after  # the seconds to wait when the client's upload budget is used up
 
 
 def _kept_uploads(materials: list[dict[str, Any]], prefix: str = "") -> dict[str, dict[str, str]]:
@@ -264,7 +268,8 @@ def apply(code: str):  # type: ignore[no-untyped-def]
     conditional_codes = {m["code"] for m in v.materials if m.get("requirement") == "conditional"}
     cond = [c for c in dict.fromkeys(request.form.getlist("cond")) if c in conditional_codes]
     kept = _kept_uploads(v.materials)
-    _store_files(v.materials, kept, errors)
+    retry_after = _store_files(v.materials, kept, errors)
+    refused_files = any(k.startswith("m_") for k in errors)  # (before the notice adds its own)
     materials = [{"material_code": c, "upload_id": u["id"]} for c, u in kept.items()]
     notice = _ctx().run(None, intake.check_completeness, v.item.code, materials, cond).as_dict()
     for p in notice["invalid"]:
@@ -294,9 +299,11 @@ def apply(code: str):  # type: ignore[no-untyped-def]
                                     "kind": v.kind, "promised": v.promised_limit_days}
             flash("申请已提交。", "ok")
             return redirect(url_for("ui.submitted"))
-    status = 422 if submitting else 200  # a check answers with its notice; a refused submission is 422
-    return render_template("portal/apply.html", v=v, a=a, form=form, cond=cond, kept=kept, errors=errors,
-                           notice=notice, other_errors=any(not k.startswith("m_") for k in errors)), status
+    # a check answers with its notice (200); a refused submission or file is 422; a used-up budget 429
+    status = 429 if retry_after else 422 if submitting or refused_files else 200
+    html = render_template("portal/apply.html", v=v, a=a, form=form, cond=cond, kept=kept, errors=errors,
+                           notice=notice, other_errors=any(not k.startswith("m_") for k in errors))
+    return html, status, {"Retry-After": str(retry_after)} if retry_after else {}
 
 
 @bp.get("/applied")
@@ -454,8 +461,7 @@ def supply():  # type: ignore[no-untyped-def]
     mats = [{"code": n.removeprefix("s_file_")[:40]} for n in request.files if n.startswith("s_file_")]
     kept: dict[str, dict[str, str]] = {}
     errors: dict[str, str] = {}
-    _store_files(mats, kept, errors, prefix="s_")
-    if errors:
+    if _store_files(mats, kept, errors, prefix="s_") or errors:
         return _action("supply", None, {"supply": "；".join(errors.values())})
     materials = [{"material_code": c, "upload_id": u["id"]} for c, u in kept.items()]
     if not materials:

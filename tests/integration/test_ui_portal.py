@@ -180,3 +180,28 @@ def test_bundle_is_one_form_and_the_track_page_shows_its_parts(api):
     api.fire(code, "accept", "clerk")
     page = api.c.post("/track", data={"code": code, "id_last4": "002X"}).get_data(as_text=True)
     assert "并联办理的事项" in page and "交警拱墅大队" in page and "店招店牌登记名称核对" in page
+
+
+@pytest.fixture
+def tight(ctx):  # type: ignore[no-untyped-def]
+    """A node whose anonymous clients may upload two files an hour."""
+    from dataclasses import replace
+
+    from node.api import create_app
+    from node.services.context import NodeContext
+    from tests.support import Client
+
+    c = NodeContext.build(replace(ctx.settings, upload_quota_files=2), clock=ctx.clock)
+    yield Client(create_app(ctx=c).test_client())
+    c.engine.dispose()
+
+
+def test_upload_budget_per_client_is_the_api_s(tight):
+    r = _apply(tight, SIGN_ITEM, action="check", files=_files({"application": "pdf", "id": "pdf", "design": "pdf"}))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert "上传次数或容量已达上限" in _error(html, "m_design")
+    assert 'name="up_application"' in html and 'name="up_id"' in html  # the two within budget are kept
+    r = tight.c.post("/api/v1/uploads", data={"file": (io.BytesIO(material_bytes("pdf", "x")), "x.pdf")},
+                     content_type="multipart/form-data")
+    assert r.status_code == 429  # one budget for the page and the API
