@@ -243,6 +243,32 @@ def _applicant(errors: dict[str, str]) -> dict[str, Any]:
     return a
 
 
+def _prerequisites(v, errors: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, str]]:  # type: ignore[no-untyped-def]
+    """The references the applicant entered for the item's prior approvals (前置审批): a license
+    number or an earlier case's service code each, optional (the window enters it otherwise),
+    verified at acceptance; checked as the service checks them (``parse_entry``)."""
+    from node.domain.prerequisites import parse_entry
+
+    out, values = [], {}
+    for i, p in enumerate(v.prerequisites or []):
+        ref = (request.form.get(f"pre_{i}") or "").strip()[:40]
+        values[f"pre_{i}"] = ref
+        if not ref:
+            continue
+        try:
+            servicecode.normalize(ref)
+            entry = {"item_code": p["item_code"], "service_code": ref}
+        except DomainError:
+            entry = {"item_code": p["item_code"], "license_number": ref}
+        try:
+            parse_entry(entry, f"prerequisites[{len(out)}]")
+        except DomainError:
+            errors[f"pre_{i}"] = "证照编号为 4–40 位字母、数字或“-”，或填写原办件的统一服务监管码。"
+            continue
+        out.append({**entry, "_pos": i})
+    return out, values
+
+
 @bp.route("/items/<code>/apply", methods=["GET", "POST"])
 def apply(code: str):  # type: ignore[no-untyped-def]
     v = _item_or_404(code)
@@ -252,7 +278,7 @@ def apply(code: str):  # type: ignore[no-untyped-def]
         return render_template("message.html", title="暂停受理", text=f"“{v.name}”目前暂停受理网上申请。"), 409
     if request.method == "GET":
         return render_template("portal/apply.html", v=v, a={"id_type": "resident_id"}, form={}, cond=[], kept={},
-                               errors={}, notice=None)
+                               errors={}, notice=None, pre={})
     errors: dict[str, str] = {}
     a = _applicant(errors)
     form = {f["name"]: (request.form.get(f"f_{f['name']}") or "").strip()[:2000] for f in v.fields or []}
@@ -265,6 +291,7 @@ def apply(code: str):  # type: ignore[no-untyped-def]
     for f in v.fields or []:  # every required field named at once, not only the first
         if f.get("required") and not form.get(f["name"]):
             errors[f"f_{f['name']}"] = f"请填写“{f['label']}”。"
+    prereq, pre_values = _prerequisites(v, errors)
     conditional_codes = {m["code"] for m in v.materials if m.get("requirement") == "conditional"}
     cond = [c for c in dict.fromkeys(request.form.getlist("cond")) if c in conditional_codes]
     kept = _kept_uploads(v.materials)
@@ -283,6 +310,8 @@ def apply(code: str):  # type: ignore[no-untyped-def]
         data = {"item_code": v.item.code, "materials": materials, "conditional_materials": cond, "form": form,
                 "applicant": {"name": a["name"], "id_type": a["id_type"], "id_number": a["id_number"],
                               "phone": a["phone"] or None, "org": a["org"] or None}}
+        if prereq:
+            data["prerequisites"] = [{k: x for k, x in e.items() if k != "_pos"} for e in prereq]
         try:
             case_code = _ctx().run(None, intake.submit_case, data)
         except intake.IncompleteApplication as e:
@@ -292,8 +321,14 @@ def apply(code: str):  # type: ignore[no-untyped-def]
         except DomainError as e:
             key = {"applicant.name": "name", "applicant.id_number": "id_number", "applicant.phone": "phone"}.get(
                 e.field or "", "_")
-            errors[key] = (f"{FIELD_ZH.get(e.field or '', e.field or '')}：" if key == "_" else "") + (
-                "该事项暂停受理。" if isinstance(e, Conflict) else f"提交未成功（{e.field or '申请'}）：{e.message}")
+            pre = re.match(r"prerequisites\[(\d+)\]", e.field or "")
+            if pre and int(pre.group(1)) < len(prereq):
+                key = f"pre_{prereq[int(pre.group(1))]['_pos']}"
+                errors[key] = "证照编号或监管码有误，请核对（也可留空，由窗口受理时核验）。"
+                key = ""
+            if key:
+                errors[key] = (f"{FIELD_ZH.get(e.field or '', e.field or '')}：" if key == "_" else "") + (
+                    "该事项暂停受理。" if isinstance(e, Conflict) else f"提交未成功（{e.field or '申请'}）：{e.message}")
         else:
             session["submitted"] = {"code": case_code, "item": v.name, "item_code": v.item.code,
                                     "kind": v.kind, "promised": v.promised_limit_days}
@@ -301,7 +336,7 @@ def apply(code: str):  # type: ignore[no-untyped-def]
             return redirect(url_for("ui.submitted"))
     # a check answers with its notice (200); a refused submission or file is 422; a used-up budget 429
     status = 429 if retry_after else 422 if submitting or refused_files else 200
-    html = render_template("portal/apply.html", v=v, a=a, form=form, cond=cond, kept=kept, errors=errors,
+    html = render_template("portal/apply.html", v=v, a=a, form=form, cond=cond, kept=kept, errors=errors, pre=pre_values,
                            notice=notice, other_errors=any(not k.startswith("m_") for k in errors))
     return html, status, {"Retry-After": str(retry_after)} if retry_after else {}
 

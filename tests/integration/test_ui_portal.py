@@ -205,3 +205,16 @@ def test_upload_budget_per_client_is_the_api_s(tight):
     r = tight.c.post("/api/v1/uploads", data={"file": (io.BytesIO(material_bytes("pdf", "x")), "x.pdf")},
                      content_type="multipart/form-data")
     assert r.status_code == 429  # one budget for the page and the API
+
+
+def test_a_prior_approval_s_reference_is_checked_and_kept(api):
+    food = {"application": "pdf", "id": "pdf", "food-safety": "pdf"}
+    r = _apply(api, "330105-XK-SJ-005", files=_files(food), pre_0="营业执照!")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "证照编号为 4–40 位" in _error(html, "pre_0")
+    kept = dict(re.findall(r'name="((?:up|upname)_[\w-]+)" value="([^"]*)"', html))
+    r = _apply(api, "330105-XK-SJ-005", **kept, pre_0="91330105MA2TEST001")
+    assert r.status_code == 302, r.get_data(as_text=True)[-1500:]
+    got = api.case(_submitted_code(api))["prerequisites"]
+    assert [(p["item_code"], p["kind"], p["reference"]) for p in got] == [
+        ("330105-XK-SJ-001", "license", "91330105MA2TEST001")]
