@@ -218,3 +218,26 @@ def test_a_prior_approval_s_reference_is_checked_and_kept(api):
     got = api.case(_submitted_code(api))["prerequisites"]
     assert [(p["item_code"], p["kind"], p["reference"]) for p in got] == [
         ("330105-XK-SJ-001", "license", "91330105MA2TEST001")]
+
+
+def test_a_part_asking_for_a_supplement_is_supplied_by_its_own_code(api):
+    from tests.support import sign_application
+
+    data = sign_application(api.c.application.extensions["yiwang"])
+    data.update(item_code=BUNDLE, form=SIGN_FORM)
+    r = api.post("/api/v1/public/applications", data)
+    assert r.status_code == 201, r.json
+    code = r.json["code"]
+    api.fire(code, "accept", "clerk")
+    part = next(p for p in api.case(code)["joint"]["parts"] if p["item_code"] == SIGN_ITEM)["code"]
+    api.fire(part, "request_supplement", "cgj-handler", reason="效果图不清晰",
+             missing=[{"material_code": "design", "name": "店招店牌设计效果图"}])
+    page = api.c.post("/track", data={"code": code, "id_last4": "002X"}).get_data(as_text=True)
+    assert f'href="/track?code={part}"' in page and "用此事项的监管码查询并补正" in page
+    page = api.c.post("/track", data={"code": part, "id_last4": "002X"}).get_data(as_text=True)
+    assert 'name="s_file_design"' in page and "所属一件事" in page
+    r = api.c.post("/track/supply", data={"code": part, "id_last4": "002X", "s_file_design":
+                                          (io.BytesIO(material_bytes("pdf", "p2")), "p2.pdf")},
+                   content_type="multipart/form-data")
+    assert r.status_code == 200 and "补正材料已提交" in r.get_data(as_text=True)
+    assert api.case(part)["status"] == "in_progress"
