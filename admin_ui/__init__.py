@@ -12,7 +12,7 @@ import importlib
 from flask import Flask
 
 PAGE_MODULES = ("window", "desk", "hall_admin", "inspector")
-"""Modules adding their routes to the staff blueprint, imported when present."""
+"""Modules adding their routes to the staff blueprint."""
 
 
 def register(app: Flask) -> None:
@@ -20,11 +20,7 @@ def register(app: Flask) -> None:
 
     session.install(app, app.extensions["yiwang"].settings)
     for name in PAGE_MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{name}":
-                raise
+        importlib.import_module(f"{__name__}.{name}")
     app.register_blueprint(portal.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(docs.bp)

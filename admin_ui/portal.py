@@ -12,7 +12,7 @@ without carrying the ID tail. An application, which needs no proof, is answered 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from flask import (
     Blueprint,
@@ -249,7 +249,8 @@ def _prerequisites(v, errors: dict[str, str]) -> tuple[list[dict[str, Any]], dic
     verified at acceptance; checked as the service checks them (``parse_entry``)."""
     from node.domain.prerequisites import parse_entry
 
-    out, values = [], {}
+    out: list[dict[str, Any]] = []
+    values: dict[str, str] = {}
     for i, p in enumerate(v.prerequisites or []):
         ref = (request.form.get(f"pre_{i}") or "").strip()[:40]
         values[f"pre_{i}"] = ref
@@ -315,7 +316,7 @@ def apply(code: str):  # type: ignore[no-untyped-def]
         try:
             case_code = _ctx().run(None, intake.submit_case, data)
         except intake.IncompleteApplication as e:
-            notice = e.extra.get("notice") or notice  # type: ignore[assignment]
+            notice = cast(dict[str, Any], e.extra.get("notice") or notice)
             for p in notice["invalid"] + notice["missing"]:
                 errors.setdefault(f"m_{p['material_code']}", _problem_zh(p.get("problem", "缺少此材料，请上传。")))
         except DomainError as e:
@@ -474,8 +475,8 @@ def _refused(name: str, code: str, last4: str, e: DomainError):  # type: ignore[
     elif "supply the requested" in m:
         text = "请上传要求补正的材料。"
     elif "not acceptable" in m:
-        notice = e.extra.get("notice") or {}
-        text = "；".join(_problem_zh(p["problem"]) for p in notice.get("invalid", [])) or "补正材料不符合要求。"  # type: ignore[union-attr]
+        found = cast(dict[str, Any], e.extra.get("notice") or {})
+        text = "；".join(_problem_zh(p["problem"]) for p in found.get("invalid", [])) or "补正材料不符合要求。"
     elif e.field == "text" or "complaint" in m:
         text = "请填写投诉内容（不超过 2000 字）。"
     elif e.status == 409 or "cannot" in m or "not allowed" in m:
