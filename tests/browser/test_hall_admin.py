@@ -44,3 +44,20 @@ def test_admin_pages_on_a_phone(phone, node):
     shot(phone, "admin-staff")
     phone.get_by_role("link", name="事项", exact=True).click()
     shot(phone, "admin-items")
+
+
+def test_a_double_click_sends_a_form_once(page, node):
+    sign_in(page, node, "admin")
+    page.get_by_role("link", name="机构与服务点").click()
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.get_by_label("编码").fill("kq-xc")
+    page.get_by_label("名称").fill("新村便民服务点")
+    page.get_by_label("类型 *").select_option(label="便民服务点")
+    page.evaluate("() => { const b = [...document.querySelectorAll('button')].find(x => x.textContent === '添加');"
+                  " b.click(); setTimeout(() => b.click(), 40); }")  # an impatient double click, 40 ms apart
+    page.wait_for_url("**/staff/admin/units")
+    page.wait_for_timeout(1000)  # time for a second answer, were one sent
+    assert "已添加便民服务点：新村便民服务点" in page.locator("main").inner_text()
+    assert len(posts) == 1, posts
+    assert page.js_errors == []
