@@ -74,8 +74,10 @@ def node(templates, tmp_path, clock) -> Iterator[Node]:  # type: ignore[no-untyp
     ctx.engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for the browser tests, closed after the last of them: Playwright's sync API runs
+    an event loop on the main thread while it is open, and the rest of the suite calls asyncio.run."""
     exe = _chromium()
     if exe is None:
         _missing("Chromium not found (apt-get install chromium, or set YIWANG_CHROMIUM)")

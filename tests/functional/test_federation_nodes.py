@@ -82,7 +82,7 @@ def fed(tmp_path_factory):  # type: ignore[no-untyped-def]
     base = free_base()
     f = Federation(tmp_path_factory.mktemp("federation"), http_base=base, grpc_base=base + 50)
     f.checkpoint_every = 3
-    f.prepare()
+    f.prepare(parallel=True)
     f.start_all()
     yield f
     f.stop_all()

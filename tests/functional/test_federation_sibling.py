@@ -46,7 +46,7 @@ def fed(tmp_path_factory):  # type: ignore[no-untyped-def]
     f = Federation(tmp_path_factory.mktemp("sibling"), http_base=base, grpc_base=base + 50)
     f.checkpoint_every = 3
     f[XIHU].peers = f"{GONGSHU}={f[GONGSHU].grpc}"  # FetchMaterial is not relayed: Xihu reaches Gongshu directly
-    f.prepare()
+    f.prepare(parallel=True)
     f.start_all()
     yield f
     f.stop_all()
