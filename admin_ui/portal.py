@@ -25,6 +25,7 @@ from flask import (
     url_for,
 )
 
+from node.api.auth import client_address
 from node.domain import servicecode
 from node.domain.errors import Conflict, DomainError, Locked, QuotaExceeded, WrongSecret
 from node.domain.identity import ID_TYPES, validate_id
@@ -57,12 +58,6 @@ TERMINAL = ("concluded", "refused", "withdrawn")
 
 def _ctx():  # type: ignore[no-untyped-def]
     return current_app.extensions["yiwang"]
-
-
-def _client() -> str:
-    from .staff import client
-
-    return client()
 
 
 def days(n: int | None, immediate: bool = False) -> str:
@@ -198,7 +193,7 @@ def _store_files(materials: list[dict[str, Any]], kept: dict[str, dict[str, str]
             continue
         data = f.stream.read(limit + 1)
         try:
-            up = _ctx().run(None, uploads.store_upload, f.filename, data, content_type=f.mimetype, client=_client())
+            up = _ctx().run(None, uploads.store_upload, f.filename, data, content_type=f.mimetype, client=client_address())
         except DomainError as e:
             errors[f"{prefix}m_{m['code']}"] = _file_error_zh(e)
             kept.pop(m["code"], None)
@@ -383,8 +378,8 @@ def _locked_zh(e: Locked) -> str:
 
 
 def _guarded(code: str, use_case, *args: Any):  # type: ignore[no-untyped-def]
-    targets = guard.lookup_targets(_ctx(), code, _client())
-    return guard.attempt(_ctx(), None, targets, use_case, code, *args, what="lookup", client=_client())
+    targets = guard.lookup_targets(_ctx(), code, client_address())
+    return guard.attempt(_ctx(), None, targets, use_case, code, *args, what="lookup", client=client_address())
 
 
 def _track_page(case: dict[str, Any] | None, code: str, status: int = 200, error: str | None = None,

@@ -15,6 +15,7 @@ from flask import (
     url_for,
 )
 
+from node.api.auth import client_address
 from node.domain.errors import DomainError, Locked
 from node.domain.roles import ROLE_NAMES_ZH
 from node.services import guard, org
@@ -23,12 +24,6 @@ from node.services.context import SYSTEM
 from .session import csrf, ctx, landing, may, safe_next, signed_in, staff_page
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates")
-
-
-def client() -> str:
-    from node.api.clients import client_address
-
-    return client_address(ctx().settings.trusted_proxies)[:128]
 
 
 NAV = (  # (endpoint, label, whether this signed-in person may use it: asked of the policy)
@@ -70,9 +65,9 @@ def login():  # type: ignore[no-untyped-def]
         return render_template("staff/login.html", error=None, errors=errors, username=username,
                                next=nxt or ""), 422
     try:
-        targets = guard.signin_targets(ctx(), username, client())
+        targets = guard.signin_targets(ctx(), username, client_address())
         token, staff = guard.attempt(ctx(), SYSTEM, targets, org.login, username, password,
-                                     what="signin", client=client())
+                                     what="signin", client=client_address())
     except Locked as e:
         wait = max(1, -(-e.retry_after // 60))
         msg = (f"登录尝试过于频繁，请 {wait} 分钟后再试。" if e.status == 429 else

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
+from node.api.auth import client_address
 from node.domain.errors import DomainError, NotFound
 from node.domain.identity import ID_TYPES
 from node.domain.lifecycle import Event
@@ -33,12 +34,12 @@ from .desk import (
     today,
     zh_error,
 )
+from .portal import ID_TYPE_ZH
 from .session import actor, ctx, may, staff_page
 from .staff import bp
 
 WINDOW_ROLES = (Role.CLERK, Role.AGENT, Role.CHIEF)  # a chief representative accepts at their department's window
 TABS = (("submitted", "待受理"), ("supplementing", "待补正"), ("conclude", "待办结"))
-ID_TYPE_ZH = {"resident_id": "居民身份证", "uscc": "统一社会信用代码", "passport": "护照", "other": "其他证件"}
 PHONE = re.compile(r"^\+?\d{5,20}$")
 
 
@@ -211,8 +212,6 @@ def window_new():  # type: ignore[no-untyped-def]
 def _store_files(item: dict[str, Any], errors: dict[str, str]) -> dict[str, dict[str, str]]:
     """Each material's file chosen now is stored (the uploads service, as the API's upload is);
     one uploaded before (a hidden field of the re-shown form) is kept."""
-    from node.api.clients import client_address
-
     out: dict[str, dict[str, str]] = {}
     for m in item["materials"]:
         c = m["code"]
@@ -225,7 +224,7 @@ def _store_files(item: dict[str, Any], errors: dict[str, str]) -> dict[str, dict
         data = fs.stream.read(ctx().settings.max_upload_bytes + 1)
         try:
             up = ctx().run(actor(), uploads.store_upload, fs.filename, data, fs.mimetype,
-                           client_address(ctx().settings.trusted_proxies))
+                           client_address())
         except DomainError as e:
             errors[f"file-{c}"] = f"{m['name']}：{zh_error(e)}"
             continue

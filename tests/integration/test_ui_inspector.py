@@ -12,7 +12,7 @@ from federation.envelope import Signer
 from federation.plugin import attach
 from node.services.supervision import run_escalation
 from tests.integration.test_federation_log import KEY
-from tests.support import DEMO_PASSWORD
+from tests.support import csrf_of, ui_sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -32,17 +32,9 @@ def county(ctx):  # type: ignore[no-untyped-def]
     return ctx
 
 
-def csrf_of(html: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert m, html[:500]
-    return m.group(1)
-
-
 def signed_in(app, username):  # type: ignore[no-untyped-def]
     c = app.test_client()
-    token = csrf_of(c.get("/staff/login").get_data(as_text=True))
-    r = c.post("/staff/login", data={"csrf_token": token, "username": username, "password": DEMO_PASSWORD})
-    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    ui_sign_in(c, username)
     return c
 
 

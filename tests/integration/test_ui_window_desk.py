@@ -5,7 +5,12 @@ import re
 
 import pytest
 
-from tests.support import DEMO_PASSWORD, SIGN_ITEM, SIGN_MATERIALS, material_bytes
+from tests.support import (
+    SIGN_ITEM,
+    SIGN_MATERIALS,
+    material_bytes,
+    ui_sign_in,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -15,9 +20,7 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 def staff(app, username):  # type: ignore[no-untyped-def]
     """A browser-like client signed in through the login page."""
     c = app.test_client()
-    token = TOKEN.search(c.get("/staff/login").get_data(as_text=True)).group(1)
-    r = c.post("/staff/login", data={"csrf_token": token, "username": username, "password": DEMO_PASSWORD})
-    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    ui_sign_in(c, username)
     return c
 
 
