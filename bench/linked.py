@@ -13,7 +13,7 @@ and 21050-21052 (gRPC, mutual TLS) unless ``--port-base`` says otherwise.
 The joint item ``330105-LB-BENCH`` is published at the district before the measured phases: the demo
 catalog's signboard bundle with its planning part owned by the city -- parts 1-3 local
 (``330105-XK-CG-001`` 城管 cgj, ``330105-XK-SJ-002`` 市场监管 scjg, ``330105-XK-JJ-001`` 交警 jj), part 4
-``330105-XK-GH-001`` 规划 gh at the city. Every part has the same five stages (accept, undertake,
+``330100-XK-GH-001`` 规划 gh at the city. Every part has the same five stages (accept, undertake,
 review, approve, conclude); the joint case concludes when all four parts have (all must approve).
 Uploads are made before the timed phases (one upload set over HTTP, copies through the node's own
 models: ``tests.support.more_upload_sets``), so neither phase times uploading.
@@ -78,7 +78,7 @@ TARGET_DISPATCH_P99_S = 1.0
 PROVINCE, CITY, DISTRICT = "330000", "330100", "330105"
 JOINT = "330105-LB-BENCH"
 LOCAL_PARTS = (("330105-XK-CG-001", "cgj"), ("330105-XK-SJ-002", "scjg"), ("330105-XK-JJ-001", "jj"))
-REMOTE_PART = ("330105-XK-GH-001", "gh")  # the demo seed gives the city this item too
+REMOTE_PART = ("330100-XK-GH-001", "gh")  # the city's own planning review (市规划和自然资源局)
 SINGLE = "330105-XK-CG-001"
 MATERIALS = {"application": "pdf", "id": "pdf", "design": "pdf", "site-photo": "jpg", "owner-consent": "pdf"}
 FORM = {"shop_name": "拱墅老字号面馆", "address": "杭州市拱墅区湖墅南路1号", "size": "6×1.2"}

@@ -574,9 +574,13 @@ def demo(base: str, http_port: int, grpc_port: int) -> None:
                    + (f" -> parent {n.parent_id}" if n.parent_id else ""))
         click.echo(f"      logs      {n.data_dir}/all.log")
     click.echo("")
-    click.echo("sign in as (password 'yiwang-demo'): clerk (window), cgj-handler / cgj-reviewer / cgj-approver "
-               "(城管 department desk), inspector (supervision dashboard), admin (hall admin), "
-               "agent-kq (village service point)")
+    click.echo("sign in at any node as (password 'yiwang-demo'): clerk (window), admin (hall admin), inspector "
+               "(supervision dashboard: the province sees every region), <dept>-handler / -reviewer / -approver / "
+               "-chief (department desk)")
+    click.echo("  departments: districts cgj 城管 scjg 市场监管 jj 交警 gh 规划 ga 公安 sw 税务 kq 街道 "
+               "(and agent-kq: the village service point); city gh 规划 scjg jt sthj cgj; province jt sthj zrzy scjg")
+    click.echo("  each node holds its own cases in every state; a district's 大型户外广告设施设置（区市联办） cases "
+               "have a part at the city (gh-handler there)")
     click.echo(f"try: open {fed['330105'].url}/ to apply as the public; Ctrl-C stops everything")
     stopping = False
 

@@ -104,7 +104,7 @@ class Federation:
         """Identities, enrollment down the hierarchy, the directory, schemas and demo data
         (``parallel``: every node's schema and seed at once, each node's own steps in order;
         ``seeded``: only these nodes get the demo data, every node its schema). ``progress`` hears
-        each step; ``cases``: the district nodes also get demo cases in every state
+        each step; ``cases``: every node also gets demo cases in every state
         (``yiwang seed demo-cases``). A preparation cut short (Ctrl-C, a crash) is redone by the next call: what a
         finished step leaves is marked (``.prepared``, a node's ``.seeded``), and a step found
         unmarked starts again from nothing."""
@@ -126,7 +126,7 @@ class Federation:
                                                                           "accounts, items)"))
                     subprocess.run([sys.executable, "-m", "node.cli", *cmd], env=n.env(), check=True,
                                    stdout=subprocess.DEVNULL)
-                if cases and not n.node_id.endswith("00"):
+                if cases:
                     say(f"[{i}/{len(todo)}] {n.node_id} {n.name}: making demo cases in every state through its API")
                     subprocess.run([sys.executable, "-m", "node.cli", "seed", "demo-cases", "--password", password],
                                    env=n.env(), check=True, stdout=subprocess.DEVNULL)

@@ -1,7 +1,9 @@
 """Demo cases in every state, made through the node's own API as its users would (``yiwang seed
-demo-cases``; ``yiwang demo`` runs it on each district node), so every page has something real to
+demo-cases``; ``yiwang demo`` runs it on every node), so every page has something real to
 show: cases awaiting the window, in progress at each stage, green, yellow and red, supplementing,
-concluded and rated, refused, withdrawn, a joint case (一件事) and village submissions (代办).
+concluded and rated, refused, withdrawn, a joint case (一件事), village submissions (代办) and, at a
+district, cross-level cases whose city part is dispatched to the city (区市联动). A city or the province
+gets the same states on its own items.
 
 The node's clock is moved back while a case's earlier steps happen, so a red case was really
 accepted weeks ago; every request goes through the API, its validation, policy and signed log.
@@ -82,6 +84,9 @@ class _Hall:
 
     def call(self, method: str, url: str, body: Any = None, user: str | None = None) -> Any:
         r = self.c.open(url, method=method, json=body, headers=self.h(user))
+        if r.status_code == 401 and user in self.tokens:  # signed in at another moment of the moved clock
+            del self.tokens[user]
+            r = self.c.open(url, method=method, json=body, headers=self.h(user))
         if r.status_code >= 400:
             raise RuntimeError(f"{method} {url}: {r.status_code} {r.get_json()}")
         return r.get_json()
@@ -131,15 +136,24 @@ def load_demo_cases(ctx: NodeContext, password: str) -> Iterator[str]:
         yield "the node has cases already; no demo cases added"
         return
     today = hall.now
-    items = {i["code"]: i for i in hall.call("GET", "/api/v1/catalog/items")}
-    depts = {d["id"]: d["code"] for d in hall.call("GET", "/api/v1/departments", user="admin")}
-    simple = [c for c, i in items.items() if i.get("kind") == "promised" and "-XK-CG-" in c][:5]
-    simple += [c for c, i in items.items() if i.get("kind") == "promised" and "-XK-SJ-" in c][:2]
-    joint = [c for c, i in items.items() if i.get("kind") == "joint"]
     made: dict[str, int] = {}
 
     def detail(code: str) -> dict[str, Any]:
         return hall.call("GET", f"/api/v1/catalog/items/{code}")  # type: ignore[no-any-return]
+
+    items = {i["code"]: i for i in hall.call("GET", "/api/v1/catalog/items")}
+    depts = {d["id"]: d["code"] for d in hall.call("GET", "/api/v1/departments", user="admin")}
+    simple = [c for c, i in items.items() if i.get("kind") == "promised" and "-XK-CG-" in c][:5]
+    simple += [c for c, i in items.items() if i.get("kind") == "promised" and "-XK-SJ-" in c][:2]
+    if len(simple) < 3:  # a city's or the province's hall: its own items of one department each
+        simple = [c for c, i in items.items() if i.get("kind") == "promised"
+                  and not detail(c).get("prerequisites")][:7]
+    joint: list[str] = []
+    linked: list[str] = []  # joint items worked here; joint items with a part at another node (区市联动)
+    for c, i in items.items():
+        if i.get("kind") == "joint":
+            (linked if any(p.get("node") for p in detail(c).get("parts") or []) else joint).append(c)
+    village = "kq-bm" in depts.values()
 
     def apply(code: str, k: int, agent: str | None = None) -> str:
         name, idn, phone = APPLICANTS[k % len(APPLICANTS)]
@@ -189,13 +203,18 @@ def load_demo_cases(ctx: NodeContext, password: str) -> Iterator[str]:
         code = apply(simple[1], 5)
         hall.call("POST", f"/api/v1/public/cases/{code}/withdrawal", {"id_last4": APPLICANTS[5][1][-4:]})
         made["withdrawn"] = 1
-        for k in range(2):  # village submissions through the service point's agent (代办)
+        for k in range(2 if village else 0):  # village submissions through the service point's agent (代办)
             run(simple[k], k + 1, 1, k, "village", agent="agent-kq")
         if joint:
             hall.now = min(today, _at(ctx, today, 2, 9))
             code = apply(joint[0], 2)
             hall.fire(code, "accept", "clerk")
             made["joint"] = 1
+        for k, ago in enumerate((1, 3) if linked and ctx.signer is not None else ()):  # cross-level: the city's part goes up once the
+            hall.now = min(today, _at(ctx, today, ago, 9))  # federation runs and comes back worked
+            code = apply(linked[0], k + 1)
+            hall.fire(code, "accept", "clerk")
+            made["cross-level"] = made.get("cross-level", 0) + 1
         hall.now = today
         for n, (code, k) in enumerate(concluded[:3]):  # 好差评 of the first few concluded
             hall.call("POST", f"/api/v1/public/cases/{code}/evaluation",

@@ -5,14 +5,24 @@ and items, and its village service point) — with the items the Gongshu documen
 that requires a prior approval (营业执照) verified by its result."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import select
 
+from node.domain.divisions import expected_parent, level_of
 from node.domain.lifecycle import Actor
 from node.domain.roles import Role
 from node.persistence.models import Department, Staff
-from node.services import catalog, org
+from node.seed_common import APPLICATION, ID_CARD, LICENSE_COPY, _m, _stages
+from node.seed_upper import (
+    CITY_DEPARTMENTS,
+    PROVINCE_DEPARTMENTS,
+    STANDARD_CHANGES,
+    city_items,
+    province_items,
+)
+from node.services import catalog, org, standard_catalog
 from node.services.context import SYSTEM, NodeContext
 
 DEPARTMENTS = [
@@ -30,26 +40,6 @@ STAFFED = ("cgj", "scjg", "jj", "gh", "ga", "sw", "kq")
 PARENT_UNITS = {"kq-bm": "kq"}
 """Village service points and the town or sub-district office they belong to (村—镇—区)."""
 
-
-def _stages(undertake: int, review: int, approve: int, conclude: int = 0, accept: int = 1) -> list[dict[str, Any]]:
-    return [
-        {"kind": "accept", "name": "受理", "time_limit_days": accept, "role": "clerk"},
-        {"kind": "undertake", "name": "承办", "time_limit_days": undertake, "role": "handler"},
-        {"kind": "review", "name": "审核", "time_limit_days": review, "role": "reviewer"},
-        {"kind": "approve", "name": "批准", "time_limit_days": approve, "role": "approver"},
-        {"kind": "conclude", "name": "办结", "time_limit_days": conclude, "role": "clerk"},
-    ]
-
-
-def _m(code: str, name: str, form: str = "original", requirement: str = "required", condition: str | None = None,
-       types: tuple[str, ...] = ("pdf", "jpg", "png")) -> dict[str, Any]:
-    return {"code": code, "name": name, "form": form, "copies": 1, "requirement": requirement,
-            "condition": condition, "file_types": list(types)}
-
-
-APPLICATION = _m("application", "申请表")
-ID_CARD = _m("id", "申请人身份证明", form="copy")
-LICENSE_COPY = _m("biz-license", "营业执照", form="copy", requirement="conditional", condition="申请人为企业或个体工商户时提供")
 
 ITEMS: list[dict[str, Any]] = [
     {"code": "330105-XK-CG-001", "dept": "cgj", "name": "设置大型户外广告及在城市建筑物、设施上悬挂、张贴宣传品审批（店招店牌）",
@@ -97,7 +87,9 @@ ITEMS: list[dict[str, Any]] = [
      "kind": "promised", "legal_limit_days": 20, "promised_limit_days": 7, "stages": _stages(3, 2, 1),
      "materials": [APPLICATION, _m("design", "设计效果图"), _m("site-plan", "位置图")],
      "legal_basis": "《中华人民共和国城乡规划法》", "issues_license": False},
-    {"code": "330105-XK-SJ-001", "dept": "scjg", "name": "个体工商户设立登记",
+    # under the province's standard code (全省统一编码, ``node.seed_upper.STANDARD_CHANGES``): a licence of
+    # any district counts as the prior approval of another's 食品经营许可
+    {"code": "330000-XK-SJ-001", "dept": "scjg", "name": "个体工商户设立登记",
      "kind": "immediate", "legal_limit_days": 15, "promised_limit_days": 0,
      "stages": [{"kind": "accept", "name": "受理", "time_limit_days": 0, "role": "clerk"},
                 {"kind": "conclude", "name": "核准发照", "time_limit_days": 0, "role": "clerk"}],
@@ -107,7 +99,7 @@ ITEMS: list[dict[str, Any]] = [
     {"code": "330105-XK-SJ-005", "dept": "scjg", "name": "食品经营许可（仅销售预包装食品）",
      "kind": "promised", "legal_limit_days": 20, "promised_limit_days": 5, "stages": _stages(2, 1, 1),
      "materials": [APPLICATION, ID_CARD, _m("food-safety", "食品安全管理制度及人员清单")],
-     "prerequisites": [{"item_code": "330105-XK-SJ-001", "name": "营业执照"}],
+     "prerequisites": [{"item_code": "330000-XK-SJ-001", "name": "营业执照"}],
      "legal_basis": "《中华人民共和国食品安全法》第三十五条；《食品经营许可和备案管理办法》",
      "conditions": "已取得营业执照（前置审批结果在线核验，无需提交复印件）；有与经营品种相适应的场所。",
      "issues_license": True, "license_name": "食品经营许可证", "license_validity_days": 1825},
@@ -233,23 +225,86 @@ JOINT_ITEMS: list[dict[str, Any]] = [
                    _m("site-plan", "建房位置图及设计图")],
      "legal_basis": "《中华人民共和国土地管理法》第六十二条；《中华人民共和国城乡规划法》第四十一条",
      "conditions": "街道审核与乡村建设规划许可并联办理；任一环节不予许可的，不予批准建房。", "issues_license": False},
+    # 区市两级联动: the district's sign permit and the city's planning review of a large sign, the
+    # city's part dispatched to the city node ({CITY}: the district's city, filled in by ``district_hall``)
+    {"code": "330105-LB-CG-002", "dept": "cgj", "name": "大型户外广告设施设置（区市联办）",
+     "kind": "joint", "legal_limit_days": 20, "promised_limit_days": 10, "stages": _joint_stages(),
+     "parts": [{"item_code": "330105-XK-CG-001"}, {"item_code": "{CITY}-XK-GH-001", "node": "{CITY}"}],
+     "decision": "all_must_approve",
+     "materials": [APPLICATION, ID_CARD, LICENSE_COPY, _m("design", "店招店牌设计效果图"),
+                   _m("site-photo", "设置位置现状照片", types=("jpg", "png")),
+                   _m("owner-consent", "房屋产权人同意设置的证明", form="original_and_copy"),
+                   _m("site-plan", "设置位置图")],
+     "legal_basis": "《杭州市户外广告设施设置管理办法》第九条",
+     "conditions": "区城管部门受理并审批设置，市规划部门审查规划（两级并联）；任一不予许可的，整件不予许可。",
+     "issues_license": False},
 ]
 
 
+DISTRICT_NAMES = {"330105": ("拱墅", "康桥"), "330106": ("西湖", "转塘")}
+"""A district's short name and the sub-district whose office and village point its demo hall has."""
+
+
+def district_hall(node_id: str, hall_name: str = "") -> tuple[list[tuple[str, str, str]], list[dict[str, Any]]]:
+    """The district template (Gongshu's hall, above) written for ``node_id``: its own codes
+    (``330105-`` becomes the node's; codes of the standard catalog stay), its name and its
+    sub-district in every unit and item name, the city part of the cross-level item at its city."""
+    import json
+
+
+    short, town = DISTRICT_NAMES.get(node_id) or (
+        (hall_name.replace("行政服务中心", "").replace("政务服务中心", "").rstrip("区县市") or node_id), "城关")
+    text = json.dumps([DEPARTMENTS, ITEMS + JOINT_ITEMS], ensure_ascii=False)
+    text = text.replace("330105-", f"{node_id}-").replace("拱墅", short).replace("康桥", town)
+    text = text.replace("{CITY}", expected_parent(node_id) or node_id)
+    units, items = json.loads(text)
+    return [tuple(u) for u in units], items  # type: ignore[misc]
+
+
+def _hall(ctx: NodeContext) -> tuple[list[tuple[str, str, str]], tuple[str, ...], list[dict[str, Any]], str]:
+    """The units, the staffed ones, the items and a word on them for this node's level."""
+    node_id = ctx.settings.node_id
+    level = level_of(node_id)
+    if level == "province":
+        return PROVINCE_DEPARTMENTS, tuple(c for c, _, _ in PROVINCE_DEPARTMENTS), province_items(node_id), \
+            "the province's own items"
+    if level == "city":
+        return CITY_DEPARTMENTS, tuple(c for c, _, _ in CITY_DEPARTMENTS), city_items(node_id), "the city's own items"
+    units, items = district_hall(node_id, ctx.settings.node_name)
+    return units, STAFFED, items, "the district hall"
+
+
+def _publish_standard(ctx: NodeContext, a: Actor) -> Iterator[str]:
+    """At the province with a federation identity: the demo's standard catalog changes."""
+    if level_of(ctx.settings.node_id) != "province":
+        return
+    if ctx.signer is None:
+        yield "no federation identity: the standard catalog is not published (yiwang federation init)"
+        return
+    for ch in STANDARD_CHANGES:
+        ctx.run(a, standard_catalog.publish_standard_change, **ch)
+    yield f"standard catalog: {len(STANDARD_CHANGES)} changes published for the cities and districts to adopt"
+
+
 def load_demo(ctx: NodeContext, password: str) -> Iterator[str]:
+    """The demo hall of this node's level: a district gets the district hall under its own codes
+    and names, a city or the province its own departments and items (``node.seed_upper``)."""
     with ctx.factory() as s:
         if s.scalar(select(Department.id).limit(1)) is not None:
             yield "demo data already loaded (departments exist); nothing changed"
             return
+    units, staffed, items, what = _hall(ctx)
     admin = ctx.run(SYSTEM, org.create_staff, username="admin", name="王大厅", password=password, role="admin")
     a = Actor("staff", admin.id, Role.ADMIN)
     dept_ids: dict[str, int] = {}
-    for code, name, kind in DEPARTMENTS:
+    for code, name, kind in units:
         parent = dept_ids[PARENT_UNITS[code]] if code in PARENT_UNITS else None
         dept_ids[code] = ctx.run(a, org.create_department, code, name, kind, parent).id
-    people = [("clerk", "李窗口", "clerk", None, "13800000001"), ("inspector", "赵监察", "inspector", None, None),
-              ("agent-kq", "钱代办", "agent", "kq-bm", "13800000009")]
-    for code in STAFFED:
+    people: list[tuple[str, str, str, str | None, str | None]] = [
+        ("clerk", "李窗口", "clerk", None, "13800000001"), ("inspector", "赵监察", "inspector", None, None)]
+    if "kq-bm" in dept_ids:
+        people.append(("agent-kq", "钱代办", "agent", "kq-bm", "13800000009"))
+    for code in staffed:
         people += [(f"{code}-chief", f"{code}首席代表", "chief", code, None),
                    (f"{code}-handler", f"{code}承办人A", "handler", code, "13800000002"),
                    (f"{code}-handler-b", f"{code}承办人B", "handler", code, None),
@@ -259,15 +314,17 @@ def load_demo(ctx: NodeContext, password: str) -> Iterator[str]:
     for username, name, role, dept, phone in people:
         made[username] = ctx.run(a, org.create_staff, username=username, name=name, password=password, role=role,
                                           department_id=dept_ids[dept] if dept else None, phone=phone).id
-    for code in STAFFED:
+    for code in staffed:
         ctx.run(a, org.update_staff, made[f"{code}-handler"], backup_id=made[f"{code}-handler-b"])
-    for it in ITEMS + JOINT_ITEMS:  # the joint items after their parts
+    for it in items:  # the joint items after their parts
         data = {k: v for k, v in it.items() if k != "dept"}
         data["department_id"] = dept_ids[it["dept"]]
         ctx.run(a, catalog.publish_item, data)
+    yield from _publish_standard(ctx, a)
     with ctx.factory() as s:
         n = len(list(s.scalars(select(Staff.id))))
-    yield f"demo hall {ctx.settings.node_id} {ctx.settings.node_name}: {len(DEPARTMENTS)} units, {len(ITEMS) + len(JOINT_ITEMS)} items, {n} accounts"
-    yield f"accounts (password '{password}'): admin, clerk, inspector, agent-kq, <dept>-chief, <dept>-handler, " \
-          "<dept>-handler-b, <dept>-reviewer, <dept>-approver for dept in " + " ".join(STAFFED) + \
-          " (kq: the town 康桥街道)"
+    yield f"demo hall {ctx.settings.node_id} {ctx.settings.node_name}: {len(units)} units, {len(items)} items " \
+          f"({what}), {n} accounts"
+    yield f"accounts (password '{password}'): admin, clerk, inspector, " \
+          + ("agent-kq, " if "kq-bm" in dept_ids else "") + "<dept>-chief, <dept>-handler, " \
+          "<dept>-handler-b, <dept>-reviewer, <dept>-approver for dept in " + " ".join(staffed)

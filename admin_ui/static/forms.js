@@ -1,6 +1,8 @@
 // Every page: a form being sent says so and cannot be sent twice (a double click on 提交申请 or
 // 受理 would otherwise send it twice); a form with files says it is uploading. The page's own
-// next state arrives as the server's answer.
+// next state arrives as the server's answer: for a form marked hx-boost (htmx) it replaces the
+// page body in place, without a reload; if the node cannot be reached the form is given back with
+// everything typed still in it.
 document.addEventListener("submit", function (ev) {
   var form = ev.target;
   if (!(form instanceof HTMLFormElement) || (form.method || "get").toLowerCase() !== "post") return;
@@ -24,12 +26,34 @@ document.addEventListener("submit", function (ev) {
 });
 // Back from the browser's cache (bfcache): the form can be used again.
 window.addEventListener("pageshow", function () {
-  Array.prototype.forEach.call(document.querySelectorAll("form[data-sending]"), function (form) {
-    delete form.dataset.sending;
-    form.removeAttribute("aria-busy");
-    Array.prototype.forEach.call(form.querySelectorAll(".sending"), function (n) { n.remove(); });
-    Array.prototype.forEach.call(form.querySelectorAll("button, input[type=submit]"), function (b) {
-      b.disabled = false;
-    });
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-sending]"), function (form) { release(form); });
+});
+
+function release(form, message) {
+  delete form.dataset.sending;
+  form.removeAttribute("aria-busy");
+  Array.prototype.forEach.call(form.querySelectorAll(".sending"), function (n) { n.remove(); });
+  Array.prototype.forEach.call(form.querySelectorAll("button, input[type=submit]"), function (b) {
+    b.disabled = false;
   });
+  if (message) {
+    var note = document.createElement("p");
+    note.className = "sending err";
+    note.setAttribute("role", "alert");
+    note.textContent = message;
+    form.appendChild(note);
+  }
+}
+// htmx could not send the form (the network is down, the node restarts): nothing was changed there.
+document.addEventListener("htmx:sendError", function (ev) {
+  var form = ev.target.closest ? ev.target.closest("form") : null;
+  if (form) release(form, "网络连接中断，未能提交；已填写的内容仍保留在表单中，请稍后重试。");
+});
+// The new body is in place: its status line (flash) or first error is what a screen reader hears.
+document.addEventListener("htmx:afterSettle", function () {
+  var target = document.querySelector("main .flash, main .field-error, main [role=alert]") || document.getElementById("main");
+  if (target) {
+    if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus({ preventScroll: true });
+  }
 });

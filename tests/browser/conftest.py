@@ -132,3 +132,14 @@ def sign_in(page: Any, node: Node, username: str, password: str = DEMO_PASSWORD)
     page.get_by_role("button", name="登录").click()
     page.wait_for_load_state()
     assert "/staff/login" not in page.url, page.content()[:2000]
+
+
+def mark_document(page: Any) -> None:
+    """Mark the document in the tab: a reload (or a navigation) makes a new one without the mark."""
+    page.evaluate("window.__yiwangMark = 'kept'")
+
+
+def same_document(page: Any) -> bool:
+    """Whether the tab still shows the document ``mark_document`` marked: the action's effect was put
+    in place without a reload."""
+    return page.evaluate("window.__yiwangMark === 'kept'")  # type: ignore[no-any-return]

@@ -2,7 +2,9 @@
 first), sets an A/B post, looks at every tab."""
 import pytest
 
-from tests.browser.conftest import shot, sign_in
+from playwright.sync_api import expect
+
+from tests.browser.conftest import mark_document, same_document, shot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -17,6 +19,7 @@ def test_admin_adds_staff_and_sets_ab_post(page, node):
     page.get_by_label("姓名").fill("周窗口")
     page.get_by_label("初始密码").fill("12345678")
     page.get_by_label("岗位 *").select_option(label="窗口人员")
+    mark_document(page)
     page.get_by_role("button", name="添加", exact=True).click()
     err = page.locator("#f-password-err")
     assert "密码强度不足" in err.inner_text()
@@ -24,11 +27,12 @@ def test_admin_adds_staff_and_sets_ab_post(page, node):
     page.js_errors.clear()  # the 422 answer is logged by the browser console
     page.get_by_label("初始密码").fill("correct horse battery staple 42")
     page.get_by_role("button", name="添加", exact=True).click()
-    assert "已添加人员：周窗口" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status").filter(has_text="已添加人员：周窗口")).to_be_visible()
     page.get_by_label("cgj承办人A 的 B 岗").select_option(label="cgj承办人B")
     row = page.locator("tr", has_text="cgj-handler").first
     row.get_by_role("button", name="设为 B 岗").click()
-    assert "已设置 B 岗" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status").filter(has_text="已设置 B 岗")).to_be_visible()
+    assert same_document(page)  # the refused form, the new staff member and the B post: no reload
     shot(page, "admin-staff")
     for tab in ("机构与服务点", "工作日历", "联邦状态与告警"):
         page.get_by_role("link", name=tab).click()

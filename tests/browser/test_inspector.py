@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Node, shot, sign_in
+from playwright.sync_api import expect
+
+from tests.browser.conftest import Node, mark_document, same_document, shot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -125,9 +127,10 @@ def test_inspector_sees_a_case_turn_red_opens_its_timeline_and_issues_an_order(f
     page.get_by_label("督办类型").select_option(label="督办")
     page.get_by_label("督办内容").fill("该件已超期，请说明原因并加快办理。")
     page.get_by_label("反馈期限（工作日，可不填）").fill("3")
+    mark_document(page)
     page.get_by_role("button", name="下发").click()
-    page.wait_for_load_state()
-    assert page.get_by_role("status").filter(has_text="已下发督办单").is_visible()
+    expect(page.get_by_role("status").filter(has_text="已下发督办单")).to_be_visible()
+    assert same_document(page)  # the order is shown in place, no reload
     orders = page.locator("#orders-table tbody tr")
     assert orders.count() == 1
     assert "该件已超期" in orders.first.inner_text() and "已下发" in orders.first.inner_text()

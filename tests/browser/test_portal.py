@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import shot
 from tests.support import SIGN_FORM, SIGN_MATERIALS, material_bytes
@@ -67,7 +68,7 @@ def test_applicant_applies_on_a_phone_supplies_and_rates(phone, node, tmp_path):
     shot(page, "portal-apply-notice")
     page.get_by_label(NAMES["owner-consent"]).set_input_files(_file(tmp_path, "owner-consent", "pdf"))
     page.get_by_role("button", name="提交申请").click()
-    assert page.get_by_role("heading", name="申请已提交").is_visible()
+    expect(page.get_by_role("heading", name="申请已提交")).to_be_visible()
     code = _service_code(page)
     shot(page, "portal-submitted")
 
@@ -130,6 +131,7 @@ def test_bundle_on_desktop_one_form_and_its_parts(page, node, tmp_path):
     node.api.fire(code, "accept", "clerk")
     _track(page, node, code)
     parts = page.locator("section", has=page.get_by_role("heading", name="并联办理的事项"))
-    assert parts.get_by_text("交警拱墅大队").is_visible() and parts.get_by_text("规划拱墅分局").is_visible()
+    expect(parts.get_by_text("交警拱墅大队")).to_be_visible()
+    expect(parts.get_by_text("规划拱墅分局")).to_be_visible()
     shot(page, "portal-track")
     assert page.js_errors == []

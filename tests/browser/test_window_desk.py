@@ -3,7 +3,7 @@ window, then worked by the department's handler, reviewer and approver on their 
 concluded at the window; a joint case's parts worked by two departments."""
 import pytest
 
-from tests.browser.conftest import shot, sign_in
+from tests.browser.conftest import mark_document, same_document, shot, sign_in
 from tests.support import ID_NUMBER, SIGN_FORM, SIGN_ITEM
 
 pytestmark = pytest.mark.e2e
@@ -37,8 +37,10 @@ def test_online_case_accepted_at_window_and_worked_through_the_desk(page, phone,
     assert page.get_by_role("heading", level=1).inner_text().startswith("设置大型户外广告")
     shot(page, "window-case")
     accept = page.get_by_role("form", name="受理", exact=True)
+    mark_document(page)
     accept.get_by_role("button", name="受理", exact=True).click()
     page.get_by_role("status").filter(has_text="已受理").wait_for()
+    assert same_document(page)  # accepted in place: no reload
     page.get_by_role("link", name="打印受理通知书").click()
     page.get_by_role("heading", name="受理通知书").wait_for()
     assert code in page.content()
@@ -54,8 +56,10 @@ def test_online_case_accepted_at_window_and_worked_through_the_desk(page, phone,
     assert "待认领" in row.inner_text() and "1101**********002X" in row.inner_text()
     shot(page, "desk-queue")
     page.get_by_role("link", name=code).click()
+    mark_document(page)
     page.get_by_role("button", name="认领", exact=True).click()
     page.get_by_role("status").filter(has_text="已认领").wait_for()
+    assert same_document(page)
     shot(page, "desk-case")
     with page.expect_popup() as popup:
         page.get_by_role("link", name="f.pdf").first.click()

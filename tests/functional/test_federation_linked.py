@@ -20,7 +20,7 @@ from tests.functional.test_federation_nodes import ID, MATERIALS, Http, fed, wai
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 DISTRICT, CITY = "330105", "330100"
 LINKED = "330105-LB-CG-019"
-LOCAL_PART, REMOTE_PART = "330105-XK-CG-001", "330105-XK-GH-001"  # the demo seed gives the city this item too
+LOCAL_PART, REMOTE_PART = "330105-XK-CG-001", "330100-XK-GH-001"  # the city's own item (its planning bureau gh)
 FORM = {"shop_name": "拱墅老字号面馆", "address": "杭州市拱墅区湖墅南路1号", "size": "6×1.2"}
 
 

@@ -12,7 +12,7 @@ from tests.functional.test_federation_nodes import ID, Http, agree, fed, wait_un
 from tests.support import minimal_pdf
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
-BIZ, FOOD = "330105-XK-SJ-001", "330105-XK-SJ-005"
+BIZ, FOOD = "330000-XK-SJ-001", "330105-XK-SJ-005"
 
 
 def _mats(node: Http, codes: tuple[str, ...]) -> list[dict[str, str]]:

@@ -23,7 +23,7 @@ from tests.functional.test_federation_nodes import ID, MATERIALS, Http, wait_unt
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 GONGSHU, XIHU, CITY, PROVINCE = "330105", "330106", "330100", "330000"
 LINKED = "330105-LB-CG-029"
-LOCAL_PART, REMOTE_PART = "330105-XK-CG-001", "330105-XK-GH-001"  # every demo node holds this item
+LOCAL_PART, REMOTE_PART = "330105-XK-CG-001", "330106-XK-GH-001"  # Xihu's own planning item
 FORM = {"shop_name": "拱墅老字号面馆", "address": "杭州市拱墅区湖墅南路1号", "size": "6×1.2"}
 
 

@@ -11,7 +11,7 @@ from node.services.context import SYSTEM
 from tests.support import ID_NUMBER
 
 JOINT = "330105-LB-SJ-099"
-LICENSE, FOOD = "330105-XK-SJ-001", "330105-XK-SJ-005"  # 营业执照; 食品经营许可 requires it
+LICENSE, FOOD = "330000-XK-SJ-001", "330105-XK-SJ-005"  # 营业执照; 食品经营许可 requires it
 KINDS = {"application": "pdf", "id": "pdf", "premises": "pdf", "food-safety": "pdf"}
 
 

@@ -21,7 +21,7 @@ from tests.support import DEMO_PASSWORD, ID_NUMBER
 
 pytestmark = pytest.mark.integration
 
-BIZ = "330105-XK-SJ-001"  # 个体工商户设立登记 -> 营业执照 (accept, conclude: the clerk)
+BIZ = "330000-XK-SJ-001"  # 个体工商户设立登记 -> 营业执照 (accept, conclude: the clerk)
 FOOD = "330105-XK-SJ-005"  # 食品经营许可: requires 营业执照
 OTHER_ID = "330106198805050011"[:17] + resident_id_check("33010619880505001")
 

@@ -20,7 +20,7 @@ from tests.support import (
 pytestmark = pytest.mark.integration
 
 BUNDLE = "330105-LB-CG-001"  # 店招店牌设置一件事: a merged form (一表式)
-IMMEDIATE = "330105-XK-SJ-001"  # 个体工商户设立登记: 即办件
+IMMEDIATE = "330000-XK-SJ-001"  # 个体工商户设立登记: 即办件
 APPLICANT = {"name": "张三明", "id_type": "resident_id", "id_number": ID_NUMBER, "phone": "13912345678"}
 
 
@@ -217,7 +217,7 @@ def test_a_prior_approval_s_reference_is_checked_and_kept(api):
     assert r.status_code == 302, r.get_data(as_text=True)[-1500:]
     got = api.case(_submitted_code(api))["prerequisites"]
     assert [(p["item_code"], p["kind"], p["reference"]) for p in got] == [
-        ("330105-XK-SJ-001", "license", "91330105MA2TEST001")]
+        ("330000-XK-SJ-001", "license", "91330105MA2TEST001")]
 
 
 def test_a_part_asking_for_a_supplement_is_supplied_by_its_own_code(api):
