@@ -1,5 +1,6 @@
 """Hall admin (大厅管理, ``/staff/admin``): items and the standard catalog's changes pushed from above
-(adopt and localize), staff and A/B posts, towns and service points, the holiday calendar, and the
+(adopt and localize), staff and A/B posts, towns and service points, the holiday calendar, the
+applicant messages (短信通知: which are sent, the outbox, sending a failed one again), and the
 federation's status and alerts. The hall admin sees all of it; a department's chief representative
 the parts the policy gives them (their department's staff, adopting items)."""
 from __future__ import annotations
@@ -12,7 +13,7 @@ from flask import flash, redirect, render_template, request, url_for
 from node.domain.errors import DomainError, InvalidInput
 from node.domain.roles import ROLE_NAMES_ZH, Role
 from node.domain.units import UNIT_KINDS
-from node.services import admin, alerts, catalog, org, standard_catalog
+from node.services import admin, alerts, catalog, notifications, org, standard_catalog
 from node.services.health import federation_health
 
 from .errors import explain, field_errors
@@ -22,14 +23,20 @@ from .staff import bp
 UNIT_KIND_ZH = {"department": "部门", "town": "乡镇", "subdistrict": "街道", "service_point": "便民服务点"}
 ACTION_ZH = {"publish": "新增为本级事项", "revise": "按标准修订本级事项", "repeal": "废止本级事项",
              "retire": "下放后停办本级事项", "acknowledge": "确认已知悉"}
-CHANGE_ZH = {"publish": "新增", "revise": "修订", "repeal": "废止", "delegate": "下放", "withdraw_delegation": "收回"}
+CHANGE_ZH = {"add": "新增", "modify": "变更", "publish": "新增", "revise": "修订", "repeal": "废止", "delegate": "下放",
+             "withdraw_delegation": "收回"}
+MESSAGE_ZH = {"submitted": "申请已提交", "accepted": "已受理（含承诺办结日期）", "supplement": "补正告知（一次性告知）",
+              "refused": "不予受理决定", "denied": "不予许可决定", "concluded": "准予许可、已办结",
+              "joint_concluded": "联办件各部门均已办结", "joint_withdrawn": "联办件已撤回"}
+OUTBOX_ZH = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"}
 ALERT_KIND_ZH = {"fork": "签名日志分叉", "damaged_log": "本地日志损坏", "bad_signature": "签名无效",
                  "broken_chain": "哈希链断裂", "inconsistent_checkpoint": "检查点不一致", "foreign_case": "越权上报他节点办件",
                  "wrong_origin": "来源不符", "unknown_key": "未知签名密钥", "audit_mismatch": "审计记录与数据不符",
                  "case_file_mismatch": "办件档案不符", "material_mismatch": "材料摘要不符", "parent_too_old": "上级节点版本过旧"}
 ALERT_STATE_ZH = {"open": "待处理", "acknowledged": "已确认", "resolved": "已解决"}
 TABS = (("staff.admin", "事项"), ("staff.admin_staff", "人员与岗位"), ("staff.admin_units", "机构与服务点"),
-        ("staff.admin_calendar", "工作日历"), ("staff.admin_federation", "联邦状态与告警"))
+        ("staff.admin_calendar", "工作日历"), ("staff.admin_notifications", "短信通知"),
+        ("staff.admin_federation", "联邦状态与告警"))
 ADMIN_ROLES = (Role.ADMIN, Role.CHIEF)
 STAFF_PAGE = 25
 
@@ -37,7 +44,7 @@ STAFF_PAGE = 25
 def _tabs() -> list[tuple[str, str]]:
     show = {"staff.admin": may("manage_items") or may("adopt_standard"), "staff.admin_staff": may("list_staff"),
             "staff.admin_units": may("create_department"), "staff.admin_calendar": may("import_calendar"),
-            "staff.admin_federation": may("read_alerts")}
+            "staff.admin_notifications": may("manage_notifications"), "staff.admin_federation": may("read_alerts")}
     return [(e, label) for e, label in TABS if show[e]]
 
 
@@ -225,6 +232,48 @@ def admin_calendar_import():  # type: ignore[no-untyped-def]
         return _calendar_page({"calendar": f"{explain(e)}（{e.message}）"}, text, e.status)
     flash(f"已导入 {'、'.join(str(y) for y in years)} 年的节假日安排", "ok")
     return redirect(url_for("staff.admin_calendar"))
+
+
+# --- applicant messages (短信通知) ------------------------------------------------------------
+@bp.get("/admin/notifications")
+@staff_page(Role.ADMIN)
+def admin_notifications():  # type: ignore[no-untyped-def]
+    c = ctx()
+    with c.uow(actor()) as uow:
+        settings = notifications.notification_settings(uow)
+        outbox = notifications.outbox_summary(uow)
+    channel = "短信网关（" + (c.settings.notify_webhook_url or "") + "）" if c.settings.notify_backend == "webhook" \
+        else "写入节点日志（未接短信网关：演示与测试用）"
+    for st in settings:  # the message as the applicant reads it, the case's facts as placeholders
+        st["sample"] = st["text"].format(hall=c.settings.node_name, item="（事项名称）", code="（统一服务监管码）",
+                                         detail="（具体内容）", promised="（承诺办结日期）")
+    return _page("admin/notifications.html", settings=settings, outbox=outbox, channel=channel,
+                 MESSAGE_ZH=MESSAGE_ZH, OUTBOX_ZH=OUTBOX_ZH)
+
+
+@bp.post("/admin/notifications/<template>")
+@staff_page(Role.ADMIN)
+def admin_notification_set(template: str):  # type: ignore[no-untyped-def]
+    enabled = request.form.get("enabled") == "1"
+    try:
+        ctx().run(actor(), notifications.set_notification, template, enabled)
+    except DomainError as e:
+        flash(explain(e), "error")
+        return redirect(url_for("staff.admin_notifications"))
+    flash(f"“{MESSAGE_ZH.get(template, template)}”短信已{'开启' if enabled else '关闭'}（各服务进程 10 秒内生效）", "ok")
+    return redirect(url_for("staff.admin_notifications"))
+
+
+@bp.post("/admin/notifications/outbox/<int:notification_id>/retry")
+@staff_page(Role.ADMIN)
+def admin_notification_retry(notification_id: int):  # type: ignore[no-untyped-def]
+    try:
+        ctx().run(actor(), notifications.retry_notification, notification_id)
+    except DomainError as e:
+        flash(explain(e), "error")
+        return redirect(url_for("staff.admin_notifications"))
+    flash(f"短信 #{notification_id} 已重新排队发送", "ok")
+    return redirect(url_for("staff.admin_notifications"))
 
 
 # --- federation status and alerts ------------------------------------------------------------

@@ -43,6 +43,7 @@ class Action(StrEnum):
     READ_STANDARD = "read_standard"
     ADOPT_STANDARD = "adopt_standard"
     IMPORT_CALENDAR = "import_calendar"
+    MANAGE_NOTIFICATIONS = "manage_notifications"  # which applicant SMS the hall sends; the outbox
     VERIFY_AUDIT = "verify_audit"
     READ_ALERTS = "read_alerts"
     READ_INTEGRITY = "read_integrity"  # 环节完整性监察 findings: read and mark reviewed by inspectors
@@ -257,6 +258,7 @@ RULES: dict[Action, tuple[Rule, str]] = {
     Action.ADOPT_STANDARD: (_roles(Role.ADMIN, Role.CHIEF, why="only the hall admin or a department's chief "
                                                                "representative adopts standard items"), "role"),
     Action.IMPORT_CALENDAR: (_roles(Role.ADMIN, why="this needs one of the roles: admin"), "role"),
+    Action.MANAGE_NOTIFICATIONS: (_roles(Role.ADMIN, why="the applicant messages are the hall admin's to set"), "role"),
     Action.VERIFY_AUDIT: (_roles(Role.ADMIN, Role.INSPECTOR, why="this needs one of the roles: admin, inspector"),
                           "role"),
     Action.READ_ALERTS: (_roles(Role.ADMIN, Role.INSPECTOR, why="alerts are for the hall admin and inspectors"),

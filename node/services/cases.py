@@ -284,22 +284,23 @@ def _notify(s: Session, ctx: Any, now: datetime, case: Case, d: Decision, t: Tra
             license_no: str | None) -> Any:
     name = case.item_version.name
     hall = ctx.settings.node_name
+    muted = ctx.muted_notifications(s)
     if t.event == Event.CONCLUDE_JOINT:  # every part's result, together: one message
-        return notifications.queue(s, now, hall, case, name, "joint_concluded", t.opinion or "")
+        return notifications.queue(s, now, hall, case, name, "joint_concluded", t.opinion or "", muted)
     if t.event == Event.WITHDRAW and joint_cases.is_joint(case.item_version) and d.before.status == Status.IN_PROGRESS:
-        return notifications.queue(s, now, hall, case, name, "joint_withdrawn", joint_cases.kept_results(s, case))
+        return notifications.queue(s, now, hall, case, name, "joint_withdrawn", joint_cases.kept_results(s, case), muted)
     if t.event == Event.ACCEPT:
-        return notifications.queue(s, now, hall, case, name, "accepted")
+        return notifications.queue(s, now, hall, case, name, "accepted", muted=muted)
     if t.event == Event.REQUEST_SUPPLEMENT:
         detail = "；".join(m.get("name") or m.get("material_code", "") for m in (t.missing or [])) or (t.reason or "")
-        return notifications.queue(s, now, hall, case, name, "supplement", detail)
+        return notifications.queue(s, now, hall, case, name, "supplement", detail, muted)
     if t.event == Event.REFUSE:
-        return notifications.queue(s, now, hall, case, name, "refused", t.reason or "")
+        return notifications.queue(s, now, hall, case, name, "refused", t.reason or "", muted)
     if d.result == Result.DENIED:
-        return notifications.queue(s, now, hall, case, name, "denied", t.reason or "")
+        return notifications.queue(s, now, hall, case, name, "denied", t.reason or "", muted)
     if d.result == Result.APPROVED:
         detail = f"证照编号 {license_no}。" if license_no else ""
-        return notifications.queue(s, now, hall, case, name, "concluded", detail)
+        return notifications.queue(s, now, hall, case, name, "concluded", detail, muted)
     return None
 
 

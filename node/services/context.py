@@ -2,6 +2,7 @@
 of work services receive."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, TypeVar
@@ -17,7 +18,7 @@ from node.persistence.audit import chain_queued
 from node.persistence.blobs import BlobStore, LocalBlobStore
 from node.persistence.cases import joint_links
 from node.persistence.db import make_engine, make_session_factory
-from node.persistence.models import Case, CalendarYear, ItemVersion
+from node.persistence.models import Case, CalendarYear, ItemVersion, NotificationSetting
 from node.persistence.uow import SYSTEM, UnitOfWork
 from node.ports import (
     AddressedHandler,
@@ -49,6 +50,11 @@ def system_clock() -> datetime:
 def as_cst(dt: datetime) -> datetime:
     """Datetimes come back naive from SQLite; they were stored in CST."""
     return dt.replace(tzinfo=CST) if dt.tzinfo is None else dt.astimezone(CST)
+
+
+NOTIFICATION_SETTINGS_TTL = 10.0
+"""Seconds a process keeps the hall admin's choice of applicant messages (``muted_notifications``)
+before reading it again: another process of the node sees a change within this time."""
 
 
 @dataclass
@@ -83,6 +89,7 @@ class NodeContext:
     _throttle: Throttle | None = field(default=None, repr=False)
     item_versions: dict[int, ItemVersion] = field(default_factory=dict, repr=False)
     """Published item versions loaded so far (immutable once published), detached, by id."""
+    _muted: tuple[float, frozenset[str]] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, settings: Settings, **kw: Any) -> "NodeContext":
@@ -117,6 +124,19 @@ class NodeContext:
 
     def _link_after_commit(self) -> None:
         (self.link_queued or self.link_now)()
+
+    def muted_notifications(self, session: Session) -> frozenset[str]:
+        """The message kinds the hall admin turned off (``notifications.set_notification``), read
+        through ``session`` and kept ``NOTIFICATION_SETTINGS_TTL`` seconds."""
+        now = time.monotonic()
+        if self._muted is None or now - self._muted[0] > NOTIFICATION_SETTINGS_TTL:
+            off = frozenset(session.scalars(select(NotificationSetting.template)
+                                            .where(NotificationSetting.enabled.is_(False))))
+            self._muted = (now, off)
+        return self._muted[1]
+
+    def forget_muted_notifications(self) -> None:
+        self._muted = None
 
     def calendar(self, session: Session | None = None) -> WorkingCalendar:
         """Shipped schedules overridden by any year the admin has loaded into the database (read

@@ -131,8 +131,9 @@ def _write_case(uow: Work, channel: str, processing: str, data: dict[str, Any], 
                               upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
                               filename=up.filename, added_at=uow.now, binds=b)
                      for mid, (code_, up), b in zip(ids["case_materials"], uploads, binds, strict=True)]
-    n = notifications.outbox_row(uow.now, ctx.settings.node_name, case_id=case_id, code=code, phone=phone,
-                                 promised=None, item_name=v.name, template="submitted")
+    n = None if "submitted" in ctx.muted_notifications(uow.session) else notifications.outbox_row(
+        uow.now, ctx.settings.node_name, case_id=case_id, code=code, phone=phone, promised=None, item_name=v.name,
+        template="submitted")
     note = full_row(NOTIFICATIONS, id=ids["notifications"][0], **n) if n is not None else None
     add_case(uow, NewCase(case_row, transition, material_rows, note), readable=readable)
     if data.get("prerequisites"):  # (``readable``: the case's row is written before these)

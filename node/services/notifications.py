@@ -15,15 +15,18 @@ import urllib.request
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from node.config import Settings
+from node.domain.errors import InvalidInput, NotFound
 from node.domain.lifecycle import Actor
+from node.domain.masking import mask_phone
+from node.domain.policy import Action, require
 from node.persistence import audit
-from node.persistence.models import Case, Notification
+from node.persistence.models import Case, Notification, NotificationSetting
 
-from .context import NodeContext
+from .context import NodeContext, Work
 
 log = logging.getLogger("yiwang.notify")
 MAX_ATTEMPTS = 8
@@ -39,6 +42,11 @@ TEMPLATES = {
     "joint_concluded": "【{hall}】您申请的“{item}”（{code}）各部门均已办结，结果：{detail}。请凭统一服务监管码查询或领取。",
     "joint_withdrawn": "【{hall}】您申请的“{item}”（{code}）已撤回，未办结的事项均已撤回。{detail}",
 }
+
+
+MANDATORY = frozenset({"supplement", "refused", "denied"})
+"""Notices the applicant must be given (一次性告知, 不予受理, 不予许可 with the reason: 《中华人民共和国行政许可法》
+第三十二条、第三十八条): the hall admin cannot turn their message off."""
 
 
 class TransientGatewayError(Exception):
@@ -97,8 +105,11 @@ def outbox_row(now: datetime, hall: str, *, case_id: int, code: str, phone: str 
 
 
 def queue(session: Session, now: datetime, hall: str, case: Case, item_name: str, template: str,
-          detail: str = "") -> Notification | None:
-    """Write an outbox row for the applicant; no phone number, no message."""
+          detail: str = "", muted: frozenset[str] = frozenset()) -> Notification | None:
+    """Write an outbox row for the applicant; no phone number, or a kind the hall admin turned off
+    (``muted``), no message."""
+    if template in muted and template not in MANDATORY:
+        return None
     row = outbox_row(now, hall, case_id=case.id, code=case.code, phone=case.applicant_phone,
                      promised=case.promised_deadline, item_name=item_name, template=template, detail=detail)
     if row is None:
@@ -162,3 +173,74 @@ def due_notifications(ctx: NodeContext, limit: int = 500) -> list[int]:
             select(Notification.id).where(or_(Notification.status == "pending",
                                               (Notification.status == "sending") & (Notification.claimed_at < now - LEASE)))
             .order_by(Notification.id).limit(limit)))
+
+
+# -- the hall admin's settings (短信通知设置) ----------------------------------------------------
+
+def _setting_view(template: str, row: NotificationSetting | None) -> dict[str, Any]:
+    return {"template": template, "text": TEMPLATES[template], "mandatory": template in MANDATORY,
+            "enabled": template in MANDATORY or row is None or row.enabled,
+            "updated_at": row.updated_at if row else None, "updated_by": row.updated_by if row else None}
+
+
+def notification_settings(uow: Work) -> list[dict[str, Any]]:
+    """Every message kind the node sends applicants, its text and whether it is sent (hall admin)."""
+    require(uow.actor, Action.MANAGE_NOTIFICATIONS)
+    rows = {r.template: r for r in uow.session.scalars(select(NotificationSetting))}
+    return [_setting_view(t, rows.get(t)) for t in TEMPLATES]
+
+
+def set_notification(uow: Work, template: str, enabled: Any) -> dict[str, Any]:
+    """Turn one message kind on or off (audited); a notice the law requires stays on (422)."""
+    require(uow.actor, Action.MANAGE_NOTIFICATIONS)
+    if template not in TEMPLATES:
+        raise InvalidInput(f"no message kind '{template}'; one of {', '.join(TEMPLATES)}", field="template")
+    if not isinstance(enabled, bool):
+        raise InvalidInput("true (send) or false (do not send)", field="enabled")
+    if template in MANDATORY and not enabled:
+        raise InvalidInput(f"the '{template}' notice is one the applicant must be given (《行政许可法》第三十二条、"
+                           f"第三十八条): it cannot be turned off", field="enabled")
+    s = uow.session
+    row = s.get(NotificationSetting, template)
+    if row is None:
+        row = NotificationSetting(template=template, enabled=enabled, updated_at=uow.now, updated_by=uow.actor.label)
+        s.add(row)
+    else:
+        row.enabled, row.updated_at, row.updated_by = enabled, uow.now, uow.actor.label
+    s.flush()
+    ctx = uow.ctx
+    uow.after_commit(ctx.forget_muted_notifications)
+    return _setting_view(template, row)
+
+
+def outbox_summary(uow: Work, limit: int = 20) -> dict[str, Any]:
+    """How the outbox stands: rows by status and the latest that could not be delivered (the
+    recipient masked), for the hall admin to see and send again."""
+    require(uow.actor, Action.MANAGE_NOTIFICATIONS)
+    s = uow.session
+    counts = dict(s.execute(select(Notification.status, func.count()).group_by(Notification.status)).tuples().all())
+    failed = list(s.scalars(select(Notification).where(Notification.status == "failed")
+                            .order_by(Notification.id.desc()).limit(limit)))
+    codes = dict(s.execute(select(Case.id, Case.code).where(Case.id.in_([n.case_id for n in failed if n.case_id]))
+                           .execution_options(all_tenants=True)).tuples().all()) if failed else {}
+    return {"counts": {k: int(counts.get(k, 0)) for k in ("pending", "sending", "sent", "failed")},
+            "failed": [{"id": n.id, "case_code": codes.get(n.case_id) if n.case_id else None, "template": n.template,
+                        "recipient": mask_phone(n.recipient), "attempts": n.attempts, "last_error": n.last_error,
+                        "created_at": n.created_at} for n in failed]}
+
+
+def retry_notification(uow: Work, notification_id: int) -> dict[str, Any]:
+    """Send a message that could not be delivered once more (a failed row back to pending, its
+    attempts from zero), handed to the worker after the commit."""
+    require(uow.actor, Action.MANAGE_NOTIFICATIONS)
+    n = uow.session.get(Notification, notification_id)
+    if n is None:
+        raise NotFound(f"no notification #{notification_id}", field="notification_id")
+    if n.status != "failed":
+        raise InvalidInput(f"notification #{notification_id} is {n.status}: only a failed one is sent again",
+                           field="notification_id")
+    n.status, n.attempts, n.last_error, n.claimed_at = "pending", 0, None, None
+    uow.session.flush()
+    ctx = uow.ctx
+    uow.after_commit(lambda: ctx.dispatch_notifications([notification_id]))
+    return {"id": n.id, "status": n.status}

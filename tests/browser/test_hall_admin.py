@@ -34,9 +34,17 @@ def test_admin_adds_staff_and_sets_ab_post(page, node):
     expect(page.get_by_role("status").filter(has_text="已设置 B 岗")).to_be_visible()
     assert same_document(page)  # the refused form, the new staff member and the B post: no reload
     shot(page, "admin-staff")
-    for tab in ("机构与服务点", "工作日历", "联邦状态与告警"):
+    for tab in ("机构与服务点", "工作日历", "短信通知", "联邦状态与告警"):
         page.get_by_role("link", name=tab).click()
         assert page.locator(".tabs a[aria-current=page]").first.inner_text() == tab
+        if tab == "短信通知":  # the acceptance SMS turned off in place; the one-time notice has no switch
+            mark_document(page)
+            page.get_by_role("button", name="关闭“已受理（含承诺办结日期）”短信").click()
+            expect(page.get_by_role("status").filter(has_text="短信已关闭")).to_be_visible()
+            expect(page.get_by_role("button", name="开启“已受理（含承诺办结日期）”短信")).to_be_visible()
+            assert same_document(page)
+            assert page.get_by_role("button", name="关闭“补正告知（一次性告知）”短信").count() == 0
+            shot(page, "admin-notifications")
     shot(page, "admin-federation")
     assert page.js_errors == []
 

@@ -8,7 +8,7 @@ from .base import NAMING, CST, TZDateTime, Base, TenantScoped, Audited
 from .org import Department, Staff, ApiToken
 from .catalog import Item, ItemVersion, CalendarYear, CatalogChange
 from .cases import Upload, Case, CaseMaterial, CaseTransition, Extension, License, Evaluation, Rectification, CasePart, StageSignoff, CasePrerequisite
-from .notifications import Notification
+from .notifications import Notification, NotificationSetting
 from .audit import AuditHead, AuditEntry, AuditQueued, AuditAnchor
 from .bench import BenchRow
 from .alerts import ALERT_STATES, Alert
@@ -26,6 +26,7 @@ __all__ = [
     "Item", "ItemVersion", "CalendarYear", "CatalogChange",
     "Upload", "Case", "CaseMaterial", "CaseTransition", "Extension", "License", "Evaluation", "Rectification", "CasePart", "StageSignoff", "CasePrerequisite",
     "Notification",
+    "NotificationSetting",
     "AuditHead", "AuditEntry", "AuditQueued", "AuditAnchor",
     "BenchRow",
     "ALERT_STATES", "Alert",

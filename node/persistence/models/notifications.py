@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Audited, Base, TZDateTime
@@ -24,3 +24,14 @@ class Notification(Audited, Base):
     created_at: Mapped[datetime] = mapped_column(TZDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(TZDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(TZDateTime())
+
+
+class NotificationSetting(Audited, Base):
+    """The hall admin's choice for one message kind (``notifications.TEMPLATES``): sent or not. A kind
+    without a row is sent; the notices the law requires are always sent (``notifications.MANDATORY``)."""
+
+    __tablename__ = "notification_settings"
+    template: Mapped[str] = mapped_column(String(40), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime())
+    updated_by: Mapped[str] = mapped_column(String(64))

@@ -41,3 +41,38 @@ class AuditReportSchema(Schema):
     differences = fields.List(fields.Nested(RowDifferenceSchema))
     more_differences = fields.Integer()
     seconds = fields.Float()
+
+
+class NotificationSettingSchema(Schema):
+    template = fields.String(metadata={"description": "the message kind: submitted, accepted, supplement, refused, "
+                                                      "denied, concluded, joint_concluded, joint_withdrawn"})
+    text = fields.String(metadata={"description": "the message as sent ({hall}, {item}, {code}, ... filled in)"})
+    mandatory = fields.Boolean(metadata={"description": "a notice the applicant must be given: always sent"})
+    enabled = fields.Boolean()
+    updated_at = fields.DateTime(allow_none=True)
+    updated_by = fields.String(allow_none=True)
+
+
+class NotificationSettingUpdateSchema(Schema):
+    enabled = fields.Boolean(required=True, truthy={True}, falsy={False})
+
+
+class FailedNotificationSchema(Schema):
+    id = fields.Integer()
+    case_code = fields.String(allow_none=True)
+    template = fields.String()
+    recipient = fields.String(metadata={"description": "masked phone number"})
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class OutboxSchema(Schema):
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                         metadata={"description": "outbox rows by status: pending, sending, sent, failed"})
+    failed = fields.List(fields.Nested(FailedNotificationSchema))
+
+
+class RetriedSchema(Schema):
+    id = fields.Integer()
+    status = fields.String()
