@@ -24,17 +24,16 @@ from node.services.context import CST
 from node.services.supervision import own_case_lights
 from node.services.views import staff_view
 
+from .errors import explain as zh_error
 from .session import actor, ctx, may, signed_in, staff_page
 from .staff import bp
+from .vocab import CHANNEL_ZH, LIGHT_ZH, STAGE_ZH
 
 DESK_ROLES = (Role.HANDLER, Role.REVIEWER, Role.APPROVER, Role.CHIEF)
 PAGE_SIZE = 20
 TABS = (("todo", "待办"), ("done", "已办"), ("overdue", "超期"))
-LIGHT_ZH = {"green": "正常", "yellow": "预警", "red": "超期", "on_time": "按时办结", "late": "超期办结"}
-STAGE_KIND_ZH = {"accept": "受理", "undertake": "承办", "review": "审核", "approve": "批准", "conclude": "办结",
-                 "joint_review": "联合审图", "joint_inspection": "联合踏勘"}
+STAGE_KIND_ZH = STAGE_ZH
 EXTENSION_ZH = {"pending": "待审批", "approved": "已批准", "rejected": "未批准"}
-CHANNEL_ZH = {"online": "网上申报", "window": "窗口收件", "agent": "代办"}
 PART_STATUS_ZH = {"pending": "待受理", "submitted": "已申报", "in_progress": "办理中", "supplementing": "待补正",
                   "concluded": "已办结", "refused": "不予受理", "withdrawn": "已撤回"}
 
@@ -47,51 +46,6 @@ BUTTON_ZH = {"accept": "受理", "refuse": "不予受理", "request_supplement":
 DONE_ZH = {"accept": "已受理", "refuse": "已作出不予受理决定", "request_supplement": "已要求补正，请打印一次性告知书",
            "undertake": "承办意见已提交", "review": "审核已通过", "approve": "已批准", "conclude": "已办结",
            "deny": "已作出不予许可决定", "send_back": "已退回上一环节"}
-
-FIELD_ZH = {"reason": "理由", "opinion": "意见", "event": "操作", "version": "办件版本", "days": "延期天数",
-            "materials": "申请材料", "staff_id": "承办人", "code": "办件", "role": "岗位", "item_code": "事项",
-            "extension_id": "延期申请", "digest": "材料", "text": "反馈内容", "order_id": "督办单",
-            "green_channel": "绿色通道", "missing": "缺少的材料", "file": "文件", "applicant.name": "申请人姓名",
-            "applicant.id_number": "证件号码", "applicant.phone": "联系电话", "accept": "当场受理",
-            "prerequisites": "前置审批", "form": "申请表"}
-MESSAGES_ZH = (  # (a piece of the service's English message, the Chinese shown)
-    ("a reason is required", "请填写理由。"),
-    ("someone else just changed it", "该办件刚被他人修改，请刷新页面后重试。"),
-    ("is not allowed while the case is in state", "该办件当前环节不能进行此操作，请刷新页面查看最新状态。"),
-    ("needs one of the roles", "此环节应由其他岗位办理。"),
-    ("the case is assigned to", "该办件已由他人认领：只有认领人、A 岗缺岗时的 B 岗或首席代表可以办理。"),
-    ("already assigned to someone else", "该办件已被他人认领。"),
-    ("a department acts only on its own part", "各部门只能办理本部门的联办子件。"),
-    ("an extension is 1 to 60 working days", "延期天数须为 1 至 60 个工作日。"),
-    ("say why the case needs more time", "请说明延期理由。"),
-    ("already waiting for a decision", "该办件已有待审批的延期申请。"),
-    ("only a case in progress can be extended", "只有办理中的办件可以申请延期。"),
-    ("nobody approves their own extension request", "不能审批自己提出的延期申请。"),
-    ("an extension is approved by", "延期申请由批准人或首席代表审批。"),
-    ("the extension was already", "该延期申请已审批。"),
-    ("assign to a handler of the case's department", "请选择本部门的承办人。"),
-    ("cases are claimed by handlers", "办件由承办人认领。"),
-    ("the case has ended", "该办件已办结，不能再认领。"),
-    ("a joint case (联办件) moves with its parts", "联办件随各部门子件办理，请在子件中操作。"),
-    ("the application is incomplete", "申请材料不齐全，请按一次性告知书补齐后再提交。"),
-    ("materials are read by the staff of the department", "办件材料仅限承办部门人员查阅。"),
-    ("is empty", "文件为空。"),
-    ("the limit is", "文件超过大小限制。"),
-    ("has no federation identity", "本大厅未接入上级节点，无法送达，请联系大厅管理员。"),
-    ("this order is addressed to another department", "该督办单不是发给本部门的。"),
-    ("answered by the department's chief representative or the case's handler",
-     "督办单由首席代表或该件承办人反馈。"),
-)
-
-
-def zh_error(e: DomainError) -> str:
-    """The service's refusal in Chinese, the field it names kept visible."""
-    text = next((zh for en, zh in MESSAGES_ZH if en in e.message), None)
-    if text is None:
-        name = FIELD_ZH.get(e.field or "", e.field or "")
-        text = f"操作未能完成{'（' + name + '）' if name else ''}：{e.message}"
-    return f"{text}（字段：{e.field}）" if e.field else text
-
 
 @bp.app_template_filter("desk_dt")
 def desk_dt(value: Any) -> str:

@@ -19,6 +19,7 @@ from node.services.health import federation_health
 from .errors import explain, field_errors
 from .session import actor, ctx, may, staff_page
 from .staff import bp
+from .vocab import ALERT_KIND_ZH, ALERT_STATE_ZH
 
 UNIT_KIND_ZH = {"department": "部门", "town": "乡镇", "subdistrict": "街道", "service_point": "便民服务点"}
 ACTION_ZH = {"publish": "新增为本级事项", "revise": "按标准修订本级事项", "repeal": "废止本级事项",
@@ -29,11 +30,6 @@ MESSAGE_ZH = {"submitted": "申请已提交", "accepted": "已受理（含承诺
               "refused": "不予受理决定", "denied": "不予许可决定", "concluded": "准予许可、已办结",
               "joint_concluded": "联办件各部门均已办结", "joint_withdrawn": "联办件已撤回"}
 OUTBOX_ZH = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"}
-ALERT_KIND_ZH = {"fork": "签名日志分叉", "damaged_log": "本地日志损坏", "bad_signature": "签名无效",
-                 "broken_chain": "哈希链断裂", "inconsistent_checkpoint": "检查点不一致", "foreign_case": "越权上报他节点办件",
-                 "wrong_origin": "来源不符", "unknown_key": "未知签名密钥", "audit_mismatch": "审计记录与数据不符",
-                 "case_file_mismatch": "办件档案不符", "material_mismatch": "材料摘要不符", "parent_too_old": "上级节点版本过旧"}
-ALERT_STATE_ZH = {"open": "待处理", "acknowledged": "已确认", "resolved": "已解决"}
 TABS = (("staff.admin", "事项"), ("staff.admin_staff", "人员与岗位"), ("staff.admin_units", "机构与服务点"),
         ("staff.admin_calendar", "工作日历"), ("staff.admin_notifications", "短信通知"),
         ("staff.admin_federation", "联邦状态与告警"))

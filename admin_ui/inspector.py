@@ -23,27 +23,22 @@ from node.domain.errors import DomainError
 from node.services import alerts, assessment, integrity, supervision, supervision_orders
 from node.services.context import CST
 
+from .errors import explain
 from .session import ctx, may, staff_page
 from .staff import bp
+from .vocab import ALERT_KIND_ZH, ALERT_STATE_ZH, CHANNEL_ZH, LIGHT_ZH, STAGE_ZH
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-LIGHT_ZH = {"green": "正常", "yellow": "预警", "red": "超期", "on_time": "按时办结", "late": "超时办结"}
 LEVEL_ZH = {"province": "省级", "city": "市级", "county": "县（区）级"}
-STAGE_ZH = {"accept": "受理", "undertake": "承办", "review": "审核", "approve": "批准", "conclude": "办结",
-            "": "（无环节）"}
 ORDER_KIND_ZH = {"supervise": "督办", "correct": "纠错"}
-ALERT_STATE_ZH = {"open": "未处理", "acknowledged": "已确认", "resolved": "已解决"}
-ALERT_KIND_ZH = {"audit_mismatch": "审计记录不一致", "case_file_mismatch": "案卷与签名记录不一致",
-                 "material_mismatch": "材料摘要不一致"}
 FINDING_ZH = {"out_of_order": "环节顺序异常", "skipped_stage": "跳过环节", "result_without_acceptance": "未受理即出结果",
               "accept_after_refusal": "不予受理后又受理", "time_backwards": "时间倒流", "future_time": "时间超前",
               "never_moved": "长期未流转", "log_gap": "记录缺号", "stopped_syncing": "下级停止同步"}
-CHANNEL_ZH = {"online": "网上申报", "window": "窗口", "agent": "代办"}
 PAGE_SIZE = 20
 TREND_MONTHS = 6
 
-# The services' English messages, told in Chinese by the field they name (the field stays visible).
+# This page's sentences for the fields its forms and lists ask for (``errors.explain``'s hints).
 FIELD_ZH = {
     "kind": "请选择督办类型（督办或纠错）。",
     "text": "请填写督办内容（1 至 2000 字）。",
@@ -62,13 +57,8 @@ FIELD_ZH = {
 
 
 def zh_error(e: DomainError) -> str:
-    """The error in Chinese, by the field it names (the field's name stays visible)."""
-    if e.status == 403 and e.field != "case_code":
-        return f"无权进行此操作（{e.field or '权限'}）。"
-    if e.status == 404 and e.field in (None, "id", "code"):
-        return "未找到该记录。"
-    text = FIELD_ZH.get(e.field or "")
-    return f"{text}（字段：{e.field}）" if text else f"操作未完成：{e}"
+    """The error in Chinese (``errors.explain``, with this page's hints for its fields)."""
+    return explain(e, FIELD_ZH)
 
 
 def inspector_page(view: F) -> F:

@@ -35,6 +35,8 @@ from node.services import catalog, guard, intake, org, public, uploads
 from node.services import supervision_orders as sup
 from node.services.views import public_view
 
+from .errors import explain
+
 bp = Blueprint("ui", __name__, template_folder="templates", static_folder="static", static_url_path="/static/ui")
 
 KIND_ZH = {"immediate": "即办件", "promised": "承诺件", "joint": "联办件", "reported": "上报件"}
@@ -136,8 +138,6 @@ def item(code: str):  # type: ignore[no-untyped-def]
 
 # ---------------------------------------------------------------- applying online
 
-FIELD_ZH = {"applicant.name": "申请人", "applicant.id_number": "证件号码", "applicant.id_type": "证件类型",
-            "applicant.phone": "手机号码", "applicant.org": "单位名称"}
 
 
 def _id_error_zh(message: str, id_type: str) -> str:
@@ -323,8 +323,7 @@ def apply(code: str):  # type: ignore[no-untyped-def]
                 errors[key] = "证照编号或监管码有误，请核对（也可留空，由窗口受理时核验）。"
                 key = ""
             if key:
-                errors[key] = (f"{FIELD_ZH.get(e.field or '', e.field or '')}：" if key == "_" else "") + (
-                    "该事项暂停受理。" if isinstance(e, Conflict) else f"提交未成功（{e.field or '申请'}）：{e.message}")
+                errors[key] = "该事项暂停受理。" if isinstance(e, Conflict) else explain(e, with_field=False)
         else:
             session["submitted"] = {"code": case_code, "item": v.name, "item_code": v.item.code,
                                     "kind": v.kind, "promised": v.promised_limit_days}
