@@ -44,7 +44,8 @@ FIELD_ZH = {
     "text": "请填写督办内容（1 至 2000 字）。",
     "due_days": "反馈期限为 1 至 60 个工作日的整数，可不填。",
     "case_code": "该办件不能由本级下发督办单：督办单只能下发给本级以下节点的办件。",
-    "note": "请填写处理说明。",
+    "note": "请填写处理说明（退回时须说明理由，1 至 2000 字）。",
+    "decision": "请选择办结或退回。",
     "state": "该记录的状态已变化，不能进行此操作。",
     "month": "月份格式为 YYYY-MM。",
     "cursor": "翻页参数无效，请从第一页重新查看。",
@@ -164,26 +165,42 @@ def _actor():  # type: ignore[no-untyped-def]
     return actor()
 
 
+LIST_FILTERS = ("region", "stage", "channel")
+"""What the overdue and warning lists can be narrowed by (``supervision.light_list``'s filters)."""
+
+
+def _regions() -> list[dict[str, str]]:
+    """The regions of this node's subtree that hold cases, for the lists' region filter."""
+    try:
+        rows = ctx().run(_actor(), lambda uow: supervision.counts(uow))
+    except DomainError:
+        return []
+    return [{"code": o, "name": f"{o} {_region_name(o)}"} for o in sorted({r["region"] for r in rows})]
+
+
 def _list_page(light: str, title: str, endpoint: str) -> Any:
     cursor = request.args.get("cursor") or None
+    filters = {k: (request.args.get(k) or "").strip() for k in LIST_FILTERS}
+    given = {k: v for k, v in filters.items() if v}
     try:
         size = int(request.args.get("n") or PAGE_SIZE)
     except ValueError:
         size = 0
     try:
         page = ctx().run(_actor(), lambda uow: supervision.light_list(uow, light=light, cursor=cursor,
-                                                                       page_size=size))
+                                                                       page_size=size, **given))
         error = None
     except DomainError as e:
         page, error = {"items": [], "next_cursor": None}, zh_error(e)
         status = e.status
     else:
         status = 200
-    nxt = url_for(endpoint, cursor=page["next_cursor"], n=size if size != PAGE_SIZE else None) \
-        if page["next_cursor"] else None
-    first = url_for(endpoint, n=size if size != PAGE_SIZE else None) if cursor else None
+    n = size if size != PAGE_SIZE else None
+    nxt = url_for(endpoint, cursor=page["next_cursor"], n=n, **given) if page["next_cursor"] else None
+    first = url_for(endpoint, n=n, **given) if cursor else None
     return render_template("inspector/list.html", title=title, light=light, items=page["items"], error=error,
-                           next_url=nxt, first_url=first, LIGHT_ZH=LIGHT_ZH, STAGE_ZH=STAGE_ZH,
+                           next_url=nxt, first_url=first, filters=filters, regions=_regions(),
+                           endpoint=endpoint, LIGHT_ZH=LIGHT_ZH, STAGE_ZH=STAGE_ZH,
                            CHANNEL_ZH=CHANNEL_ZH, today=_today()), status
 
 
@@ -250,6 +267,27 @@ def inspector_issue_order(code: str):  # type: ignore[no-untyped-def]
         flash(f"已下发{ORDER_KIND_ZH.get(form['kind'], '督办')}单 {row.ref}。", "ok")
         return redirect(url_for("staff.inspector_case", code=code))
     return _render_case(code, errors, form, 422)
+
+
+@bp.post("/inspector/orders/<int:order_id>/decision")
+@inspector_page
+def inspector_decide_order(order_id: int):  # type: ignore[no-untyped-def]
+    """办结 (close: the response is accepted) or 退回重办 (return: the department responds again; a
+    note saying why is required); the decision travels down to the case's node."""
+    code = request.form.get("case_code") or ""
+    decision = request.form.get("decision") or ""
+    note = (request.form.get("note") or "").strip() or None
+    try:
+        ctx().run(_actor(), supervision_orders.decide, order_id, decision, note)
+    except DomainError as e:
+        flash(f"督办单未能{'退回' if decision == 'return' else '办结'}：{zh_error(e)}", "error")
+    else:
+        flash("督办单已办结。" if decision == "close" else "督办单已退回，请承办部门重新反馈。", "ok")
+    try:
+        code = servicecode.normalize(code, field="case_code")
+    except DomainError:
+        return redirect(url_for("staff.inspector"))
+    return redirect(url_for("staff.inspector_case", code=code) + "#orders")
 
 
 def _change(fn: Callable[..., Any], done: str, *args: Any) -> Any:

@@ -129,6 +129,31 @@ def test_overdue_list_pages_by_cursor(app, api, county, clock):
     assert "当前没有预警办件" in empty
 
 
+def test_overdue_list_filters_by_region_stage_and_channel_and_keeps_them_when_paging(app, api, county, clock):
+    codes = overdue_cases(api, county, clock, 3)
+    c = signed_in(app, "inspector")
+    overview = c.get("/staff/inspector").get_data(as_text=True)
+    assert 'href="/staff/inspector/overdue?region=330105"' in overview  # the region card drills down
+
+    def listed(url: str) -> tuple[int, list[str], str]:
+        r = c.get(url)
+        page = r.get_data(as_text=True)
+        return r.status_code, re.findall(r'href="/staff/inspector/cases/([0-9A-Z-]+)"', page), page
+
+    st, rows, page = listed("/staff/inspector/overdue?region=330105&stage=undertake&channel=online")
+    assert st == 200 and sorted(rows) == sorted(codes)
+    assert '<option value="330105" selected>' in page and "清除筛选" in page
+    st, rows, page = listed("/staff/inspector/overdue?region=330105&stage=undertake&n=2")
+    assert len(rows) == 2
+    nxt = re.search(r'<a href="([^"]+)" rel="next">下一页</a>', page).group(1).replace("&amp;", "&")
+    assert "region=330105" in nxt and "stage=undertake" in nxt  # the filters travel with the cursor
+    assert len(listed(nxt)[1]) == 1
+    assert listed("/staff/inspector/overdue?stage=review")[1] == []  # none is at review
+    assert listed("/staff/inspector/overdue?channel=agent")[1] == []
+    st, rows, page = listed("/staff/inspector/overdue?region=330106")  # a region outside this node's
+    assert st in (403, 422) and rows == [] and "字段：region" in page
+
+
 def test_assessment_exports_xlsx(app, api, county):
     code = api.apply_online()
     api.to_conclusion(code)
@@ -151,7 +176,7 @@ def test_alerts_are_acknowledged_and_resolved_from_the_overview(app, county):
         proof={"table": "cases"}, subject="cases#1").id)
     c = signed_in(app, "inspector")
     page = c.get("/staff/inspector").get_data(as_text=True)
-    assert f"#{alert}" in page and "审计记录不一致" in page and "未处理" in page
+    assert f"#{alert}" in page and "审计记录与数据不符" in page and "待处理" in page
     token = csrf_of(page)
     r = c.post(f"/staff/inspector/alerts/{alert}/acknowledge", data={"csrf_token": token})
     assert r.status_code == 302
