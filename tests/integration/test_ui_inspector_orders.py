@@ -21,7 +21,7 @@ from tests.support import csrf_of, ui_sign_in
 pytestmark = pytest.mark.integration
 
 
-def test_the_inspector_returns_then_closes_an_answered_order_from_the_case_page(fed):  # type: ignore[no-untyped-def]
+def test_the_inspector_returns_then_closes_an_answered_order_from_the_case_page(fed):  # type: ignore[no-untyped-def]  # noqa: F811
     from node.api import create_app
 
     district, province = county_api(fed, DISTRICT), county_api(fed, PROVINCE)
