@@ -39,11 +39,13 @@ PART_STATUS_ZH = {"pending": "待受理", "submitted": "已申报", "in_progress
 
 STAGE_EVENTS = ("accept", "undertake", "review", "approve", "conclude", "request_supplement", "send_back",
                 "deny", "refuse")
-"""The events the staff pages offer (supply, withdraw, paper results and joint sign-offs are not here)."""
+"""The events the staff pages offer (supply, paper results and joint sign-offs are not here; the window
+also withdraws on the applicant's written request: ``WINDOW_WITHDRAW``)."""
+WINDOW_WITHDRAW = "withdraw"
 NEEDS_REASON = frozenset({"refuse", "deny", "send_back", "request_supplement"})
-BUTTON_ZH = {"accept": "受理", "refuse": "不予受理", "request_supplement": "要求补正", "undertake": "承办完成，提交审核",
+BUTTON_ZH = {"withdraw": "代申请人撤回", "accept": "受理", "refuse": "不予受理", "request_supplement": "要求补正", "undertake": "承办完成，提交审核",
              "review": "审核通过", "approve": "批准", "conclude": "办结", "deny": "不予许可", "send_back": "退回上一环节"}
-DONE_ZH = {"accept": "已受理", "refuse": "已作出不予受理决定", "request_supplement": "已要求补正，请打印一次性告知书",
+DONE_ZH = {"withdraw": "已撤回（申请人书面申请）", "accept": "已受理", "refuse": "已作出不予受理决定", "request_supplement": "已要求补正，请打印一次性告知书",
            "undertake": "承办意见已提交", "review": "审核已通过", "approve": "已批准", "conclude": "已办结",
            "deny": "已作出不予许可决定", "send_back": "已退回上一环节"}
 
@@ -120,6 +122,8 @@ def case_view(uow: Any, code: str) -> dict[str, Any]:
         mine.append(e)
     v["my_events"] = mine
     v["can_supply"] = "supply" in allowed and me.role in responsible_roles(state, stages, Event.SUPPLY)
+    v["can_withdraw"] = ("withdraw" in allowed and me.role in (Role.CLERK, Role.AGENT)
+                         and me.role in responsible_roles(state, stages, Event.WITHDRAW) and not v.get("part_of"))
     asked = [t for t in case.transitions if t.event == "request_supplement"]
     wanted = {m.get("material_code") for m in ((asked[-1].data or {}).get("missing") or [])} if asked else set()
     v["supply_materials"] = [m for m in v["item_materials"] if m.get("code") in wanted] or v["item_materials"]
@@ -177,7 +181,10 @@ def transition_input() -> cases.TransitionInput:
     """The posted transition form, as the API's route builds it."""
     f = request.form
     event = f.get("event", "")
-    if event not in STAGE_EVENTS:
+    if event == WINDOW_WITHDRAW and f.get("confirm") != "1":
+        from node.domain.errors import InvalidInput
+        raise InvalidInput("confirm that the applicant asked in writing to withdraw", field="confirm")
+    if event not in STAGE_EVENTS and event != WINDOW_WITHDRAW:
         from node.domain.errors import InvalidInput
         raise InvalidInput(f"unknown event {event!r}", field="event")
     try:

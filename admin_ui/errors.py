@@ -29,7 +29,7 @@ FIELD_ZH = {
     "applicant.name": "申请人", "applicant.id_number": "证件号码", "applicant.id_type": "证件类型",
     "applicant.phone": "手机号码", "applicant.org": "单位名称", "accept": "当场受理", "prerequisites": "前置审批",
     "form": "申请表", "template": "短信", "enabled": "是否发送", "notification_id": "短信", "due_days": "反馈期限",
-    "case_code": "办件", "month": "月份", "region": "地区", "calendar": "节假日安排",
+    "case_code": "办件", "month": "月份", "region": "地区", "calendar": "节假日安排", "confirm": "确认",
 }
 _KNOWN: list[tuple[str, str]] = [  # (a regular expression over the service's message, the Chinese shown)
     (r"username '.*' is taken", "该用户名已被使用，请换一个。"),
@@ -40,6 +40,7 @@ _KNOWN: list[tuple[str, str]] = [  # (a regular expression over the service's me
     (r"agents belong to a service point", "代办员须属于便民服务点，其他人员须属于部门、乡镇或街道。"),
     (r"it cannot be turned off", "该告知依法必须发送，不能关闭。"),
     (r"only a failed one is sent again", "只有发送失败的短信可以重新发送。"),
+    (r"confirm that the applicant asked in writing to withdraw", "请先核对申请人的书面撤回申请并勾选确认。"),
 ]
 _PIECES: list[tuple[str, str]] = [  # (a piece of the service's message, the Chinese shown)
     ("a reason is required", "请填写理由。"),

@@ -315,3 +315,26 @@ def test_chief_assigns_a_handler(app, api):
     assert code not in a.get("/staff/desk").get_data(as_text=True)
     assert "承办完成" not in a.get(f"/staff/cases/{code}").get_data(as_text=True)
     assert "指派" not in a.get(f"/staff/cases/{code}").get_data(as_text=True)
+
+
+def test_the_window_withdraws_on_the_applicants_written_request_once_confirmed(app, api):
+    code = api.apply_online()
+    api.fire(code, "accept", "clerk")
+    clerk = staff(app, "clerk")
+    page = clerk.get(f"/staff/window/cases/{code}").get_data(as_text=True)
+    assert "撤回申请" in page and "已核对申请人的书面撤回申请" in page
+    r = fire(clerk, "/staff/window/cases", code, "withdraw", api, reason="申请人书面申请撤回")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and "字段：confirm" in page and 'aria-describedby="withdraw-confirm-err"' in page
+    assert api.case(code)["status"] == "in_progress"  # not confirmed: nothing changed
+    r = fire(clerk, "/staff/window/cases", code, "withdraw", api, reason="申请人书面申请撤回", confirm="1")
+    assert r.status_code == 302
+    c = api.case(code)
+    assert c["status"] == "withdrawn"
+    assert c["transitions"][-1]["event"] == "withdraw" and c["transitions"][-1]["actor"].startswith("staff:")
+    assert "撤回申请" not in clerk.get(f"/staff/window/cases/{code}").get_data(as_text=True)  # nothing left to do
+    # a department's handler is offered no withdrawal (it is the applicant's, at the window)
+    other = api.apply_online()
+    api.fire(other, "accept", "clerk")
+    handler = staff(app, "cgj-handler")
+    assert "代申请人撤回" not in handler.get(f"/staff/cases/{other}").get_data(as_text=True)
