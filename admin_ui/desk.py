@@ -15,10 +15,11 @@ from urllib.parse import quote
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
 from node.domain.errors import DomainError, NotFound
+from node.domain.items import JOINT_STAGES
 from node.domain.lifecycle import Event, Status, responsible_roles
-from node.domain.masking import mask_id_number
+from node.domain.masking import mask_id_number, mask_name
 from node.domain.roles import Role
-from node.services import cases, part_materials, supervision_orders
+from node.services import cases, part_materials, signoffs, supervision_orders
 from node.services.catalog import stage_defs
 from node.services.context import CST
 from node.services.supervision import own_case_lights
@@ -148,6 +149,12 @@ def case_view(uow: Any, code: str) -> dict[str, Any]:
                                     staff_id=case.assignee_id))
     v["can_read_materials"] = may("read_case_material", department_id=case.department_id)
     v["stage_kind"] = stage.kind if stage else None
+    v["cosign"] = None
+    if any(st.kind in JOINT_STAGES for st in stages):
+        try:
+            v["cosign"] = signoffs.cosign_summary(uow, v["code"])
+        except DomainError:
+            v["cosign"] = None
     return v
 
 
@@ -224,14 +231,24 @@ def post_transition(code: str, template: str, back: str, **extra: Any) -> Any:
 @staff_page(*DESK_ROLES)
 def desk():  # type: ignore[no-untyped-def]
     tabs = TABS + ((("extensions", "延期审批"),) if may("decide_extension") else ())
-    tab = request.args.get("tab", "todo")
-    if tab not in dict(tabs):
-        tab = "todo"
     page = page_arg()
     with ctx().uow(actor()) as uow:
-        rows, total = cases.work_queue(uow, tab=tab, page=page, page_size=PAGE_SIZE)
-        items = [queue_row(uow, c) for c in rows]
-        counts = {t: cases.work_queue(uow, tab=t, page=1, page_size=1)[1] for t, _ in tabs if t != tab}
+        cosign = signoffs.cosign_queue(uow)
+        if cosign or request.args.get("tab") == "cosign":
+            tabs = tabs + (("cosign", "会签"),)
+        tab = request.args.get("tab", "todo")
+        if tab not in dict(tabs):
+            tab = "todo"
+        if tab == "cosign":  # other departments' cases waiting for this department's signature
+            rows, total = cosign[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], len(cosign)
+            items = [{**queue_row(uow, c), "applicant": mask_name(c.applicant_name or ""), "org": None}
+                     for c in rows]
+        else:
+            rows, total = cases.work_queue(uow, tab=tab, page=page, page_size=PAGE_SIZE)
+            items = [queue_row(uow, c) for c in rows]
+        counts = {t: cases.work_queue(uow, tab=t, page=1, page_size=1)[1] for t, _ in tabs
+                  if t not in (tab, "cosign")}
+        counts["cosign"] = len(cosign)
     counts[tab] = total
     return render_template("desk/queue.html", rows=items, tab=tab, tabs=tabs, counts=counts,
                            pager=pager(page, total), LIGHT_ZH=LIGHT_ZH, me_id=actor().staff_id)
@@ -240,7 +257,47 @@ def desk():  # type: ignore[no-untyped-def]
 @bp.get("/cases/<code>")
 @staff_page(*DESK_ROLES)
 def case_page(code: str):  # type: ignore[no-untyped-def]
+    try:
+        with ctx().uow(actor()) as uow:
+            cases.get_case(uow, code)
+    except NotFound:
+        return cosign_page(code)  # another department's case this department co-signs (会签), or 404
+    except DomainError:
+        pass
     return render_case("desk/case.html", code)
+
+
+def cosign_page(code: str, errors: dict[str, dict[str, str]] | None = None, status: int = 200,
+                form: dict[str, Any] | None = None) -> Any:
+    try:
+        with ctx().uow(actor()) as uow:
+            c = signoffs.cosign_summary(uow, code)
+    except DomainError:
+        return render_template("message.html", title="未找到办件",
+                               text=f"没有监管码为 {code} 的办件，或该办件不属于您的部门。"), 404
+    return render_template("desk/cosign.html", c=c, errors=errors or {}, form=form or {}), status
+
+
+@bp.post("/cases/<code>/signoffs/<int:index>")
+@staff_page(*DESK_ROLES)
+def case_signoff(code: str, index: int):  # type: ignore[no-untyped-def]
+    """This department's signature of a joint review or inspection (会签意见); the last one moves the case on."""
+    opinion = (request.form.get("opinion") or "").strip()[:2000]
+    try:
+        ctx().run(actor(), signoffs.sign_off, code, index, opinion)
+    except DomainError as e:
+        own = True
+        try:
+            with ctx().uow(actor()) as uow:
+                cases.get_case(uow, code)
+        except DomainError:
+            own = False
+        if own:
+            return refused("desk/case.html", code, f"signoff-{index}", e)
+        return cosign_page(code, {f"signoff-{index}": {"opinion": zh_error(e)}}, e.status,
+                           {"key": f"signoff-{index}", **request.form.to_dict()})
+    flash(f"{code}：会签意见已提交。", "ok")
+    return redirect(url_for("staff.case_page", code=code))
 
 
 @bp.post("/cases/<code>/transition")
