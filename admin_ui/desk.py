@@ -28,7 +28,7 @@ from node.services.views import staff_view
 from .errors import explain as zh_error
 from .session import actor, ctx, may, signed_in, staff_page
 from .staff import bp
-from .vocab import CHANNEL_ZH, LIGHT_ZH, STAGE_ZH
+from .vocab import CHANNEL_ZH, EVENT_ZH, LIGHT_ZH, STAGE_ZH
 
 DESK_ROLES = (Role.HANDLER, Role.REVIEWER, Role.APPROVER, Role.CHIEF)
 PAGE_SIZE = 20
@@ -147,6 +147,11 @@ def case_view(uow: Any, code: str) -> dict[str, Any]:
         o["can_respond"] = (o["side"] == "owner" and o["state"] in ("delivered", "returned")
                             and may("respond_supervision_order", department_id=o["department_id"],
                                     staff_id=case.assignee_id))
+        # a correction (纠错) is answered with the corrective step done since the order arrived
+        o["fix_choices"] = [
+            {"seq": t.seq, "label": f"#{t.seq} {EVENT_ZH.get(t.event, t.event)} · {desk_dt(t.occurred_at)}"}
+            for t in sorted(case.transitions, key=lambda t: t.seq)
+            if t.seq > (o.get("case_seq") or 0)] if o["kind"] == "correct" else []
     v["can_read_materials"] = may("read_case_material", department_id=case.department_id)
     v["stage_kind"] = stage.kind if stage else None
     v["cosign"] = None
@@ -353,7 +358,15 @@ def case_extension_decision(code: str, extension_id: int):  # type: ignore[no-un
 @staff_page(*DESK_ROLES)
 def case_order_response(code: str, order_id: int):  # type: ignore[no-untyped-def]
     try:
-        ctx().run(actor(), supervision_orders.respond, order_id, request.form.get("text") or "", None)
+        f = request.form
+        fix = None
+        if "fix_description" in f or "fix_seq" in f:  # a correction order's form
+            try:
+                seq: Any = int(f.get("fix_seq") or "")
+            except ValueError:
+                seq = None
+            fix = {"description": f.get("fix_description") or "", "transition_seq": seq}
+        ctx().run(actor(), supervision_orders.respond, order_id, f.get("text") or "", fix)
     except DomainError as e:
         return refused("desk/case.html", code, f"order-{order_id}", e)
     flash(f"{code}：督办反馈已发送。", "ok")

@@ -36,6 +36,7 @@ from node.services import supervision_orders as sup
 from node.services.views import public_view
 
 from .errors import explain
+from .vocab import EVENT_ZH
 
 bp = Blueprint("ui", __name__, template_folder="templates", static_folder="static", static_url_path="/static/ui")
 
@@ -44,10 +45,6 @@ STATUS_ZH = {"submitted": "已申报，待受理", "in_progress": "办理中", "
              "concluded": "已办结", "refused": "不予受理", "withdrawn": "已撤回"}
 RESULT_ZH = {"approved": "准予许可", "denied": "不予许可"}
 FORM_ZH = {"original": "原件", "copy": "复印件", "original_and_copy": "原件及复印件"}
-EVENT_ZH = {"submit": "提交申请", "accept": "受理", "refuse": "不予受理", "undertake": "承办", "review": "审核",
-            "approve": "批准", "conclude": "办结", "deny": "不予许可", "send_back": "退回", "withdraw": "撤回",
-            "request_supplement": "要求补正", "supply": "补正材料", "record_paper_result": "录入纸质办理结果",
-            "conclude_joint": "统一出件", "sign_off": "会签"}
 ID_TYPE_ZH = {"resident_id": "居民身份证", "uscc": "统一社会信用代码", "passport": "护照", "other": "其他证件"}
 DECISION_ZH = {"all_must_approve": "各部门均准予许可方可办结（任一部门不予许可则整件不予许可）",
                "independent": "各部门分别作出决定，结果各自有效"}

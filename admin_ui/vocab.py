@@ -12,3 +12,7 @@ ALERT_KIND_ZH = {"fork": "签名日志分叉", "damaged_log": "本地日志损�
                  "wrong_origin": "来源不符", "unknown_key": "未知签名密钥", "audit_mismatch": "审计记录与数据不符",
                  "case_file_mismatch": "办件档案与签名记录不符", "material_mismatch": "材料摘要不符",
                  "parent_too_old": "上级节点版本过旧"}
+EVENT_ZH = {"submit": "提交申请", "accept": "受理", "refuse": "不予受理", "undertake": "承办", "review": "审核",
+            "approve": "批准", "conclude": "办结", "deny": "不予许可", "send_back": "退回", "withdraw": "撤回",
+            "request_supplement": "要求补正", "supply": "补正材料", "record_paper_result": "录入纸质办理结果",
+            "conclude_joint": "统一出件", "sign_off": "会签"}

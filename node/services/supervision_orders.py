@@ -216,7 +216,8 @@ def order_view(uow: Work, r: SupOrder) -> dict[str, Any]:
         elif state == State.ISSUED and delivery == "refused":
             state = "refused"
     return {"id": r.id, "ref": r.ref, "side": r.side, "issuer_node": r.issuer_node, "owner_node": r.owner_node,
-            "case_code": r.case_code, "kind": r.kind, "text": r.text, "due_days": r.due_days, "due_date": r.due_date,
+            "case_code": r.case_code, "case_seq": r.case_seq, "kind": r.kind, "text": r.text, "due_days": r.due_days,
+            "due_date": r.due_date,
             "state": state, "state_zh": rules.STATE_ZH.get(State(state), "对方拒收") if state != "refused" else "对方拒收",
             "delivery": delivery, "refusal": refusal,
             "department_id": r.department_id, "department_code": r.department_code, "issued_by": r.issued_by,

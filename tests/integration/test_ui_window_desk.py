@@ -338,3 +338,37 @@ def test_the_window_withdraws_on_the_applicants_written_request_once_confirmed(a
     api.fire(other, "accept", "clerk")
     handler = staff(app, "cgj-handler")
     assert "代申请人撤回" not in handler.get(f"/staff/cases/{other}").get_data(as_text=True)
+
+
+def test_a_correction_order_is_answered_with_its_fix_named_at_each_field(app, api, ctx, clock):
+    from node.ports import AddressedMessage
+    from node.services import supervision_orders
+    from node.services.context import SYSTEM
+
+    code = api.apply_online()
+    api.fire(code, "accept", "clerk")
+    city = ctx.node_id[:4] + "00"
+    msg = AddressedMessage(origin=city, seq=1, to=ctx.node_id, kind="supervision_order", subject=code, part=0,
+                           header={"ref": f"{city}-1", "case_code": code, "kind": "correct", "due_days": 3},
+                           private={"text": "受理时未核验营业执照，请纠正"}, reply_to_seq=0, signed_at=clock.now())
+    ctx.run(SYSTEM, supervision_orders.receive_order, msg)
+    chief = staff(app, "cgj-chief")
+    page = chief.get(f"/staff/cases/{code}").get_data(as_text=True)
+    assert "纠正情况（纠错单须填写）" in page and "尚无办理记录" in page
+    oid = re.search(rf"/staff/cases/{code}/orders/(\d+)", page).group(1)
+    url = f"/staff/cases/{code}/orders/{oid}"
+    token = TOKEN.search(page).group(1)
+    r = chief.post(url, data={"csrf_token": token, "text": "已纠正", "fix_description": "", "fix_seq": ""})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "字段：fix.description" in html and "已纠正" in html  # what was typed stays
+    api.fire(code, "undertake", "cgj-handler", opinion="补充核验营业执照后承办")  # the corrective step
+    page = chief.get(f"/staff/cases/{code}").get_data(as_text=True)
+    seq = re.search(rf'<option value="(\d+)">#\d+ 承办', page).group(1)
+    r = chief.post(url, data={"csrf_token": token, "text": "已纠正", "fix_description": "补充核验营业执照",
+                              "fix_seq": "1"})  # the acceptance came before the order: not a fix
+    assert r.status_code == 422 and "字段：fix.transition_seq" in r.get_data(as_text=True)
+    r = chief.post(url, data={"csrf_token": token, "text": "已纠正", "fix_description": "补充核验营业执照",
+                              "fix_seq": seq})
+    # the fix is accepted; this hall has no federation identity, so the answer cannot be sent
+    assert r.status_code == 422 and "字段：to" in r.get_data(as_text=True)
+    assert ctx.run(SYSTEM, supervision_orders.case_orders, code)[0]["state"] == "delivered"
