@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
+from node.domain import servicecode
 from node.domain.errors import DomainError, NotFound
 from node.domain.items import JOINT_STAGES
 from node.domain.lifecycle import Event, Status, responsible_roles
@@ -107,6 +108,11 @@ def case_view(uow: Any, code: str) -> dict[str, Any]:
     v["supervision_orders"] = supervision_orders.case_orders(uow, v["code"])
     v["extensions"] = cases.case_extensions(uow, v["code"])
     v["item_materials"] = list(case.item_version.materials or [])
+    entered = {p["item_code"]: p for p in v.get("prerequisites") or []}
+    v["item_prerequisites"] = [{"item_code": p["item_code"], "name": p["name"],
+                                "reference": (entered.get(p["item_code"]) or {}).get("reference") or "",
+                                "reason": (entered.get(p["item_code"]) or {}).get("reason")}
+                               for p in case.item_version.prerequisites or []]
     v["kind"] = case.item_version.kind
     v["light_now"] = light_of(uow, case)
     me = uow.actor
@@ -213,10 +219,22 @@ def transition_input() -> cases.TransitionInput:
         if other:
             missing.append({"material_code": None, "name": other})
     green = True if f.get("green_channel") == "1" and event == "accept" else None
+    pre = None
+    if event == "accept":  # the references of the item's prior approvals (前置审批), verified now
+        pre = []
+        for key in f:
+            ref = (f.get(key) or "").strip()[:40]
+            if not key.startswith("pre__") or not ref:
+                continue
+            try:
+                pre.append({"item_code": key[5:], "service_code": servicecode.normalize(ref)})
+            except DomainError:
+                pre.append({"item_code": key[5:], "license_number": ref})
+        pre = pre or None
     return cases.TransitionInput(event=Event(event), expected_version=version,
                                  reason=(f.get("reason") or "").strip()[:2000] or None,
                                  opinion=(f.get("opinion") or "").strip()[:2000] or None,
-                                 missing=missing, green_channel=green)
+                                 missing=missing, green_channel=green, prerequisites=pre)
 
 
 def post_transition(code: str, template: str, back: str, **extra: Any) -> Any:

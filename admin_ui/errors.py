@@ -77,6 +77,9 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [(re.compile(p), zh) for p, zh in 
     [(re.compile(r"(?i)stale|version"), "该记录刚被他人修改，请刷新后重试。")]
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
 def field_label(field: str | None) -> str:
     return FIELD_ZH.get(field or "", field or "")
 
@@ -88,6 +91,9 @@ def explain(e: DomainError, hints: Mapping[str, str] | None = None, with_field: 
     text = next((zh for pattern, zh in MESSAGES if pattern.search(e.message)), None)
     if text is None and hints and e.field is not None and e.field in hints:
         text = hints[e.field]
+    zh, sep, _en = e.message.partition(" / ")
+    if text is None and sep and _CJK.search(zh):  # a service that words its refusal in both languages
+        text = zh.strip().rstrip("。") + "。"
     if text is None:
         label = field_label(e.field)
         if isinstance(e, PermissionDenied):

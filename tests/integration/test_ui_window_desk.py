@@ -372,3 +372,29 @@ def test_a_correction_order_is_answered_with_its_fix_named_at_each_field(app, ap
     # the fix is accepted; this hall has no federation identity, so the answer cannot be sent
     assert r.status_code == 422 and "字段：to" in r.get_data(as_text=True)
     assert ctx.run(SYSTEM, supervision_orders.case_orders, code)[0]["state"] == "delivered"
+
+
+def test_the_window_enters_a_prior_approval_at_acceptance_and_is_told_why_one_fails(app, api):
+    from tests.integration.test_prerequisites import BIZ, FOOD, _materials, business_license
+    from tests.support import ID_NUMBER
+
+    number, _ = business_license(api)  # 营业执照 issued
+    r = api.post("/api/v1/public/applications", {  # applied online without the licence number
+        "item_code": FOOD, "applicant": {"name": "张三明", "id_number": ID_NUMBER},
+        "materials": _materials(api, ("application", "id", "food-safety"))})
+    assert r.status_code == 201, r.json
+    code = r.json["code"]
+    clerk = staff(app, "clerk")
+    page = clerk.get(f"/staff/window/cases/{code}").get_data(as_text=True)
+    assert "前置审批（受理时在线核验）" in page and f'name="pre__{BIZ}"' in page
+    r = fire(clerk, "/staff/window/cases", code, "accept", api)  # nothing entered
+    html = r.get_data(as_text=True)
+    assert r.status_code >= 400 and "未提供证照编号" in html and 'aria-describedby="pre-0-err"' in html
+    r = fire(clerk, "/staff/window/cases", code, "accept", api, **{f"pre__{BIZ}": "330105-WRONG-0001"})
+    html = r.get_data(as_text=True)
+    assert r.status_code >= 400 and "核验未通过" in html and 'value="330105-WRONG-0001"' in html  # kept
+    assert api.case(code)["status"] == "submitted"  # nothing accepted
+    r = fire(clerk, "/staff/window/cases", code, "accept", api, **{f"pre__{BIZ}": number})
+    assert r.status_code == 302
+    c = api.case(code)
+    assert c["status"] == "in_progress" and c["prerequisites"][0]["valid"] and c["prerequisites"][0]["reference"] == number
