@@ -185,7 +185,7 @@ def render_case(template: str, code: str, errors: dict[str, dict[str, str]] | No
     return render_template(template, v=v, errors=errors or {}, form=form or {}, today=today(),
                            BUTTON_ZH=BUTTON_ZH, NEEDS_REASON=NEEDS_REASON, LIGHT_ZH=LIGHT_ZH,
                            EXTENSION_ZH=EXTENSION_ZH, CHANNEL_ZH=CHANNEL_ZH, PART_STATUS_ZH=PART_STATUS_ZH,
-                           STAGE_KIND_ZH=STAGE_KIND_ZH, **extra), status
+                           STAGE_KIND_ZH=STAGE_KIND_ZH, EVENT_ZH=EVENT_ZH, **extra), status
 
 
 def refused(template: str, code: str, form_key: str, e: DomainError, **extra: Any) -> Any:

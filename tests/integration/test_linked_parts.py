@@ -119,6 +119,14 @@ def test_a_city_part_is_dispatched_worked_at_the_city_and_concludes_the_joint_ca
     assert remote["link"]["state"] == "received" and remote["link"]["text"] == f"{CITY} 已接收"
     assert remote["status"] == "in_progress" and remote["code"] == lc.code and remote["deadline"]
     assert sent(fed, DISTRICT, "part_dispatch") == [("acked", None)]
+    # the district's window page shows the city's part where it is worked and how far it got
+    from node.api import create_app
+    from tests.support import ui_sign_in
+
+    ui = create_app(ctx=fed.ctxs[DISTRICT]).test_client()
+    ui_sign_in(ui, "clerk")
+    html = ui.get(f"/staff/window/cases/{j['code']}").get_data(as_text=True)
+    assert f"{CITY} 节点办理" in html and f"{CITY} 已接收" in html and lc.code in html and "对方最新进度" in html
 
     run_part(city, lc.code, "gh")
     run_part(district, local["code"], "cgj")
