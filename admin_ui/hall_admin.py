@@ -247,29 +247,29 @@ def admin_notifications():  # type: ignore[no-untyped-def]
                  MESSAGE_ZH=MESSAGE_ZH, OUTBOX_ZH=OUTBOX_ZH)
 
 
+def _notifications_change(done: str, fn: Any, *args: Any) -> Any:
+    try:
+        ctx().run(actor(), fn, *args)
+    except DomainError as e:
+        flash(explain(e), "error")
+    else:
+        flash(done, "ok")
+    return redirect(url_for("staff.admin_notifications"))
+
+
 @bp.post("/admin/notifications/<template>")
 @staff_page(Role.ADMIN)
 def admin_notification_set(template: str):  # type: ignore[no-untyped-def]
     enabled = request.form.get("enabled") == "1"
-    try:
-        ctx().run(actor(), notifications.set_notification, template, enabled)
-    except DomainError as e:
-        flash(explain(e), "error")
-        return redirect(url_for("staff.admin_notifications"))
-    flash(f"“{MESSAGE_ZH.get(template, template)}”短信已{'开启' if enabled else '关闭'}（各服务进程 10 秒内生效）", "ok")
-    return redirect(url_for("staff.admin_notifications"))
+    return _notifications_change(f"“{MESSAGE_ZH.get(template, template)}”短信已{'开启' if enabled else '关闭'}"
+                                 "（各服务进程 10 秒内生效）", notifications.set_notification, template, enabled)
 
 
 @bp.post("/admin/notifications/outbox/<int:notification_id>/retry")
 @staff_page(Role.ADMIN)
 def admin_notification_retry(notification_id: int):  # type: ignore[no-untyped-def]
-    try:
-        ctx().run(actor(), notifications.retry_notification, notification_id)
-    except DomainError as e:
-        flash(explain(e), "error")
-        return redirect(url_for("staff.admin_notifications"))
-    flash(f"短信 #{notification_id} 已重新排队发送", "ok")
-    return redirect(url_for("staff.admin_notifications"))
+    return _notifications_change(f"短信 #{notification_id} 已重新排队发送", notifications.retry_notification,
+                                 notification_id)
 
 
 # --- federation status and alerts ------------------------------------------------------------

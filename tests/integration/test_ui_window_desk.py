@@ -275,7 +275,8 @@ def test_overdue_tab_and_the_work_queue_service(app, api, ctx, clock):
     assert [x["status"] for x in ctx.run(who, cases.case_extensions, code)] == []
 
 
-def test_supervision_order_shows_on_the_case_and_the_chief_may_respond(app, api, ctx, clock):
+def order_arrives(api, ctx, clock, kind: str, text: str) -> str:  # type: ignore[no-untyped-def]
+    """An accepted case and the city's order on it (督办 or 纠错), as the federation delivers it."""
     from node.ports import AddressedMessage
     from node.services import supervision_orders
     from node.services.context import SYSTEM
@@ -284,9 +285,17 @@ def test_supervision_order_shows_on_the_case_and_the_chief_may_respond(app, api,
     api.fire(code, "accept", "clerk")
     city = ctx.node_id[:4] + "00"
     msg = AddressedMessage(origin=city, seq=1, to=ctx.node_id, kind="supervision_order", subject=code, part=0,
-                           header={"ref": f"{city}-1", "case_code": code, "kind": "supervise", "due_days": 3},
-                           private={"text": "请加快办理店招审批"}, reply_to_seq=0, signed_at=clock.now())
+                           header={"ref": f"{city}-1", "case_code": code, "kind": kind, "due_days": 3},
+                           private={"text": text}, reply_to_seq=0, signed_at=clock.now())
     ctx.run(SYSTEM, supervision_orders.receive_order, msg)
+    return str(code)
+
+
+def test_supervision_order_shows_on_the_case_and_the_chief_may_respond(app, api, ctx, clock):
+    from node.services import supervision_orders
+    from node.services.context import SYSTEM
+
+    code = order_arrives(api, ctx, clock, "supervise", "请加快办理店招审批")
     chief = staff(app, "cgj-chief")
     page = chief.get(f"/staff/cases/{code}").get_data(as_text=True)
     assert "督办与纠错" in page and "请加快办理店招审批" in page and "提交反馈" in page
@@ -341,17 +350,10 @@ def test_the_window_withdraws_on_the_applicants_written_request_once_confirmed(a
 
 
 def test_a_correction_order_is_answered_with_its_fix_named_at_each_field(app, api, ctx, clock):
-    from node.ports import AddressedMessage
     from node.services import supervision_orders
     from node.services.context import SYSTEM
 
-    code = api.apply_online()
-    api.fire(code, "accept", "clerk")
-    city = ctx.node_id[:4] + "00"
-    msg = AddressedMessage(origin=city, seq=1, to=ctx.node_id, kind="supervision_order", subject=code, part=0,
-                           header={"ref": f"{city}-1", "case_code": code, "kind": "correct", "due_days": 3},
-                           private={"text": "受理时未核验营业执照，请纠正"}, reply_to_seq=0, signed_at=clock.now())
-    ctx.run(SYSTEM, supervision_orders.receive_order, msg)
+    code = order_arrives(api, ctx, clock, "correct", "受理时未核验营业执照，请纠正")
     chief = staff(app, "cgj-chief")
     page = chief.get(f"/staff/cases/{code}").get_data(as_text=True)
     assert "纠正情况（纠错单须填写）" in page and "尚无办理记录" in page
