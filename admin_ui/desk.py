@@ -138,6 +138,11 @@ def case_view(uow: Any, code: str) -> dict[str, Any]:
     stage = stages[case.stage_index] if case.stage_index is not None else None
     v["can_claim"] = (case.status == Status.IN_PROGRESS and stage is not None and stage.kind == "undertake"
                       and case.assignee_id is None and me.role == Role.HANDLER and may("claim_case"))
+    v["agents"] = []
+    if case.status == Status.SUBMITTED and me.role == Role.CLERK and may("set_acceptance_options"):
+        from node.services import org
+
+        v["agents"] = [{"id": x.id, "name": x.name} for x in org.list_agents(uow)]
     v["handlers"] = []
     if (me.role == Role.CHIEF and case.status == Status.IN_PROGRESS and stage is not None and stage.kind == "undertake"
             and may("assign_case", staff_id=-1) and may("list_staff")):
@@ -231,7 +236,14 @@ def transition_input() -> cases.TransitionInput:
             except DomainError:
                 pre.append({"item_code": key[5:], "license_number": ref})
         pre = pre or None
-    return cases.TransitionInput(event=Event(event), expected_version=version,
+    agent = None
+    if event == "accept" and f.get("agent_staff_id"):
+        try:
+            agent = int(f.get("agent_staff_id") or "")
+        except ValueError:
+            from node.domain.errors import InvalidInput
+            raise InvalidInput("choose an agent from the list", field="agent_staff_id") from None
+    return cases.TransitionInput(event=Event(event), expected_version=version, agent_staff_id=agent,
                                  reason=(f.get("reason") or "").strip()[:2000] or None,
                                  opinion=(f.get("opinion") or "").strip()[:2000] or None,
                                  missing=missing, green_channel=green, prerequisites=pre)

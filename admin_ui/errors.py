@@ -30,7 +30,7 @@ FIELD_ZH = {
     "applicant.phone": "手机号码", "applicant.org": "单位名称", "accept": "当场受理", "prerequisites": "前置审批",
     "form": "申请表", "template": "短信", "enabled": "是否发送", "notification_id": "短信", "due_days": "反馈期限",
     "case_code": "办件", "month": "月份", "region": "地区", "calendar": "节假日安排", "confirm": "确认",
-    "fix": "纠正情况", "fix.description": "纠正了什么", "fix.transition_seq": "纠正所办理的环节",
+    "agent_staff_id": "代办员", "fix": "纠正情况", "fix.description": "纠正了什么", "fix.transition_seq": "纠正所办理的环节",
 }
 _KNOWN: list[tuple[str, str]] = [  # (a regular expression over the service's message, the Chinese shown)
     (r"username '.*' is taken", "该用户名已被使用，请换一个。"),

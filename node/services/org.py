@@ -161,6 +161,13 @@ def list_staff(uow: Work) -> list[Staff]:
     return list(uow.session.scalars(q))
 
 
+def list_agents(uow: Work) -> list[Staff]:
+    """The active village agents (代办员) a clerk may name as a case's free agent at acceptance."""
+    require(uow.actor, Action.SET_ACCEPTANCE_OPTIONS, field="agent_staff_id")
+    return list(uow.session.scalars(select(Staff).where(Staff.role == Role.AGENT.value, Staff.active.is_(True))
+                                    .order_by(Staff.id)))
+
+
 def update_staff(uow: Work, staff_id: int, *, backup_id: int | None = None,
                  absent: bool | None = None, active: bool | None = None, clear_backup: bool = False) -> Staff:
     """Set the A/B post (backup), mark someone absent (their backup takes over their cases) or

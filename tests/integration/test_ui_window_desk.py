@@ -400,3 +400,18 @@ def test_the_window_enters_a_prior_approval_at_acceptance_and_is_told_why_one_fa
     assert r.status_code == 302
     c = api.case(code)
     assert c["status"] == "in_progress" and c["prerequisites"][0]["valid"] and c["prerequisites"][0]["reference"] == number
+
+
+def test_the_clerk_names_a_free_agent_at_acceptance(app, api):
+    code = api.apply_online()
+    clerk = staff(app, "clerk")
+    page = clerk.get(f"/staff/window/cases/{code}").get_data(as_text=True)
+    m = re.search(r'<option value="(\d+)">钱代办</option>', page)
+    assert "免费代办员" in page and m
+    r = fire(clerk, "/staff/window/cases", code, "accept", api, agent_staff_id="999999")
+    assert r.status_code == 422 and "字段：agent_staff_id" in r.get_data(as_text=True)
+    assert api.case(code)["status"] == "submitted"
+    r = fire(clerk, "/staff/window/cases", code, "accept", api, agent_staff_id=m.group(1))
+    assert r.status_code == 302
+    assert api.case(code)["status"] == "in_progress"
+    assert code in api.get("/api/v1/cases", "agent-kq").get_data(as_text=True)  # the agent follows it now
