@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 from flask import Response, flash, redirect, render_template, request, url_for
 
 from node.domain import servicecode
-from node.domain.divisions import level_of
 from node.domain.errors import DomainError
 from node.services import alerts, assessment, integrity, supervision, supervision_orders
 from node.services.context import CST
@@ -26,11 +25,17 @@ from node.services.context import CST
 from .errors import explain
 from .session import ctx, may, staff_page
 from .staff import bp
-from .vocab import ALERT_KIND_ZH, ALERT_STATE_ZH, CHANNEL_ZH, LIGHT_ZH, STAGE_ZH
+from .vocab import (
+    ALERT_KIND_ZH,
+    ALERT_STATE_ZH,
+    CHANNEL_ZH,
+    LIGHT_ZH,
+    STAGE_ZH,
+    level_zh,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-LEVEL_ZH = {"province": "省级", "city": "市级", "county": "县（区）级"}
 ORDER_KIND_ZH = {"supervise": "督办", "correct": "纠错"}
 FINDING_ZH = {"out_of_order": "环节顺序异常", "skipped_stage": "跳过环节", "result_without_acceptance": "未受理即出结果",
               "accept_after_refusal": "不予受理后又受理", "time_backwards": "时间倒流", "future_time": "时间超前",
@@ -90,10 +95,8 @@ def _months_back(d: date, n: int) -> list[str]:
 
 
 def _region_name(origin: str) -> str:
-    try:
-        return LEVEL_ZH[level_of(origin)]
-    except ValueError:
-        return ""
+    name = level_zh(origin)
+    return "" if name == origin else name
 
 
 def _grid(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:

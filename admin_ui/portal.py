@@ -36,7 +36,7 @@ from node.services import supervision_orders as sup
 from node.services.views import public_view
 
 from .errors import explain
-from .vocab import EVENT_ZH
+from .vocab import EVENT_ZH, level_zh
 
 bp = Blueprint("ui", __name__, template_folder="templates", static_folder="static", static_url_path="/static/ui")
 
@@ -72,7 +72,7 @@ def days(n: int | None, immediate: bool = False) -> str:
 def _labels() -> dict[str, object]:
     return {"max_kb": _ctx().settings.max_upload_bytes // 1024, "KIND_ZH": KIND_ZH, "STATUS_ZH": STATUS_ZH, "RESULT_ZH": RESULT_ZH, "FORM_ZH": FORM_ZH,
             "EVENT_ZH": EVENT_ZH, "ID_TYPE_ZH": ID_TYPE_ZH, "DECISION_ZH": DECISION_ZH, "days": days,
-            "hall": _ctx().settings.node_name}
+            "hall": _ctx().settings.node_name, "level_zh": level_zh}
 
 
 def _departments() -> dict[int, str]:

@@ -4,6 +4,8 @@ city's API, progress and result back, the joint conclusion; every refusal (item 
 part, not the part's owner, a second result, a replay, an unknown or revoked destination)."""
 from __future__ import annotations
 
+import re
+
 import asyncio
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -141,6 +143,12 @@ def test_a_city_part_is_dispatched_worked_at_the_city_and_concludes_the_joint_ca
     assert lookup.status_code == 200, lookup.json
     pr = lookup.json["joint"]["parts"][1]
     assert pr["remote_node"] == CITY and pr["status"] == "concluded" and pr["link"]["state"] == "received"
+    public = create_app(ctx=fed.ctxs[DISTRICT]).test_client()
+    form = public.get(f"/track?code={j['code']}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    page = public.post("/track", data={"code": j["code"], "id_last4": ID_NUMBER[-4:],
+                                       **({"csrf_token": token.group(1)} if token else {})}).get_data(as_text=True)
+    assert f"市级（{CITY}）办理" in page  # the applicant's track page says which level works the part
     # both sides agree, nothing dispatched twice, one joint notification
     assert sent(fed, DISTRICT, "part_dispatch") == [("acked", None)]
     assert [x[0] for x in sent(fed, CITY, "part_progress")] == ["acked"] * 4
