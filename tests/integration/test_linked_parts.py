@@ -4,9 +4,8 @@ city's API, progress and result back, the joint conclusion; every refusal (item 
 part, not the part's owner, a second result, a replay, an unknown or revoked destination)."""
 from __future__ import annotations
 
-import re
-
 import asyncio
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
