@@ -8,7 +8,7 @@ enforce it again.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -44,10 +44,11 @@ STAGE_EVENTS = ("accept", "undertake", "review", "approve", "conclude", "request
 """The events the staff pages offer (supply, paper results and joint sign-offs are not here; the window
 also withdraws on the applicant's written request: ``WINDOW_WITHDRAW``)."""
 WINDOW_WITHDRAW = "withdraw"
+PAPER_RESULT = "record_paper_result"  # the window records a paper-processed case's result (纸质办理)
 NEEDS_REASON = frozenset({"refuse", "deny", "send_back", "request_supplement"})
-BUTTON_ZH = {"withdraw": "代申请人撤回", "accept": "受理", "refuse": "不予受理", "request_supplement": "要求补正", "undertake": "承办完成，提交审核",
+BUTTON_ZH = {"record_paper_result": "补录纸质办理结果", "withdraw": "代申请人撤回", "accept": "受理", "refuse": "不予受理", "request_supplement": "要求补正", "undertake": "承办完成，提交审核",
              "review": "审核通过", "approve": "批准", "conclude": "办结", "deny": "不予许可", "send_back": "退回上一环节"}
-DONE_ZH = {"withdraw": "已撤回（申请人书面申请）", "accept": "已受理", "refuse": "已作出不予受理决定", "request_supplement": "已要求补正，请打印一次性告知书",
+DONE_ZH = {"record_paper_result": "纸质办理结果已补录，办件已办结", "withdraw": "已撤回（申请人书面申请）", "accept": "已受理", "refuse": "已作出不予受理决定", "request_supplement": "已要求补正，请打印一次性告知书",
            "undertake": "承办意见已提交", "review": "审核已通过", "approve": "已批准", "conclude": "已办结",
            "deny": "已作出不予许可决定", "send_back": "已退回上一环节"}
 
@@ -129,6 +130,8 @@ def case_view(uow: Any, code: str) -> dict[str, Any]:
         mine.append(e)
     v["my_events"] = mine
     v["can_supply"] = "supply" in allowed and me.role in responsible_roles(state, stages, Event.SUPPLY)
+    v["can_record_paper"] = ("record_paper_result" in allowed
+                             and me.role in responsible_roles(state, stages, Event.RECORD_PAPER_RESULT))
     v["can_withdraw"] = ("withdraw" in allowed and me.role in (Role.CLERK, Role.AGENT)
                          and me.role in responsible_roles(state, stages, Event.WITHDRAW) and not v.get("part_of"))
     asked = [t for t in case.transitions if t.event == "request_supplement"]
@@ -207,7 +210,7 @@ def transition_input() -> cases.TransitionInput:
     if event == WINDOW_WITHDRAW and f.get("confirm") != "1":
         from node.domain.errors import InvalidInput
         raise InvalidInput("confirm that the applicant asked in writing to withdraw", field="confirm")
-    if event not in STAGE_EVENTS and event != WINDOW_WITHDRAW:
+    if event not in STAGE_EVENTS and event not in (WINDOW_WITHDRAW, PAPER_RESULT):
         from node.domain.errors import InvalidInput
         raise InvalidInput(f"unknown event {event!r}", field="event")
     try:
@@ -243,7 +246,20 @@ def transition_input() -> cases.TransitionInput:
         except ValueError:
             from node.domain.errors import InvalidInput
             raise InvalidInput("choose an agent from the list", field="agent_staff_id") from None
+    result = occurred = None
+    if event == PAPER_RESULT:  # the result of a case worked on paper, as decided and when
+        from node.domain.errors import InvalidInput
+        from node.domain.lifecycle import Result
+        try:
+            result = Result(f.get("result") or "")
+        except ValueError:
+            raise InvalidInput("choose the paper decision: approved or denied", field="result") from None
+        try:
+            occurred = datetime.fromisoformat(f.get("occurred_at") or "").replace(tzinfo=CST)
+        except ValueError:
+            raise InvalidInput("the date and time the paper decision was made", field="occurred_at") from None
     return cases.TransitionInput(event=Event(event), expected_version=version, agent_staff_id=agent,
+                                 result=result, occurred_at=occurred,
                                  reason=(f.get("reason") or "").strip()[:2000] or None,
                                  opinion=(f.get("opinion") or "").strip()[:2000] or None,
                                  missing=missing, green_channel=green, prerequisites=pre)

@@ -30,7 +30,7 @@ FIELD_ZH = {
     "applicant.phone": "手机号码", "applicant.org": "单位名称", "accept": "当场受理", "prerequisites": "前置审批",
     "form": "申请表", "template": "短信", "enabled": "是否发送", "notification_id": "短信", "due_days": "反馈期限",
     "case_code": "办件", "month": "月份", "region": "地区", "calendar": "节假日安排", "confirm": "确认",
-    "agent_staff_id": "代办员", "fix": "纠正情况", "fix.description": "纠正了什么", "fix.transition_seq": "纠正所办理的环节",
+    "agent_staff_id": "代办员", "result": "办理结果", "occurred_at": "作出决定的时间", "fix": "纠正情况", "fix.description": "纠正了什么", "fix.transition_seq": "纠正所办理的环节",
 }
 _KNOWN: list[tuple[str, str]] = [  # (a regular expression over the service's message, the Chinese shown)
     (r"username '.*' is taken", "该用户名已被使用，请换一个。"),
@@ -42,6 +42,8 @@ _KNOWN: list[tuple[str, str]] = [  # (a regular expression over the service's me
     (r"it cannot be turned off", "该告知依法必须发送，不能关闭。"),
     (r"only a failed one is sent again", "只有发送失败的短信可以重新发送。"),
     (r"confirm that the applicant asked in writing to withdraw", "请先核对申请人的书面撤回申请并勾选确认。"),
+    (r"choose the paper decision", "请选择纸质办理的结果（准予许可或不予许可）。"),
+    (r"the date and time the paper decision was made", "请填写作出决定的日期和时间。"),
 ]
 _PIECES: list[tuple[str, str]] = [  # (a piece of the service's message, the Chinese shown)
     ("a reason is required", "请填写理由。"),

@@ -196,6 +196,8 @@ def window_new():  # type: ignore[no-untyped-def]
         "accept": accept,
         "green_channel": True if accept and f.get("green_channel") == "1" and may("set_acceptance_options") else None,
     }
+    if f.get("processing") == "paper":  # 纸质办理: worked on paper, its result recorded here afterwards
+        data["processing"] = "paper"
     try:
         new_code = ctx().run(actor(), intake.submit_case, data)
     except DomainError as e:

@@ -415,3 +415,38 @@ def test_the_clerk_names_a_free_agent_at_acceptance(app, api):
     assert r.status_code == 302
     assert api.case(code)["status"] == "in_progress"
     assert code in api.get("/api/v1/cases", "agent-kq").get_data(as_text=True)  # the agent follows it now
+
+
+def test_a_paper_case_is_taken_in_at_the_window_and_its_result_recorded_afterwards(app, api, clock):
+    clerk = staff(app, "clerk")
+    url = f"/staff/window/new?item={SIGN_ITEM}"
+    token = csrf(clerk, url)
+    applicant = {"name": "王五", "id_type": "resident_id", "id_number": "11010519491231002X"}
+    files = {f"file-{m}": (io.BytesIO(material_bytes(k, m + "p")), f"{m}.{k}") for m, k in SIGN_MATERIALS.items()}
+    r = clerk.post(url, data={"csrf_token": token, "action": "submit", "accept": "1", "processing": "paper",
+                              **applicant, **files}, content_type="multipart/form-data")
+    assert r.status_code == 302, r.get_data(as_text=True)[:1500]
+    code = r.headers["Location"].split("/cases/")[1].split("/")[0]
+    assert api.case(code)["processing"] == "paper"
+    page = clerk.get(f"/staff/window/cases/{code}").get_data(as_text=True)
+    assert "补录纸质办理结果" in page
+    r = fire(clerk, "/staff/window/cases", code, "record_paper_result", api, occurred_at="2026-03-02T15:00")
+    assert r.status_code == 422 and 'aria-describedby="paper-result-err"' in r.get_data(as_text=True)
+    r = fire(clerk, "/staff/window/cases", code, "record_paper_result", api, result="approved", occurred_at="")
+    assert r.status_code == 422 and 'aria-describedby="paper-at-err"' in r.get_data(as_text=True)
+    r = fire(clerk, "/staff/window/cases", code, "record_paper_result", api, result="approved",
+             occurred_at="2026-03-01T10:00")  # before the acceptance was recorded
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "字段：occurred_at" in html and 'value="2026-03-01T10:00"' in html
+    assert api.case(code)["status"] == "in_progress"
+    clock.advance(hours=6)
+    r = fire(clerk, "/staff/window/cases", code, "record_paper_result", api, result="approved",
+             occurred_at="2026-03-02T14:30")
+    assert r.status_code == 302, r.get_data(as_text=True)[:800]
+    c = api.case(code)
+    assert c["status"] == "concluded" and c["result"] == "approved" and c["license"]
+    assert c["transitions"][-1]["backfilled"] is True and c["transitions"][-1]["occurred_at"].startswith("2026-03-02T14:30")
+    # an online case is never offered it
+    online = api.apply_online()
+    api.fire(online, "accept", "clerk")
+    assert "补录纸质办理结果" not in clerk.get(f"/staff/window/cases/{online}").get_data(as_text=True)
