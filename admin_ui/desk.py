@@ -203,6 +203,21 @@ def refused(template: str, code: str, form_key: str, e: DomainError, **extra: An
                        form={"key": form_key, **request.form.to_dict()}, **extra)
 
 
+def prerequisite_entries(f: Any) -> list[dict[str, Any]] | None:
+    """The references posted for an item's prior approvals (前置审批: a ``pre__<item code>`` field
+    each, a licence number or an earlier case's service code), as the services take them."""
+    pre = []
+    for key in f:
+        ref = (f.get(key) or "").strip()[:40]
+        if not key.startswith("pre__") or not ref:
+            continue
+        try:
+            pre.append({"item_code": key[5:], "service_code": servicecode.normalize(ref)})
+        except DomainError:
+            pre.append({"item_code": key[5:], "license_number": ref})
+    return pre or None
+
+
 def transition_input() -> cases.TransitionInput:
     """The posted transition form, as the API's route builds it."""
     f = request.form
@@ -227,18 +242,7 @@ def transition_input() -> cases.TransitionInput:
         if other:
             missing.append({"material_code": None, "name": other})
     green = True if f.get("green_channel") == "1" and event == "accept" else None
-    pre = None
-    if event == "accept":  # the references of the item's prior approvals (前置审批), verified now
-        pre = []
-        for key in f:
-            ref = (f.get(key) or "").strip()[:40]
-            if not key.startswith("pre__") or not ref:
-                continue
-            try:
-                pre.append({"item_code": key[5:], "service_code": servicecode.normalize(ref)})
-            except DomainError:
-                pre.append({"item_code": key[5:], "license_number": ref})
-        pre = pre or None
+    pre = prerequisite_entries(f) if event == "accept" else None
     agent = None
     if event == "accept" and f.get("agent_staff_id"):
         try:

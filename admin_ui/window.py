@@ -28,6 +28,7 @@ from .desk import (
     page_arg,
     pager,
     post_transition,
+    prerequisite_entries,
     queue_row,
     read_case,
     render_case,
@@ -143,7 +144,7 @@ def _item(code: str) -> dict[str, Any]:
     with ctx().uow(actor()) as uow:
         v = catalog.get_item(uow, code)
         return {"code": v.item.code, "name": v.name, "materials": list(v.materials or []), "fields": list(v.fields or []),
-                    "kind": v.kind}
+                "kind": v.kind, "prerequisites": list(v.prerequisites or [])}
 
 
 def _render_new(item: dict[str, Any] | None, status: int = 200, **kw: Any) -> Any:
@@ -198,6 +199,9 @@ def window_new():  # type: ignore[no-untyped-def]
     }
     if f.get("processing") == "paper":  # 纸质办理: worked on paper, its result recorded here afterwards
         data["processing"] = "paper"
+    pre = prerequisite_entries(f)
+    if pre:
+        data["prerequisites"] = pre
     try:
         new_code = ctx().run(actor(), intake.submit_case, data)
     except DomainError as e:

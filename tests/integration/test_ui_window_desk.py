@@ -450,3 +450,29 @@ def test_a_paper_case_is_taken_in_at_the_window_and_its_result_recorded_afterwar
     online = api.apply_online()
     api.fire(online, "accept", "clerk")
     assert "补录纸质办理结果" not in clerk.get(f"/staff/window/cases/{online}").get_data(as_text=True)
+
+
+def test_a_walk_in_food_licence_is_accepted_on_the_spot_with_its_prior_approval(app, api):
+    from tests.integration.test_prerequisites import BIZ, FOOD, business_license
+
+    number, _ = business_license(api, id_number="11010519491231002X")
+    clerk = staff(app, "clerk")
+    url = f"/staff/window/new?item={FOOD}"
+    page = clerk.get(url).get_data(as_text=True)
+    assert f'name="pre__{BIZ}"' in page
+    token = csrf(clerk, url)
+    applicant = {"name": "张三明", "id_type": "resident_id", "id_number": "11010519491231002X"}
+
+    def files(tag):  # type: ignore[no-untyped-def]
+        return {f"file-{m}": (io.BytesIO(material_bytes("pdf", m + tag)), f"{m}.pdf")
+                for m in ("application", "id", "food-safety")}
+    r = clerk.post(url, data={"csrf_token": token, "action": "submit", "accept": "1", **applicant,
+                              f"pre__{BIZ}": "NO-SUCH-0001", **files("a")}, content_type="multipart/form-data")
+    html = r.get_data(as_text=True)
+    assert r.status_code >= 400 and "核验未通过" in html and 'value="NO-SUCH-0001"' in html
+    r = clerk.post(url, data={"csrf_token": token, "action": "submit", "accept": "1", **applicant,
+                              f"pre__{BIZ}": number, **files("b")}, content_type="multipart/form-data")
+    assert r.status_code == 302, r.get_data(as_text=True)[:1500]
+    code = r.headers["Location"].split("/cases/")[1].split("/")[0]
+    c = api.case(code)
+    assert c["status"] == "in_progress" and c["prerequisites"][0]["valid"] and c["prerequisites"][0]["reference"] == number
