@@ -57,3 +57,13 @@ document.addEventListener("htmx:afterSettle", function () {
     target.focus({ preventScroll: true });
   }
 });
+// A self-refreshing block (templates/_live.html): an answer without that block (the sign-in page after
+// the session ended, an error page) leaves what is shown in place rather than blanking it.
+document.addEventListener("htmx:beforeSwap", function (ev) {
+  var elt = ev.detail.elt;
+  var sel = elt && elt.getAttribute ? elt.getAttribute("hx-select") : null;
+  if (!sel || sel.charAt(0) !== "#" || !ev.detail.xhr) return;
+  if (ev.detail.xhr.status !== 200 || ev.detail.xhr.responseText.indexOf('id="' + sel.slice(1) + '"') === -1) {
+    ev.detail.shouldSwap = false;
+  }
+});

@@ -33,6 +33,12 @@ def test_online_case_accepted_at_window_and_worked_through_the_desk(page, phone,
     assert "/staff/window" in page.url
     page.get_by_role("link", name=code).wait_for()
     shot(page, "window-queue")
+    # an application arriving meanwhile shows in the queue without a reload (it refreshes itself)
+    mark_document(page)
+    other = node.api.apply_online()
+    page.evaluate("window.dispatchEvent(new Event('focus'))")  # as when the clerk comes back to the tab
+    page.get_by_role("link", name=other).wait_for()
+    assert same_document(page)
     page.get_by_role("link", name=code).click()
     assert page.get_by_role("heading", level=1).inner_text().startswith("设置大型户外广告")
     shot(page, "window-case")
