@@ -86,13 +86,46 @@ def admin_adopt(code: str):  # type: ignore[no-untyped-def]
         if f.get("action") == "publish":
             dept = _int(f.get("department_id"), "department_id")
             days = _int(f.get("promised_limit_days"), "promised_limit_days")
-            loc = {"promised_limit_days": days, "stages": _default_stages(days)}
+            loc = {"promised_limit_days": days, "stages": _default_stages(days), **_localized(f)}
         adopted = ctx().run(actor(), standard_catalog.adopt_standard_item, code[:64], dept, loc)
     except DomainError as e:
         flash(f"事项 {code} 未能采用：{explain(e)}", "error")
         return redirect(url_for("staff.admin"))
     flash(f"已采用省级标准：{code}（{ACTION_ZH.get(adopted.action, adopted.action)}）", "ok")
     return redirect(url_for("staff.admin"))
+
+
+FORMS_BY_WORD = (("原件及复印件", "original_and_copy"), ("复印件", "copy"), ("原件", "original"))
+
+
+def _localized(f: Any) -> dict[str, Any]:
+    """The rest of an adopted item's localization from the form: materials one per line (a line
+    ending in （复印件） or （原件及复印件） says so; each required, PDF/JPG/PNG), conditions, legal
+    basis, and the licence it issues. Fields left empty are left out."""
+    out: dict[str, Any] = {}
+    lines = [ln.strip() for ln in (f.get("materials") or "").splitlines() if ln.strip()]
+    if len(lines) > 40:
+        raise InvalidInput("at most 40 materials", field="materials")
+    mats = []
+    for i, line in enumerate(lines, 1):
+        form, name = "original", line
+        for word, value in FORMS_BY_WORD:
+            if line.endswith(f"（{word}）") or line.endswith(f"({word})"):
+                form, name = value, line[: -len(word) - 2].strip()
+                break
+        mats.append({"code": f"m{i:02d}", "name": name[:200], "form": form, "copies": 1, "requirement": "required",
+                     "condition": None, "file_types": ["pdf", "jpg", "png"]})
+    if mats:
+        out["materials"] = mats
+    for field in ("conditions", "legal_basis"):
+        text = (f.get(field) or "").strip()
+        if text:
+            out[field] = text[:4000]
+    license_name = (f.get("license_name") or "").strip()
+    if license_name:
+        out.update(issues_license=True, license_name=license_name[:100],
+                   license_validity_days=_int(f.get("license_validity_days"), "license_validity_days", required=False))
+    return out
 
 
 def _int(value: str | None, field: str, required: bool = True) -> int | None:

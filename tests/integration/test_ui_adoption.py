@@ -1,0 +1,48 @@
+"""The hall admin adopts a standard item pushed from the province on the 事项 page and localizes it
+there: department, promised limit, materials (one per line, their form from the line), conditions,
+legal basis and the licence; a bad limit is refused at its field with nothing written."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.integration.test_standard_catalog import city, client, county, province, publish, relay  # noqa: F401
+from tests.support import csrf_of, ui_sign_in
+
+pytestmark = pytest.mark.integration
+ITEM = "330000-XK-SJ-006"
+
+
+def test_adopt_and_localize_a_pushed_county_item_on_the_page(api, province, city, county):  # noqa: F811
+    from node.api import create_app
+
+    publish(api, change="add", item_code=ITEM, name="食品小作坊登记", legal_limit_days=15, kind="promised",
+            level="county")
+    relay(province, city)
+    relay(city, county)
+    ui = create_app(ctx=county).test_client()
+    ui_sign_in(ui, "admin")
+    page = ui.get("/staff/admin").get_data(as_text=True)
+    assert "上级推送的标准目录变更" in page and ITEM in page and "本地化内容" in page
+    dept = re.search(r'<option value="(\d+)">区市场监管局</option>', page).group(1)
+    url = f"/staff/admin/standard/{ITEM}/adoption"
+    r = ui.post(url, data={"csrf_token": csrf_of(page), "action": "publish", "department_id": dept,
+                           "promised_limit_days": "30"})  # above the legal 15
+    assert r.status_code == 302
+    page = ui.get("/staff/admin").get_data(as_text=True)
+    assert "未能采用" in page and "字段：promised_limit_days" in page
+    assert client(county).get(f"/api/v1/catalog/items/{ITEM}").status_code == 404  # nothing written
+    r = ui.post(url, data={"csrf_token": csrf_of(page), "action": "publish", "department_id": dept,
+                           "promised_limit_days": "5",
+                           "materials": "食品小作坊登记申请表\n申请人身份证明（复印件）\n生产场所使用证明（原件及复印件）",
+                           "conditions": "有与生产加工食品相适应的场所", "legal_basis": "《浙江省食品小作坊小餐饮店小食杂店和食品摊贩管理规定》",
+                           "license_name": "食品小作坊登记证", "license_validity_days": "1095"})
+    assert r.status_code == 302
+    assert "已采用省级标准" in ui.get("/staff/admin").get_data(as_text=True)
+    item = client(county).get(f"/api/v1/catalog/items/{ITEM}").json
+    assert item["name"] == "食品小作坊登记" and item["legal_limit_days"] == 15 and item["promised_limit_days"] == 5
+    assert [(m["name"], m["form"]) for m in item["materials"]] == [
+        ("食品小作坊登记申请表", "original"), ("申请人身份证明", "copy"), ("生产场所使用证明", "original_and_copy")]
+    assert item["conditions"] == "有与生产加工食品相适应的场所" and item["license_name"] == "食品小作坊登记证"
+    assert item["license_validity_days"] == 1095 and item["issues_license"] is True
