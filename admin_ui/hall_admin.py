@@ -110,7 +110,7 @@ def _localized(f: Any) -> dict[str, Any]:
     for i, line in enumerate(lines, 1):
         form, name = "original", line
         for word, value in FORMS_BY_WORD:
-            if line.endswith(f"（{word}）") or line.endswith(f"({word})"):
+            if line.endswith((f"（{word}）", f"({word})")):
                 form, name = value, line[: -len(word) - 2].strip()
                 break
         mats.append({"code": f"m{i:02d}", "name": name[:200], "form": form, "copies": 1, "requirement": "required",

@@ -7,7 +7,14 @@ import re
 
 import pytest
 
-from tests.integration.test_standard_catalog import city, client, county, province, publish, relay  # noqa: F401
+from tests.integration.test_standard_catalog import (  # noqa: F401
+    city,
+    client,
+    county,
+    province,
+    publish,
+    relay,
+)
 from tests.support import csrf_of, ui_sign_in
 
 pytestmark = pytest.mark.integration
