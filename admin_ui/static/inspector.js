@@ -4,7 +4,8 @@
   "use strict";
   function draw() {
     var block = document.getElementById("insp-charts");
-    if (!block || typeof Chart === "undefined") { return; }
+    if (!block || typeof Chart === "undefined" || block.dataset.drawn) { return; }
+    block.dataset.drawn = "1";  // a new page body (htmx) brings a new block: drawn once each
     var data = JSON.parse(block.textContent);
     var font = { family: '"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif' };
     Chart.defaults.font.family = font.family;
@@ -39,4 +40,6 @@
   } else {
     draw();
   }
+  // an alert acknowledged or a finding reviewed in place: the new body's charts are drawn too
+  document.addEventListener("htmx:afterSettle", draw);
 })();

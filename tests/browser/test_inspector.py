@@ -98,6 +98,12 @@ def test_inspector_sees_a_case_turn_red_opens_its_timeline_and_issues_an_order(f
     code = district.apply_online()
     district.fire(code, "accept", "clerk")
     push_to_city(fed)
+    from node.services import alerts
+    from node.services.context import SYSTEM
+
+    alert = fed.ctxs[CITY].run(SYSTEM, lambda uow: alerts.raise_incident(
+        uow, kind="audit_mismatch", origin=DISTRICT, detail="cases#1 differs from its audit entry",
+        proof={"table": "cases"}, subject="cases#1").id)
 
     sign_in(page, city, "inspector")
     assert page.url.endswith("/staff/inspector")
@@ -107,6 +113,12 @@ def test_inspector_sees_a_case_turn_red_opens_its_timeline_and_issues_an_order(f
     assert page.locator("html").get_attribute("data-insp-charts") == "drawn"
     assert page.get_by_role("table").filter(has_text="月度受理").is_visible()  # the chart's table fallback
     shot(page, "inspector-overview")
+    # an alert acknowledged in place: the new body's charts are drawn again, no reload
+    mark_document(page)
+    page.get_by_role("button", name="确认", exact=True).click()
+    expect(page.get_by_role("status").filter(has_text=f"告警 #{alert} 已确认")).to_be_visible()
+    expect(page.locator("#insp-charts")).to_have_attribute("data-drawn", "1")
+    assert same_document(page)
     page.get_by_role("link", name="超期办件").first.click()
     assert page.get_by_text("当前没有超期办件").is_visible()
 
