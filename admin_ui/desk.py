@@ -395,32 +395,35 @@ def case_extension(code: str):  # type: ignore[no-untyped-def]
 @staff_page(*DESK_ROLES)
 def case_extension_decision(code: str, extension_id: int):  # type: ignore[no-untyped-def]
     approve = request.form.get("approve") == "1"
+    return _desk_act(code, f"decide-{extension_id}", f"延期申请{'已批准' if approve else '未予批准'}。",
+                     cases.decide_extension, code, extension_id, approve,
+                     (request.form.get("note") or "").strip()[:2000] or None)
+
+
+def _desk_act(code: str, form_key: str, done: str, fn: Any, *args: Any) -> Any:
+    """A desk action on a case: ``fn(uow, *args)``; refused, the case page with the error at its
+    form (``form_key``); done, back to the case page saying so."""
     try:
-        ctx().run(actor(), cases.decide_extension, code, extension_id, approve,
-                  (request.form.get("note") or "").strip()[:2000] or None)
+        ctx().run(actor(), fn, *args)
     except DomainError as e:
-        return refused("desk/case.html", code, f"decide-{extension_id}", e)
-    flash(f"{code}：延期申请{'已批准' if approve else '未予批准'}。", "ok")
+        return refused("desk/case.html", code, form_key, e)
+    flash(f"{code}：{done}", "ok")
     return redirect(url_for("staff.case_page", code=code))
 
 
 @bp.post("/cases/<code>/orders/<int:order_id>")
 @staff_page(*DESK_ROLES)
 def case_order_response(code: str, order_id: int):  # type: ignore[no-untyped-def]
-    try:
-        f = request.form
-        fix = None
-        if "fix_description" in f or "fix_seq" in f:  # a correction order's form
-            try:
-                seq: Any = int(f.get("fix_seq") or "")
-            except ValueError:
-                seq = None
-            fix = {"description": f.get("fix_description") or "", "transition_seq": seq}
-        ctx().run(actor(), supervision_orders.respond, order_id, f.get("text") or "", fix)
-    except DomainError as e:
-        return refused("desk/case.html", code, f"order-{order_id}", e)
-    flash(f"{code}：督办反馈已发送。", "ok")
-    return redirect(url_for("staff.case_page", code=code))
+    f = request.form
+    fix = None
+    if "fix_description" in f or "fix_seq" in f:  # a correction order's form
+        try:
+            seq: Any = int(f.get("fix_seq") or "")
+        except ValueError:
+            seq = None
+        fix = {"description": f.get("fix_description") or "", "transition_seq": seq}
+    return _desk_act(code, f"order-{order_id}", "督办反馈已发送。", supervision_orders.respond, order_id,
+                     f.get("text") or "", fix)
 
 
 @bp.get("/cases/<code>/materials/<digest>")
