@@ -282,26 +282,32 @@ def install_linked(ctx: Any) -> None:
 
 def _notify(s: Session, ctx: Any, now: datetime, case: Case, d: Decision, t: TransitionInput,
             license_no: str | None) -> Any:
-    name = case.item_version.name
-    hall = ctx.settings.node_name
-    muted = ctx.muted_notifications(s)
+    """The applicant's message of this transition, if it has one (and the hall sends that kind)."""
+    kind, detail = _message_of(s, case, d, t, license_no)
+    if kind is None:
+        return None
+    return notifications.queue(s, now, ctx.settings.node_name, case, case.item_version.name, kind, detail,
+                               ctx.muted_notifications(s))
+
+
+def _message_of(s: Session, case: Case, d: Decision, t: TransitionInput,
+                license_no: str | None) -> tuple[str | None, str]:
     if t.event == Event.CONCLUDE_JOINT:  # every part's result, together: one message
-        return notifications.queue(s, now, hall, case, name, "joint_concluded", t.opinion or "", muted)
+        return "joint_concluded", t.opinion or ""
     if t.event == Event.WITHDRAW and joint_cases.is_joint(case.item_version) and d.before.status == Status.IN_PROGRESS:
-        return notifications.queue(s, now, hall, case, name, "joint_withdrawn", joint_cases.kept_results(s, case), muted)
+        return "joint_withdrawn", joint_cases.kept_results(s, case)
     if t.event == Event.ACCEPT:
-        return notifications.queue(s, now, hall, case, name, "accepted", muted=muted)
+        return "accepted", ""
     if t.event == Event.REQUEST_SUPPLEMENT:
-        detail = "；".join(m.get("name") or m.get("material_code", "") for m in (t.missing or [])) or (t.reason or "")
-        return notifications.queue(s, now, hall, case, name, "supplement", detail, muted)
+        return "supplement", ("；".join(m.get("name") or m.get("material_code", "") for m in (t.missing or []))
+                              or (t.reason or ""))
     if t.event == Event.REFUSE:
-        return notifications.queue(s, now, hall, case, name, "refused", t.reason or "", muted)
+        return "refused", t.reason or ""
     if d.result == Result.DENIED:
-        return notifications.queue(s, now, hall, case, name, "denied", t.reason or "", muted)
+        return "denied", t.reason or ""
     if d.result == Result.APPROVED:
-        detail = f"证照编号 {license_no}。" if license_no else ""
-        return notifications.queue(s, now, hall, case, name, "concluded", detail, muted)
-    return None
+        return "concluded", f"证照编号 {license_no}。" if license_no else ""
+    return None, ""
 
 
 def _issue_license(s: Session, ctx: Any, case: Case, on: date, at: datetime,
