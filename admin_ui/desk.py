@@ -183,11 +183,15 @@ def read_case(code: str) -> dict[str, Any]:
 
 
 def render_case(template: str, code: str, errors: dict[str, dict[str, str]] | None = None,
-                status: int = 200, form: dict[str, Any] | None = None, **extra: Any) -> Any:
-    """The case page (``errors``: per form, per field, after a refused POST)."""
+                status: int = 200, form: dict[str, Any] | None = None, not_found: Any = None,
+                **extra: Any) -> Any:
+    """The case page (``errors``: per form, per field, after a refused POST; ``not_found``: what
+    answers when the case is not this person's department's, default a 404 page)."""
     try:
         v = read_case(code)
     except NotFound:
+        if not_found is not None:
+            return not_found()
         return render_template("message.html", title="未找到办件",
                                text=f"没有监管码为 {code} 的办件，或该办件不属于您的部门。"), 404
     return render_template(template, v=v, errors=errors or {}, form=form or {}, today=today(),
@@ -196,11 +200,11 @@ def render_case(template: str, code: str, errors: dict[str, dict[str, str]] | No
                            STAGE_KIND_ZH=STAGE_KIND_ZH, EVENT_ZH=EVENT_ZH, **extra), status
 
 
-def refused(template: str, code: str, form_key: str, e: DomainError, **extra: Any) -> Any:
+def refused(template: str, code: str, form_key: str, e: DomainError, not_found: Any = None, **extra: Any) -> Any:
     """A service's refusal shown on the case page: next to the field it names, or at the top."""
     msg = zh_error(e)
     return render_case(template, code, errors={form_key: {e.field or "_": msg, "_top": msg}}, status=e.status,
-                       form={"key": form_key, **request.form.to_dict()}, **extra)
+                       form={"key": form_key, **request.form.to_dict()}, not_found=not_found, **extra)
 
 
 def prerequisite_entries(f: Any) -> list[dict[str, Any]] | None:
@@ -312,14 +316,8 @@ def desk():  # type: ignore[no-untyped-def]
 @bp.get("/cases/<code>")
 @staff_page(*DESK_ROLES)
 def case_page(code: str):  # type: ignore[no-untyped-def]
-    try:
-        with ctx().uow(actor()) as uow:
-            cases.get_case(uow, code)
-    except NotFound:
-        return cosign_page(code)  # another department's case this department co-signs (会签), or 404
-    except DomainError:
-        pass
-    return render_case("desk/case.html", code)
+    # another department's case: the co-signing (会签) view if this department signs it, else 404
+    return render_case("desk/case.html", code, not_found=lambda: cosign_page(code))
 
 
 def cosign_page(code: str, errors: dict[str, dict[str, str]] | None = None, status: int = 200,
@@ -341,16 +339,10 @@ def case_signoff(code: str, index: int):  # type: ignore[no-untyped-def]
     try:
         ctx().run(actor(), signoffs.sign_off, code, index, opinion)
     except DomainError as e:
-        own = True
-        try:
-            with ctx().uow(actor()) as uow:
-                cases.get_case(uow, code)
-        except DomainError:
-            own = False
-        if own:
-            return refused("desk/case.html", code, f"signoff-{index}", e)
-        return cosign_page(code, {f"signoff-{index}": {"opinion": zh_error(e)}}, e.status,
-                           {"key": f"signoff-{index}", **request.form.to_dict()})
+        key = f"signoff-{index}"
+        err = e
+        return refused("desk/case.html", code, key, err, not_found=lambda: cosign_page(
+            code, {key: {"opinion": zh_error(err)}}, err.status, {"key": key, **request.form.to_dict()}))
     flash(f"{code}：会签意见已提交。", "ok")
     return redirect(url_for("staff.case_page", code=code))
 
