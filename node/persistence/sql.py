@@ -10,7 +10,6 @@ from sqlalchemy.engine import Compiled
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-
 # A column expression: the reserved ids of several tables as one array, table after table
 # (``:id_seqs`` names a table's sequence once per id wanted). It can ride in another SELECT, so
 # reserving costs no round trip of its own. One flat array (no generate_series over counts) keeps
@@ -90,3 +89,46 @@ def pipelined(conn: Connection, statements: list[tuple[TextClause, dict[str, Any
         return cur.fetchall() if cur.description else []
     except conn.dialect.loaded_dbapi.Error as e:
         raise DBAPIError.instance(sent[-1][0], sent[-1][1], e, conn.dialect.loaded_dbapi.Error) from e
+
+
+def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]], key: tuple[str, ...]) -> set[tuple[Any, ...]]:
+    """Insert those of ``rows`` whose ``key`` (a unique constraint's columns) is not taken yet, in
+    the rows' order; returns the keys inserted. A concurrent transaction inserting the same keys
+    waits for this one's commit and then inserts none of them.
+
+    PostgreSQL: one statement, the rows bound as one JSON array shaped by the table's own row type
+    (no SQL text growing with the rows, nothing to compile again); elsewhere SQLAlchemy's
+    multi-row insert ("insertmanyvalues") with ON CONFLICT DO NOTHING."""
+    if not rows:
+        return set()
+    names = list(rows[0])
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        import json
+
+        cols = ", ".join(names)
+        stmt = _INSERT_NEW.get((table.name, tuple(names), key))
+        if stmt is None:
+            stmt = _INSERT_NEW[(table.name, tuple(names), key)] = text(
+                f"INSERT INTO {table.name} ({cols}) SELECT {', '.join('x.' + n for n in names)} "
+                f"FROM jsonb_populate_recordset(NULL::{table.name}, CAST(:rows AS jsonb)) WITH ORDINALITY AS x "
+                f"ORDER BY x.ordinality ON CONFLICT ({', '.join(key)}) DO NOTHING RETURNING {', '.join(key)}")
+        payload = json.dumps([{n: r[n] for n in names} for r in rows], default=_json_value, ensure_ascii=False)
+        return {tuple(r) for r in conn.execute(stmt, {"rows": payload})}
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        ins = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(key))
+    else:  # pragma: no cover - the node runs on SQLite or PostgreSQL
+        return {tuple(conn.execute(table.insert().values(**r).returning(*(table.c[k] for k in key))).one())
+                for r in rows}
+    return {tuple(r) for r in conn.execute(ins.returning(*(table.c[k] for k in key)), rows)}
+
+
+_INSERT_NEW: dict[tuple[str, tuple[str, ...], tuple[str, ...]], TextClause] = {}
+
+
+def _json_value(v: Any) -> Any:
+    if hasattr(v, "isoformat"):  # date, datetime (with its offset: timestamptz reads it)
+        return v.isoformat()
+    raise TypeError(f"{type(v).__name__} is not a JSON value")

@@ -10,7 +10,17 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -26,13 +36,14 @@ from node.persistence.models import (
     CST,
     Case,
     Escalation,
+    ItemVersion,
     LibCase,
     LibCount,
     LibEvent,
     Notification,
     Staff,
 )
-from node.persistence.sql import allocate_ids
+from node.persistence.sql import allocate_ids, insert_new
 
 from .context import SYSTEM, NodeContext, Work
 
@@ -186,19 +197,25 @@ def _levels_due(status: str, started: date | None, deadline: date | None, cal: W
     return []
 
 
-def _recipients(uow: Work, case: Case, level: str,
+def _recipients(uow: Work, case: Any, level: str,
                 cache: dict[tuple[str, int], list[Staff]] | None = None) -> list[Staff]:
-    """Who gets a case's escalation of ``level``; ``cache`` keeps a run's answers per (level,
-    department) (a department's handlers, its chief representatives, the node's inspectors)."""
+    """Who gets the escalation of ``level`` of ``case`` (a case, or a row with its ``department_id``
+    and ``assignee_id``); ``cache`` keeps a run's answers per (level, department) (a department's
+    handlers, its chief representatives, the node's inspectors) and per assignee."""
     s = uow.session
-    active = Staff.active.is_(True)
     if level == "warning" and case.assignee_id is not None:  # the handler: the assignee, else the department's handlers
-        one = s.get(Staff, case.assignee_id)
-        if one is not None:
-            return [one]
+        mine = cache.get(("assignee", case.assignee_id)) if cache is not None else None
+        if mine is None:
+            one = s.get(Staff, case.assignee_id)
+            mine = [one] if one is not None else []
+            if cache is not None:
+                cache[("assignee", case.assignee_id)] = mine
+        if mine:
+            return mine
     key = (level, case.department_id if level != "red" else 0)
     if cache is not None and key in cache:
         return cache[key]
+    active = Staff.active.is_(True)
     if level == "warning":
         q = select(Staff).where(Staff.department_id == case.department_id, Staff.role == Role.HANDLER, active)
     elif level == "yellow":  # the division head: the department's chief representative
@@ -219,21 +236,9 @@ def _claim(uow: Work, rows: list[dict[str, Any]]) -> set[Key]:
     (then, and only then, their notifications are written, in the same transaction). A concurrent
     job inserting the same keys waits for this one's commit and then inserts nothing (both insert
     in key order, so neither waits on the other in a cycle)."""
-    s = uow.session
-    dialect = s.connection().dialect.name
-    cols = (Escalation.case_id, Escalation.stage_index, Escalation.level)
-    made: set[Key] = set()
-    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - the node runs on SQLite or PostgreSQL
-        for r in rows:
-            made.add(tuple(s.execute(insert(Escalation).values(**r).returning(*cols)).one()))  # type: ignore[arg-type]
-        return made
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
-    step = 2000 if dialect == "postgresql" else 400  # (bound parameters per statement)
-    for i in range(0, len(rows), step):
-        stmt = make(Escalation).values(rows[i:i + step]).on_conflict_do_nothing(
-            index_elements=["case_id", "stage_index", "level"]).returning(*cols)
-        made |= {(c, si, lv) for c, si, lv in s.execute(stmt)}
-    return made
+    made = insert_new(uow.session.connection(), Escalation.__table__,  # type: ignore[arg-type]
+                      rows, ("case_id", "stage_index", "level"))
+    return made  # type: ignore[return-value]
 
 
 def escalate(uow: Work, batch: int = 1000) -> list[int]:
@@ -243,7 +248,8 @@ def escalate(uow: Work, batch: int = 1000) -> list[int]:
 
     Per batch of open cases (keyset by id): the columns the levels need are read without loading
     the cases; the keys already escalated are read in one query and skipped (a run finds most of
-    them there); only the cases with a level still to send are loaded, their escalations claimed
+    them there); for the cases with a level still to send only the columns the messages need are
+    read (with their item's name), their escalations claimed
     in one statement and their outbox rows inserted (audited) in one more."""
     s, cal = uow.session, uow.calendar()
     share, red_after = uow.ctx.settings.light_warn_share, uow.ctx.settings.red_card_after_days
@@ -271,8 +277,11 @@ def escalate(uow: Work, batch: int = 1000) -> list[int]:
         due = [d for d in due if d[:3] not in have]
         if not due:
             continue
-        cases = {c.id: c for c in s.scalars(select(Case).where(Case.id.in_(sorted({d[0] for d in due}))))}
-        todo: list[tuple[Case, str, list[Staff], dict[str, Any]]] = []
+        cases = {c.id: c for c in s.execute(
+            select(Case.id, Case.code, Case.status, Case.stage_deadline, Case.department_id, Case.assignee_id,
+                   ItemVersion.name).join(ItemVersion, ItemVersion.id == Case.item_version_id)
+            .where(Case.id.in_(sorted({d[0] for d in due}))))}
+        todo: list[tuple[Any, str, list[Staff], dict[str, Any]]] = []
         for cid, idx, level, deadline in sorted(due, key=lambda d: (d[0], d[1], LEVELS.index(d[2]))):
             case = cases.get(cid)
             if case is None or case.stage_deadline != deadline or case.status in ENDED + (Status.SUPPLEMENTING,):
@@ -286,7 +295,7 @@ def escalate(uow: Work, batch: int = 1000) -> list[int]:
             if (row["case_id"], row["stage_index"], level) not in made:
                 continue
             what = "办理时限即将届满" if level == "warning" else "已超期"
-            body = TEMPLATE.format(hall=hall, level=LEVEL_NAMES[level], item=case.item_version.name,
+            body = TEMPLATE.format(hall=hall, level=LEVEL_NAMES[level], item=case.name,
                                    code=case.code, what=what, deadline=row["deadline"].isoformat())
             notes += [{"case_id": case.id, "recipient": p.phone or f"staff:{p.id}", "template": f"escalation_{level}",
                        "body": body, "status": "pending", "attempts": 0, "last_error": None, "created_at": uow.now,
@@ -296,7 +305,7 @@ def escalate(uow: Work, batch: int = 1000) -> list[int]:
             ids = allocate_ids(s, {t: len(notes)})[t.name]
             for n, i in zip(notes, ids):
                 n["id"] = i
-            audit.insert_rows(uow, t, notes, now=True)
+            audit.insert_rows(uow, t, notes)  # on PostgreSQL written at commit, with their audit entries
             out += ids
     return out
 

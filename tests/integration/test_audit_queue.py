@@ -88,3 +88,17 @@ def test_the_background_linker_links_concurrent_commits_in_order(ctx):
     assert seqs == list(range(1, chained + 1))
     report = verify_audit(ctx)
     assert report.ok and report.entries == chained
+
+
+def test_audit_link_plans_each_call_for_the_queue_as_it_is(pg_url):
+    """A generic plan cached while the queue was near empty scans the whole queue per batch once
+    a large unit of work has queued (migration 0029): the function must plan every call afresh."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(pg_url)
+    try:
+        with engine.connect() as c:
+            config = c.execute(text("SELECT proconfig FROM pg_proc WHERE proname = 'audit_link'")).scalar_one()
+    finally:
+        engine.dispose()
+    assert config is not None and "plan_cache_mode=force_custom_plan" in config
