@@ -39,11 +39,14 @@ def is_code_clash(e: Exception) -> bool:
     return "cases_code" in text_ or "cases.code" in text_
 
 
-def load_case(s: Session, code: str, lock: bool = False) -> Case:
-    """The case with its history, materials and license (within the reader's tenancy)."""
+def load_case(s: Session, code: str, lock: bool = False, all_tenants: bool = False) -> Case:
+    """The case with its history, materials and license (within the reader's tenancy, unless
+    ``all_tenants``: for a caller that checks the reader's right itself)."""
     code = servicecode.normalize(code)
     q = select(Case).where(Case.code == code).options(selectinload(Case.transitions), selectinload(Case.materials),
                                                       selectinload(Case.license), selectinload(Case.prerequisites))
+    if all_tenants:
+        q = q.execution_options(all_tenants=True)
     if lock:
         q = q.with_for_update(of=Case).execution_options(populate_existing=True)
     case = s.scalar(q)

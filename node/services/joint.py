@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any, Callable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from node.domain import deadlines, joint, servicecode
 from node.domain.errors import Conflict, InvalidInput, NotFound
@@ -22,7 +22,7 @@ from node.domain.items import JOINT_STAGES, ItemKind, ItemStatus, StageDef
 from node.domain.lifecycle import TERMINAL, Event, Status
 from node.domain.policy import Action, require
 from node.domain.roles import Role
-from node.persistence.models import Case, CasePart, CaseTransition, Department, ItemVersion, Staff, StageSignoff
+from node.persistence.models import Case, CaseMaterial, CasePart, CaseTransition, Department, ItemVersion, Staff, StageSignoff
 
 from . import linked, prerequisites
 from .catalog import current_version
@@ -116,6 +116,21 @@ def spawn_parts(uow: Work, jc: Case, fire: Fire) -> None:
     if dispatches:
         s.flush()
         linked.dispatch_remote(uow, jc, dispatches)  # with the joint deadlines of its local parts
+
+
+def shared_materials(case: Case) -> tuple[Case, list[CaseMaterial]]:
+    """(the case whose materials ``case`` is worked with, those materials): a part of a joint case
+    accepted here has none of its own and shares the joint case's (read whatever the reader's
+    department: the part's department works with them); any other case, its own."""
+    s = object_session(case)
+    if case.joint_case_id is None or case.materials or s is None:
+        return case, list(case.materials)
+    jc = s.scalar(select(Case).where(Case.id == case.joint_case_id).execution_options(**ALL))
+    if jc is None:
+        return case, []
+    mats = s.scalars(select(CaseMaterial).where(CaseMaterial.case_id == jc.id).order_by(CaseMaterial.id)
+                     .execution_options(**ALL))
+    return jc, list(mats)
 
 
 def _mirror(row: CasePart, part: Case) -> None:

@@ -19,16 +19,18 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from node.domain import joint
+from node.domain import joint, servicecode
 from node.domain.errors import Conflict, DomainError, NotFound
-from node.domain.policy import Action, Target, require
+from node.domain.policy import Action, Target, can, require
 from node.persistence import audit
 from node.persistence.cases import load_case
 from node.persistence.models import Case, CaseMaterial, CasePart
 from node.ports import FetchedMaterial
 
+from . import signoffs
 from .alerts import raise_incident
 from .context import SYSTEM, NodeContext, Work
+from .joint import shared_materials
 
 ALL = {"all_tenants": True}
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -98,16 +100,33 @@ class MaterialRequest:
     part: int = 0
 
 
+def _readable_case(uow: Work, code: str) -> Case:
+    """The case whose materials the actor asks for: one of the actor's department (the policy's
+    rule), or another department's that the actor co-signs at a joint stage it has reached (会签:
+    the co-signers review the same materials). Anyone else: not found, or refused by the policy."""
+    try:
+        case = load_case(uow.session, code)
+    except NotFound:
+        other = load_case(uow.session, code, all_tenants=True)  # raises the same NotFound if there is none
+        if not signoffs.reads_as_cosigner(uow, other):
+            raise NotFound(f"no case {servicecode.normalize(code)} that you may see", field="code") from None
+        return other
+    if not can(uow.actor, Action.READ_CASE_MATERIAL, Target(department_id=case.department_id)) \
+            and signoffs.reads_as_cosigner(uow, case):
+        return case
+    require(uow.actor, Action.READ_CASE_MATERIAL, Target(department_id=case.department_id), field="digest")
+    return case
+
+
 def material_request(uow: Work, code: str, digest: str) -> MaterialRequest:
-    """A staff member of the case's department asks for one of its materials: checked and audited
+    """A staff member of the case's department, or one co-signing it, asks for one of its materials: checked and audited
     here (commit it before ``fetch_material`` asks the joint case's node, so the access is on record
     even when no answer comes)."""
     digest = check_digest(digest)
-    case = load_case(uow.session, code)
-    require(uow.actor, Action.READ_CASE_MATERIAL, Target(department_id=case.department_id), field="digest")
+    case = _readable_case(uow, code)
     link = joint.parse_linked_from(case.linked_from)
-    if link is None:
-        mat = next((m for m in case.materials if m.digest == digest), None)
+    if link is None:  # a part of a joint case accepted here: the joint case's materials
+        mat = next((m for m in shared_materials(case)[1] if m.digest == digest), None)
         if mat is None:
             raise NotFound(f"case {case.code} has no material {digest}", field="digest")
         audit.record(uow, "cases", str(case.id), "material", {"digest": digest})

@@ -18,7 +18,7 @@ from node.persistence.models import Case, Department, ItemVersion, StageSignoff
 from .cases import fire
 from .catalog import stage_defs
 from .context import Work
-from .joint import ALL, pending_signoffs
+from .joint import ALL, pending_signoffs, shared_materials
 
 
 def sign_off(uow: Work, code: str, index: int, opinion: str) -> StageSignoff:
@@ -70,6 +70,24 @@ def _may_sign(uow: Work, st: StageDef, dept: Department) -> bool:
                                                Target(role=st.role, departments=frozenset({dept.id})))
 
 
+def _cosigned_stages(uow: Work, case: Case, dept: Department) -> list[int]:
+    """The joint stages of ``case`` (another department's) that ``dept`` co-signs and the actor may
+    sign for it: those the case has reached, or that ``dept`` signed before."""
+    stages = stage_defs(case.item_version)
+    mine_signed = set(uow.session.scalars(select(StageSignoff.stage_index).where(
+        StageSignoff.case_id == case.id, StageSignoff.department_id == dept.id).execution_options(**ALL)))
+    reached = case.stage_index if case.status == Status.IN_PROGRESS.value and case.stage_index is not None else -1
+    return [i for i, st in enumerate(stages) if st.kind in JOINT_STAGES and _may_sign(uow, st, dept)
+            and (i <= reached or i in mine_signed)]
+
+
+def reads_as_cosigner(uow: Work, case: Case) -> bool:
+    """Whether the actor may read ``case``'s materials as a co-signer (会签): one who may sign, for
+    a department listed at a joint stage the case has reached, reviews the same materials."""
+    dept = _my_department(uow)
+    return dept is not None and dept.id != case.department_id and bool(_cosigned_stages(uow, case, dept))
+
+
 def cosign_queue(uow: Work) -> list[Case]:
     """Cases of other departments waiting at a joint review or inspection (联合审图, 联合踏勘) for the
     signature of the actor's department (会签待办), the earliest stage deadline first. The actor's
@@ -107,16 +125,14 @@ def cosign_summary(uow: Work, code: str) -> dict[str, Any]:
     if case is None or dept is None:
         raise NotFound(f"no case {code}", field="code")
     stages = stage_defs(case.item_version)
-    mine_signed = set(s.scalars(select(StageSignoff.stage_index).where(
-        StageSignoff.case_id == case.id, StageSignoff.department_id == dept.id).execution_options(**ALL)))
     reached = case.stage_index if case.status == Status.IN_PROGRESS.value and case.stage_index is not None else -1
-    listed = [i for i, st in enumerate(stages) if st.kind in JOINT_STAGES and _may_sign(uow, st, dept)
-              and (i <= reached or i in mine_signed)]
+    listed = _cosigned_stages(uow, case, dept)
     if not listed:
         raise NotFound(f"no case {code}", field="code")
     names = dict(s.execute(select(Department.code, Department.name)).tuples().all())
     rows = s.execute(select(StageSignoff, Department.code).join(Department, Department.id == StageSignoff.department_id)
                      .where(StageSignoff.case_id == case.id).order_by(StageSignoff.id).execution_options(**ALL)).all()
+    names_of = {str(m.get("code")): str(m.get("name") or m.get("code")) for m in case.item_version.materials or []}
     out_stages = []
     for i in listed:
         st = stages[i]
@@ -130,5 +146,7 @@ def cosign_summary(uow: Work, code: str) -> dict[str, Any]:
             "department": s.scalar(select(Department.name).where(Department.id == case.department_id)) or "",
             "applicant": mask_name(case.applicant_name or ""), "status": case.status,
             "stage_name": stages[reached].name if reached >= 0 else None, "stage_deadline": case.stage_deadline,
-            "materials": [m.get("name") for m in case.item_version.materials or []],
+            "materials": [{"digest": m.digest, "filename": m.filename, "material_code": m.material_code,
+                           "name": names_of.get(m.material_code, m.material_code)}
+                          for m in shared_materials(case)[1]],
             "stages": out_stages, "my_department": dept.name}

@@ -305,7 +305,7 @@ def escalate(uow: Work, batch: int = 1000) -> list[int]:
             ids = allocate_ids(s, {t: len(notes)})[t.name]
             for n, i in zip(notes, ids):
                 n["id"] = i
-            audit.insert_rows(uow, t, notes)  # on PostgreSQL written at commit, with their audit entries
+            audit.insert_rows(uow, t, notes, now=True)  # at once: a backlog's rows would outgrow one jsonb at commit
             out += ids
     return out
 

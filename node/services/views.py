@@ -8,7 +8,7 @@ from sqlalchemy.orm import object_session
 
 from node.persistence.models import CST, Case, License
 from .cases import allowed_for
-from .joint import joint_view, part_of, signoffs
+from .joint import joint_view, part_of, shared_materials, signoffs
 
 
 def _stages(case: Case) -> list[dict[str, Any]]:
@@ -17,9 +17,12 @@ def _stages(case: Case) -> list[dict[str, Any]]:
 
 
 def _materials(case: Case) -> list[dict[str, Any]]:
-    names = {m.get("code"): m.get("name") for m in case.item_version.materials or []}
+    """The case's materials; a part of a joint case in this hall reads its joint case's (one merged
+    material set, never resubmitted per part)."""
+    holder, mats = shared_materials(case)
+    names = {m.get("code"): m.get("name") for m in holder.item_version.materials or []}
     return [dict(material_code=m.material_code, name=names.get(m.material_code) or m.material_code, digest=m.digest,
-                 size=m.size, file_type=m.file_type, filename=m.filename, added_at=m.added_at) for m in case.materials]
+                 size=m.size, file_type=m.file_type, filename=m.filename, added_at=m.added_at) for m in mats]
 
 
 def _transitions(case: Case) -> list[dict[str, Any]]:

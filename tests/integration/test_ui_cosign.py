@@ -5,6 +5,9 @@ on; a department the stage does not list gets the same 404 as for any other depa
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
+
+from node.persistence.models import AuditEntry, Staff
 
 from tests.integration.test_joint_cases import HOUSE, accept_bundle, part_codes
 from tests.support import csrf_of, ui_sign_in
@@ -56,3 +59,34 @@ def test_the_listed_departments_sign_the_joint_inspection_from_the_desk(app, api
     c = api.case(planning)
     assert c["stage"]["kind"] == "approve"
     assert [(s["department"], s["opinion"]) for s in c["signoffs"]] == [("kq", "现场踏勘符合村庄规划"), ("gh", "同意")]
+
+
+def test_a_co_signer_reads_the_materials_it_reviews_and_no_one_else_does(app, api, ctx):
+    j = accept_bundle(api, HOUSE, form={}, kinds=KINDS)
+    _town, planning = part_codes(j)
+    mats = api.case(planning, "gh-handler")["materials"]  # the joint case's one material set, shared by its parts
+    assert [m["digest"] for m in mats] == [m["digest"] for m in j["materials"]]
+    digest = mats[0]["digest"]
+    r = staff(app, "gh-handler").get(f"/staff/cases/{planning}/materials/{digest}")  # the part's own department
+    assert r.status_code == 200 and r.data.startswith(b"%PDF")
+    kq = staff(app, "kq-reviewer")
+    assert kq.get(f"/staff/cases/{planning}/materials/{digest}").status_code == 404  # not at the joint stage yet
+    api.fire(planning, "undertake", "gh-handler", opinion="材料齐全")
+
+    page = kq.get(f"/staff/cases/{planning}").get_data(as_text=True)
+    assert f"/staff/cases/{planning}/materials/{digest}" in page and mats[0]["filename"] in page
+    r = kq.get(f"/staff/cases/{planning}/materials/{digest}")
+    assert r.status_code == 200 and r.data.startswith(b"%PDF") and "inline" in r.headers["Content-Disposition"]
+    r = api.c.get(f"/api/v1/cases/{planning}/materials/{digest}", headers=api.h("kq-reviewer"))  # the API alike
+    assert r.status_code == 200 and r.data.startswith(b"%PDF")
+    assert kq.get(f"/staff/cases/{planning}/materials/{'0' * 64}").status_code == 404  # not one of the case's
+
+    for outsider in ("cgj-reviewer", "kq-handler"):  # not listed / listed, but not the stage's role
+        assert staff(app, outsider).get(f"/staff/cases/{planning}/materials/{digest}").status_code == 404
+        assert api.c.get(f"/api/v1/cases/{planning}/materials/{digest}",
+                         headers=api.h(outsider)).status_code == 404
+    with ctx.factory() as s:  # every read on record, by whom
+        reads = s.scalars(select(AuditEntry.actor).where(AuditEntry.op == "material")).all()
+        kq_id = s.scalar(select(Staff.id).where(Staff.username == "kq-reviewer"))
+        gh_id = s.scalar(select(Staff.id).where(Staff.username == "gh-handler"))
+    assert reads == [f"staff:{gh_id}"] + [f"staff:{kq_id}"] * 2
