@@ -31,6 +31,8 @@ FIELD_ZH = {
     "form": "申请表", "template": "短信", "enabled": "是否发送", "notification_id": "短信", "due_days": "反馈期限",
     "case_code": "办件", "month": "月份", "region": "地区", "calendar": "节假日安排", "confirm": "确认",
     "agent_staff_id": "代办员", "result": "办理结果", "occurred_at": "作出决定的时间", "fix": "纠正情况", "fix.description": "纠正了什么", "fix.transition_seq": "纠正所办理的环节",
+    "undertake_days": "承办时限", "review_days": "审核时限", "approve_days": "批准时限", "fee_name": "收费项目",
+    "fee_yuan": "收费金额", "license_validity_days": "证照有效期",
 }
 _KNOWN: list[tuple[str, str]] = [  # (a regular expression over the service's message, the Chinese shown)
     (r"username '.*' is taken", "该用户名已被使用，请换一个。"),
@@ -44,6 +46,11 @@ _KNOWN: list[tuple[str, str]] = [  # (a regular expression over the service's me
     (r"confirm that the applicant asked in writing to withdraw", "请先核对申请人的书面撤回申请并勾选确认。"),
     (r"choose the paper decision", "请选择纸质办理的结果（准予许可或不予许可）。"),
     (r"the date and time the paper decision was made", "请填写作出决定的日期和时间。"),
+    (r"give the working days of all three stages", "承办、审核、批准三个环节的时限请都填写，或都不填（按承诺时限自动分配）。"),
+    (r"the stage limits after acceptance add up to (\d+) working days, more than the promised limit of (\d+)",
+     "各环节时限合计超过了承诺时限，请调低环节时限或调高承诺时限。"),
+    (r"an amount in yuan", "收费金额请填写不小于 0 的数字，最多两位小数，例如 12.50。"),
+    (r"name the fee its amount is for", "填写了收费金额时，请同时填写收费项目。"),
 ]
 _PIECES: list[tuple[str, str]] = [  # (a piece of the service's message, the Chinese shown)
     ("a reason is required", "请填写理由。"),

@@ -1,11 +1,12 @@
 """Hall admin (大厅管理, ``/staff/admin``): items and the standard catalog's changes pushed from above
-(adopt and localize), staff and A/B posts, towns and service points, the holiday calendar, the
+(adopt and localize: department, promised and stage limits, fee, materials, conditions, basis, licence), staff and A/B posts, towns and service points, the holiday calendar, the
 applicant messages (短信通知: which are sent, the outbox, sending a failed one again), and the
 federation's status and alerts. The hall admin sees all of it; a department's chief representative
 the parts the policy gives them (their department's staff, adopting items)."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -62,6 +63,27 @@ def _default_stages(days: int) -> list[dict[str, Any]]:
             {"kind": "conclude", "name": "办结", "time_limit_days": 0, "role": "clerk"}]
 
 
+STAGE_FIELDS = (("undertake_days", "undertake"), ("review_days", "review"), ("approve_days", "approve"))
+
+
+def _stages_of(f: Any, days: int) -> list[dict[str, Any]]:
+    """The adopted item's five stages: the working days the admin gave 承办, 审核 and 批准 (all three,
+    or none for the default share of the promised limit); the domain checks they fit in it."""
+    given = {kind: _int(f.get(name), name, required=False) for name, kind in STAGE_FIELDS}
+    stages = _default_stages(days)
+    if all(v is None for v in given.values()):
+        return stages
+    for name, kind in STAGE_FIELDS:
+        if given[kind] is None:
+            raise InvalidInput("give the working days of all three stages, or of none", field=name)
+        if given[kind] < 0:  # type: ignore[operator]
+            raise InvalidInput("must be 0 or more working days", field=name)
+    for st in stages:
+        if st["kind"] in given:
+            st["time_limit_days"] = given[st["kind"]]
+    return stages
+
+
 # --- items and the standard catalog -----------------------------------------------------------
 @bp.get("/admin", endpoint="admin")
 @staff_page(*ADMIN_ROLES)
@@ -86,7 +108,7 @@ def admin_adopt(code: str):  # type: ignore[no-untyped-def]
         if f.get("action") == "publish":
             dept = _int(f.get("department_id"), "department_id")
             days = _int(f.get("promised_limit_days"), "promised_limit_days")
-            loc = {"promised_limit_days": days, "stages": _default_stages(days), **_localized(f)}
+            loc = {"promised_limit_days": days, "stages": _stages_of(f, days), **_localized(f)}
         adopted = ctx().run(actor(), standard_catalog.adopt_standard_item, code[:64], dept, loc)
     except DomainError as e:
         flash(f"事项 {code} 未能采用：{explain(e)}", "error")
@@ -121,6 +143,19 @@ def _localized(f: Any) -> dict[str, Any]:
         text = (f.get(field) or "").strip()
         if text:
             out[field] = text[:4000]
+    fee_name = (f.get("fee_name") or "").strip()
+    if fee_name:  # one fee (收费项目): the amount in yuan, its basis
+        raw = (f.get("fee_yuan") or "").strip()
+        try:
+            yuan = Decimal(raw)
+        except InvalidOperation:
+            raise InvalidInput("an amount in yuan, e.g. 0 or 12.50", field="fee_yuan") from None
+        if not yuan.is_finite() or yuan < 0 or yuan != yuan.quantize(Decimal("0.01")) or yuan > 10_000_000:
+            raise InvalidInput("an amount in yuan, 0 or more, at most two decimals", field="fee_yuan")
+        out["fees"] = [{"name": fee_name[:100], "amount_fen": int(yuan * 100),
+                        "basis": (f.get("fee_basis") or "").strip()[:500]}]
+    elif (f.get("fee_yuan") or "").strip():
+        raise InvalidInput("name the fee its amount is for", field="fee_name")
     license_name = (f.get("license_name") or "").strip()
     if license_name:
         out.update(issues_license=True, license_name=license_name[:100],
