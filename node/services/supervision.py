@@ -241,7 +241,7 @@ def _claim(uow: Work, rows: list[dict[str, Any]]) -> set[Key]:
     return made  # type: ignore[return-value]
 
 
-def escalate(uow: Work, batch: int = 1000) -> list[int]:
+def escalate(uow: Work, batch: int = 5000) -> list[int]:
     """One run of the escalation job over the node's open cases: each (case, stage, level) that
     is due and not escalated yet gets its escalation row and one outbox row per recipient.
     Returns the notification ids written (to hand to the delivery task after the commit).
@@ -257,6 +257,7 @@ def escalate(uow: Work, batch: int = 1000) -> list[int]:
     hall = uow.ctx.settings.node_name
     out: list[int] = []
     people: dict[tuple[str, int], list[Staff]] = {}  # (level, department) -> recipients, read once a run
+    levels: dict[tuple[bool, date | None, date | None], list[str]] = {}  # (supplementing, start, deadline) -> due
     open_ = (Case.status.notin_(ENDED + (Status.SUPPLEMENTING,)), Case.stage_deadline.is_not(None),
              Case.stage_deadline <= today + timedelta(days=400))
     last = 0
@@ -268,19 +269,27 @@ def escalate(uow: Work, batch: int = 1000) -> list[int]:
         last = rows[-1].id
         due: list[tuple[int, int, str, date]] = []
         for r in rows:
-            for level in _levels_due(r.status, r.stage_started_on, r.stage_deadline, cal, share, red_after, today):
+            got = levels.get((r.status == Status.SUPPLEMENTING, r.stage_started_on, r.stage_deadline))
+            if got is None:  # many cases share a stage's start and deadline: their levels are computed once
+                got = levels[(r.status == Status.SUPPLEMENTING, r.stage_started_on, r.stage_deadline)] = _levels_due(
+                    r.status, r.stage_started_on, r.stage_deadline, cal, share, red_after, today)
+            for level in got:
                 due.append((r.id, r.stage_index if r.stage_index is not None else -1, level, r.stage_deadline))
         if not due:
             continue
+        # the batch's id range (not an IN list of its ids): an index range scan whatever the size of
+        # the tables, where a long IN list let the planner hash-join a scan of all of ``escalations``
+        lo, hi = due[0][0], due[-1][0]
         have = set(s.execute(select(Escalation.case_id, Escalation.stage_index, Escalation.level)
-                             .where(Escalation.case_id.in_(sorted({d[0] for d in due})))).tuples())
+                             .where(Escalation.case_id >= lo, Escalation.case_id <= hi)).tuples())
         due = [d for d in due if d[:3] not in have]
         if not due:
             continue
+        wanted = {d[0] for d in due}
         cases = {c.id: c for c in s.execute(
             select(Case.id, Case.code, Case.status, Case.stage_deadline, Case.department_id, Case.assignee_id,
                    ItemVersion.name).join(ItemVersion, ItemVersion.id == Case.item_version_id)
-            .where(Case.id.in_(sorted({d[0] for d in due}))))}
+            .where(Case.id >= min(wanted), Case.id <= max(wanted))) if c.id in wanted}
         todo: list[tuple[Any, str, list[Staff], dict[str, Any]]] = []
         for cid, idx, level, deadline in sorted(due, key=lambda d: (d[0], d[1], LEVELS.index(d[2]))):
             case = cases.get(cid)
