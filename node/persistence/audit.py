@@ -148,8 +148,23 @@ def insert_rows(uow: "UnitOfWork", table: Table, rows: list[dict[str, Any]], now
         _check_json_safe(table)
         rows_json = b"[" + b",".join(e[CHANGES_JSON] for e in pending[first:]) + b"]"
         uow.audit.rows.append((table, rows_json.decode()))
+    elif uow.links_after_commit and len(rows) >= BULK_JSON_ROWS:  # many rows, now: one statement from their audit JSON
+        _check_json_safe(table)
+        name = uow.session.connection().dialect.identifier_preparer.format_table(table)
+        stmt = _INSERT_JSON.get(name)
+        if stmt is None:
+            stmt = _INSERT_JSON[name] = text(f"INSERT INTO {name} SELECT * FROM json_populate_recordset(NULL::{name}, "
+                                             "CAST(:rows AS json))")
+        rows_json = b"[" + b",".join(e[CHANGES_JSON] for e in pending[first:]) + b"]"
+        uow.session.connection().execute(stmt, {"rows": rows_json.decode()})
     else:
         uow.session.connection().execute(insert(table), rows)
+
+
+BULK_JSON_ROWS = 50
+"""From this many rows on, ``insert_rows(now=True)`` on PostgreSQL sends them as one JSON array
+(as the commit does) instead of a multi-row INSERT whose SQL text grows with the rows."""
+_INSERT_JSON: dict[str, TextClause] = {}
 
 
 # Built once: the hot path only binds values (no statement construction or cache-key walk per commit).
