@@ -2,7 +2,8 @@
 library over the federation (real gRPC, mutual TLS, in process); the city's inspector sees it green,
 the clock passes its deadline, the beat job's body (``run_escalation``: escalations and the library's
 lights) runs, the case is red in the overdue list; the inspector opens its cross-level timeline,
-issues a supervision order (督办) and sees it listed. Screenshots on desktop and phone."""
+issues a supervision order (督办) and sees it listed; the overview's lights turn red by themselves
+(no reload). Screenshots on desktop and phone."""
 from __future__ import annotations
 
 import asyncio
@@ -122,9 +123,15 @@ def test_inspector_sees_a_case_turn_red_opens_its_timeline_and_issues_an_order(f
     page.get_by_role("link", name="超期办件").first.click()
     assert page.get_by_text("当前没有超期办件").is_visible()
 
+    page.go_back()  # the overview again: its lights keep themselves current
+    page.wait_for_url(re.compile(r"/staff/inspector$"))
+    mark_document(page)
     clock.advance(days=30)  # far past the promised deadline
     run_escalation(fed.ctxs[CITY])  # the beat task's body: escalations, then the library's lights refreshed
-    page.reload()
+    page.evaluate("window.dispatchEvent(new Event('focus'))")  # as when the inspector comes back to the tab
+    expect(region_card(page, DISTRICT).locator("dd").nth(2)).to_have_text("1")  # red, without a reload
+    assert same_document(page)
+    region_card(page, DISTRICT).get_by_role("link", name=re.compile("超期办件")).click()
     row = page.locator("#light-list tbody tr").filter(has_text=code)
     assert row.locator(".light.red").inner_text() == "超期"
     shot(page, "inspector-overdue")
