@@ -14,8 +14,10 @@ After a warm-up each, the endpoints get (1) closed-loop max-throughput phases (C
 seconds) in R alternating rounds -- baseline, submission, baseline, ... -- the ratio being the median
 of the rounds' ratios, so that a slow spell of a shared machine weighs on both endpoints alike; and
 (2) an open-loop fixed-rate phase each (requests scheduled at fixed intervals whatever the
-completions; latency counted from the scheduled start). Notification delivery is only enqueued (a
-Celery broker on Redis is configured, no worker runs); the queued messages are removed at the end.
+completions; latency counted from the scheduled start). Notifications are delivered as a deployment
+delivers them: the web process enqueues each on the Celery broker (Redis) and a Celery worker
+(``yiwang worker --concurrency 1 --no-beat``, the log gateway) claims and sends them -- its CPU is
+counted with the server's; ``--no-worker`` only enqueues (the queued messages are removed at the end).
 The node is fresh and not enrolled in the federation, so no signed federation record is written
 (``--enrolled`` gives it an identity first, as a node of the federation has).
 On Linux the CPU used during each phase is attributed to the server, its PostgreSQL backends, this
@@ -79,11 +81,11 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class CpuMeter:
-    """Jiffies used by the server's process session, the bench database's PostgreSQL backends,
-    this client, and the whole machine."""
+    """Jiffies used by the node's process sessions (the server's, the Celery worker's), the bench
+    database's PostgreSQL backends, this client, and the whole machine."""
 
     def __init__(self, server_sid: int, db_name: str) -> None:
-        self.server_sid = server_sid
+        self.server_sids = {server_sid}
         self.db_name = db_name
         self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self.ok = Path("/proc/stat").exists()
@@ -102,7 +104,7 @@ class CpuMeter:
                     with open(f"/proc/{pid}/stat") as fh:
                         fields = fh.read().rsplit(")", 1)[1].split()
                     used = float(int(fields[11]) + int(fields[12]))
-                    if int(fields[3]) == self.server_sid:
+                    if int(fields[3]) in self.server_sids:
                         snap["server"] += used
                     elif self.db_name:
                         with open(f"/proc/{pid}/cmdline", "rb") as fh:
@@ -300,6 +302,17 @@ def _drop_our_messages(r: Any, pids: set[int]) -> int:
             pipe.lrem(CELERY_QUEUE, 1, raw)
         pipe.execute()
     return len(ours)
+
+
+def _wait_delivered(db_url: str, timeout: float) -> tuple[int, int]:
+    """(sent, not yet sent) outbox rows once the worker has drained the queue, or at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sent, pending = _pg_row(db_url, "select count(*) filter (where status = 'sent'), "
+                                        "count(*) filter (where status in ('pending', 'sending')) from notifications")
+        if not pending or time.monotonic() > deadline:
+            return int(sent), int(pending)
+        time.sleep(1.0)
 
 
 def _free_port() -> int:
@@ -561,7 +574,9 @@ def main(argv: list[str] | None = None) -> int:
                                                        "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
                     help="admin connection used to create and drop the bench database")
     ap.add_argument("--redis-url", default=os.environ.get("YIWANG_BENCH_REDIS_URL", "redis://127.0.0.1:6379/5"),
-                    help="Celery broker: notification deliveries are only enqueued there")
+                    help="Celery broker: notification deliveries are enqueued there")
+    ap.add_argument("--no-worker", action="store_true",
+                    help="run no Celery worker: deliveries are only enqueued (and removed at the end)")
     args = ap.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.pause, args.rounds = 3.0, 1.0, 0.5, 2
@@ -580,7 +595,8 @@ def main(argv: list[str] | None = None) -> int:
     _say("demo mode (YIWANG_DEMO=1): the demo hall and its demo accounts, on a throw-away database")
     _say(f"server: yiwang node run --workers {args.workers} --threads {args.threads} ({kind}); "
          f"database {db_name}")
-    _say(f"notifications: only enqueued to the Celery broker {args.redis_url} (no worker runs); "
+    _say(f"notifications: enqueued to the Celery broker {args.redis_url}, "
+         + ("no worker runs (--no-worker); " if args.no_worker else "delivered by a Celery worker (1 process); ")
          + ("node with a federation identity: each submission writes its signed federation record" if args.enrolled
             else "fresh node without a federation identity (no signed federation log; see --enrolled)"))
 
@@ -596,6 +612,8 @@ def main(argv: list[str] | None = None) -> int:
     worker_pids: set[int] = set()
 
     server: subprocess.Popen[bytes] | None = None
+    celery_worker: subprocess.Popen[bytes] | None = None
+    delivered: tuple[int, int] | None = None
     log_path = tmp / "server.log"
     results: list[Result] = []
     verified = ""
@@ -616,10 +634,20 @@ def main(argv: list[str] | None = None) -> int:
                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         asyncio.run(_wait_healthy(base, server))
         worker_pids = _session_pids(server.pid)
+        meter = CpuMeter(server.pid, db_name)
+        if not args.no_worker:
+            with open(tmp / "worker.log", "wb") as wlog:
+                celery_worker = subprocess.Popen(_yiwang() + ["worker", "--concurrency", "1", "--no-beat"], env=env,
+                                                 stdout=wlog, stderr=subprocess.STDOUT, start_new_session=True)
+            meter.server_sids.add(celery_worker.pid)
+            _say("worker: yiwang worker --concurrency 1 --no-beat")
         _say(f"server up on {base}; measured phases of {args.duration:g}s")
-        results = asyncio.run(_drive(args, base, CpuMeter(server.pid, db_name), env))
+        results = asyncio.run(_drive(args, base, meter, env))
         worker_pids |= _session_pids(server.pid)
         _stop(server)  # graceful: requests the client gave up on finish before anything is counted
+        if celery_worker is not None:
+            delivered = _wait_delivered(db_url, args.drain + 25.0)
+            _stop(celery_worker)
         if not args.no_verify:  # links what is still queued, then walks the chain
             verified = _run(_yiwang() + ["audit", "verify"], env).strip()
         counts = _pg_row(db_url, "select (select count(*) from cases), (select count(*) from case_materials), "
@@ -635,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server is not None:
             _stop(server)
+        if celery_worker is not None:
+            _stop(celery_worker)
         if redis_client is not None:
             try:
                 queued = _drop_our_messages(redis_client, worker_pids)
@@ -658,6 +688,9 @@ def main(argv: list[str] | None = None) -> int:
              f"{counts[3]} audit entries (+{counts[5]} queued), {counts[6]} signed federation records, "
              f"{counts[4]} baseline rows"
              + (f"; {queued} deliveries were enqueued (removed again)" if queued is not None else ""))
+    if delivered is not None:
+        _say(f"delivered by the worker: {delivered[0]} of {delivered[0] + delivered[1]} outbox rows sent"
+             + (f" ({delivered[1]} still pending when the bench stopped waiting)" if delivered[1] else ""))
     if verified:
         _say(verified)
     pool = getattr(args, "pool", None)

@@ -35,17 +35,16 @@ def register(app: Celery, settings: Settings) -> None:
 
     @app.task(name=DELIVER_MANY)
     def deliver_notifications(notification_ids: list[int]) -> int:
-        """Several rows committed together (the web process coalesces them); a row the gateway
-        does not take now goes on as its own retrying ``deliver_notification`` task."""
-        ctx, sent = node(), 0
-        for i in notification_ids:
-            try:
-                sent += svc.deliver_notification(ctx, i, state["gw"]) == "sent"  # type: ignore[arg-type]
-            except svc.TransientGatewayError as e:
-                # counts as its first retry: the backoff goes on 2 s, 4 s ... as for a lone row
-                log.info("notification %s not taken (%s): retried by its own task in 1s", i, e)
+        """Several rows committed together (the web process coalesces them), claimed and recorded
+        together (``deliver_batch``); a row the gateway does not take now goes on as its own
+        retrying ``deliver_notification`` task."""
+        ctx = node()
+        got = svc.deliver_batch(ctx, list(notification_ids), state["gw"])  # type: ignore[arg-type]
+        for i, outcome in got.items():
+            if outcome == "retry":  # counts as its first retry: the backoff goes on 2 s, 4 s ... as for a lone row
+                log.info("notification %s not taken by the gateway: retried by its own task in 1s", i)
                 app.send_task(DELIVER, args=[i], countdown=1, retries=1)
-        return sent
+        return sum(1 for v in got.values() if v == "sent")
 
     @app.task(name=SWEEP)
     def sweep_notifications() -> int:

@@ -211,6 +211,47 @@ def test_a_claimed_row_is_left_alone_until_its_lease_lapses(ctx, api, clock):
 # --- gateways and dispatch ----------------------------------------------------------------------
 
 
+def test_a_batch_is_claimed_and_recorded_together_each_row_at_most_once(ctx, api, clock):
+    """``deliver_batch`` (the worker's task for rows committed together): every due row sent once,
+    a row the gateway refuses put back for its own retry, a row another worker holds left alone."""
+    for phone in ("13900000011", "13900000012", "13900000013", "13900000014"):
+        api.apply_online(phone=phone)
+    ids = ctx.dispatched[-4:]
+    held = ids[3]
+    with ctx.factory() as s:  # another worker claimed this one a minute ago
+        s.execute(update(Notification).where(Notification.id == held)
+                  .values(status="sending", claimed_at=clock.now(), attempts=1))
+        s.commit()
+    gw = FakeGateway(fail=1)  # the first send of the batch (lowest id) is refused
+    got = svc.deliver_batch(ctx, ids + [ids[0]], gw)  # (an id twice is still one row)
+    assert got == {ids[0]: "retry", ids[1]: "sent", ids[2]: "sent", held: "skipped"}
+    assert [x[0] for x in gw.sent] == ids[1:3] and gw.calls == 3
+    first = row(ctx, ids[0])
+    assert (first.status, first.attempts) == ("pending", 1) and "503" in (first.last_error or "")
+    assert [(row(ctx, i).status, row(ctx, i).attempts) for i in ids[1:3]] == [("sent", 1), ("sent", 1)]
+    assert row(ctx, held).status == "sending"
+    assert svc.deliver_batch(ctx, ids, gw) == {ids[0]: "sent", ids[1]: "skipped", ids[2]: "skipped",
+                                               held: "skipped"}
+    assert len(gw.sent) == 3 and row(ctx, ids[0]).attempts == 2
+    assert svc.deliver_batch(ctx, [], gw) == {}
+    with ctx.factory() as s:  # every claim and every outcome on the audit chain
+        from node.persistence.models import AuditEntry
+
+        keys = s.scalars(select(AuditEntry.row_key).where(AuditEntry.table_name == "notifications",
+                                                          AuditEntry.op == "update")).all()
+    assert sorted(set(keys)) == sorted(str(i) for i in ids[:3])
+
+
+def test_the_last_refused_attempt_of_a_batch_fails_the_row(ctx, api):
+    api.apply_online(phone="13900000015")
+    nid = ctx.dispatched[-1]
+    with ctx.factory() as s:
+        s.execute(update(Notification).where(Notification.id == nid).values(attempts=MAX_ATTEMPTS - 1))
+        s.commit()
+    assert svc.deliver_batch(ctx, [nid], FakeGateway(fail=1)) == {nid: "failed"}
+    assert (row(ctx, nid).status, row(ctx, nid).attempts) == ("failed", MAX_ATTEMPTS)
+
+
 def test_webhook_gateway_posts_json_with_an_idempotency_key():
     with SmsProvider() as p:
         gw = svc.WebhookGateway(p.url, timeout=5)
