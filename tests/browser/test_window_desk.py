@@ -2,6 +2,7 @@
 window, then worked by the department's handler, reviewer and approver on their desks and
 concluded at the window; a joint case's parts worked by two departments."""
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import mark_document, same_document, shot, sign_in
 from tests.support import ID_NUMBER, SIGN_FORM, SIGN_ITEM
@@ -144,6 +145,18 @@ def test_joint_case_parts_worked_by_two_departments(page, node):
         page.get_by_role("status").filter(has_text="承办意见已提交").wait_for()
         sign_out(page)
         assert node.api.case(part, f"{dept}-handler")["stage"]["kind"] == "review"
+    # the window's page of the joint case follows the parts by itself: a review done meanwhile shows
+    sign_in(page, node, "clerk")
+    page.goto(f"{node.url}/staff/window/cases/{code}")
+    steps = page.locator("#live-history .timeline li")
+    expect(steps.first).to_be_visible()
+    before = steps.count()
+    mark_document(page)
+    node.api.fire(parts["330105-XK-JJ-001"], "review", "jj-reviewer", opinion="同意")
+    page.evaluate("window.dispatchEvent(new Event('focus'))")
+    expect(steps).to_have_count(before + 1)
+    assert same_document(page)
+    sign_out(page)
     assert page.js_errors == []
 
 
