@@ -120,49 +120,15 @@ def queue(session: Session, now: datetime, hall: str, case: Case, item_name: str
 
 
 def deliver_notification(ctx: NodeContext, notification_id: int, gateway: Gateway) -> str:
-    """Deliver one outbox row at most once. Returns the row's final status for this attempt.
-
-    Raises TransientGatewayError (after putting the row back to pending) so the task retries.
-    """
-    now = ctx.clock()
-    with ctx.uow(Actor("system"), now) as uow:
-        attempts_now = uow.session.execute(
-            update(Notification)
-            .where(Notification.id == notification_id,
-                   or_(Notification.status == "pending",
-                       (Notification.status == "sending") & (Notification.claimed_at < now - LEASE)))
-            .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1)
-            .returning(Notification.attempts)
-        ).scalar_one_or_none()
-        claimed = attempts_now is not None
-        if claimed:  # a Core update is not seen by the flush's capture: record it (old values were not read)
-            audit.record(uow, "notifications", str(notification_id), "update",
-                         {"status": [None, "sending"], "claimed_at": [None, now], "attempts": [None, attempts_now]})
-        uow.commit()
-    if not claimed:
-        return "skipped"
-    with ctx.factory() as s:
-        n = s.get(Notification, notification_id)
-        assert n is not None
-        recipient, body, attempts = n.recipient, n.body, n.attempts
-    try:
-        gateway.send(notification_id, recipient, body)
-    except TransientGatewayError as e:
-        final = "failed" if attempts >= MAX_ATTEMPTS else "pending"
-        with ctx.uow(Actor("system")) as uow:
-            n = uow.session.get(Notification, notification_id)
-            assert n is not None
-            n.status, n.last_error = final, str(e)[:500]
-            uow.commit()
-        if final == "failed":
-            return final
-        raise
-    with ctx.uow(Actor("system")) as uow:
-        n = uow.session.get(Notification, notification_id)
-        assert n is not None
-        n.status, n.sent_at, n.last_error = "sent", uow.now, None
-        uow.commit()
-    return "sent"
+    """Deliver one outbox row at most once (``deliver_batch`` of one). Returns the row's final
+    status for this attempt. Raises TransientGatewayError (after putting the row back to pending)
+    so the task retries."""
+    got = deliver_batch(ctx, [notification_id], gateway)[notification_id]
+    if got == "retry":
+        with ctx.factory() as s:
+            raise TransientGatewayError(s.scalar(select(Notification.last_error)
+                                                 .where(Notification.id == notification_id)) or "not taken")
+    return got
 
 
 def deliver_batch(ctx: NodeContext, notification_ids: list[int], gateway: Gateway) -> dict[int, str]:

@@ -178,10 +178,12 @@ def make_dispatcher(ctx: NodeContext) -> Callable[[list[int]], None]:
     gateway = svc.make_gateway(ctx.settings)
 
     def deliver_now(ids: list[int]) -> None:
-        for i in ids:
-            try:
-                svc.deliver_notification(ctx, i, gateway)
-            except Exception:
-                log.warning("notification %s not delivered yet; it stays pending", i, exc_info=True)
+        try:
+            got = svc.deliver_batch(ctx, ids, gateway)
+        except Exception:
+            log.warning("notifications %s not delivered yet; they stay pending", ids, exc_info=True)
+            return
+        for i in (i for i, outcome in got.items() if outcome == "retry"):
+            log.warning("notification %s not taken by the gateway yet; it stays pending", i)
 
     return deliver_now
