@@ -2,6 +2,7 @@
 pipelined with the transaction's BEGIN and COMMIT."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,8 +105,6 @@ def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]], key: 
     names = list(rows[0])
     dialect = conn.dialect.name
     if dialect == "postgresql":
-        import json
-
         cols = ", ".join(names)
         stmt = _INSERT_NEW.get((table.name, tuple(names), key))
         if stmt is None:
