@@ -320,3 +320,45 @@ def test_broker_down_the_request_succeeds_and_the_row_waits_for_the_sweep(ctx, a
     api.apply_online(phone="13900000015")
     (n,) = rows(ctx)[before:]
     assert (n.status, n.attempts) == ("pending", 0) and svc.due_notifications(ctx) == [n.id]
+
+
+def test_two_workers_delivering_the_same_batch_send_each_row_once(ctx, api):
+    """Two workers given the same rows at once (a redelivered task, a sweep racing the task): the
+    claim lets one of them have each row; every row goes out exactly once."""
+    import threading
+
+    for phone in ("13900000021", "13900000022", "13900000023"):
+        api.apply_online(phone=phone)
+    ids = ctx.dispatched[-3:]
+    lock = threading.Lock()
+    sent: list[int] = []
+
+    class SlowGateway:
+        def send(self, notification_id: int, recipient: str, body: str) -> None:
+            import time
+
+            time.sleep(0.05)  # still sending while the other worker tries to claim
+            with lock:
+                sent.append(notification_id)
+
+    gate = threading.Barrier(2)
+    outcomes: list[dict[int, str]] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            gate.wait()
+            outcomes.append(svc.deliver_batch(ctx, list(ids), SlowGateway()))
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sorted(sent) == sorted(ids)  # each row once
+    for i in ids:
+        assert sorted(o[i] for o in outcomes) == ["sent", "skipped"]
+        assert (row(ctx, i).status, row(ctx, i).attempts) == ("sent", 1)
