@@ -328,3 +328,24 @@ def ui_sign_in(client: Any, username: str, password: str = DEMO_PASSWORD) -> str
     r = client.post("/staff/login", data={"username": username, "password": password, "csrf_token": token})
     assert r.status_code == 302, r.get_data(as_text=True)[:500]
     return csrf_of(client.get(r.headers["Location"], follow_redirects=True).get_data(as_text=True))
+
+
+def at_once(fn: Any, n: int = 2, timeout: float = 60) -> tuple[list[Any], list[BaseException]]:
+    """Run ``fn(barrier)`` in ``n`` threads (each waits on ``barrier`` at the point it should race
+    from); returns what they returned and what they raised."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(fn(barrier))
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return results, errors

@@ -13,6 +13,7 @@ from node.persistence.models import Escalation, Notification, Staff
 from node.services import supervision
 from node.services.context import CST
 from node.tasks.names import ESCALATE
+from tests.support import at_once
 
 from .test_notifications_worker import (  # noqa: F401 - fixtures
     Web,
@@ -115,25 +116,15 @@ def test_two_jobs_at_once_escalate_once(api, ctx, clock, db_url):
     for c in codes:
         api.fire(c, "accept", "clerk")
     _on(clock, date(2026, 3, 20))
-    start = threading.Barrier(2)
-    got: list[list[int]] = []
-    errors: list[BaseException] = []
 
-    def run() -> None:
-        try:
-            with ctx.uow(SYSTEM) as uow:
-                start.wait(10)
-                ids = supervision.escalate(uow)
-                uow.commit()
-            got.append(ids)
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
+    def run(start: threading.Barrier) -> list[int]:
+        with ctx.uow(SYSTEM) as uow:
+            start.wait(10)
+            ids = supervision.escalate(uow)
+            uow.commit()
+        return ids
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    got, errors = at_once(run)
     assert not errors, errors
     assert len(_escalations(ctx)) == 9  # 3 cases x 3 levels, once each
     with ctx.factory() as s:

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from node.persistence.models import Notification
 from node.services import notifications as svc
 from node.services.notifications import MAX_ATTEMPTS, TransientGatewayError, deliver_notification
-from tests.support import ID_NUMBER
+from tests.support import ID_NUMBER, at_once
 
 from .sms_provider import SmsProvider
 
@@ -341,22 +341,11 @@ def test_two_workers_delivering_the_same_batch_send_each_row_once(ctx, api):
             with lock:
                 sent.append(notification_id)
 
-    gate = threading.Barrier(2)
-    outcomes: list[dict[int, str]] = []
-    errors: list[BaseException] = []
+    def work(gate: threading.Barrier) -> dict[int, str]:
+        gate.wait()
+        return svc.deliver_batch(ctx, list(ids), SlowGateway())
 
-    def work() -> None:
-        try:
-            gate.wait()
-            outcomes.append(svc.deliver_batch(ctx, list(ids), SlowGateway()))
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
-
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes, errors = at_once(work)
     assert not errors, errors
     assert sorted(sent) == sorted(ids)  # each row once
     for i in ids:
