@@ -102,6 +102,23 @@ def page_arg() -> int:
 # ---------------------------------------------------------------- the case page's view
 
 
+def part_supplies(v: dict[str, Any]) -> list[dict[str, Any]]:
+    """The parts of a joint case worked at another node that wait for the applicant's materials
+    (their owner's one-time notice, ``linked.receive_progress``), not yet answered: supplied here."""
+    out = []
+    for p in (v.get("joint") or {}).get("parts") or []:
+        info = p.get("progress") or {}
+        sup = info.get("supplement")
+        if p["status"] != "supplementing" or not p.get("remote_node") or not sup:
+            continue
+        mats = [{"code": m["material_code"], "name": m.get("name") or m["material_code"],
+                 "file_types": m.get("file_types") or []} for m in sup.get("missing") or [] if m.get("material_code")]
+        out.append({"part_no": p["part_no"], "item_name": p["item_name"], "node": p["remote_node"],
+                    "reason": sup.get("reason"), "sent_at": info.get("supply_sent_at"),
+                    "materials": mats or [{"code": "supplement", "name": "补正材料", "file_types": []}]})
+    return out
+
+
 def case_view(uow: Any, code: str) -> dict[str, Any]:
     """Everything the case page shows, read in one unit of work; what this person may do now."""
     case = cases.get_case(uow, code)
@@ -138,6 +155,7 @@ def case_view(uow: Any, code: str) -> dict[str, Any]:
     wanted = {m.get("material_code") for m in ((asked[-1].data or {}).get("missing") or [])} if asked else set()
     v["supply_materials"] = [m for m in v["item_materials"] if m.get("code") in wanted] or v["item_materials"]
     v["works"] = works
+    v["part_supplies"] = part_supplies(v) if may("work_joint_case") else []
     stage = stages[case.stage_index] if case.stage_index is not None else None
     v["can_claim"] = (case.status == Status.IN_PROGRESS and stage is not None and stage.kind == "undertake"
                       and case.assignee_id is None and me.role == Role.HANDLER and may("claim_case"))

@@ -406,7 +406,8 @@ def track():  # type: ignore[no-untyped-def]
     return _track_page(view, code)
 
 
-ACTION_OK = {"supply": "补正材料已提交，办件继续办理。", "withdraw": "申请已撤回。",
+ACTION_OK = {"supply": "补正材料已提交，办件继续办理。", "supply_part": "补正材料已提交，正在送达办理该事项的节点。",
+             "withdraw": "申请已撤回。",
              "rate": "感谢您的评价！", "complain": "投诉已提交，监察部门将及时处理。"}
 
 
@@ -449,7 +450,7 @@ def _action(name: str, run, errors: dict[str, str] | None = None):  # type: igno
                            errors={f"{name}.last4": "证件号后四位与该办件不符。"})
     except DomainError as e:
         return _refused(name, code, last4, e)
-    msg = ACTION_OK[name]
+    msg = ACTION_OK[name.rstrip("0123456789")]
     if name == "complain":
         msg = f"投诉已提交（编号 {view['action_result']}），监察部门将及时处理。"
     return _track_page(view, code, 200, done={name: msg})
@@ -485,14 +486,20 @@ def _refused(name: str, code: str, last4: str, e: DomainError):  # type: ignore[
 def supply():  # type: ignore[no-untyped-def]
     """补正: a file per material the request asked for (``s_file_<material code>``), stored by the
     uploads service, then the supply proved by the code and the ID tail."""
+    part = request.form.get("part") or ""
+    part_no = int(part) if part.isdigit() and 1 <= int(part) <= 64 else None
+    name = f"supply_part{part_no}" if part_no else "supply"  # a part of a joint case worked at another node
     mats = [{"code": n.removeprefix("s_file_")[:40]} for n in request.files if n.startswith("s_file_")]
     kept: dict[str, dict[str, str]] = {}
     errors: dict[str, str] = {}
     if _store_files(mats, kept, errors, prefix="s_") or errors:
-        return _action("supply", None, {"supply": "；".join(errors.values())})
+        return _action(name, None, {name: "；".join(errors.values())})
     materials = [{"material_code": c, "upload_id": u["id"]} for c, u in kept.items()]
     if not materials:
-        return _action("supply", None, {"supply": "请选择要补正的材料文件。"})
+        return _action(name, None, {name: "请选择要补正的材料文件。"})
+    if part_no:
+        return _action(name, lambda uow, code, last4: public.applicant_part_supply(
+            uow, code, last4, part_no, materials).status)
     return _action("supply", lambda uow, code, last4: public.applicant_transition(
         uow, code, last4, Event.SUPPLY, materials=materials).status)
 

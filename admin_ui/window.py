@@ -111,6 +111,36 @@ def window_supply(code: str):  # type: ignore[no-untyped-def]
     return redirect(url_for("staff.window_case", code=code))
 
 
+@bp.post("/window/cases/<code>/parts/<int(min=1, max=64):part_no>/supply")
+@staff_page(*WINDOW_ROLES)
+def window_part_supply(code: str, part_no: int):  # type: ignore[no-untyped-def]
+    """补正 for a part of a joint case worked at another node: the files the applicant brought, kept
+    here with the joint case and their digests sent to the part's node (``cases.supply_part``)."""
+    try:
+        v = read_case(code)
+    except NotFound:
+        return render_template("message.html", title="未找到办件", text=f"没有监管码为 {code} 的办件。"), 404
+    part = next((p for p in v["part_supplies"] if p["part_no"] == part_no), None)
+    key = f"part{part_no}"
+    if part is None:
+        return render_case("window/case.html", code, errors={key: {"_top": "该子件当前不需要补正材料。"}}, status=409)
+    errors: dict[str, str] = {}
+    got = _store_files({"materials": part["materials"]}, errors)
+    if not errors and not got:
+        errors["_top"] = "请选择要补正的材料文件。"
+    if errors:
+        return render_case("window/case.html", code, errors={key: errors}, status=422)
+    try:
+        ctx().run(actor(), cases.supply_part, code, part_no,
+                  [{"material_code": c, "upload_id": u["id"]} for c, u in got.items()])
+    except DomainError as e:
+        msg = zh_error(e)
+        return render_case("window/case.html", code, errors={key: {e.field or "_": msg, "_top": msg}},
+                           status=e.status)
+    flash(f"{code}：第 {part_no} 项的补正材料已收取，正在送达 {part['node']}。", "ok")
+    return redirect(url_for("staff.window_case", code=code))
+
+
 @bp.get("/window/cases/<code>/notice/<any(acceptance, supplement, refusal):kind>")
 @staff_page(*WINDOW_ROLES)
 def window_notice(code: str, kind: str):  # type: ignore[no-untyped-def]

@@ -29,6 +29,7 @@ from node.persistence.cases import load_case
 from node.persistence.models import (
     Case,
     CaseMaterial,
+    CasePart,
     CaseTransition,
     Department,
     Extension,
@@ -105,6 +106,9 @@ class TransitionInput:
     prerequisites: list[dict[str, Any]] | None = None
     """At acceptance: references for the item's prerequisites (``services.prerequisites``)."""
     by_joint: bool = False  # a part withdrawn with its joint case (set by the joint services only)
+    remote_materials: list[dict[str, Any]] | None = None
+    """A supply from the joint case's node to a case worked here for it: the materials' digests
+    (``linked.receive_supply`` only; the bytes stay there)."""
 
 
 def _part_label(s: Session, case: Case) -> str:
@@ -206,7 +210,12 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
     elif t.prerequisites:
         raise InvalidInput("prerequisites are entered at submission or acceptance", field="prerequisites")
     new_materials = list(t.materials or [])
-    if t.event == Event.SUPPLY:
+    if t.remote_materials is not None and (t.event != Event.SUPPLY or not case.linked_from or actor.kind != "system"):
+        raise InvalidInput("materials by digest are supplied only by a linked case's joint case node",
+                           field="materials")
+    if t.event == Event.SUPPLY and t.remote_materials is not None:
+        pass  # recorded with the transition below (``linked.dispatched_materials``)
+    elif t.event == Event.SUPPLY:
         if not new_materials:
             raise InvalidInput("supply the requested materials", field="materials")
         notice, given = completeness(s, case.item_version, new_materials, [], usable=usable_by(actor, case.id))
@@ -252,6 +261,8 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
         data["missing"] = t.missing
     if license_no:
         data["license_number"] = license_no
+    if t.remote_materials is not None:
+        data["materials"] = t.remote_materials
     case.transitions.append(CaseTransition(case_id=case.id, department_id=case.department_id, seq=seq, event=t.event.value,
                          from_status=before.status.value, from_stage=before.stage_index,
                          to_status=d.after.status.value, to_stage=d.after.stage_index, actor=actor.label,
@@ -261,9 +272,12 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
     uow.case_event(case, t.event.value, occurred_at=at, actor_role=actor.role.value if actor.role else None,
                    backfilled=backfilled, reason=t.reason)
     # A joint case's parts tell the applicant only what they must act on (a supplement); the
-    # acceptance and the results go out once, for the joint case.
+    # acceptance and the results go out once, for the joint case. A case worked here for another
+    # node's joint case tells the applicant nothing itself: the joint case's node does, under the one
+    # code the applicant holds (its supplement request too, ``linked.receive_progress``).
     part = case.joint_case_id is not None
-    n = None if part and t.event != Event.REQUEST_SUPPLEMENT else _notify(s, ctx, uow.now, case, d, t, license_no)
+    n = None if case.linked_from or (part and t.event != Event.REQUEST_SUPPLEMENT) \
+        else _notify(s, ctx, uow.now, case, d, t, license_no)
     if n is not None:
         s.flush()
         nid = n.id
@@ -273,6 +287,29 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
     if case.linked_from:
         linked.part_moved(uow, case, t.event.value)  # another node's joint case: its origin is told
     return case
+
+
+def supply_part(uow: Work, joint_code: str, part_no: int, materials: list[dict[str, Any]]) -> Case:
+    """补正 of one part, asked for at the joint case the applicant holds the code of (the applicant,
+    their agent, or the window for them: ``policy.WORK_JOINT_CASE``). A part worked in this hall is
+    supplied as its own case; a part worked at another node through ``linked.supply_remote``. The
+    joint case is locked first, so two supplies at once send one."""
+    require(uow.actor, Action.WORK_JOINT_CASE, field="code")
+    s = uow.session
+    jc = load_case(s, joint_code, lock=True)
+    if not joint_cases.is_joint(jc.item_version):
+        raise Conflict(f"{jc.code} is not a joint case (联办件): supply its materials at the case itself",
+                       field="part")
+    row = s.scalar(select(CasePart).where(CasePart.joint_case_id == jc.id, CasePart.part_no == part_no)
+                   .with_for_update().execution_options(all_tenants=True, populate_existing=True))
+    if row is None:
+        raise NotFound(f"joint case {jc.code} has no part {part_no}", field="part")
+    if row.local_case_id is not None:
+        code = s.scalar(select(Case.code).where(Case.id == row.local_case_id).execution_options(all_tenants=True))
+        apply_transition(uow, str(code), TransitionInput(Event.SUPPLY, materials=materials))
+    else:
+        linked.supply_remote(uow, jc, row, materials)
+    return jc
 
 
 def install_linked(ctx: Any) -> None:

@@ -17,17 +17,19 @@ re-derivation.
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, Callable
 
 from sqlalchemy import select
 
-from node.domain import joint, servicecode
+from node.domain import completeness, joint, servicecode
 from node.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from node.domain.items import ItemKind, ItemStatus
 from node.domain.lifecycle import TERMINAL, Event, Status
 from node.persistence.models import (
     Case,
+    CaseMaterial,
     CasePart,
     CaseTransition,
     FedAddressed,
@@ -35,14 +37,19 @@ from node.persistence.models import (
     ItemVersion,
     License,
 )
+from node.persistence.cases import read_uploads
 from node.ports import AddressedMessage
 
+from . import notifications
 from .addressed import register, send_message
 from .catalog import current_version
 from .context import NodeContext, Work
+from .uploads import binding, usable_by
 
 DISPATCH, PROGRESS, RESULT, WITHDRAW = "part_dispatch", "part_progress", "part_result", "part_withdraw"
+SUPPLY = "part_supply"  # the applicant's supplement for a remote part, sent from the joint case's node
 ALL = {"all_tenants": True}
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 Fire = Callable[..., Case]
 Rederive = Callable[[Work, Case], None]
 
@@ -104,6 +111,46 @@ def withdraw_remote(uow: Work, jc: Case, row: CasePart, reason: str | None) -> N
     row.remote_info = {**(row.remote_info or {}), "withdraw_requested_at": uow.now.isoformat()}
 
 
+def supply_remote(uow: Work, jc: Case, row: CasePart, materials: list[dict[str, Any]]) -> CasePart:
+    """The applicant (or the window, or their agent, for them) supplies what the owner of remote part
+    ``row`` asked for: the files join the joint case's one material set here (so the owner fetches
+    them by digest, as the dispatched ones) and one ``part_supply`` -- their digests, sealed to the
+    owner -- goes to it, in this unit of work. The part stays 补正 until the owner reports it moving."""
+    info = dict(row.remote_info or {})
+    if row.status != Status.SUPPLEMENTING.value:
+        raise Conflict(f"part {row.part_no} of {jc.code} is not waiting for materials ({row.status})", field="part",
+                       state=row.status)
+    if info.get("supply_sent_at"):
+        raise Conflict(f"materials for part {row.part_no} were sent to {row.remote_node} at {info['supply_sent_at']}; "
+                       f"waiting for it to resume the part", field="part")
+    if not materials:
+        raise InvalidInput("supply the requested materials", field="materials")
+    asked = [m for m in (info.get("supplement") or {}).get("missing") or [] if m.get("material_code")]
+    defs = [{"code": m["material_code"], "name": m.get("name") or m["material_code"], "requirement": "optional",
+             "file_types": m.get("file_types") or []} for m in asked] \
+        or [{"code": c, "name": c, "requirement": "optional"} for c in dict.fromkeys(m["material_code"]
+                                                                                   for m in materials)]
+    uploads = read_uploads(uow.session, [m["upload_id"] for m in materials])
+    notice, given = completeness.check(row.item_code, str(info.get("item_name") or row.item_code), defs, materials,
+                                       [], uploads, usable_by(uow.actor, jc.id))
+    if notice.invalid:
+        raise InvalidInput("some supplied materials are not acceptable", field="materials", notice=notice.as_dict())
+    supplied = [(code, up) for code, ups in given.items() for up in ups]
+    sent = []
+    for (code, up), binds in zip(supplied, binding([up for _, up in supplied], jc.id), strict=True):
+        jc.materials.append(CaseMaterial(case_id=jc.id, department_id=jc.department_id, material_code=code,
+                                         upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
+                                         filename=up.filename, added_at=uow.now, binds=binds))
+        sent.append({"material_code": code, "digest": up.digest, "filename": up.filename, "size": up.size,
+                     "file_type": up.file_type})
+    assert row.remote_node is not None
+    _, seq = send_message(uow, row.remote_node, SUPPLY, {"joint_code": jc.code, "part": row.part_no,
+                                                          "count": len(sent)}, {"materials": sent},
+                          subject=jc.code, part=row.part_no)
+    row.remote_info = {**info, "supply_sent_at": uow.now.isoformat(), "supply_seq": seq}
+    return row
+
+
 def receive_progress(uow: Work, m: AddressedMessage, rederive: Rederive) -> None:
     """The owner's ``part_progress`` / ``part_result`` for a part dispatched from here."""
     s = uow.session
@@ -137,10 +184,19 @@ def receive_progress(uow: Work, m: AddressedMessage, rederive: Rederive) -> None
     row.deadline = _date(h.get("promised_deadline"))
     row.remote_code = str(h.get("code") or "")[:32] or row.remote_code
     row.remote_seq = m.seq
+    before = dict(row.remote_info or {})
     row.remote_info = {k: h.get(k) for k in ("code", "item_name", "department", "stage", "event", "reason",
                                              "license_number", "license_valid_until", "promised_deadline",
                                              "legal_deadline") if h.get(k) is not None}
     row.remote_info["reported_at"] = m.signed_at.isoformat()
+    if status == Status.SUPPLEMENTING:
+        asked = _supplement_asked((m.private or {}).get("supplement"))
+        if asked is not None:  # a new request: what the applicant must supply (sealed to this node)
+            row.remote_info["supplement"] = asked
+            _tell_applicant(uow, jc, row, asked)
+        else:  # another report while it waits: the request, and a supply already sent, stay
+            row.remote_info.update({k: before[k] for k in ("supplement", "supply_sent_at", "supply_seq")
+                                    if k in before})
     rederive(uow, jc)
 
 
@@ -209,6 +265,36 @@ def receive_withdraw(uow: Work, m: AddressedMessage, fire: Fire) -> None:
          reason=str(reason)[:500] if isinstance(reason, str) and reason.strip() else "申请人撤回联办件")
 
 
+def receive_supply(uow: Work, m: AddressedMessage, fire: Fire) -> None:
+    """The origin's ``part_supply``: the case worked here for that part is supplied (补正) with the
+    materials' digests, fetched from the origin like the dispatched ones, and its clock runs again."""
+    s = uow.session
+    lf = joint.linked_from(m.origin, m.subject, m.part)
+    case = s.scalar(select(Case).where(Case.linked_from == lf).with_for_update(of=Case)
+                    .execution_options(populate_existing=True, **ALL))
+    if case is None:
+        raise LinkRefused(f"{lf}: no such part is worked at {uow.ctx.node_id}", "unknown_part")
+    if case.status != Status.SUPPLEMENTING.value:
+        raise LinkRefused(f"{case.code} ({lf}) is not waiting for materials ({case.status})", "not_supplementing",
+                          "status")
+    mats: list[dict[str, Any]] = [
+            {"material_code": str(x.get("material_code") or "")[:40], "digest": str(x.get("digest") or "").lower(),
+             "filename": str(x.get("filename") or "")[:255], "size": int(x.get("size") or 0)
+             if isinstance(x.get("size"), int) else 0, "file_type": str(x.get("file_type") or "")[:10]}
+            for x in ((m.private or {}).get("materials") or []) if isinstance(x, dict)][:100]
+    if not mats or any(not x["material_code"] or not _DIGEST.match(str(x["digest"])) for x in mats):
+        raise InvalidInput("a supply lists its materials, each with its code and SHA-256 digest", "private",
+                           code="malformed")
+    fire(uow, case, Event.SUPPLY, remote_materials=mats)
+
+
+def dispatched_materials(case: Case) -> list[dict[str, Any]]:
+    """A case worked here for another node's joint case: the materials it was dispatched with and
+    those supplied since (digests, names, sizes; the bytes stay at the joint case's node)."""
+    return [m for t in case.transitions if t.event in ("submit", "supply")
+            for m in (t.data or {}).get("materials") or [] if isinstance(m, dict) and m.get("digest")]
+
+
 def part_moved(uow: Work, case: Case, event: str) -> None:
     """A transition of a case worked here for another node's joint case: tell the origin."""
     link = joint.parse_linked_from(case.linked_from)
@@ -228,8 +314,16 @@ def part_moved(uow: Work, case: Case, event: str) -> None:
         if lic is not None:
             header.update(license_number=lic.number, license_valid_until=_iso(lic.valid_until))
     kind = RESULT if Status(case.status) in TERMINAL else PROGRESS
-    send_message(uow, origin, kind, {k: v for k, v in header.items() if v is not None}, subject=joint_code,
-                 part=part_no)
+    private = None
+    if event == Event.REQUEST_SUPPLEMENT.value:  # what the applicant must supply, for the origin's pages only
+        last = case.transitions[-1] if case.transitions else None
+        defs = {d.get("code"): d for d in case.item_version.materials or []}
+        missing = [dict(m, file_types=m.get("file_types") or defs.get(m.get("material_code"), {}).get("file_types")
+                        or []) for m in ((last.data or {}).get("missing") or [] if last is not None else [])
+                   if isinstance(m, dict)]
+        private = {"supplement": {"reason": last.reason if last is not None else None, "missing": missing}}
+    send_message(uow, origin, kind, {k: v for k, v in header.items() if v is not None}, private,
+                 subject=joint_code, part=part_no)
 
 
 # --- views -----------------------------------------------------------------------------------
@@ -263,6 +357,29 @@ def progress_view(row: CasePart) -> dict[str, Any] | None:
     return dict(row.remote_info) if row.remote_info else None
 
 
+def _tell_applicant(uow: Work, jc: Case, row: CasePart, asked: dict[str, Any]) -> None:
+    """The one-time notice (一次性告知) of a remote part's supplement, under the joint case's code."""
+    detail = "；".join(x["name"] or x["material_code"] for x in asked["missing"]) or (asked["reason"] or "")
+    n = notifications.queue(uow.session, uow.now, uow.ctx.settings.node_name, jc,
+                            str((row.remote_info or {}).get("item_name") or row.item_code), "supplement", detail,
+                            uow.ctx.muted_notifications(uow.session))
+    if n is not None:
+        uow.session.flush()
+        nid, ctx = n.id, uow.ctx
+        uow.after_commit(lambda: ctx.dispatch_notifications([nid]))
+
+
+def _supplement_asked(v: Any) -> dict[str, Any] | None:
+    """A ``part_progress``'s supplement request, as this node keeps it (bounded, plain values)."""
+    if not isinstance(v, dict):
+        return None
+    missing = [{"material_code": str(x.get("material_code") or "")[:40], "name": str(x.get("name") or "")[:100],
+                "file_types": [str(t)[:10] for t in x.get("file_types") or [] if isinstance(t, str)][:10]}
+               for x in v.get("missing") or [] if isinstance(x, dict)][:40]
+    reason = v.get("reason")
+    return {"reason": str(reason)[:500] if isinstance(reason, str) else None, "missing": missing}
+
+
 def _iso(d: date | None) -> str | None:
     return d.isoformat() if d is not None else None
 
@@ -276,9 +393,10 @@ def _date(v: Any) -> date | None:
 
 def install(ctx: NodeContext, fire: Fire, rederive: Rederive) -> None:
     """The kinds a node applies for linked parts (installed again: the handlers are replaced)."""
-    for kind in (DISPATCH, PROGRESS, RESULT, WITHDRAW):
+    for kind in (DISPATCH, PROGRESS, RESULT, WITHDRAW, SUPPLY):
         ctx.addressed_handlers.pop(kind, None)
     register(ctx, DISPATCH, lambda uow, m: receive_dispatch(uow, m, fire))
     register(ctx, PROGRESS, lambda uow, m: receive_progress(uow, m, rederive))
     register(ctx, RESULT, lambda uow, m: receive_progress(uow, m, rederive))
     register(ctx, WITHDRAW, lambda uow, m: receive_withdraw(uow, m, fire))
+    register(ctx, SUPPLY, lambda uow, m: receive_supply(uow, m, fire))

@@ -31,6 +31,7 @@ from . import signoffs
 from .alerts import raise_incident
 from .context import SYSTEM, NodeContext, Work
 from .joint import shared_materials
+from .linked import dispatched_materials
 
 ALL = {"all_tenants": True}
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -132,9 +133,7 @@ def material_request(uow: Work, code: str, digest: str) -> MaterialRequest:
         audit.record(uow, "cases", str(case.id), "material", {"digest": digest})
         return MaterialRequest(case.code, digest, mat.filename, mat.file_type, mat.material_code)
     origin, joint_code, part = link
-    submit = next((t for t in case.transitions if t.event == "submit"), None)
-    listed = [m for m in ((submit.data or {}).get("materials") or [] if submit else []) if isinstance(m, dict)]
-    mat_d = next((m for m in listed if m.get("digest") == digest), None)
+    mat_d = next((m for m in dispatched_materials(case) if m.get("digest") == digest), None)
     if mat_d is None:
         raise NotFound(f"case {case.code} (part {part} of {origin}'s {joint_code}) was dispatched without "
                        f"material {digest}", field="digest")

@@ -17,7 +17,7 @@ from node.domain.lifecycle import Event, Status
 from node.persistence.cases import load_case
 from node.persistence.models import Case, Evaluation, License, Rectification
 
-from .cases import TransitionInput, apply_transition
+from .cases import TransitionInput, apply_transition, supply_part
 from .context import Work
 
 
@@ -51,6 +51,13 @@ def applicant_transition(uow: Work, code: str, id_last4: str, event: Event, **kw
     """Supply or withdraw (the unit of work acts as the applicant), proved by the second factor."""
     _proved(uow, code, id_last4)
     return apply_transition(uow, code, TransitionInput(event, **kw))
+
+
+def applicant_part_supply(uow: Work, code: str, id_last4: str, part_no: int, materials: list[dict[str, Any]]) -> Case:
+    """Supply for part ``part_no`` of the joint case ``code`` (proved by the second factor), wherever
+    the part is worked."""
+    _proved(uow, code, id_last4)
+    return supply_part(uow, code, part_no, materials)
 
 
 def evaluate_case(uow: Work, code: str, id_last4: str, score: int, comment: str | None) -> Evaluation:

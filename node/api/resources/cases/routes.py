@@ -21,6 +21,7 @@ from .schemas import (
     ExtensionCreateSchema,
     ExtensionDecisionSchema,
     ExtensionSchema,
+    PartSupplySchema,
     SignoffCreateSchema,
     SignoffSchema,
     WindowCaseCreateSchema,
@@ -97,6 +98,20 @@ class CaseTransitions(MethodView):
             prerequisites=args["prerequisites"])
         with unit_of_work(actor()) as uow:
             return staff_view(cases.apply_transition(uow, code, t))
+
+
+@blp.route("/<service_code:code>/parts/<int(min=1, max=64):part_no>/supply")
+class CasePartSupply(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(PartSupplySchema)
+    @blp.response(200, CaseSchema)
+    @blp.alt_response(409, description="the part is not waiting for materials, or they were sent already")
+    def post(self, args, code, part_no):
+        """补正 for one part of a joint case, at the joint case (window clerk or agent, for the applicant):
+        a part worked here is supplied as its own case; a part worked at another node gets the files'
+        digests (``part_supply``) and fetches the bytes from here."""
+        with unit_of_work(actor()) as uow:
+            return staff_view(cases.supply_part(uow, code, part_no, args["materials"]))
 
 
 @blp.route("/<service_code:code>/claim")

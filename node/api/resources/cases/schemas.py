@@ -94,6 +94,11 @@ class CaseTransitionSchema(Schema):
                         metadata={"description": "accept only: the free agent (代办员) acting for the applicant"})
 
 
+class PartSupplySchema(Schema):
+    materials = fields.List(fields.Nested(MaterialRefSchema), required=True,
+                            validate=[validate.Length(1, 200), Unique("upload_id")])
+
+
 class SignoffCreateSchema(Schema):
     opinion = fields.String(required=True, validate=validate.Length(1, 2000),
                             metadata={"description": "your department's opinion"})

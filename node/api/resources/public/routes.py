@@ -88,6 +88,18 @@ class PublicSupply(MethodView):
         return in_unit_of_work(lambda uow: _view(uow, code, args["id_last4"]))
 
 
+@blp.route("/cases/<service_code:code>/parts/<int(min=1, max=64):part_no>/supply")
+class PublicPartSupply(MethodView):
+    @blp.arguments(SupplySchema)
+    @blp.response(200, PublicCaseSchema)
+    @guarded
+    def post(self, args, code, part_no):
+        """Supply what one part of a joint case asked for, at the joint case (wherever the part is worked)."""
+        _proved(code, args["id_last4"], lambda uow, code, last4: public.applicant_part_supply(
+            uow, code, last4, part_no, args["materials"]))
+        return in_unit_of_work(lambda uow: _view(uow, code, args["id_last4"]))
+
+
 @blp.route("/cases/<service_code:code>/withdrawal")
 class PublicWithdraw(MethodView):
     @blp.arguments(WithdrawSchema)
