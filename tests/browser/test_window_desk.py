@@ -153,9 +153,12 @@ def test_joint_case_parts_worked_by_two_departments(page, node):
     before = steps.count()
     mark_document(page)
     node.api.fire(parts["330105-XK-JJ-001"], "review", "jj-reviewer", opinion="同意")
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if f"/staff/window/cases/{code}" in r.url else None)
     page.evaluate("window.dispatchEvent(new Event('focus'))")
     expect(steps).to_have_count(before + 1)
     assert same_document(page)
+    assert len(asked) == 1, asked  # the parts and the history come back in one answer
     sign_out(page)
     assert page.js_errors == []
 
