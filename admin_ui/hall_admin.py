@@ -6,6 +6,7 @@ the parts the policy gives them (their department's staff, adopting items)."""
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -118,11 +119,13 @@ def admin_adopt(code: str):  # type: ignore[no-untyped-def]
 
 
 FORMS_BY_WORD = (("原件及复印件", "original_and_copy"), ("复印件", "copy"), ("原件", "original"))
+CONDITION = re.compile(r"\s*[；;]\s*条件\s*[：:]")
 
 
 def _localized(f: Any) -> dict[str, Any]:
     """The rest of an adopted item's localization from the form: materials one per line (a line
-    ending in （复印件） or （原件及复印件） says so; each required, PDF/JPG/PNG), conditions, legal
+    ending in （复印件） or （原件及复印件） says so; each required, PDF/JPG/PNG, unless the line goes on
+    “；条件：……”: then asked only in that case -- a conditional material the applicant ticks), conditions, legal
     basis, and the licence it issues. Fields left empty are left out."""
     out: dict[str, Any] = {}
     lines = [ln.strip() for ln in (f.get("materials") or "").splitlines() if ln.strip()]
@@ -130,13 +133,21 @@ def _localized(f: Any) -> dict[str, Any]:
         raise InvalidInput("at most 40 materials", field="materials")
     mats = []
     for i, line in enumerate(lines, 1):
-        form, name = "original", line
+        head, *cond = CONDITION.split(line, maxsplit=1)  # “……；条件：租赁场所的”: asked only in that case
+        condition = cond[0].strip()[:500] if cond else None
+        if cond and not condition:
+            raise InvalidInput(f"第 {i} 行：请在“条件：”后写明需要该材料的情形 / line {i}: say when the material "
+                               "is needed after 条件：", field="materials")
+        form, name = "original", head.strip()
         for word, value in FORMS_BY_WORD:
-            if line.endswith((f"（{word}）", f"({word})")):
-                form, name = value, line[: -len(word) - 2].strip()
+            if name.endswith((f"（{word}）", f"({word})")):
+                form, name = value, name[: -len(word) - 2].strip()
                 break
-        mats.append({"code": f"m{i:02d}", "name": name[:200], "form": form, "copies": 1, "requirement": "required",
-                     "condition": None, "file_types": ["pdf", "jpg", "png"]})
+        if not name:
+            raise InvalidInput(f"第 {i} 行：请写明材料名称 / line {i}: the material's name", field="materials")
+        mats.append({"code": f"m{i:02d}", "name": name[:200], "form": form, "copies": 1,
+                     "requirement": "conditional" if condition else "required", "condition": condition,
+                     "file_types": ["pdf", "jpg", "png"]})
     if mats:
         out["materials"] = mats
     for field in ("conditions", "legal_basis"):
