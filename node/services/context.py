@@ -173,6 +173,7 @@ class Work(UnitOfWork):
     def __init__(self, ctx: NodeContext, actor: Actor, now: datetime) -> None:
         super().__init__(ctx.factory, now, actor, link=ctx._link_after_commit)
         self.ctx = ctx
+        self._joint_links: dict[int, tuple[str, int]] = {}  # a part's (joint code, part no): it never changes
 
     def __enter__(self) -> "Work":
         super().__enter__()
@@ -185,10 +186,19 @@ class Work(UnitOfWork):
     def logs_events(self) -> bool:
         return self.ctx.events is not None
 
+    def note_joint_link(self, part: Case, joint_code: str, part_no: int) -> None:
+        """A part just spawned here: the joint code and number its signed events carry (no query)."""
+        self._joint_links[part.id] = (joint_code, part_no)
+
     def case_event(self, case: Case, event: str, **facts: Any) -> None:
         """Hand the case event to the federation's sink (when the node has one), in this transaction."""
         if self.ctx.events is not None:
-            facts["joint_code"], facts["part_no"] = joint_links(self.session, case)
+            link = self._joint_links.get(case.id) if case.id is not None else None
+            if link is None:
+                link = joint_links(self.session, case)
+                if case.id is not None and case.joint_case_id is not None:
+                    self._joint_links[case.id] = link
+            facts["joint_code"], facts["part_no"] = link
             self.ctx.events.record(self, case, CaseEventFacts(event, facts.pop("occurred_at", self.now),
                                                               facts.pop("actor", self.actor.label), **facts))
 

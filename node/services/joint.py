@@ -109,6 +109,7 @@ def spawn_parts(uow: Work, jc: Case, fire: Fire) -> None:
                        local_case_id=part.id, status=Status.SUBMITTED.value)
         s.add(row)
         s.flush()
+        uow.note_joint_link(part, jc.code, no)
         uow.case_event(part, "submit")
         fire(uow, part, Event.ACCEPT, sync_joint=False)
         _mirror(row, part)
