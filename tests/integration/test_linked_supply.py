@@ -148,3 +148,49 @@ def test_the_track_page_asks_for_a_city_part_and_the_window_supplies_it(fed):  #
                       {"materials": [{"material_code": "design", "upload_id": up}]}, "clerk")
     assert r.status_code == 200, r.json
     assert sent_kinds(fed, DISTRICT, "part_supply") == [("sent", None)]
+
+
+def test_two_supplies_at_once_send_one_postgresql(tmp_path, templates, clock, monkeypatch):  # type: ignore[no-untyped-def]
+    """PostgreSQL: the window and the applicant's agent at the same moment supply the same remote
+    part, five times over; the joint case and the part row are locked, so each time one is sent and
+    the other gets 409, and only the winner's file is kept with the case."""
+    from node.persistence.models import CaseMaterial, CasePart
+    from tests.integration.test_linked_pg import pg_federation
+    from tests.support import at_once
+
+    gen = pg_federation(tmp_path, templates, clock, monkeypatch)
+    fed = next(gen)
+    try:
+        publish_linked(fed)
+        district = county_api(fed, DISTRICT)
+        j = accept(district)
+        clients = [county_api(fed, DISTRICT) for _ in range(2)]
+        for c in clients:
+            c.get("/api/v1/auth/me", "clerk")  # signed in before the race
+        for round_ in range(5):
+            with fed.ctxs[DISTRICT].factory() as s:  # as a part_progress asking for the design leaves it
+                jid = s.scalar(select(Case.id).where(Case.code == j["code"]).execution_options(all_tenants=True))
+                row = s.scalar(select(CasePart).where(CasePart.joint_case_id == jid, CasePart.part_no == 2)
+                               .execution_options(all_tenants=True))
+                row.status = "supplementing"
+                row.remote_info = {"supplement": {"reason": "效果图不清晰", "missing": ASKED}}
+                s.commit()
+            ups = [district.upload("pdf", f"race-{round_}-{i}") for i in range(2)]
+            pairs = iter(zip(clients, ups))
+
+            def supply(barrier, pairs=pairs):  # type: ignore[no-untyped-def]
+                c, up = next(pairs)
+                barrier.wait()
+                return c.post(f"/api/v1/cases/{j['code']}/parts/2/supply",
+                              {"materials": [{"material_code": "design", "upload_id": up}]}, "clerk").status_code
+
+            codes, errors = at_once(supply)
+            assert errors == [] and sorted(codes) == [200, 409], (round_, codes)
+            with fed.ctxs[DISTRICT].factory() as s:
+                kept = s.scalars(select(CaseMaterial.upload_id).where(CaseMaterial.case_id == jid,
+                                                                      CaseMaterial.upload_id.in_(ups))
+                                 .execution_options(all_tenants=True)).all()
+            assert len(kept) == 1, round_  # the loser's file is not kept with the case
+        assert [st for st, _ in sent_kinds(fed, DISTRICT, "part_supply")] == ["sent"] * 5
+    finally:
+        gen.close()
