@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -349,3 +350,14 @@ def at_once(fn: Any, n: int = 2, timeout: float = 60) -> tuple[list[Any], list[B
     for t in threads:
         t.join(timeout)
     return results, errors
+
+
+def prepare_from(f: Any, databases: dict[str, Any]) -> None:
+    """``f.prepare(parallel=True)`` with each node's schema and demo data copied from ``databases``;
+    the identities, enrollment and directory are ``f``'s own."""
+    f.prepare_identities()
+    for node_id, n in f.nodes.items():
+        if node_id in databases and not n.database_url:
+            shutil.copy(databases[node_id], n.data_dir / "yiwang.db")
+            (n.data_dir / f.SEEDED).touch()
+    f.prepare(parallel=True)  # anything not copied is prepared for real

@@ -12,6 +12,7 @@ import pytest
 
 from federation.demo import Federation
 from tests.support import JsonClient, minimal_pdf, tiny_image
+from tests.support import prepare_from
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 ID = "11010519491231002X"
@@ -84,11 +85,11 @@ def agree(fed: Federation, origin: str, at: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def fed(tmp_path_factory):  # type: ignore[no-untyped-def]
+def fed(tmp_path_factory, demo_databases):  # type: ignore[no-untyped-def]
     base = free_base()
     f = Federation(tmp_path_factory.mktemp("federation"), http_base=base, grpc_base=base + 50)
     f.checkpoint_every = 3
-    f.prepare(parallel=True)
+    prepare_from(f, demo_databases)
     f.start_all()
     yield f
     f.stop_all()

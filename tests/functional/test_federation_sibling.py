@@ -19,6 +19,7 @@ import pytest
 from federation.demo import Federation
 from node.seed import JOINT_ITEMS
 from tests.functional.test_federation_nodes import ID, MATERIALS, Http, wait_until
+from tests.support import prepare_from
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 GONGSHU, XIHU, CITY, PROVINCE = "330105", "330106", "330100", "330000"
@@ -41,12 +42,12 @@ def free_base() -> int:
 
 
 @pytest.fixture(scope="module")
-def fed(tmp_path_factory):  # type: ignore[no-untyped-def]
+def fed(tmp_path_factory, demo_databases):  # type: ignore[no-untyped-def]
     base = free_base()
     f = Federation(tmp_path_factory.mktemp("sibling"), http_base=base, grpc_base=base + 50)
     f.checkpoint_every = 3
     f[XIHU].peers = f"{GONGSHU}={f[GONGSHU].grpc}"  # FetchMaterial is not relayed: Xihu reaches Gongshu directly
-    f.prepare(parallel=True)
+    prepare_from(f, demo_databases)
     f.start_all()
     yield f
     f.stop_all()

@@ -14,6 +14,7 @@ import pytest
 
 from federation.demo import Federation
 from tests.functional.test_federation_nodes import Http, wait_until
+from tests.support import prepare_from
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 ORDERS = "/api/v1/supervision/orders"
@@ -37,10 +38,10 @@ def free_base() -> int:
 
 
 @pytest.fixture(scope="module")
-def fed(tmp_path_factory):  # type: ignore[no-untyped-def]
+def fed(tmp_path_factory, demo_databases):  # type: ignore[no-untyped-def]
     base = free_base()
     f = Federation(tmp_path_factory.mktemp("federation"), http_base=base, grpc_base=base + 50)
-    f.prepare(parallel=True)
+    prepare_from(f, demo_databases)
     f.start_all()
     yield f
     f.stop_all()
