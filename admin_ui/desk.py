@@ -109,7 +109,8 @@ def part_supplies(v: dict[str, Any]) -> list[dict[str, Any]]:
     for p in (v.get("joint") or {}).get("parts") or []:
         info = p.get("progress") or {}
         sup = info.get("supplement")
-        if p["status"] != "supplementing" or not p.get("remote_node") or not sup:
+        if p["status"] != "supplementing" or not p.get("remote_node") or not sup or v["status"] != "in_progress" \
+                or info.get("withdraw_requested_at"):
             continue
         mats = [{"code": m["material_code"], "name": m.get("name") or m["material_code"],
                  "file_types": m.get("file_types") or []} for m in sup.get("missing") or [] if m.get("material_code")]

@@ -117,6 +117,9 @@ def supply_remote(uow: Work, jc: Case, row: CasePart, materials: list[dict[str, 
     them by digest, as the dispatched ones) and one ``part_supply`` -- their digests, sealed to the
     owner -- goes to it, in this unit of work. The part stays 补正 until the owner reports it moving."""
     info = dict(row.remote_info or {})
+    if jc.status != Status.IN_PROGRESS.value or info.get("withdraw_requested_at"):
+        raise Conflict(f"joint case {jc.code} is {jc.status}{' (withdrawn)' if info.get('withdraw_requested_at') else ''}:"
+                       " its parts take no more materials", field="code", state=jc.status)
     if row.status != Status.SUPPLEMENTING.value:
         raise Conflict(f"part {row.part_no} of {jc.code} is not waiting for materials ({row.status})", field="part",
                        state=row.status)
@@ -180,6 +183,7 @@ def receive_progress(uow: Work, m: AddressedMessage, rederive: Rederive) -> None
     result = h.get("result")
     if result is not None and result not in ("approved", "denied"):
         raise InvalidInput(f"result: {result!r}", "result", code="malformed")
+    was = row.status
     row.status, row.result = status.value, result
     row.deadline = _date(h.get("promised_deadline"))
     row.remote_code = str(h.get("code") or "")[:32] or row.remote_code
@@ -193,7 +197,8 @@ def receive_progress(uow: Work, m: AddressedMessage, rederive: Rederive) -> None
         asked = _supplement_asked((m.private or {}).get("supplement"))
         if asked is not None:  # a new request: what the applicant must supply (sealed to this node)
             row.remote_info["supplement"] = asked
-            _tell_applicant(uow, jc, row, asked)
+            if was != Status.SUPPLEMENTING.value:  # told once per request, however often it is repeated
+                _tell_applicant(uow, jc, row, asked)
         else:  # another report while it waits: the request, and a supply already sent, stay
             row.remote_info.update({k: before[k] for k in ("supplement", "supply_sent_at", "supply_seq")
                                     if k in before})
@@ -360,6 +365,8 @@ def progress_view(row: CasePart) -> dict[str, Any] | None:
 def _tell_applicant(uow: Work, jc: Case, row: CasePart, asked: dict[str, Any]) -> None:
     """The one-time notice (一次性告知) of a remote part's supplement, under the joint case's code."""
     detail = "；".join(x["name"] or x["material_code"] for x in asked["missing"]) or (asked["reason"] or "")
+    if len(detail) > 120:  # an SMS: the rest is on the track page
+        detail = detail[:119] + "…"
     n = notifications.queue(uow.session, uow.now, uow.ctx.settings.node_name, jc,
                             str((row.remote_info or {}).get("item_name") or row.item_code), "supplement", detail,
                             uow.ctx.muted_notifications(uow.session))

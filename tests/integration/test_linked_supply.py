@@ -67,6 +67,14 @@ def test_the_applicant_supplies_a_city_part_at_the_district(fed, monkeypatch):  
     assert part["progress"]["supplement"]["reason"] == "效果图不清晰"
     told = [b for t, b in notes(fed, DISTRICT) if t == "supplement"]
     assert len(told) == 1 and j["code"] in told[0] and "设计效果图" in told[0]  # under the code the applicant holds
+    # the request repeated (a report while it waits, or a node sending it again and again): told once
+    for _ in range(2):
+        fed.ctxs[CITY].run(SYSTEM, send_message, DISTRICT, "part_progress",
+                           {"code": lc.code, "status": "supplementing", "event": "request_supplement"},
+                           {"supplement": {"reason": "效果图不清晰", "missing": ASKED * 60}}, subject=j["code"], part=2)
+    sync(fed, DISTRICT)
+    assert [t for t, _ in notes(fed, DISTRICT)].count("supplement") == 1
+    assert len(district.case(j["code"])["joint"]["parts"][1]["progress"]["supplement"]["missing"]) == 40  # bounded
     with fed.ctxs[CITY].factory() as s:  # the signed record carries the request sealed to the district only
         seq = s.scalar(select(FedAddressed.seq).where(FedAddressed.kind == "part_progress",
                                                       FedAddressed.direction == "out").order_by(FedAddressed.seq.desc()))
@@ -148,6 +156,22 @@ def test_the_track_page_asks_for_a_city_part_and_the_window_supplies_it(fed):  #
                       {"materials": [{"material_code": "design", "upload_id": up}]}, "clerk")
     assert r.status_code == 200, r.json
     assert sent_kinds(fed, DISTRICT, "part_supply") == [("sent", None)]
+    # the joint case withdrawn: its parts take no more materials, and the pages stop asking
+    w = district.post(f"/api/v1/public/cases/{j['code']}/withdrawal", {"id_last4": ID_NUMBER[-4:], "reason": "不办了"})
+    assert w.status_code == 200, w.json
+    with fed.ctxs[DISTRICT].factory() as s:
+        from node.persistence.models import CasePart
+
+        jid = s.scalar(select(Case.id).where(Case.code == j["code"]).execution_options(all_tenants=True))
+        row = s.scalar(select(CasePart).where(CasePart.joint_case_id == jid, CasePart.part_no == 2)
+                       .execution_options(all_tenants=True))
+        row.remote_info = {k: v for k, v in row.remote_info.items() if k != "supply_sent_at"}
+        s.commit()
+    late = district.upload("pdf", "late-design")
+    r = district.post(f"/api/v1/cases/{j['code']}/parts/2/supply",
+                      {"materials": [{"material_code": "design", "upload_id": late}]}, "clerk")
+    assert r.status_code == 409 and "withdrawn" in r.json["message"], r.json
+    assert 'name="part" value="2"' not in ui.get(f"/staff/window/cases/{j['code']}").get_data(as_text=True)
 
 
 def test_two_supplies_at_once_send_one_postgresql(tmp_path, templates, clock, monkeypatch):  # type: ignore[no-untyped-def]
