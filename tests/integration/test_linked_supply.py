@@ -8,6 +8,7 @@ in one process, on SQLite."""
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from typing import Any
 
@@ -21,7 +22,7 @@ from tests.integration.test_federation_grpc import county_api
 from tests.integration.test_fetch_material import Served
 from tests.integration.test_linked_parts import CITY, DISTRICT, accept, linked_cases, publish_linked, sync
 from tests.integration.test_linked_pg import sqlite_federation
-from tests.support import ID_NUMBER, ui_sign_in
+from tests.support import ID_NUMBER, material_bytes, ui_sign_in
 
 pytestmark = pytest.mark.integration
 ASKED = [{"material_code": "design", "name": "设计效果图"}]
@@ -131,7 +132,7 @@ def test_the_applicant_supplies_a_city_part_at_the_district(fed, monkeypatch):  
     assert city_case(fed).status == "in_progress"
 
 
-def test_the_track_page_asks_for_a_city_part_and_the_window_supplies_it(fed):  # type: ignore[no-untyped-def]
+def test_the_track_page_asks_for_a_city_part_and_the_applicant_supplies_it_there(fed):  # type: ignore[no-untyped-def]
     publish_linked(fed)
     district, city = county_api(fed, DISTRICT), county_api(fed, CITY)
     j = accept(district)
@@ -151,11 +152,26 @@ def test_the_track_page_asks_for_a_city_part_and_the_window_supplies_it(fed):  #
     ui_sign_in(ui, "clerk")
     html = ui.get(f"/staff/window/cases/{j['code']}").get_data(as_text=True)
     assert "设计效果图" in html and 'name="part" value="2"' in html
+    # the applicant sends the file from the track page (a file of a type not asked for is refused there)
+    wrong = public.post("/track/supply", data={"code": j["code"], "id_last4": ID_NUMBER[-4:], "part": "2",
+                                               "s_file_design": (io.BytesIO(material_bytes("ofd", "d")), "d.ofd"),
+                                               **({"csrf_token": token.group(1)} if token else {})},
+                        content_type="multipart/form-data")
+    assert wrong.status_code == 422 and sent_kinds(fed, DISTRICT, "part_supply") == [], wrong.status_code
+    import sys; print(re.findall(r"flash error[^<]*</?[^<]*", wrong.get_data(as_text=True)), file=sys.stderr)
+    done = public.post("/track/supply", data={"code": j["code"], "id_last4": ID_NUMBER[-4:], "part": "2",
+                                              "s_file_design": (io.BytesIO(material_bytes("pdf", "d")), "d.pdf"),
+                                              **({"csrf_token": token.group(1)} if token else {})},
+                       content_type="multipart/form-data")
+    page = done.get_data(as_text=True)
+    assert done.status_code == 200 and "正在送达办理该事项的节点" in page, page
+    assert sent_kinds(fed, DISTRICT, "part_supply") == [("sent", None)]
+    html = ui.get(f"/staff/window/cases/{j['code']}").get_data(as_text=True)
+    assert "正在送达" in html and 'name="part" value="2"' not in html  # the window sees it sent, no second form
     up = district.upload("pdf", "window-design")
     r = district.post(f"/api/v1/cases/{j['code']}/parts/2/supply",
                       {"materials": [{"material_code": "design", "upload_id": up}]}, "clerk")
-    assert r.status_code == 200, r.json
-    assert sent_kinds(fed, DISTRICT, "part_supply") == [("sent", None)]
+    assert r.status_code == 409, r.json
     # the joint case withdrawn: its parts take no more materials, and the pages stop asking
     w = district.post(f"/api/v1/public/cases/{j['code']}/withdrawal", {"id_last4": ID_NUMBER[-4:], "reason": "不办了"})
     assert w.status_code == 200, w.json
