@@ -253,16 +253,21 @@ def receive_dispatch(uow: Work, m: AddressedMessage, fire: Fire) -> None:
     fire(uow, case, Event.ACCEPT, opinion=f"{m.origin} 综合窗口已受理（联办件 {m.subject} 第 {m.part} 项）")
 
 
+def _linked_case(uow: Work, m: AddressedMessage) -> Case:
+    """The case worked here for the part ``m`` is about, locked (refused ``unknown_part`` if none)."""
+    lf = joint.linked_from(m.origin, m.subject, m.part)
+    case = uow.session.scalar(select(Case).where(Case.linked_from == lf).with_for_update(of=Case)
+                              .execution_options(populate_existing=True, **ALL))
+    if case is None:
+        raise LinkRefused(f"{lf}: no such part is worked at {uow.ctx.node_id}", "unknown_part")
+    return case
+
+
 def receive_withdraw(uow: Work, m: AddressedMessage, fire: Fire) -> None:
     """The origin's joint case was withdrawn: withdraw the case worked here for that part, through
     the one state machine (its ``part_result`` goes back as for any conclusion). A case that has
     concluded already keeps its result: nothing to do, its result is on its way to the origin."""
-    s = uow.session
-    lf = joint.linked_from(m.origin, m.subject, m.part)
-    case = s.scalar(select(Case).where(Case.linked_from == lf).with_for_update(of=Case)
-                    .execution_options(populate_existing=True, **ALL))
-    if case is None:
-        raise LinkRefused(f"{lf}: no such part is worked at {uow.ctx.node_id}", "unknown_part")
+    case = _linked_case(uow, m)
     if Status(case.status) in TERMINAL:
         return
     reason = m.header.get("reason")
@@ -273,14 +278,9 @@ def receive_withdraw(uow: Work, m: AddressedMessage, fire: Fire) -> None:
 def receive_supply(uow: Work, m: AddressedMessage, fire: Fire) -> None:
     """The origin's ``part_supply``: the case worked here for that part is supplied (补正) with the
     materials' digests, fetched from the origin like the dispatched ones, and its clock runs again."""
-    s = uow.session
-    lf = joint.linked_from(m.origin, m.subject, m.part)
-    case = s.scalar(select(Case).where(Case.linked_from == lf).with_for_update(of=Case)
-                    .execution_options(populate_existing=True, **ALL))
-    if case is None:
-        raise LinkRefused(f"{lf}: no such part is worked at {uow.ctx.node_id}", "unknown_part")
+    case = _linked_case(uow, m)
     if case.status != Status.SUPPLEMENTING.value:
-        raise LinkRefused(f"{case.code} ({lf}) is not waiting for materials ({case.status})", "not_supplementing",
+        raise LinkRefused(f"{case.code} ({case.linked_from}) is not waiting for materials ({case.status})", "not_supplementing",
                           "status")
     mats: list[dict[str, Any]] = [
             {"material_code": str(x.get("material_code") or "")[:40], "digest": str(x.get("digest") or "").lower(),
