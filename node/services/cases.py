@@ -28,7 +28,6 @@ from node.domain.roles import Role
 from node.persistence.cases import load_case
 from node.persistence.models import (
     Case,
-    CaseMaterial,
     CasePart,
     CaseTransition,
     Department,
@@ -44,7 +43,7 @@ from . import notifications, prerequisites
 from .catalog import stage_defs
 from .context import CST, Work, as_cst
 from .materials import completeness
-from .uploads import binding, usable_by
+from .uploads import attach, usable_by
 
 HANDLER_STAGES = (StageKind.UNDERTAKE,)
 
@@ -222,11 +221,7 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
         if notice.invalid:
             raise InvalidInput("some supplied materials are not acceptable", field="materials",
                                notice=notice.as_dict())
-        supplied = [(mcode, up) for mcode, ups in given.items() for up in ups]
-        for (mcode, up), binds in zip(supplied, binding([up for _, up in supplied], case.id), strict=True):
-            case.materials.append(CaseMaterial(case_id=case.id, department_id=case.department_id, material_code=mcode,
-                                               upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
-                                               filename=up.filename, added_at=uow.now, binds=binds))
+        attach(case, given, uow.now)
     case.status = d.after.status.value
     case.stage_index = d.after.stage_index
     case.resume_status = d.after.resume_status.value if d.after.resume_status else None

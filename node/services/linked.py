@@ -29,7 +29,6 @@ from node.domain.items import ItemKind, ItemStatus
 from node.domain.lifecycle import TERMINAL, Event, Status
 from node.persistence.models import (
     Case,
-    CaseMaterial,
     CasePart,
     CaseTransition,
     FedAddressed,
@@ -44,7 +43,7 @@ from . import notifications
 from .addressed import register, send_message
 from .catalog import current_version
 from .context import NodeContext, Work
-from .uploads import binding, usable_by
+from .uploads import attach, usable_by
 
 DISPATCH, PROGRESS, RESULT, WITHDRAW = "part_dispatch", "part_progress", "part_result", "part_withdraw"
 SUPPLY = "part_supply"  # the applicant's supplement for a remote part, sent from the joint case's node
@@ -138,14 +137,8 @@ def supply_remote(uow: Work, jc: Case, row: CasePart, materials: list[dict[str, 
                                        [], uploads, usable_by(uow.actor, jc.id))
     if notice.invalid:
         raise InvalidInput("some supplied materials are not acceptable", field="materials", notice=notice.as_dict())
-    supplied = [(code, up) for code, ups in given.items() for up in ups]
-    sent = []
-    for (code, up), binds in zip(supplied, binding([up for _, up in supplied], jc.id), strict=True):
-        jc.materials.append(CaseMaterial(case_id=jc.id, department_id=jc.department_id, material_code=code,
-                                         upload_id=up.id, digest=up.digest, size=up.size, file_type=up.file_type,
-                                         filename=up.filename, added_at=uow.now, binds=binds))
-        sent.append({"material_code": code, "digest": up.digest, "filename": up.filename, "size": up.size,
-                     "file_type": up.file_type})
+    sent = [{"material_code": r.material_code, "digest": r.digest, "filename": r.filename, "size": r.size,
+             "file_type": r.file_type} for r in attach(jc, given, uow.now)]
     assert row.remote_node is not None
     _, seq = send_message(uow, row.remote_node, SUPPLY, {"joint_code": jc.code, "part": row.part_no,
                                                           "count": len(sent)}, {"materials": sent},

@@ -163,6 +163,18 @@ def binding(uploads: list[Any], case_id: int | None) -> list[bool]:
     return out
 
 
+def attach(case: Any, given: dict[str, list[Any]], now: datetime) -> list[Any]:
+    """The material rows of the uploads ``given`` per material code, added to ``case`` (each upload
+    bound to it by its first row, ``binding``); returns them."""
+    supplied = [(code, up) for code, ups in given.items() for up in ups]
+    rows = [CaseMaterial(case_id=case.id, department_id=case.department_id, material_code=code, upload_id=up.id,
+                         digest=up.digest, size=up.size, file_type=up.file_type, filename=up.filename, added_at=now,
+                         binds=binds)
+            for (code, up), binds in zip(supplied, binding([up for _, up in supplied], case.id), strict=True)]
+    case.materials.extend(rows)
+    return rows
+
+
 @dataclass
 class PurgeReport:
     rows: int
