@@ -212,9 +212,7 @@ def transition_loaded(uow: Work, case: Case, t: TransitionInput, sync_joint: boo
     if t.remote_materials is not None and (t.event != Event.SUPPLY or not case.linked_from or actor.kind != "system"):
         raise InvalidInput("materials by digest are supplied only by a linked case's joint case node",
                            field="materials")
-    if t.event == Event.SUPPLY and t.remote_materials is not None:
-        pass  # recorded with the transition below (``linked.dispatched_materials``)
-    elif t.event == Event.SUPPLY:
+    if t.event == Event.SUPPLY and t.remote_materials is None:  # digests by a linked case's node: recorded below
         if not new_materials:
             raise InvalidInput("supply the requested materials", field="materials")
         notice, given = completeness(s, case.item_version, new_materials, [], usable=usable_by(actor, case.id))

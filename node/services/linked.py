@@ -288,8 +288,8 @@ def receive_supply(uow: Work, m: AddressedMessage, fire: Fire) -> None:
 
 def dispatched_materials(case: Case) -> list[dict[str, Any]]:
     """A case worked here for another node's joint case: the materials it was dispatched with and
-    those supplied since (digests, names, sizes; the bytes stay at the joint case's node)."""
-    return [m for t in case.transitions if t.event in ("submit", "supply")
+    those supplied since (digests, names, sizes, when each came; the bytes stay at the joint case's node)."""
+    return [{**m, "added_at": t.occurred_at} for t in case.transitions if t.event in ("submit", "supply")
             for m in (t.data or {}).get("materials") or [] if isinstance(m, dict) and m.get("digest")]
 
 

@@ -25,11 +25,10 @@ def _materials(case: Case) -> list[dict[str, Any]]:
     out = [dict(material_code=m.material_code, name=names.get(m.material_code) or m.material_code, digest=m.digest,
                 size=m.size, file_type=m.file_type, filename=m.filename, added_at=m.added_at) for m in mats]
     if case.linked_from:  # worked here for another node's joint case: the digests it sent (bytes fetched from there)
-        at = {id(m): t.occurred_at for t in case.transitions for m in (t.data or {}).get("materials") or []}
         out += [dict(material_code=str(m.get("material_code") or ""),
                      name=names.get(m.get("material_code")) or str(m.get("material_code") or ""), digest=m["digest"],
                      size=int(m.get("size") or 0), file_type=str(m.get("file_type") or ""),
-                     filename=str(m.get("filename") or m["digest"]), added_at=at.get(id(m)))
+                     filename=str(m.get("filename") or m["digest"]), added_at=m["added_at"])
                 for m in dispatched_materials(case)]
     return out
 

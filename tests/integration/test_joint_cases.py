@@ -242,6 +242,25 @@ def test_a_part_supplement_moves_the_joint_deadline(api, ctx, clock):
     assert codes
 
 
+def test_a_local_part_is_supplied_at_the_joint_case(api):
+    """The applicant holds the joint case's code: a part worked in this hall that asks for a
+    material is supplied there too (as its own case); a part not waiting is refused."""
+    j = accept_bundle(api)
+    part = next(p for p in j["joint"]["parts"] if p["part_no"] == 4)
+    api.fire(part["code"], "request_supplement", "gh-handler", reason="缺位置图",
+             missing=[{"material_code": "site-plan", "name": "位置图"}])
+    url = f"/api/v1/public/cases/{j['code']}/parts"
+    up = api.upload("pdf", "site-plan-again")
+    mats = [{"material_code": "site-plan", "upload_id": up}]
+    r = api.post(f"{url}/1/supply", {"id_last4": ID_NUMBER[-4:], "materials": mats})
+    assert r.status_code == 409, r.json  # part 1 is not waiting for anything
+    r = api.post(f"{url}/4/supply", {"id_last4": ID_NUMBER[-4:], "materials": mats})
+    assert r.status_code == 200, r.json
+    after = api.case(part["code"], "gh-handler")
+    assert after["status"] == "in_progress" and after["transitions"][-1]["event"] == "supply"
+    assert api.case(j["code"])["joint"]["status"] == "in_progress"
+
+
 def test_green_channel_first_and_the_agent_sees_every_part(api, ctx):
     plain = api.apply_online()
     agent_id = api.get("/api/v1/auth/me", "agent-kq").json["id"]
