@@ -177,12 +177,23 @@ def deliver_batch(ctx: NodeContext, notification_ids: list[int], gateway: Gatewa
     return out
 
 
-def due_notifications(ctx: NodeContext, limit: int = 500) -> list[int]:
-    """Rows a sweep should (re)dispatch: pending ones, and 'sending' ones whose lease lapsed."""
+RETRY_OVERDUE = timedelta(minutes=10)  # twice the delivery task's longest countdown between attempts
+
+
+def due_notifications(ctx: NodeContext, limit: int = 500, *, retrying: bool = False) -> list[int]:
+    """Rows a sweep should (re)dispatch: pending ones, and 'sending' ones whose lease lapsed.
+
+    ``retrying=True`` (the worker's sweeps, where each failed row has its own task retrying it with
+    backoff): a row put back after a failed attempt is left to that task until it is overdue
+    (``RETRY_OVERDUE``) -- a sweep does not cut a provider's backoff short, and still finds a row whose
+    task was lost. Without it (``yiwang notify sweep``, the embedded node): every pending row."""
     now = ctx.clock()
+    pending = Notification.status == "pending"
+    if retrying:
+        pending = pending & ((Notification.attempts == 0) | (Notification.claimed_at < now - RETRY_OVERDUE))
     with ctx.factory() as s:
         return list(s.scalars(
-            select(Notification.id).where(or_(Notification.status == "pending",
+            select(Notification.id).where(or_(pending,
                                               (Notification.status == "sending") & (Notification.claimed_at < now - LEASE)))
             .order_by(Notification.id).limit(limit)))
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_ready
 
 from node.config import Settings
 
@@ -40,4 +41,13 @@ def make_celery(settings: Settings) -> Celery:
     audit.register(app, settings)
     escalation.register(app, settings)
     integrity.register(app, settings)
+
+    def sweep_on_start(sender: object = None, **_: object) -> None:
+        # A worker killed with -9 leaves the messages it had taken unacknowledged; Redis hands them
+        # out again only after its visibility timeout (an hour). The next worker to start sweeps the
+        # outbox at once instead (delivery claims each row, so a row also still queued is sent once).
+        if getattr(sender, "app", None) is app:
+            app.send_task(SWEEP)
+
+    worker_ready.connect(sweep_on_start, weak=False)
     return app

@@ -48,7 +48,7 @@ def register(app: Celery, settings: Settings) -> None:
 
     @app.task(name=SWEEP)
     def sweep_notifications() -> int:
-        ids = svc.due_notifications(node())
+        ids = svc.due_notifications(node(), retrying=True)
         for i in ids:
             app.send_task(DELIVER, args=[i])
         return len(ids)

@@ -158,7 +158,7 @@ def test_delivered_once_then_skipped(ctx, api):
     assert n.sent_at is not None and nid not in svc.due_notifications(ctx)
 
 
-def test_transient_failure_puts_the_row_back_then_retry_sends(ctx, api):
+def test_transient_failure_puts_the_row_back_then_retry_sends(ctx, api, clock):
     api.apply_online(phone="13900000008")
     nid = ctx.dispatched[-1]
     gw = FakeGateway(fail=2)
@@ -168,6 +168,9 @@ def test_transient_failure_puts_the_row_back_then_retry_sends(ctx, api):
         n = row(ctx, nid)
         assert (n.status, n.attempts) == ("pending", attempt) and "503" in (n.last_error or "")
         assert nid in svc.due_notifications(ctx)
+        assert nid not in svc.due_notifications(ctx, retrying=True)  # the worker's own retry has it
+    clock.advance(minutes=11)  # ... unless that task is overdue by far: then the worker's sweep sends it
+    assert nid in svc.due_notifications(ctx, retrying=True)
     assert deliver_notification(ctx, nid, gw) == "sent"
     n = row(ctx, nid)
     assert (n.status, n.attempts, n.last_error) == ("sent", 3, None)

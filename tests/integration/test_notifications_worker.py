@@ -8,6 +8,7 @@ CI=true, where a missing broker is a failure.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -110,8 +111,8 @@ class Worker:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the worker exited with {self.proc.returncode}:\n{self.log()}")
-            if " ready." in self.log()[start:]:
-                return self
+            if re.search(r"Task yiwang\.sweep_notifications\[[^]]+\] succeeded", self.log()[start:]):
+                return self  # ready, and its start-up sweep has run (it would race with a test's first row)
             time.sleep(0.1)
         self.stop()
         raise AssertionError(f"the worker was not ready after {timeout}s:\n{self.log()}")
@@ -362,3 +363,20 @@ def test_worker_killed_mid_send_is_recovered_without_a_second_sms(web: Web, work
     key = f"yiwang-notification-{nid}"
     assert [(r.key, r.status) for r in provider.requests] == [(key, 200), (key, 200)]  # sent twice ...
     assert len(provider.delivered) == 1  # ... but the provider reached the phone once (same key)
+
+
+# --- (e) a row whose message died with a worker (taken, unacknowledged, killed -9 before it ran)
+#         or was never published: the next worker to start sends it, without waiting for beat --------
+
+
+def test_a_starting_worker_sends_what_no_message_is_left_for(web: Web, worker: Worker, provider: SmsProvider):
+    worker.kill9()
+    parked: list[int] = []
+    web.ctx.dispatch_notifications = parked.extend  # the row is committed; no message reaches the broker
+    web.api.apply_online(phone="13911110007")
+    (nid,) = parked
+    assert web.notifications(id=nid)[0].status == "pending"
+    worker.start()  # --no-beat: only the start-up sweep can find the row
+    web.wait(lambda: web.notifications(id=nid)[0].status == "sent", "the row to be sent by the new worker")
+    settle(provider)
+    assert [r.key for r in provider.requests] == [f"yiwang-notification-{nid}"]
