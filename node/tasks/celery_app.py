@@ -46,8 +46,9 @@ def make_celery(settings: Settings) -> Celery:
         # A worker killed with -9 leaves the messages it had taken unacknowledged; Redis hands them
         # out again only after its visibility timeout (an hour). The next worker to start sweeps the
         # outbox at once instead (delivery claims each row, so a row also still queued is sent once).
-        if getattr(sender, "app", None) is app:
-            app.send_task(SWEEP)
+        if getattr(sender, "app", None) is not app:
+            return  # another app's worker in this process
+        app.send_task(SWEEP)
 
     worker_ready.connect(sweep_on_start, weak=False)
     return app
