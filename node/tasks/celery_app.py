@@ -42,13 +42,15 @@ def make_celery(settings: Settings) -> Celery:
     escalation.register(app, settings)
     integrity.register(app, settings)
 
+    send = app.send_task
+
     def sweep_on_start(sender: object = None, **_: object) -> None:
         # A worker killed with -9 leaves the messages it had taken unacknowledged; Redis hands them
         # out again only after its visibility timeout (an hour). The next worker to start sweeps the
         # outbox at once instead (delivery claims each row, so a row also still queued is sent once).
         if getattr(sender, "app", None) is not app:
             return  # another app's worker in this process
-        app.send_task(SWEEP)
+        send(SWEEP)
 
     worker_ready.connect(sweep_on_start, weak=False)
     return app
