@@ -552,7 +552,7 @@ def demo(base: str, http_port: int, grpc_port: int) -> None:
     import signal
     import time
 
-    from federation.demo import Federation
+    from federation.demo import Federation, ask_for_a_remote_material
 
     fed = Federation(Path(base), http_base=http_port, grpc_base=grpc_port)
     started = time.monotonic()
@@ -566,6 +566,10 @@ def demo(base: str, http_port: int, grpc_port: int) -> None:
     say("starting 4 nodes (API and federation processes) ...")
     fed.start_all()
     say("all nodes answer")
+    try:  # one cross-level case whose city part waits for the applicant (needs the federation running)
+        ask_for_a_remote_material(fed, say)
+    except (OSError, RuntimeError, KeyError) as e:
+        say(f"could not stage a city part waiting for materials ({e}); the rest of the demo is unaffected")
     click.echo("")
     for n in fed.nodes.values():
         click.echo(f"  {n.node_id} {n.hall}")
@@ -580,7 +584,7 @@ def demo(base: str, http_port: int, grpc_port: int) -> None:
     click.echo("  departments: districts cgj 城管 scjg 市场监管 jj 交警 gh 规划 ga 公安 sw 税务 kq 街道 "
                "(and agent-kq: the village service point); city gh 规划 scjg jt sthj cgj; province jt sthj zrzy scjg")
     click.echo("  each node holds its own cases in every state; a district's 大型户外广告设施设置（区市联办） cases "
-               "have a part at the city (gh-handler there)")
+               "have a part at the city (gh-handler there); the oldest one's city part waits for a material the city asked for")
     click.echo(f"try: open {fed['330105'].url}/ to apply as the public; Ctrl-C stops everything")
     stopping = False
 

@@ -5,6 +5,7 @@ own SQLite database (or, given ``db_urls``, its own database at that SQLAlchemy 
 demo mode (``YIWANG_DEMO=1``: the demo key and the demo accounts are accepted)."""
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -228,3 +229,83 @@ def wait_http(url: str, timeout: float = 60) -> None:
             if time.time() > deadline:
                 raise TimeoutError(f"{url} did not answer within {timeout}s") from None
             time.sleep(0.2)
+
+
+# --- after the start: what only a running federation can show ------------------------------------
+
+def _call(url: str, method: str, path: str, body: object = None, token: str | None = None) -> object:
+    import json
+    import urllib.error
+
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url + path, method=method, headers=headers,
+                                 data=None if body is None else json.dumps(body).encode())
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        raise RuntimeError(f"{method} {path} at {url}: {e.code} {e.read()[:300].decode('utf-8', 'replace')}") from None
+
+
+def _token(url: str, user: str, password: str) -> str:
+    got = _call(url, "POST", "/api/v1/auth/token", {"username": user, "password": password})
+    return str(got["token"])  # type: ignore[index]
+
+
+def ask_for_a_remote_material(fed: Federation, say: Callable[[str], None] = lambda _m: None,
+                              password: str = DEMO_PASSWORD, timeout: float = 90) -> str | None:
+    """The city's planning department asks for a material on the oldest cross-level case's city part
+    (through the nodes' APIs, as gh-handler would), so the demo shows a remote part waiting for the
+    applicant -- who supplies it on the district's track page. Done once: a federation where a city
+    part has been asked for, or worked, is left as it is. Returns the joint case's code, or None."""
+    for node in fed.nodes.values():
+        parent = fed.nodes.get(node.parent_id or "")
+        if parent is None or parent.parent_id is None:  # districts (below a city) only
+            continue
+        clerk = _token(node.url, "clerk", password)
+        items = [i for i in _call(node.url, "GET", "/api/v1/catalog/items") if i.get("kind") == "joint"]  # type: ignore[union-attr]
+        for item in items:
+            parts = _call(node.url, "GET", f"/api/v1/catalog/items/{item['code']}").get("parts") or []  # type: ignore[union-attr]
+            remote = [k for k, p in enumerate(parts) if p.get("node") == parent.node_id]
+            if not remote:
+                continue
+            cases = _call(node.url, "GET", f"/api/v1/cases?item_code={item['code']}&page_size=50", token=clerk)
+            codes = sorted((c["submitted_at"] or "", c["code"]) for c in cases["items"])  # type: ignore[index]
+            if not codes:
+                continue
+            code = codes[0][1]
+            deadline = time.monotonic() + timeout
+            for tries in itertools.count():
+                view = _call(node.url, "GET", f"/api/v1/cases/{code}", token=clerk)
+                part = view["joint"]["parts"][remote[0]]  # type: ignore[index]
+                if part.get("status") == "supplementing" or (part.get("link") or {}).get("state") == "received":
+                    break
+                if tries == 0:
+                    say(f"{node.node_id}: waiting for {code}'s part to reach {parent.node_id} ...")
+                if time.monotonic() > deadline:
+                    say(f"{node.node_id}: {code}'s city part has not arrived within {timeout:.0f}s; left as it is")
+                    return None
+                time.sleep(0.5)
+            linked = part.get("code")  # the linked case's code at the city, once it was received
+            if part.get("status") == "supplementing" or not linked:
+                return code
+            handler = _token(parent.url, "gh-handler", password)
+            case = _call(parent.url, "GET", f"/api/v1/cases/{linked}", token=handler)
+            worked = [t for t in case["transitions"] if t["event"] not in ("submit", "accept")]  # type: ignore[index]
+            if case["status"] != "in_progress" or worked:  # type: ignore[index]
+                return None  # worked at the city already
+            own = _call(parent.url, "GET", f"/api/v1/catalog/items/{case['item_code']}")  # type: ignore[index]
+            required = [m for m in own["materials"] if m.get("requirement") == "required"]  # type: ignore[index]
+            if not required:
+                return None
+            m = next((m for m in required if m["code"] in ("design", "site-plan")), required[-1])
+            _call(parent.url, "POST", f"/api/v1/cases/{linked}/transitions",
+                  {"event": "request_supplement", "version": case["version"],  # type: ignore[index]
+                   "reason": f"所附{m['name']}不清晰，无法核对设置位置和尺寸，请重新上传清晰的{m['name']}",
+                   "missing": [{"material_code": m["code"], "name": m["name"]}]}, handler)
+            say(f"{parent.node_id} gh-handler asked for a material on {linked} (part {remote[0] + 1} of {code}): "
+                f"the applicant supplies it on {node.url}/track")
+            return code
+    return None

@@ -110,3 +110,38 @@ def test_district_joint_case_with_a_city_part_survives_kills_and_a_cut_link(fed)
                       "and state='applied'") == [(1,)]
     assert rows(ddir, "select count(*) from notifications n join cases c on c.id=n.case_id where c.code=? "
                       "and n.template='joint_concluded'", code) == [(1,)]
+
+
+def test_the_demo_stages_one_city_part_waiting_for_the_applicant(fed):  # type: ignore[no-untyped-def]
+    """``yiwang demo`` after the start: the city's gh-handler asks (through the city's API) for a
+    material on the oldest cross-level case's city part; the district shows the part waiting and
+    tells the applicant under the joint code; a second run asks for nothing more."""
+    from federation.demo import ask_for_a_remote_material
+    from tests.support import minimal_pdf, tiny_image
+
+    district, city = Http(fed[DISTRICT].url), Http(fed[CITY].url)
+    item = district.ok("GET", "/api/v1/catalog/items/330105-LB-CG-002")
+    mats = [{"material_code": m["code"], "upload_id": district.upload(
+        m["code"], tiny_image("jpg", m["code"]) if (m.get("file_types") or ["pdf"])[0] in ("jpg", "png")
+        else minimal_pdf(m["code"]))} for m in item["materials"] if m.get("requirement") == "required"]
+    st, j = district.call("POST", "/api/v1/cases", {
+        "item_code": item["code"], "materials": mats, "accept": True,
+        "applicant": {"name": "李文华", "id_number": ID, "phone": "13912345679"}}, "clerk")
+    assert st == 201, j
+    heard: list[str] = []
+    code = ask_for_a_remote_material(fed, heard.append)
+    assert code is not None, heard
+    assert any("asked for a material" in m for m in heard), heard
+
+    def part() -> dict[str, Any]:
+        return district.ok("GET", f"/api/v1/cases/{code}", user="clerk")["joint"]["parts"][1]  # type: ignore[no-any-return]
+
+    wait_until(lambda: part()["status"] == "supplementing", what="the city's request back at the district")
+    asked = part()["progress"]["supplement"]
+    assert asked["reason"] and asked["missing"][0]["material_code"] in {m["code"] for m in item["materials"]}
+    texts = [t for (t,) in rows(fed[DISTRICT].data_dir, "select body from notifications where template='supplement'")]
+    assert any(code in t for t in texts), texts
+    ccode = part()["code"]
+    assert ask_for_a_remote_material(fed) == code  # again (a restarted demo): nothing more is asked
+    events = [t["event"] for t in city.ok("GET", f"/api/v1/cases/{ccode}", user="gh-handler")["transitions"]]
+    assert events.count("request_supplement") == 1, events
