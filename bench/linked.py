@@ -3,7 +3,8 @@ part remote, next to single-department cases at one node in the same run.
 
 Configuration. ``federation.demo.Federation`` with three enrolled nodes -- province 330000 (its
 federation process only: the city's parent link, the directory), city 330100 and district 330105
-(each its HTTP API, gunicorn ``--workers 1 --threads 8`` as ``Federation.start`` runs it, and its
+(each its HTTP API, gunicorn ``--workers 2 --threads 4`` as ``deploy/k8s/deployment-api.yaml`` runs a
+node's API on PostgreSQL -- ``--http-workers 1x8`` for the one process the SQLite demo runs --, and its
 federation process) -- each node on its own fresh PostgreSQL database ``yiwang_bench_linked_<pid>_<node>``,
 created and dropped by the bench (schemas migrated in parallel; the province gets no demo data). No
 Celery broker: notifications are delivered in-process after commit, as a node without
@@ -41,6 +42,8 @@ Figures:
   (the city's ``part_result`` record pulled down by the district's uplink and applied, re-deriving the
   joint case); when a local part is last it is ~0 (same transaction). Reported p50/p99 over all joint
   cases and separately over those whose last part was the remote one (target p99 <= 2 s).
+* where that round trip goes (informational): the acceptance request at the client (sent to answered,
+  wall clock), and from its answer to the ack's application (``settled_at``); same machine, one clock.
 * dispatch round trip district -> city -> district: the district's ``fed_addressed`` row of the
   ``part_dispatch`` record (direction out): ``settled_at - created_at``, i.e. from the acceptance's
   unit of work (which writes the record) until the district applied the city's ``ack`` (the part's
@@ -100,9 +103,14 @@ def single_case(district: Http, mats: list[dict[str, str]]) -> str:
     return code
 
 
+ANSWERED: dict[str, tuple[float, float]] = {}  # joint code -> (acceptance sent, answered), wall clock (time.time())
+
+
 def joint_case(district: Http, city: Http, mats: list[dict[str, str]], timeout: float = 120) -> str:
+    sent = time.time()
     j = _accept(district, JOINT, mats, FORM)
     code = str(j["code"])
+    ANSWERED[code] = (sent, time.time())
     parts = j["joint"]["parts"]
     for p, (_, dept) in zip(parts[:3], LOCAL_PARTS):
         district.work(p["code"], dept)
@@ -181,12 +189,17 @@ def measure(durls: str, curl: str, joint_codes: list[str]) -> dict[str, Any]:
             concl_remote_last.append(d)
     seqs = [r[0] for r in _rows(durls, "select dispatch_seq from case_parts where joint_case_id = any(:i) and "
                                        "remote_node is not null", i=list(ids))]
-    rt = [(b - a).total_seconds() for st, a, b in _rows(
-        durls, "select state, created_at, settled_at from fed_addressed where direction = 'out' and "
+    acked = [(subject, a, b) for st, subject, a, b in _rows(
+        durls, "select state, subject, created_at, settled_at from fed_addressed where direction = 'out' and "
                "kind = 'part_dispatch' and origin = :o and seq = any(:s)", o=DISTRICT, s=seqs) if st == "acked"]
-    if len(rt) != len(codes):
-        raise RuntimeError(f"{len(rt)} of {len(codes)} dispatches acknowledged")
-    return {"concl": concl, "concl_remote": concl_remote_last, "dispatch": rt}
+    if len(acked) != len(codes):
+        raise RuntimeError(f"{len(acked)} of {len(codes)} dispatches acknowledged")
+    rt = [(b - a).total_seconds() for _, a, b in acked]
+    # where the round trip goes: the acceptance request itself (at the client), and what follows its answer
+    timed = [(ANSWERED[j], b) for j, _, b in acked if j in ANSWERED]
+    request = [back - sent for (sent, back), _ in timed]
+    after = [b.timestamp() - back for (_, back), b in timed]
+    return {"concl": concl, "concl_remote": concl_remote_last, "dispatch": rt, "request": request, "after": after}
 
 
 def _fmt_s(xs: list[float]) -> str:
@@ -204,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="short smoke run: --joint 6 --clients 3")
     ap.add_argument("--port-base", type=int, default=21000, help="HTTP ports from here, gRPC from here + 50")
     ap.add_argument("--keep", action="store_true", help="keep the databases and the data directory")
+    ap.add_argument("--http-workers", default="2x4", metavar="PxT",
+                    help="each node's gunicorn processes x threads (2x4: deploy/k8s; 1x8: the SQLite demo's)")
     args = ap.parse_args(argv)
     if args.quick:
         args.joint, args.clients = 6, 3
@@ -214,9 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     admin = os.environ.get("YIWANG_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     names = {n: f"yiwang_bench_linked_{os.getpid()}_{n}" for n in (PROVINCE, CITY, DISTRICT)}
     urls = {n: make_url(admin).set(database=db).render_as_string(hide_password=False) for n, db in names.items()}
+    try:
+        workers = tuple(int(x) for x in args.http_workers.lower().split("x"))
+        if len(workers) != 2 or min(workers) < 1:
+            raise ValueError
+    except ValueError:
+        ap.error(f"--http-workers: processes x threads, e.g. 2x4 (got {args.http_workers!r})")
     tmp = Path(tempfile.mkdtemp(prefix="yiwang-bench-linked-"))
     fed = Federation(tmp, http_base=args.port_base, grpc_base=args.port_base + 50,
-                     nodes=[n for n in NODES if n[0] in names], db_urls=urls)
+                     nodes=[n for n in NODES if n[0] in names], db_urls=urls, http_workers=workers)
     t_setup = time.monotonic()
     try:
         for db in names.values():
@@ -259,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         joint_rate = args.joint / t_joint
         ratio = 4 * joint_rate / single_rate
         print()
-        print(f"configuration: nodes {PROVINCE} (federation only), {CITY}, {DISTRICT} (HTTP gunicorn 1x8 + "
+        print(f"configuration: nodes {PROVINCE} (federation only), {CITY}, {DISTRICT} (HTTP gunicorn {args.http_workers} + "
               f"federation each), PostgreSQL {make_url(admin).host}:{make_url(admin).port}, {args.clients} clients, "
               f"{os.cpu_count()} CPUs")
         print(f"{'phase':<34} {'cases':>6} {'wall s':>8} {'cases/s':>8} {'parts/s':>8}")
@@ -271,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'last part result -> joint conclusion':<44} {len(m['concl']):>4} {_fmt_s(m['concl'])}")
         print(f"{'  of which the city part was last':<44} {len(m['concl_remote']):>4} {_fmt_s(m['concl_remote'])}")
         print(f"{'dispatch round trip 330105->330100->330105':<44} {len(m['dispatch']):>4} {_fmt_s(m['dispatch'])}")
+        if m["request"]:
+            print(f"{'  the acceptance request (client, 4 parts)':<44} {len(m['request']):>4} {_fmt_s(m['request'])}")
+            print(f"{'  its answer -> the city ack applied':<44} {len(m['after']):>4} {_fmt_s(m['after'])}")
         print()
         checks = [(f"joint parts/s / baseline cases/s = {ratio:.2f} (target >= {TARGET_RATIO})", ratio >= TARGET_RATIO),
                   (f"conclusion p99 {pct(m['concl'], 99):.3f} s (target <= {TARGET_CONCLUSION_P99_S:g} s)",

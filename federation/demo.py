@@ -74,8 +74,9 @@ class NodeProc:
 
 class Federation:
     def __init__(self, base: Path, http_base: int = 8000, grpc_base: int = 7000, nodes=NODES,  # type: ignore[no-untyped-def]
-                 db_urls: dict[str, str] | None = None) -> None:
+                 db_urls: dict[str, str] | None = None, http_workers: tuple[int, int] = (1, 8)) -> None:
         self.base = Path(base)
+        self.http_workers = http_workers  # (processes, threads) of each node's gunicorn: one process on SQLite
         self.nodes = {n: NodeProc(n, name, parent, hall, self.base / n, http_base + i, grpc_base + i,
                                   database_url=(db_urls or {}).get(n))
                       for i, (n, name, parent, hall) in enumerate(nodes)}
@@ -193,7 +194,8 @@ class Federation:
         if what in ("all", "http") and "http" not in n.procs:
             n.procs["http"] = subprocess.Popen(
                 [sys.executable, "-m", "node.cli", "node", "run", "--port", str(n.http_port), "--no-migrate",
-                 "--workers", "1", "--threads", "8"], env=n.env(), stdout=log, stderr=subprocess.STDOUT)
+                 "--workers", str(self.http_workers[0]), "--threads", str(self.http_workers[1])],
+                env=n.env(), stdout=log, stderr=subprocess.STDOUT)
         if what in ("all", "fed") and "fed" not in n.procs:
             cmd = [sys.executable, "-m", "node.cli", "federation", "serve", "--listen", n.grpc,
                    "--checkpoint-every", str(self.checkpoint_every)]
