@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from federation.identity import (
     enroll_child,
@@ -235,7 +236,7 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 # --- after the start: what only a running federation can show ------------------------------------
 
-def _call(url: str, method: str, path: str, body: object = None, token: str | None = None) -> object:
+def _call(url: str, method: str, path: str, body: object = None, token: str | None = None) -> Any:
     import json
     import urllib.error
 
@@ -253,7 +254,7 @@ def _call(url: str, method: str, path: str, body: object = None, token: str | No
 
 def _token(url: str, user: str, password: str) -> str:
     got = _call(url, "POST", "/api/v1/auth/token", {"username": user, "password": password})
-    return str(got["token"])  # type: ignore[index]
+    return str(got["token"])
 
 
 def ask_for_a_remote_material(fed: Federation, say: Callable[[str], None] = lambda _m: None,
@@ -267,21 +268,21 @@ def ask_for_a_remote_material(fed: Federation, say: Callable[[str], None] = lamb
         if parent is None or parent.parent_id is None:  # districts (below a city) only
             continue
         clerk = _token(node.url, "clerk", password)
-        items = [i for i in _call(node.url, "GET", "/api/v1/catalog/items") if i.get("kind") == "joint"]  # type: ignore[union-attr]
+        items = [i for i in _call(node.url, "GET", "/api/v1/catalog/items") if i.get("kind") == "joint"]
         for item in items:
-            parts = _call(node.url, "GET", f"/api/v1/catalog/items/{item['code']}").get("parts") or []  # type: ignore[union-attr]
+            parts = _call(node.url, "GET", f"/api/v1/catalog/items/{item['code']}").get("parts") or []
             remote = [k for k, p in enumerate(parts) if p.get("node") == parent.node_id]
             if not remote:
                 continue
             cases = _call(node.url, "GET", f"/api/v1/cases?item_code={item['code']}&page_size=50", token=clerk)
-            codes = sorted((c["submitted_at"] or "", c["code"]) for c in cases["items"])  # type: ignore[index]
+            codes = sorted((c["submitted_at"] or "", c["code"]) for c in cases["items"])
             if not codes:
                 continue
             code = codes[0][1]
             deadline = time.monotonic() + timeout
             for tries in itertools.count():
                 view = _call(node.url, "GET", f"/api/v1/cases/{code}", token=clerk)
-                part = view["joint"]["parts"][remote[0]]  # type: ignore[index]
+                part = view["joint"]["parts"][remote[0]]
                 if part.get("status") == "supplementing" or (part.get("link") or {}).get("state") == "received":
                     break
                 if tries == 0:
@@ -295,16 +296,16 @@ def ask_for_a_remote_material(fed: Federation, say: Callable[[str], None] = lamb
                 return code
             handler = _token(parent.url, "gh-handler", password)
             case = _call(parent.url, "GET", f"/api/v1/cases/{linked}", token=handler)
-            worked = [t for t in case["transitions"] if t["event"] not in ("submit", "accept")]  # type: ignore[index]
-            if case["status"] != "in_progress" or worked:  # type: ignore[index]
+            worked = [t for t in case["transitions"] if t["event"] not in ("submit", "accept")]
+            if case["status"] != "in_progress" or worked:
                 return None  # worked at the city already
-            own = _call(parent.url, "GET", f"/api/v1/catalog/items/{case['item_code']}")  # type: ignore[index]
-            required = [m for m in own["materials"] if m.get("requirement") == "required"]  # type: ignore[index]
+            own = _call(parent.url, "GET", f"/api/v1/catalog/items/{case['item_code']}")
+            required = [m for m in own["materials"] if m.get("requirement") == "required"]
             if not required:
                 return None
             m = next((m for m in required if m["code"] in ("design", "site-plan")), required[-1])
             _call(parent.url, "POST", f"/api/v1/cases/{linked}/transitions",
-                  {"event": "request_supplement", "version": case["version"],  # type: ignore[index]
+                  {"event": "request_supplement", "version": case["version"],
                    "reason": f"所附{m['name']}不清晰，无法核对设置位置和尺寸，请重新上传清晰的{m['name']}",
                    "missing": [{"material_code": m["code"], "name": m["name"]}]}, handler)
             say(f"{parent.node_id} gh-handler asked for a material on {linked} (part {remote[0] + 1} of {code}): "
