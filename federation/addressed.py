@@ -1,8 +1,9 @@
 """Addressed records: records of the origin's own signed log that name one destination node
 (``docs/linked-approval.md`` section 1), as the node's ``AddressedMessages`` port.
 
-- **Sending** seals an ``Addressed`` entry into this node's log in the caller's unit of work (as
-  an alert is sealed: the head locked, numbered, signed), with the private part HPKE-sealed to the
+- **Sending** seals an ``Addressed`` entry into this node's log in the caller's unit of work, as
+  it commits (``_Outbox``: the head locked only for the commit's last statements, numbered, signed;
+  the caller gets the number through ``Outgoing.then``), with the private part HPKE-sealed to the
   destination's X25519 key from the signed directory (``federation.sealing``). An unknown or
   revoked destination is refused then, naming the field.
 - **Routing.** Up, the record rides the origin's log as any record does. A node that stores an
@@ -119,7 +120,7 @@ class AddressedLog:
     # --- sending ------------------------------------------------------------------------------
     def send(self, uow: UnitOfWork, to: str, kind: str, header: dict[str, Any],
              private: dict[str, Any] | None = None, *, subject: str = "", part: int = 0,
-             reply_to: int = 0) -> tuple[str, int]:
+             reply_to: int = 0) -> Outgoing:
         me = self.node_id
         if not isinstance(to, str) or not NODE.match(to):
             raise InvalidInput(f"to: {to!r} is not a node id (six digits)", "to")
@@ -151,22 +152,39 @@ class AddressedLog:
             enc, sealed = sealing.seal(key, _json(private, "private", MAX_PRIVATE), header_json,
                                        sealing.info(me, to, kind))
             msg.enc, msg.sealed, msg.enc_key_id = enc, sealed, key.key_id
-        rec = self._seal(uow, msg)
-        return me, rec.seq
+        return self._outgoing(uow, msg)
 
-    def _seal(self, uow: UnitOfWork, msg: pb.Addressed, state: str = "sent") -> Parsed:
+    def _outgoing(self, uow: UnitOfWork, msg: pb.Addressed, state: str = "sent") -> Outgoing:
+        """Queue ``msg`` to be sealed when ``uow`` commits (``_Outbox``): the head of this node's
+        log is locked only for the commit's last statements, not across the rest of the request or
+        of a batch being applied (every other writer of this log waits while it is held)."""
+        out = Outgoing(self.node_id, msg, state)
+        box = uow.hook((_Outbox, self.node_id), lambda: _Outbox(self))
+        if box.closed:  # sent by a collaborator's own last writes, after the outbox was sealed
+            self._seal_all(uow, [out])
+        else:
+            box.items.append(out)
+        return out
+
+    def _seal_all(self, uow: UnitOfWork, items: list[Outgoing]) -> None:
         from federation.log import _lock_head, _seal
 
         s = uow.session
-        [rec] = _seal(uow, self.signer, [(_ms(uow.now), msg)], _lock_head(s, self.node_id))
-        s.add(FedAddressed(origin=rec.origin, seq=rec.seq, direction="out", dest=msg.to, kind=msg.kind,
-                           subject=msg.joint_code, reply_to_seq=msg.reply_to_seq, state=state, created_at=uow.now,
-                           settled_at=uow.now if state != "sent" else None))
-        if child_towards(self.directory(), self.node_id, msg.to) is not None:
-            lock_down_index(uow, self.node_id)
-            s.add(FedDown(dest=msg.to, origin=rec.origin, seq=rec.seq, stored_at=uow.now))
+        recs = _seal(uow, self.signer, [(_ms(uow.now), o.msg) for o in items], _lock_head(s, self.node_id))
+        d = self.directory()
+        for o, rec in zip(items, recs, strict=True):
+            msg = o.msg
+            s.add(FedAddressed(origin=rec.origin, seq=rec.seq, direction="out", dest=msg.to, kind=msg.kind,
+                               subject=msg.joint_code, reply_to_seq=msg.reply_to_seq, state=o.state,
+                               created_at=uow.now, settled_at=uow.now if o.state != "sent" else None))
+            if child_towards(d, self.node_id, msg.to) is not None:
+                lock_down_index(uow, self.node_id)
+                s.add(FedDown(dest=msg.to, origin=rec.origin, seq=rec.seq, stored_at=uow.now))
         s.flush()
-        return rec
+        for o, rec in zip(items, recs, strict=True):
+            o.seq = rec.seq
+            for fn in o.on_seq:
+                fn(rec.seq)
 
     # --- receiving ----------------------------------------------------------------------------
     def on_stored(self, uow: UnitOfWork, records: Iterable[Parsed], peer: str | None = None) -> int:
@@ -227,17 +245,18 @@ class AddressedLog:
                     deliver(uow, message)  # type: ignore[arg-type]
             except DomainError as e:
                 state, code, detail = "refused", refusal_code(e), e.message
-        s.add(FedAddressed(origin=rec.origin, seq=rec.seq, direction="in", dest=a.to, kind=a.kind,
-                           subject=a.joint_code, reply_to_seq=a.reply_to_seq, state=state, code=code,
-                           detail=detail, created_at=uow.now, settled_at=uow.now))
+        receipt = FedAddressed(origin=rec.origin, seq=rec.seq, direction="in", dest=a.to, kind=a.kind,
+                               subject=a.joint_code, reply_to_seq=a.reply_to_seq, state=state, code=code,
+                               detail=detail, created_at=uow.now, settled_at=uow.now)
+        s.add(receipt)
         if state == "refused":
             self._alert(uow, code or "refused", rec, detail or "", peer)
         body: dict[str, Any] = {"result": state}
         if code:
             body.update(code=code, detail=(detail or "")[:500])
-        ack = self._seal(uow, pb.Addressed(to=rec.origin, kind=ACK, joint_code=a.joint_code, part=a.part,
-                                           header_json=canonical_json(body), reply_to_seq=rec.seq), state="done")
-        s.get(FedAddressed, (rec.origin, rec.seq)).ack_seq = ack.seq  # type: ignore[union-attr]
+        ack = self._outgoing(uow, pb.Addressed(to=rec.origin, kind=ACK, joint_code=a.joint_code, part=a.part,
+                                               header_json=canonical_json(body), reply_to_seq=rec.seq), state="done")
+        ack.then(lambda seq: setattr(receipt, "ack_seq", seq))
 
     def _take_ack(self, uow: UnitOfWork, rec: Parsed, header: dict[str, Any], peer: str | None) -> None:
         s, a = uow.session, rec.msg.addressed
@@ -347,6 +366,47 @@ def _json(obj: Any, field: str, limit: int) -> bytes:
     if len(raw) > limit:
         raise InvalidInput(f"{field}: {len(raw)} bytes, at most {limit}", field)
     return raw
+
+
+class Outgoing:
+    """An addressed record sent in a unit of work: numbered and signed when that unit of work
+    commits (``seq`` is None until then); ``then`` registers what needs the number (it runs inside
+    the transaction, before its last flush)."""
+
+    __slots__ = ("origin", "msg", "state", "seq", "on_seq")
+
+    def __init__(self, origin: str, msg: pb.Addressed, state: str) -> None:
+        self.origin, self.msg, self.state = origin, msg, state
+        self.seq: int | None = None
+        self.on_seq: list[Callable[[int], None]] = []
+
+    def then(self, fn: Callable[[int], None]) -> "Outgoing":
+        self.on_seq.append(fn)
+        return self
+
+
+class _Outbox:
+    """The addressed records a unit of work sends, sealed together just before its commit (its
+    ``CommitHook``; a failed savepoint drops what was queued in it)."""
+
+    def __init__(self, log: AddressedLog) -> None:
+        self.log = log
+        self.items: list[Outgoing] = []
+        self.closed = False
+
+    def mark(self) -> int:
+        return len(self.items)
+
+    def rewind(self, mark: int) -> None:
+        del self.items[mark:]
+
+    def before_commit(self, uow: UnitOfWork) -> None:
+        items, self.items, self.closed = self.items, [], True
+        if items:
+            self.log._seal_all(uow, items)
+
+    def after_commit(self, uow: UnitOfWork) -> None:
+        pass
 
 
 DOWN_INDEX_LOCK = 0x59574E44  # "YWND": the advisory lock fed_down's writers hold to their commit

@@ -460,10 +460,10 @@ def notice_cmd(to: str, text: str, private_text: str | None) -> None:
 
     ctx = _node_ctx()
     try:
-        origin, seq = ctx.run(SYSTEM, send_notice, to, text, private_text)
+        sent = ctx.run(SYSTEM, send_notice, to, text, private_text)
     except DomainError as e:
         raise ValueError(e.message) from None
-    click.echo(f"{origin}#{seq}")
+    click.echo(f"{sent.origin}#{sent.seq}")
 
 
 @federation.command("addressed")

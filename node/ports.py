@@ -174,10 +174,23 @@ class AddressedMessages(Protocol):
 
     def send(self, uow: "UnitOfWork", to: str, kind: str, header: dict[str, Any],
              private: dict[str, Any] | None = None, *, subject: str = "", part: int = 0,
-             reply_to: int = 0) -> tuple[str, int]:
-        """Seal the record into this node's log in ``uow``'s transaction; returns (origin, seq).
-        ``private`` is sealed to the destination (relays see ``header`` only). Refused
-        (``InvalidInput`` naming the field) for an unknown or revoked destination."""
+             reply_to: int = 0) -> "SentRecord":
+        """Write the record into this node's log with ``uow``'s transaction: checked now, numbered
+        and sealed as that transaction commits (the returned handle's ``seq``; ``then`` for what must
+        store the number in the same transaction). ``private`` is sealed to the destination (relays
+        see ``header`` only). Refused (``InvalidInput`` naming the field) for an unknown or revoked
+        destination."""
+
+
+class SentRecord(Protocol):
+    """An addressed record sent in a unit of work (``AddressedMessages.send``)."""
+
+    origin: str
+    seq: int | None
+    """None until the unit of work commits."""
+
+    def then(self, fn: Callable[[int], None]) -> "SentRecord":
+        """Call ``fn(seq)`` once the record is numbered (inside the transaction, before its last flush)."""
 class VerificationUnavailable(Exception):
     """The levels above could not be asked (unreachable, refused, too old): nothing can be said
     about the reference, neither valid nor invalid."""

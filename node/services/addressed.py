@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from node.domain.errors import DomainError, InvalidInput
 from node.persistence.models import FedAddressed
-from node.ports import AddressedHandler, AddressedMessage
+from node.ports import AddressedHandler, AddressedMessage, SentRecord
 from node.services.context import NodeContext, Work
 
 KIND = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -36,8 +36,9 @@ def register(ctx: NodeContext, kind: str, handler: AddressedHandler) -> None:
 
 
 def send_message(uow: Work, to: str, kind: str, header: dict[str, Any], private: dict[str, Any] | None = None, *,
-                 subject: str = "", part: int = 0, reply_to: int = 0) -> tuple[str, int]:
-    """Send one addressed record (written with the caller's change or not at all)."""
+                 subject: str = "", part: int = 0, reply_to: int = 0) -> SentRecord:
+    """Send one addressed record (written with the caller's change or not at all; numbered as the
+    unit of work commits)."""
     port = uow.ctx.addressed
     if port is None:
         raise InvalidInput("this node has no federation identity: it cannot address another node", "to")
@@ -88,7 +89,7 @@ NOTICE = "notice"
 MAX_NOTICE = 500
 
 
-def send_notice(uow: Work, to: str, text: str, private_text: str | None = None) -> tuple[str, int]:
+def send_notice(uow: Work, to: str, text: str, private_text: str | None = None) -> SentRecord:
     """An administrator's notice to another node (``yiwang federation notice``): the text is what
     relays may read; ``private_text`` is sealed to the destination."""
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTICE:

@@ -77,6 +77,12 @@ def check_destinations(uow: Work, v: ItemVersion) -> None:
                        field=f"parts[{min(remote) - 1}].node")
 
 
+def _store_dispatch_seq(row: CasePart) -> Callable[[int], None]:
+    def store(seq: int) -> None:
+        row.dispatch_seq = seq
+    return store
+
+
 def dispatch_remote(uow: Work, jc: Case, rows: list[tuple[CasePart, dict[str, Any]]]) -> None:
     """One ``part_dispatch`` per remote part of ``jc`` (being accepted), in this unit of work. An
     unknown or revoked destination refuses the acceptance (nothing written)."""
@@ -93,10 +99,10 @@ def dispatch_remote(uow: Work, jc: Case, rows: list[tuple[CasePart, dict[str, An
                   "joint_legal_deadline": _iso(jc.legal_deadline)}
         private = {"applicant": applicant, "form": form, "materials": materials}
         try:
-            _, seq = send_message(uow, row.remote_node, DISPATCH, header, private, subject=jc.code, part=row.part_no)
+            sent = send_message(uow, row.remote_node, DISPATCH, header, private, subject=jc.code, part=row.part_no)
         except InvalidInput as e:
             raise Conflict(f"part {row.part_no}: {e.message}", field=f"parts[{row.part_no - 1}].node") from None
-        row.dispatch_seq = seq
+        sent.then(_store_dispatch_seq(row))  # numbered as the acceptance commits
 
 
 def withdraw_remote(uow: Work, jc: Case, row: CasePart, reason: str | None) -> None:
@@ -140,10 +146,10 @@ def supply_remote(uow: Work, jc: Case, row: CasePart, materials: list[dict[str, 
     sent = [{"material_code": r.material_code, "digest": r.digest, "filename": r.filename, "size": r.size,
              "file_type": r.file_type} for r in attach(jc, given, uow.now)]
     assert row.remote_node is not None
-    _, seq = send_message(uow, row.remote_node, SUPPLY, {"joint_code": jc.code, "part": row.part_no,
-                                                          "count": len(sent)}, {"materials": sent},
-                          subject=jc.code, part=row.part_no)
-    row.remote_info = {**info, "supply_sent_at": uow.now.isoformat(), "supply_seq": seq}
+    row.remote_info = {**info, "supply_sent_at": uow.now.isoformat()}
+    send_message(uow, row.remote_node, SUPPLY, {"joint_code": jc.code, "part": row.part_no, "count": len(sent)},
+                 {"materials": sent}, subject=jc.code, part=row.part_no,
+                 ).then(lambda seq: setattr(row, "remote_info", {**(row.remote_info or {}), "supply_seq": seq}))
     return row
 
 

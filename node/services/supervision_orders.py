@@ -62,7 +62,8 @@ def issue_order(uow: Work, case_code: Any, kind: Any, text: Any, due_days: Any =
     row.ref = f"{here}-{row.id}"
     header = {"ref": row.ref, "case_code": code, "kind": k.value, "due_date": due.isoformat() if due else None,
               "due_days": days, "issued_at": uow.now.isoformat()}
-    _, row.order_seq = send_message(uow, lib.origin, ORDER, header, {"text": body}, subject=code)
+    send_message(uow, lib.origin, ORDER, header, {"text": body}, subject=code).then(
+        lambda seq: setattr(row, "order_seq", seq))
     return row
 
 

@@ -44,6 +44,8 @@ def note_handler(uow, m) -> None:  # type: ignore[no-untyped-def]
     writing, so the savepoint must undo the row)."""
     uow.session.execute(text("INSERT INTO test_notes VALUES (:o, :s, :j, :p)"),
                         {"o": m.origin, "s": m.seq, "j": m.subject, "p": (m.private or {}).get("name")})
+    if m.header.get("reply"):  # a handler may itself send (sealed as its unit of work commits)
+        send_message(uow, m.origin, "note", {"re": m.seq}, subject="reply")
     if m.header.get("refuse"):
         raise InvalidInput("the header asks to be refused", "header", code="note_refused")
 
@@ -57,8 +59,10 @@ def handlers(fed):  # type: ignore[no-untyped-def]
 
 
 def send(fed, origin, to, header=None, private=None, kind="note", subject="S1"):  # type: ignore[no-untyped-def]
-    return fed.ctxs[origin].run(SYSTEM, send_message, to, kind, header or {"item": "示例事项"}, private,
+    sent = fed.ctxs[origin].run(SYSTEM, send_message, to, kind, header or {"item": "示例事项"}, private,
                                 subject=subject)
+    assert sent.seq is not None  # numbered as the unit of work committed
+    return sent.origin, sent.seq
 
 
 def state(fed, node, origin, seq):  # type: ignore[no-untyped-def]
@@ -163,7 +167,7 @@ def test_forged_resigned_and_misrouted_records_are_refused(handlers):  # type: i
         assert {a.kind for a in s.scalars(select(Alert))} == {"bad_signature"}
     # a record for a node outside the puller's subtree is refused (330105 pulling 330106's mail)
     with fed.ctxs["330105"].uow(SYSTEM) as uow:
-        other = fed.ctxs["330100"].run(SYSTEM, send_message, "330106", "note", {"x": 1})
+        other = send(fed, "330100", "330106", {"x": 1})
         res = fed.ctxs["330105"].addressed.apply_down(uow, "330100", [(9, *stored(fed, "330100", *other))])
         uow.commit()
     assert res.refused == 1 and stored(fed, "330105", *other) is None
@@ -301,3 +305,29 @@ def test_directory_entries_carry_enc_keys_without_changing_older_entries(tmp_pat
                                      enc_keys=(forged,)))
     with pytest.raises(DirectoryError, match="not the id of its public key"):
         NodeEntry.from_dict({**old, "enc_keys": [{**forged.to_dict()}]})
+
+
+def test_what_a_refused_handler_sent_is_not_sent(handlers):  # type: ignore[no-untyped-def]
+    """Records sent by a handler go with its writes: the refused one's reply is never sealed; the
+    applied one's is, numbered with the batch's acks as the batch's unit of work commits."""
+    fed = handlers
+    _, ok = send(fed, "330105", "330100", {"reply": True})
+    _, no = send(fed, "330105", "330100", {"reply": True, "refuse": True})
+
+    async def run():  # type: ignore[no-untyped-def]
+        city, caddr = await start(fed, "330100")
+        west = uplink(fed, "330105", caddr)
+        await west.sync_once()
+        await west.sync_once()  # the acks and the reply come down
+        await city.stop(None)
+
+    asyncio.run(run())
+    with fed.ctxs["330100"].factory() as s:
+        out = [(r.kind, r.subject, r.reply_to_seq) for r in s.scalars(
+            select(FedAddressed).where(FedAddressed.direction == "out").order_by(FedAddressed.seq))]
+        receipts = {r.seq: r.ack_seq for r in s.scalars(select(FedAddressed).where(
+            FedAddressed.direction == "in", FedAddressed.origin == "330105"))}
+    assert sorted(out) == sorted([("note", "reply", 0), ("ack", "S1", ok), ("ack", "S1", no)]), out
+    assert all(receipts[k] for k in (ok, no)), receipts  # each receipt names its ack's number
+    assert state(fed, "330100", "330105", no) == ("refused", "note_refused")
+    assert [n[2] for n in notes(fed.ctxs["330105"])] == ["reply"]  # the one reply, applied at the district
