@@ -381,7 +381,10 @@ class Outgoing:
         self.on_seq: list[Callable[[int], None]] = []
 
     def then(self, fn: Callable[[int], None]) -> "Outgoing":
-        self.on_seq.append(fn)
+        if self.seq is not None:  # sealed already (sent after the outbox was sealed)
+            fn(self.seq)
+        else:
+            self.on_seq.append(fn)
         return self
 
 

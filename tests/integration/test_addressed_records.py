@@ -331,3 +331,25 @@ def test_what_a_refused_handler_sent_is_not_sent(handlers):  # type: ignore[no-u
     assert all(receipts[k] for k in (ok, no)), receipts  # each receipt names its ack's number
     assert state(fed, "330100", "330105", no) == ("refused", "note_refused")
     assert [n[2] for n in notes(fed.ctxs["330105"])] == ["reply"]  # the one reply, applied at the district
+
+
+def test_a_record_sent_after_the_outbox_was_sealed_is_sealed_at_once(handlers):  # type: ignore[no-untyped-def]
+    """A collaborator's own last writes (another hook's before_commit) may still send: the record is
+    sealed then and there, and what needs its number still gets it."""
+    fed = handlers
+    ctx = fed.ctxs["330105"]
+    got: list[int] = []
+
+    class Late:
+        def before_commit(self, uow):  # type: ignore[no-untyped-def]
+            send_message(uow, "330100", "note", {"late": True}).then(got.append)
+
+        def after_commit(self, uow):  # type: ignore[no-untyped-def]
+            pass
+
+    with ctx.uow(SYSTEM) as uow:
+        first = send_message(uow, "330100", "note", {"first": True})
+        uow.hook("late", Late)  # registered after the outbox: runs after it was sealed
+        uow.commit()
+    assert first.seq is not None and got == [first.seq + 1]
+    assert state(fed, "330105", "330105", got[0]) == ("sent", None)
