@@ -191,6 +191,8 @@ class SentRecord(Protocol):
 
     def then(self, fn: Callable[[int], None]) -> "SentRecord":
         """Call ``fn(seq)`` once the record is numbered (inside the transaction, before its last flush)."""
+
+
 class VerificationUnavailable(Exception):
     """The levels above could not be asked (unreachable, refused, too old): nothing can be said
     about the reference, neither valid nor invalid."""
