@@ -157,7 +157,7 @@ def append_pending(uow: UnitOfWork, signer: Signer, events: list[pb.CaseEvent]) 
     if uow.links_after_commit:  # sent with the rows, the audit queue insert and the COMMIT: no round trip
         params: dict[str, Any] = {f"e{i}": ev.SerializeToString(deterministic=True) for i, ev in enumerate(events)}
         uow.audit.with_commit.append((_queue_insert(len(events)), {"ms": now_ms, **params}))
-        uow.link_needed = True
+        uow.link_needed = uow.events_queued = True
         return []
     return _seal(uow, signer, [(now_ms, ev) for ev in events], _lock_head(uow.session, signer.node_id))
 

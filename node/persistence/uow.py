@@ -46,7 +46,7 @@ H = TypeVar("H", bound=CommitHook)
 
 class UnitOfWork:
     def __init__(self, factory: sessionmaker[Session], now: datetime, actor: Actor = SYSTEM, *,
-                 link: Callable[[], None] | None = None) -> None:
+                 link: Callable[[bool], None] | None = None) -> None:
         self._factory = factory
         self.now = now
         self.actor = actor
@@ -56,6 +56,8 @@ class UnitOfWork:
         self.audit = AuditBuffer()
         self.link_needed = False
         """Set when something was queued for linking after the commit (PostgreSQL)."""
+        self.events_queued = False
+        """Set when what was queued includes case events to seal (not only audit entries)."""
         self._link = link
         self._hooks: dict[object, CommitHook] = {}
         self._after: list[Callable[[], None]] = []
@@ -121,7 +123,7 @@ class UnitOfWork:
         self._done = True
         if self.link_needed and self._link is not None:
             try:
-                self._link()
+                self._link(self.events_queued)
             except Exception:
                 log.warning("queued federation events / audit entries stay queued for the next linker", exc_info=True)
         for h in list(self._hooks.values()):

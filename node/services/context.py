@@ -116,14 +116,23 @@ class NodeContext:
             uow.commit()
             return out
 
-    def link_now(self) -> None:
-        """Seal the queued case events, then link the queued audit entries (PostgreSQL)."""
-        if self.events is not None:
+    def link_now(self, seal: bool = True) -> None:
+        """Seal the queued case events (unless ``seal`` is false), then link the queued audit
+        entries (PostgreSQL)."""
+        if seal and self.events is not None:
             self.events.seal_queued(self.factory, self.clock())
         chain_queued(self.factory)
 
-    def _link_after_commit(self) -> None:
-        (self.link_queued or self.link_now)()
+    def _link_after_commit(self, events_queued: bool) -> None:
+        """After a commit that queued something: wake the process's linker if it has one (the web
+        process), else link at once -- sealing case events only if this commit queued some. A
+        worker's task that queued only audit entries (a delivered notification) then leaves the
+        sealing of other processes' events to their own linkers, which batch them, instead of taking
+        the head of the log from them in small batches after every task."""
+        if self.link_queued is not None:
+            self.link_queued()
+        else:
+            self.link_now(seal=events_queued)
 
     def muted_notifications(self, session: Session) -> frozenset[str]:
         """The message kinds the hall admin turned off (``notifications.set_notification``), read

@@ -148,9 +148,11 @@ def deliver_batch(ctx: NodeContext, notification_ids: list[int], gateway: Gatewa
                    or_(Notification.status == "pending",
                        (Notification.status == "sending") & (Notification.claimed_at < now - LEASE)))
             .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1)
-            .returning(Notification.id, Notification.attempts, Notification.recipient, Notification.body)
+            .returning(Notification.id, Notification.attempts, Notification.recipient, Notification.body,
+                       Notification.last_error)
+            .execution_options(synchronize_session=False)  # no row of it is loaded in this session
         ).all()
-        for nid, attempts, _, _ in claimed:  # (a Core update is not seen by the flush's capture)
+        for nid, attempts, _, _, _ in claimed:  # (a Core update is not seen by the flush's capture)
             audit.record(uow, "notifications", str(nid), "update",
                          {"status": [None, "sending"], "claimed_at": [None, now], "attempts": [None, attempts]})
         uow.commit()
@@ -158,21 +160,29 @@ def deliver_batch(ctx: NodeContext, notification_ids: list[int], gateway: Gatewa
         return out
     sent: list[int] = []
     refused: dict[int, tuple[str, str]] = {}
-    for nid, attempts, recipient, body in sorted(claimed):
+    last_errors = {nid: err for nid, _, _, _, err in claimed}
+    for nid, attempts, recipient, body, _ in sorted(claimed):
         try:
             gateway.send(nid, recipient, body)
             sent.append(nid)
         except TransientGatewayError as e:
             refused[nid] = ("failed" if attempts >= MAX_ATTEMPTS else "pending", str(e)[:500])
     with ctx.uow(Actor("system")) as uow:
-        rows = {n.id: n for n in uow.session.scalars(select(Notification).where(
-            Notification.id.in_(sent + list(refused))))}
-        for nid in sent:
-            rows[nid].status, rows[nid].sent_at, rows[nid].last_error = "sent", uow.now, None
-            out[nid] = "sent"
-        for nid, (final, err) in refused.items():
-            rows[nid].status, rows[nid].last_error = final, err
-            out[nid] = "failed" if final == "failed" else "retry"
+        if sent:  # one UPDATE for the batch (the rows are ours: claimed above), audited per row
+            uow.session.execute(update(Notification).where(Notification.id.in_(sent))
+                                .values(status="sent", sent_at=uow.now, last_error=None)
+                                .execution_options(synchronize_session=False))
+            for nid in sent:
+                changes: dict[str, Any] = {"status": ["sending", "sent"], "sent_at": [None, uow.now]}
+                if last_errors[nid] is not None:
+                    changes["last_error"] = [last_errors[nid], None]
+                audit.record(uow, "notifications", str(nid), "update", changes)
+                out[nid] = "sent"
+        if refused:  # rare: a provider that did not take the message now
+            rows = {n.id: n for n in uow.session.scalars(select(Notification).where(Notification.id.in_(list(refused))))}
+            for nid, (final, err) in refused.items():
+                rows[nid].status, rows[nid].last_error = final, err
+                out[nid] = "failed" if final == "failed" else "retry"
         uow.commit()
     return out
 

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from node.persistence.models import Notification
+from node.services.admin import verify_audit
 from node.services import notifications as svc
 from node.services.notifications import MAX_ATTEMPTS, TransientGatewayError, deliver_notification
 from tests.support import ID_NUMBER, at_once
@@ -175,6 +176,10 @@ def test_transient_failure_puts_the_row_back_then_retry_sends(ctx, api, clock):
     n = row(ctx, nid)
     assert (n.status, n.attempts, n.last_error) == ("sent", 3, None)
     assert gw.calls == 3 and len(gw.sent) == 1
+    # The batch's one UPDATE is audited per row as the row changed (its last error cleared too):
+    # the row replayed from the chain agrees with the table.
+    report = verify_audit(ctx)
+    assert report.ok and report.differences == [], report.lines()
 
 
 def test_gives_up_after_max_attempts(ctx, api):
