@@ -141,6 +141,9 @@ def insert_rows(uow: "UnitOfWork", table: Table, rows: list[dict[str, Any]], now
     entries (one round trip for a whole new case), from the same JSON their audit entries hold:
     do not read them back in the same unit of work (or pass ``now``). Elsewhere they are inserted
     at once."""
+    if uow.links_after_commit and now and len(rows) >= BULK_JSON_ROWS and "," not in _primary_key(table):
+        _insert_and_queue(uow, table, rows)
+        return
     pending = uow.audit.entries
     first = len(pending)
     capture_rows(uow.audit, table.name, "insert", rows, key=_primary_key(table))
@@ -148,23 +151,44 @@ def insert_rows(uow: "UnitOfWork", table: Table, rows: list[dict[str, Any]], now
         _check_json_safe(table)
         rows_json = b"[" + b",".join(e[CHANGES_JSON] for e in pending[first:]) + b"]"
         uow.audit.rows.append((table, rows_json.decode()))
-    elif uow.links_after_commit and len(rows) >= BULK_JSON_ROWS:  # many rows, now: one statement from their audit JSON
-        _check_json_safe(table)
-        name = uow.session.connection().dialect.identifier_preparer.format_table(table)
-        stmt = _INSERT_JSON.get(name)
-        if stmt is None:
-            stmt = _INSERT_JSON[name] = text(f"INSERT INTO {name} SELECT * FROM json_populate_recordset(NULL::{name}, "
-                                             "CAST(:rows AS json))")
-        rows_json = b"[" + b",".join(e[CHANGES_JSON] for e in pending[first:]) + b"]"
-        uow.session.connection().execute(stmt, {"rows": rows_json.decode()})
     else:
         uow.session.connection().execute(insert(table), rows)
+
+
+def _insert_and_queue(uow: "UnitOfWork", table: Table, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL, many rows at once (a job's outbox rows): one statement inserts the rows from
+    their canonical JSON and queues their audit entries, each payload put together by PostgreSQL
+    from the same JSON text (``json`` keeps each element's text as sent) around it -- the same
+    bytes ``payload_parts`` makes, without building every entry in Python and sending it again at
+    the commit. Entries captured earlier in the unit of work are queued first (the chain keeps the
+    order things happened in)."""
+    _check_json_safe(table)
+    if uow.audit.entries or uow.audit.rows:
+        append_pending(uow)
+    conn = uow.session.connection()
+    name = conn.dialect.identifier_preparer.format_table(table)
+    stmt = _INSERT_QUEUE.get(name)
+    if stmt is None:
+        stmt = _INSERT_QUEUE[name] = text(
+            "WITH src AS MATERIALIZED (SELECT x.v, x.i FROM json_array_elements(CAST(:rows AS json)) "
+            "WITH ORDINALITY AS x(v, i)),\n"
+            f"w AS (INSERT INTO {name} SELECT r.* FROM src CROSS JOIN LATERAL json_populate_record(NULL::{name}, src.v) r)\n"
+            "INSERT INTO audit_queue (at, actor, table_name, row_key, op, prefix, suffix)\n"
+            "SELECT :at, :actor, :table, left(src.v->>:pk, 64), 'insert', "
+            "convert_to(:head || src.v::text || ',\"key\":' || to_json(src.v->>:pk)::text || :op, 'UTF8'), "
+            "convert_to(:tail, 'UTF8') FROM src ORDER BY src.i")
+    rows_json = b"[" + b",".join(map(canonical, rows)) + b"]"
+    at = uow.now
+    conn.execute(stmt, {"rows": rows_json.decode(), "at": at, "actor": uow.audit_actor, "table": table.name,
+                        "pk": _primary_key(table), "head": payload_head(at.isoformat(), uow.audit_actor).decode(),
+                        "op": _op_member("insert").decode(), "tail": _table_member(table.name).decode()})
+    uow.link_needed = True
 
 
 BULK_JSON_ROWS = 50
 """From this many rows on, ``insert_rows(now=True)`` on PostgreSQL sends them as one JSON array
 (as the commit does) instead of a multi-row INSERT whose SQL text grows with the rows."""
-_INSERT_JSON: dict[str, TextClause] = {}
+_INSERT_QUEUE: dict[str, TextClause] = {}
 
 
 # Built once: the hot path only binds values (no statement construction or cache-key walk per commit).

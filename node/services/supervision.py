@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Table,
@@ -257,66 +257,72 @@ def escalate(uow: Work, batch: int = 5000) -> list[int]:
     hall = uow.ctx.settings.node_name
     out: list[int] = []
     people: dict[tuple[str, int], list[Staff]] = {}  # (level, department) -> recipients, read once a run
-    levels: dict[tuple[bool, date | None, date | None], list[str]] = {}  # (supplementing, start, deadline) -> due
+    levels: dict[tuple[str, date | None, date | None], list[str]] = {}  # (status, start, deadline) -> due
+    names: dict[int, str] = {}  # item version -> the item's name, read once a run
     open_ = (Case.status.notin_(ENDED + (Status.SUPPLEMENTING,)), Case.stage_deadline.is_not(None),
              Case.stage_deadline <= today + timedelta(days=400))
+    # a notification row but for its case, recipient and text (the rest is the same for the run)
+    base = {"status": "pending", "attempts": 0, "last_error": None, "created_at": uow.now, "claimed_at": None,
+            "sent_at": None}
+    what = {"warning": "办理时限即将届满", "yellow": "已超期", "red": "已超期"}
+    order = {level: k for k, level in enumerate(LEVELS)}
     last = 0
     while True:
-        rows = s.execute(select(Case.id, Case.status, Case.stage_index, Case.stage_started_on, Case.stage_deadline)
-                         .where(Case.id > last, *open_).order_by(Case.id).limit(batch)).all()
+        # the columns the levels and the messages need, as plain tuples (no ORM rows: a backlog is large)
+        rows = s.execute(select(Case.id, Case.status, Case.stage_index, Case.stage_started_on, Case.stage_deadline,
+                                Case.code, Case.department_id, Case.assignee_id, Case.item_version_id)
+                         .where(Case.id > last, *open_).order_by(Case.id).limit(batch)).tuples().all()
         if not rows:
             break
-        last = rows[-1].id
-        due: list[tuple[int, int, str, date]] = []
+        last = rows[-1][0]
+        due: list[tuple[int, int, str, Any]] = []
         for r in rows:
-            got = levels.get((r.status == Status.SUPPLEMENTING, r.stage_started_on, r.stage_deadline))
+            key = (r[1], r[3], r[4])
+            got = levels.get(key)
             if got is None:  # many cases share a stage's start and deadline: their levels are computed once
-                got = levels[(r.status == Status.SUPPLEMENTING, r.stage_started_on, r.stage_deadline)] = _levels_due(
-                    r.status, r.stage_started_on, r.stage_deadline, cal, share, red_after, today)
+                got = levels[key] = _levels_due(r[1], r[3], r[4], cal, share, red_after, today)
             for level in got:
-                due.append((r.id, r.stage_index if r.stage_index is not None else -1, level, r.stage_deadline))
+                due.append((r[0], r[2] if r[2] is not None else -1, level, r))
         if not due:
             continue
         # the batch's id range (not an IN list of its ids): an index range scan whatever the size of
         # the tables, where a long IN list let the planner hash-join a scan of all of ``escalations``
-        lo, hi = due[0][0], due[-1][0]
         have = set(s.execute(select(Escalation.case_id, Escalation.stage_index, Escalation.level)
-                             .where(Escalation.case_id >= lo, Escalation.case_id <= hi)).tuples())
+                             .where(Escalation.case_id >= due[0][0], Escalation.case_id <= due[-1][0])).tuples())
         due = [d for d in due if d[:3] not in have]
         if not due:
             continue
-        wanted = {d[0] for d in due}
-        cases = {c.id: c for c in s.execute(
-            select(Case.id, Case.code, Case.status, Case.stage_deadline, Case.department_id, Case.assignee_id,
-                   ItemVersion.name).join(ItemVersion, ItemVersion.id == Case.item_version_id)
-            .where(Case.id >= min(wanted), Case.id <= max(wanted))) if c.id in wanted}
-        todo: list[tuple[Any, str, list[Staff], dict[str, Any]]] = []
-        for cid, idx, level, deadline in sorted(due, key=lambda d: (d[0], d[1], LEVELS.index(d[2]))):
-            case = cases.get(cid)
-            if case is None or case.stage_deadline != deadline or case.status in ENDED + (Status.SUPPLEMENTING,):
-                continue  # moved on since its columns were read
-            to = _recipients(uow, case, level, people)
-            todo.append((case, level, to, {"case_id": cid, "stage_index": idx, "level": level, "deadline": deadline,
-                                           "recipients": len(to), "created_at": uow.now}))
-        made = _claim(uow, [t[3] for t in todo])
+        missing = {d[3][8] for d in due} - names.keys()
+        if missing:
+            names.update(s.execute(select(ItemVersion.id, ItemVersion.name).where(ItemVersion.id.in_(missing))).tuples().all())
+        due.sort(key=lambda d: (d[0], d[1], order[d[2]]))
+        todo = [(d, _recipients(uow, _Stage(d[3][6], d[3][7]), d[2], people)) for d in due]
+        claims = [{"case_id": d[0], "stage_index": d[1], "level": d[2], "deadline": d[3][4], "recipients": len(to),
+                   "created_at": uow.now} for d, to in todo]
+        made = _claim(uow, claims)
         notes = []
-        for case, level, to, row in todo:
-            if (row["case_id"], row["stage_index"], level) not in made:
+        for (cid, idx, level, r), to in todo:
+            if (cid, idx, level) not in made:
                 continue
-            what = "办理时限即将届满" if level == "warning" else "已超期"
-            body = TEMPLATE.format(hall=hall, level=LEVEL_NAMES[level], item=case.name,
-                                   code=case.code, what=what, deadline=row["deadline"].isoformat())
-            notes += [{"case_id": case.id, "recipient": p.phone or f"staff:{p.id}", "template": f"escalation_{level}",
-                       "body": body, "status": "pending", "attempts": 0, "last_error": None, "created_at": uow.now,
-                       "claimed_at": None, "sent_at": None} for p in to]
+            body = TEMPLATE.format(hall=hall, level=LEVEL_NAMES[level], item=names[r[8]], code=r[5],
+                                   what=what[level], deadline=r[4].isoformat())
+            template = f"escalation_{level}"
+            notes += [{**base, "case_id": cid, "recipient": p.phone or f"staff:{p.id}", "template": template,
+                       "body": body} for p in to]
         if notes:
             t: Table = Notification.__table__  # type: ignore[assignment]
-            ids = allocate_ids(s, {t: len(notes)})[t.name]
-            for n, i in zip(notes, ids):
+            for n, i in zip(notes, allocate_ids(s, {t: len(notes)})[t.name]):
                 n["id"] = i
+                out.append(i)
             audit.insert_rows(uow, t, notes, now=True)  # at once: a backlog's rows would outgrow one jsonb at commit
-            out += ids
     return out
+
+
+class _Stage(NamedTuple):
+    """What ``_recipients`` reads of a case."""
+
+    department_id: int | None
+    assignee_id: int | None
 
 
 def run_escalation(ctx: NodeContext) -> list[int]:

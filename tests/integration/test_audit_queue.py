@@ -102,3 +102,52 @@ def test_audit_link_plans_each_call_for_the_queue_as_it_is(pg_url):
     finally:
         engine.dispose()
     assert config is not None and "plan_cache_mode=force_custom_plan" in config
+
+
+def test_many_rows_written_at_once_are_audited_as_the_commit_would(ctx):
+    """``insert_rows(now=True)`` of many rows (a job's outbox rows): on PostgreSQL one statement
+    writes the rows and queues entries whose payloads PostgreSQL puts together around each row's
+    JSON. The payloads are byte for byte what the Python path makes (text with quotes, escapes,
+    control characters, CJK and emoji), the entries keep the unit of work's order around them,
+    and the rows agree with the chain."""
+    import json
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from node.domain.lifecycle import Actor
+    from node.persistence import audit
+    from node.persistence.models import Notification
+    from node.persistence.sql import allocate_ids
+
+    t = Notification.__table__
+    bodies = ['引号"和\\反斜杠', "换行\n制表\t回车\r", "控制\x01\x1f字符", "😀 emoji", "plain", "/斜杠/ <tag> &amp;"]
+    with ctx.uow(Actor("system")) as uow:
+        first = allocate_ids(uow.session, {t: 1})[t.name]
+        audit.insert_rows(uow, t, [_note(first[0], "before", uow.now)], now=True)  # one row: the ordinary path
+        ids = allocate_ids(uow.session, {t: 60})[t.name]
+        rows = [_note(i, bodies[k % len(bodies)] + str(k), uow.now) for k, i in enumerate(ids)]
+        audit.insert_rows(uow, t, rows, now=True)
+        last = allocate_ids(uow.session, {t: 1})[t.name]
+        audit.insert_rows(uow, t, [_note(last[0], "after", uow.now)])
+        uow.commit()
+    chain_queued(ctx.factory)
+    with ctx.factory() as s:
+        got = s.execute(select(AuditEntry.row_key, AuditEntry.seq, AuditEntry.payload)
+                        .where(AuditEntry.table_name == "notifications").order_by(AuditEntry.seq)).all()
+    assert [k for k, _, _ in got] == [str(i) for i in [first[0], *ids, last[0]]]  # the order things were written
+    at = datetime.fromtimestamp(0, timezone.utc)
+    for (key, seq, payload), row in zip(got[1:-1], rows):
+        entry = json.loads(payload)
+        at = entry["at"]
+        expected = audit.canonical({"seq": seq, "at": at, "actor": "system", "table": "notifications", "key": key,
+                                    "op": "insert", "changes": row})
+        assert bytes(payload) == expected
+    report = verify_audit(ctx)
+    assert report.ok and report.differences == [], report.lines()
+
+
+def _note(i, body, now):  # type: ignore[no-untyped-def]
+    return {"id": i, "case_id": None, "recipient": "13900000000", "template": "escalation_warning", "body": body,
+            "status": "pending", "attempts": 0, "last_error": None, "created_at": now, "claimed_at": None,
+            "sent_at": None}
