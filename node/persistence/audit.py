@@ -177,7 +177,7 @@ def _insert_and_queue(uow: "UnitOfWork", table: Table, rows: list[dict[str, Any]
             "SELECT :at, :actor, :table, left(src.v->>:pk, 64), 'insert', "
             "convert_to(:head || src.v::text || ',\"key\":' || to_json(src.v->>:pk)::text || :op, 'UTF8'), "
             "convert_to(:tail, 'UTF8') FROM src ORDER BY src.i")
-    rows_json = b"[" + b",".join(map(canonical, rows)) + b"]"
+    rows_json = canonical(rows)  # "[row,row,...]": each element the row's canonical JSON
     at = uow.now
     conn.execute(stmt, {"rows": rows_json.decode(), "at": at, "actor": uow.audit_actor, "table": table.name,
                         "pk": _primary_key(table), "head": payload_head(at.isoformat(), uow.audit_actor).decode(),
