@@ -169,14 +169,13 @@ def _insert_and_queue(uow: "UnitOfWork", table: Table, rows: list[dict[str, Any]
     name = conn.dialect.identifier_preparer.format_table(table)
     stmt = _INSERT_QUEUE.get(name)
     if stmt is None:
-        stmt = _INSERT_QUEUE[name] = text(
-            "WITH src AS MATERIALIZED (SELECT x.v, x.i FROM json_array_elements(CAST(:rows AS json)) "
-            "WITH ORDINALITY AS x(v, i)),\n"
-            f"w AS (INSERT INTO {name} SELECT r.* FROM src CROSS JOIN LATERAL json_populate_record(NULL::{name}, src.v) r)\n"
+        stmt = _INSERT_QUEUE[name] = text(  # (the array read twice is cheaper than one row-by-row populate)
+            f"WITH w AS (INSERT INTO {name} SELECT * FROM json_populate_recordset(NULL::{name}, CAST(:rows AS json)))\n"
             "INSERT INTO audit_queue (at, actor, table_name, row_key, op, prefix, suffix)\n"
-            "SELECT :at, :actor, :table, left(src.v->>:pk, 64), 'insert', "
-            "convert_to(:head || src.v::text || ',\"key\":' || to_json(src.v->>:pk)::text || :op, 'UTF8'), "
-            "convert_to(:tail, 'UTF8') FROM src ORDER BY src.i")
+            "SELECT :at, :actor, :table, left(x.v->>:pk, 64), 'insert', "
+            "convert_to(:head || x.v::text || ',\"key\":' || to_json(x.v->>:pk)::text || :op, 'UTF8'), "
+            "convert_to(:tail, 'UTF8') FROM json_array_elements(CAST(:rows AS json)) WITH ORDINALITY AS x(v, i) "
+            "ORDER BY x.i")
     rows_json = canonical(rows)  # "[row,row,...]": each element the row's canonical JSON
     at = uow.now
     conn.execute(stmt, {"rows": rows_json.decode(), "at": at, "actor": uow.audit_actor, "table": table.name,
