@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any, Callable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from node.domain import deadlines, joint, servicecode
 from node.domain.errors import Conflict, InvalidInput, NotFound
@@ -143,8 +143,9 @@ def _mirror(row: CasePart, part: Case) -> None:
 def _parts(s: Session, jc: Case) -> tuple[list[CasePart], list[Case]]:
     rows = list(s.scalars(select(CasePart).where(CasePart.joint_case_id == jc.id).order_by(CasePart.part_no)
                           .execution_options(populate_existing=True, **ALL)))
-    cases = list(s.scalars(select(Case).where(Case.joint_case_id == jc.id).execution_options(populate_existing=True,
-                                                                                             **ALL)))
+    cases = list(s.scalars(select(Case).where(Case.joint_case_id == jc.id)
+                           .options(selectinload(Case.prerequisites))  # read by every re-derivation
+                           .execution_options(populate_existing=True, **ALL)))
     return rows, cases
 
 
@@ -182,6 +183,9 @@ def _rederive(uow: Work, jc: Case, fire: Fire) -> None:
 
 def _settle_prerequisites(uow: Work, rows: list[CasePart], by_id: dict[int, Case]) -> None:
     """Parts whose prerequisite is another part of this joint case: settled once that part has concluded."""
+    waiting = [c for c in by_id.values() if any(p.kind == prerequisites.SAME_JOINT for p in c.prerequisites)]
+    if not waiting:  # (most joint cases: nothing to settle, no part's licence to read)
+        return
     facts: dict[str, tuple[str, str | None, str, str, str]] = {}
     for r in rows:
         pc = by_id.get(r.local_case_id) if r.local_case_id is not None else None
@@ -193,9 +197,8 @@ def _settle_prerequisites(uow: Work, rows: list[CasePart], by_id: dict[int, Case
             info = r.remote_info or {}
             facts[r.item_code] = (r.status, r.result, str(info.get("license_number") or r.remote_code or ""),
                                   str(info.get("item_name") or r.item_code), r.remote_node)
-    for c in by_id.values():
-        if any(p.kind == prerequisites.SAME_JOINT for p in c.prerequisites):
-            prerequisites.settle_same_joint(uow, c, facts)
+    for c in waiting:
+        prerequisites.settle_same_joint(uow, c, facts)
 
 
 def _part_name(r: CasePart, by_id: dict[int, Case]) -> str:
@@ -327,7 +330,6 @@ def joint_view(s: Session, case: Case, public: bool = False) -> dict[str, Any] |
 
 
 def _parts_read(s: Session, case: Case) -> tuple[list[CasePart], list[Case]]:
-    from sqlalchemy.orm import selectinload
 
     rows = list(s.scalars(select(CasePart).where(CasePart.joint_case_id == case.id).order_by(CasePart.part_no)
                           .execution_options(**ALL)))
