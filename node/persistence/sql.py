@@ -20,6 +20,10 @@ RESERVE_IDS_SQL = """ARRAY(SELECT nextval(CAST(t.seq AS regclass))
       FROM unnest(CAST(:id_seqs AS text[])) WITH ORDINALITY AS t(seq, i) ORDER BY t.i)"""
 _RESERVE_IDS = text("SELECT " + RESERVE_IDS_SQL)
 _SERIAL_SEQ = text("SELECT pg_get_serial_sequence(:t, 'id')")
+MANY_IDS = 500
+"""Above this many ids at once, each table's are reserved by a statement of their own that names its
+sequence once (``_RESERVE_MANY``)."""
+_RESERVE_MANY = text("SELECT ARRAY(SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n) AS g(i) ORDER BY g.i)")
 
 
 @dataclass
@@ -38,12 +42,17 @@ class IdRequest:
         return out
 
 
-def id_request(session: Session, counts: dict[Table, int]) -> IdRequest:
-    conn = session.connection()
-    seqs: dict[str, str] = conn.info.setdefault("serial_sequences", {})  # per DBAPI connection
-    for t in counts:
+def _sequences(conn: Connection, tables: Any) -> dict[str, str]:
+    """Each table's id sequence, looked up once per DBAPI connection."""
+    seqs: dict[str, str] = conn.info.setdefault("serial_sequences", {})
+    for t in tables:
         if t.name not in seqs:
             seqs[t.name] = conn.execute(_SERIAL_SEQ, {"t": t.name}).scalar_one()
+    return seqs
+
+
+def id_request(session: Session, counts: dict[Table, int]) -> IdRequest:
+    seqs = _sequences(session.connection(), counts)
     wanted = [(t.name, n) for t, n in counts.items()]
     return IdRequest(wanted, {"id_seqs": [seqs[name] for name, n in wanted for _ in range(n)]})
 
@@ -56,6 +65,10 @@ def allocate_ids(session: Session, counts: dict[Table, int]) -> dict[str, list[i
     this writer holds the database's write lock and the ids after the current maximum are its own."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":
+        if sum(counts.values()) > MANY_IDS:  # a job's batch: each sequence named once, not once per id
+            seqs = _sequences(conn, counts)
+            return {t.name: conn.execute(_RESERVE_MANY, {"seq": seqs[t.name], "n": n}).scalar_one() if n else []
+                    for t, n in counts.items()}
         req = id_request(session, counts)
         return req.split(conn.execute(_RESERVE_IDS, req.params).scalar_one())
     out: dict[str, list[int]] = {}
@@ -93,9 +106,10 @@ def pipelined(conn: Connection, statements: list[tuple[TextClause, dict[str, Any
 
 
 def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]], key: tuple[str, ...]) -> set[tuple[Any, ...]]:
-    """Insert those of ``rows`` whose ``key`` (a unique constraint's columns) is not taken yet, in
-    the rows' order; returns the keys inserted. A concurrent transaction inserting the same keys
-    waits for this one's commit and then inserts none of them.
+    """Insert those of ``rows`` (each with the keys of the first) whose ``key`` (a unique
+    constraint's columns) is not taken yet, in the rows' order; returns the keys inserted. A
+    concurrent transaction inserting the same keys waits for this one's commit and then inserts
+    none of them.
 
     PostgreSQL: one statement, the rows bound as one JSON array shaped by the table's own row type
     (no SQL text growing with the rows, nothing to compile again); elsewhere SQLAlchemy's
@@ -112,8 +126,8 @@ def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]], key: 
                 f"INSERT INTO {table.name} ({cols}) SELECT {', '.join('x.' + n for n in names)} "
                 f"FROM jsonb_populate_recordset(NULL::{table.name}, CAST(:rows AS jsonb)) WITH ORDINALITY AS x "
                 f"ORDER BY x.ordinality ON CONFLICT ({', '.join(key)}) DO NOTHING RETURNING {', '.join(key)}")
-        payload = json.dumps([{n: r[n] for n in names} for r in rows], default=_json_value, ensure_ascii=False)
-        return {tuple(r) for r in conn.execute(stmt, {"rows": payload})}
+        payload = json.dumps(rows, default=_json_value, ensure_ascii=False)  # (keys beyond rows[0]'s are ignored)
+        return set(map(tuple, conn.execute(stmt, {"rows": payload})))
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
