@@ -246,11 +246,10 @@ def escalate(uow: Work, batch: int = 5000) -> list[int]:
     is due and not escalated yet gets its escalation row and one outbox row per recipient.
     Returns the notification ids written (to hand to the delivery task after the commit).
 
-    Per batch of open cases (keyset by id): the columns the levels need are read without loading
-    the cases; the keys already escalated are read in one query and skipped (a run finds most of
-    them there); for the cases with a level still to send only the columns the messages need are
-    read (with their item's name), their escalations claimed
-    in one statement and their outbox rows inserted (audited) in one more."""
+    Per batch of open cases (keyset by id): the columns the levels and the messages need are read
+    as tuples without loading the cases (the items' names once a run); the keys already escalated
+    are read in one query and skipped (a run finds most of them there); the rest are claimed in one
+    statement and their outbox rows inserted (audited) in one more."""
     s, cal = uow.session, uow.calendar()
     share, red_after = uow.ctx.settings.light_warn_share, uow.ctx.settings.red_card_after_days
     today = uow.now.astimezone(CST).date()
@@ -275,14 +274,15 @@ def escalate(uow: Work, batch: int = 5000) -> list[int]:
         if not rows:
             break
         last = rows[-1][0]
-        due: list[tuple[int, int, str, Any]] = []
+        due: list[tuple[int, int, str, Any]] = []  # (case id, stage index, level, the case's row)
         for r in rows:
-            key = (r[1], r[3], r[4])
-            got = levels.get(key)
+            _, status, idx, started, deadline = r[:5]
+            got = levels.get((status, started, deadline))
             if got is None:  # many cases share a stage's start and deadline: their levels are computed once
-                got = levels[key] = _levels_due(r[1], r[3], r[4], cal, share, red_after, today)
+                got = levels[(status, started, deadline)] = _levels_due(status, started, deadline, cal, share,
+                                                                       red_after, today)
             for level in got:
-                due.append((r[0], r[2] if r[2] is not None else -1, level, r))
+                due.append((r[0], idx if idx is not None else -1, level, r))
         if not due:
             continue
         # the batch's id range (not an IN list of its ids): an index range scan whatever the size of
@@ -292,20 +292,20 @@ def escalate(uow: Work, batch: int = 5000) -> list[int]:
         due = [d for d in due if d[:3] not in have]
         if not due:
             continue
-        missing = {d[3][8] for d in due} - names.keys()
+        missing = {d[3].item_version_id for d in due} - names.keys()
         if missing:
-            names.update(s.execute(select(ItemVersion.id, ItemVersion.name).where(ItemVersion.id.in_(missing))).tuples().all())
+            names.update(s.execute(select(ItemVersion.id, ItemVersion.name)
+                                   .where(ItemVersion.id.in_(missing))).tuples().all())
         due.sort(key=lambda d: (d[0], d[1], order[d[2]]))
-        todo = [(d, _recipients(uow, _Stage(d[3][6], d[3][7]), d[2], people)) for d in due]
-        claims = [{"case_id": d[0], "stage_index": d[1], "level": d[2], "deadline": d[3][4], "recipients": len(to),
-                   "created_at": uow.now} for d, to in todo]
-        made = _claim(uow, claims)
+        todo = [(d, _recipients(uow, _Stage(d[3].department_id, d[3].assignee_id), d[2], people)) for d in due]
+        made = _claim(uow, [{"case_id": d[0], "stage_index": d[1], "level": d[2], "deadline": d[3].stage_deadline,
+                             "recipients": len(to), "created_at": uow.now} for d, to in todo])
         notes = []
         for (cid, idx, level, r), to in todo:
             if (cid, idx, level) not in made:
                 continue
-            body = TEMPLATE.format(hall=hall, level=LEVEL_NAMES[level], item=names[r[8]], code=r[5],
-                                   what=what[level], deadline=r[4].isoformat())
+            body = TEMPLATE.format(hall=hall, level=LEVEL_NAMES[level], item=names[r.item_version_id], code=r.code,
+                                   what=what[level], deadline=r.stage_deadline.isoformat())
             template = f"escalation_{level}"
             notes += [{**base, "case_id": cid, "recipient": p.phone or f"staff:{p.id}", "template": template,
                        "body": body} for p in to]
