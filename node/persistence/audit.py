@@ -22,7 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterator
 
-from sqlalchemy import BigInteger, LargeBinary, String, Table, TextClause, bindparam, insert, inspect, select, text, update
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Table, TextClause, bindparam, insert, inspect, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import Audited, AuditEntry, AuditHead
@@ -128,6 +128,14 @@ def _primary_key(table: Table) -> str:
 
 
 @functools.cache
+def _integer_key(table: Table) -> bool:
+    """One integer primary key column: its JSON value read as text in SQL is ``str(value)``, the key
+    the Python path records (a date or a composite key would not be)."""
+    cols = list(table.primary_key.columns)
+    return len(cols) == 1 and isinstance(cols[0].type, Integer)
+
+
+@functools.cache
 def _check_json_safe(table: Table) -> None:
     """Rows travel to PostgreSQL as their audit JSON: no bytes (hex there) and no secret (left out)."""
     if any(isinstance(c.type, LargeBinary) for c in table.c) or "password_hash" in table.c:
@@ -141,7 +149,7 @@ def insert_rows(uow: "UnitOfWork", table: Table, rows: list[dict[str, Any]], now
     entries (one round trip for a whole new case), from the same JSON their audit entries hold:
     do not read them back in the same unit of work (or pass ``now``). Elsewhere they are inserted
     at once."""
-    if uow.links_after_commit and now and len(rows) >= BULK_JSON_ROWS and "," not in _primary_key(table):
+    if uow.links_after_commit and now and len(rows) >= BULK_JSON_ROWS and _integer_key(table):
         _insert_and_queue(uow, table, rows)
         return
     pending = uow.audit.entries

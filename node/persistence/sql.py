@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Table, TextClause, func, select, text
@@ -42,7 +43,7 @@ class IdRequest:
         return out
 
 
-def _sequences(conn: Connection, tables: Any) -> dict[str, str]:
+def _sequences(conn: Connection, tables: Iterable[Table]) -> dict[str, str]:
     """Each table's id sequence, looked up once per DBAPI connection."""
     seqs: dict[str, str] = conn.info.setdefault("serial_sequences", {})
     for t in tables:

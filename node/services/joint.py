@@ -330,7 +330,6 @@ def joint_view(s: Session, case: Case, public: bool = False) -> dict[str, Any] |
 
 
 def _parts_read(s: Session, case: Case) -> tuple[list[CasePart], list[Case]]:
-
     rows = list(s.scalars(select(CasePart).where(CasePart.joint_case_id == case.id).order_by(CasePart.part_no)
                           .execution_options(**ALL)))
     cases = list(s.scalars(select(Case).where(Case.joint_case_id == case.id).options(selectinload(Case.transitions))

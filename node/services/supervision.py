@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     Table,
@@ -297,7 +297,7 @@ def escalate(uow: Work, batch: int = 5000) -> list[int]:
             names.update(s.execute(select(ItemVersion.id, ItemVersion.name)
                                    .where(ItemVersion.id.in_(missing))).tuples().all())
         due.sort(key=lambda d: (d[0], d[1], order[d[2]]))
-        todo = [(d, _recipients(uow, _Stage(d[3].department_id, d[3].assignee_id), d[2], people)) for d in due]
+        todo = [(d, _recipients(uow, d[3], d[2], people)) for d in due]  # (the row has department and assignee)
         made = _claim(uow, [{"case_id": d[0], "stage_index": d[1], "level": d[2], "deadline": d[3].stage_deadline,
                              "recipients": len(to), "created_at": uow.now} for d, to in todo])
         notes = []
@@ -316,13 +316,6 @@ def escalate(uow: Work, batch: int = 5000) -> list[int]:
                 out.append(i)
             audit.insert_rows(uow, t, notes, now=True)  # at once: a backlog's rows would outgrow one jsonb at commit
     return out
-
-
-class _Stage(NamedTuple):
-    """What ``_recipients`` reads of a case."""
-
-    department_id: int | None
-    assignee_id: int | None
 
 
 def run_escalation(ctx: NodeContext) -> list[int]:

@@ -180,7 +180,7 @@ def make_dispatcher(ctx: NodeContext) -> Callable[[list[int]], None]:
     ``yiwang notify sweep`` or the next start."""
     if ctx.settings.broker_url:
         celery = make_celery(ctx.settings)
-        # argsrepr given: Celery's own saferepr of the id list costs more than the publish itself
+        # argsrepr given: the ids' repr, instead of Celery building one with its pure-Python saferepr
         return CoalescingPublisher(lambda ids: celery.send_task(DELIVER_MANY, args=[ids], argsrepr=_ids_repr(ids)))
     gateway = svc.make_gateway(ctx.settings)
 
